@@ -1,0 +1,86 @@
+"""Load settings once: TOML file, then environment overrides, then secrets, then validation.
+
+Environment overrides: ``HEARTH__SECTION__KEY=value`` sets any key (for example
+``HEARTH__INFLUXDB__URL``). Secrets: ``HEARTH_INFLUX_PASSWORD``, ``HEARTH_MQTT_PASSWORD``;
+when unset they are generated once into ``var/secrets/`` with mode 0600.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from hearth.errors import ConfigError
+from hearth.secrets import read_or_create_secret
+from hearth.settings.models import Settings
+
+ROOT_DIR = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG = ROOT_DIR / "config" / "hearth.toml"
+SECRET_ENV = {("influxdb", "password"): "HEARTH_INFLUX_PASSWORD",
+              ("mqtt", "password"): "HEARTH_MQTT_PASSWORD"}
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for name, value in environ.items():
+        if not name.startswith("HEARTH__"):
+            continue
+        parts = name[len("HEARTH__"):].lower().split("__")
+        if len(parts) != 2:
+            raise ConfigError(f"environment variable {name}: use HEARTH__SECTION__KEY")
+        out.setdefault(parts[0], {})[parts[1]] = value
+    return out
+
+
+def _format_errors(err: ValidationError, source: str) -> str:
+    lines = [f"invalid settings in {source}:"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        value = e.get("input")
+        shown = "" if isinstance(value, dict) else f" = {value!r}"
+        lines.append(f"  {key}{shown}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def _resolve_paths(raw: dict[str, Any], base_dir: Path) -> None:
+    """Make relative paths in known path keys relative to the project's base directory."""
+    for section, values in raw.items():
+        if not isinstance(values, dict):
+            continue
+        for key, value in values.items():
+            is_path_key = key.endswith(("_dir", "_path")) or key == "path"
+            if is_path_key and isinstance(value, str) and not Path(value).is_absolute():
+                values[key] = str(base_dir / value)
+    raw.setdefault("paths", {}).setdefault("var_dir", str(base_dir / "var"))
+
+
+def load_settings(path: str | Path | None = None, environ: dict[str, str] | None = None,
+                  create_secrets: bool = True) -> Settings:
+    """Read, override and validate the settings. Raises ConfigError with one line per problem."""
+    environ = dict(os.environ if environ is None else environ)
+    config_path = Path(path or environ.get("HEARTH_CONFIG") or DEFAULT_CONFIG)
+    try:
+        raw: dict[str, Any] = tomllib.loads(config_path.read_text()) if config_path.exists() else {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_path}: not valid TOML: {exc}") from exc
+    if path is not None and not config_path.exists():
+        raise ConfigError(f"settings file {config_path} does not exist")
+    for section, values in _env_overrides(environ).items():
+        raw.setdefault(section, {}).update(values)
+    base_dir = Path(environ.get("HEARTH_HOME") or ROOT_DIR)
+    _resolve_paths(raw, base_dir)
+    var_dir = Path(raw["paths"]["var_dir"])
+    for (section, key), env_name in SECRET_ENV.items():
+        values = raw.setdefault(section, {})
+        if environ.get(env_name):
+            values[key] = environ[env_name]
+        elif not values.get(key) and create_secrets:
+            values[key] = read_or_create_secret(var_dir, f"{section}_{key}")
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, str(config_path))) from None

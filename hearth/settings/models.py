@@ -1,0 +1,31 @@
+"""The whole settings tree."""
+
+from pydantic import Field
+
+from hearth.settings.base import Section
+from hearth.settings.core import InfluxSettings, MqttSettings, PathsSettings, RegistrySettings
+from hearth.settings.rooms import (
+    AdvisorSettings,
+    CollectorsSettings,
+    DashboardSettings,
+    ForecastingSettings,
+    NotifierSettings,
+    ReportsSettings,
+    ScheduleSettings,
+    SimSettings,
+)
+
+
+class Settings(Section):
+    paths: PathsSettings = Field(default_factory=PathsSettings)
+    influxdb: InfluxSettings = Field(default_factory=InfluxSettings)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    sim: SimSettings = Field(default_factory=SimSettings)
+    collectors: CollectorsSettings = Field(default_factory=CollectorsSettings)
+    forecasting: ForecastingSettings = Field(default_factory=ForecastingSettings)
+    advisor: AdvisorSettings = Field(default_factory=AdvisorSettings)
+    notifier: NotifierSettings = Field(default_factory=NotifierSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    reports: ReportsSettings = Field(default_factory=ReportsSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)

@@ -1,0 +1,45 @@
+"""Settings sections of the rooms. Each room extends its own class; keep defaults documented
+in config/hearth.toml as well."""
+
+from pathlib import Path
+
+from pydantic import Field
+
+from hearth.settings.base import Section
+
+
+class SimSettings(Section):
+    seed: int = Field(42, description="Same seed, same homes")
+    speed: float = Field(60.0, gt=0, description="Simulated seconds per real second")
+    interval_s: int = Field(60, ge=1, description="Simulated seconds between readings")
+
+
+class CollectorsSettings(Section):
+    spool_dir: Path = Field(Path("var/spool"), description="Durable on-disk spool")
+    dead_letter_dir: Path = Field(Path("var/dead_letters"))
+    metrics_port: int = Field(9108, ge=1, le=65535, description="Prometheus metrics port")
+
+
+class ForecastingSettings(Section):
+    history_days: int = Field(56, ge=7, description="History used to fit [days]")
+
+
+class AdvisorSettings(Section):
+    cold_home_temp_c: float = Field(18.0, description="UKHSA: indoor temperature below 18 C")
+
+
+class NotifierSettings(Section):
+    sender: str = Field("outbox", pattern="^(outbox|notify)$")
+    outbox_path: Path = Field(Path("var/outbox.jsonl"))
+
+
+class DashboardSettings(Section):
+    port: int = Field(8501, ge=1, le=65535)
+
+
+class ReportsSettings(Section):
+    out_dir: Path = Field(Path("var/reports"))
+
+
+class ScheduleSettings(Section):
+    timezone: str = "Europe/London"

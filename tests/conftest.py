@@ -1,0 +1,58 @@
+"""Fixtures that start the real servers (InfluxDB, Mosquitto) on free loopback ports with
+authentication on, in temporary folders, once per test session."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from hearth.settings import Settings
+from hearth.stack import InfluxServer, MosquittoServer, free_port
+
+INFLUX_USER, INFLUX_PASSWORD = "test_admin", "test-influx-password"
+MQTT_USER, MQTT_PASSWORD = "hearth", "test-mqtt-password"
+
+
+@pytest.fixture(scope="session")
+def influx_server(tmp_path_factory):
+    server = InfluxServer(tmp_path_factory.mktemp("influxdb"), free_port(), free_port(),
+                          INFLUX_USER, INFLUX_PASSWORD)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mqtt_server(tmp_path_factory):
+    server = MosquittoServer(tmp_path_factory.mktemp("mosquitto"), free_port(),
+                             {MQTT_USER: MQTT_PASSWORD})
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(tmp_path, influx_server, mqtt_server) -> Settings:
+    """Settings pointing at the test servers, a fresh database and a fresh var/ per test."""
+    return make_settings(tmp_path, influx_server, mqtt_server)
+
+
+def make_settings(var_dir: Path, influx_server, mqtt_server, **sections) -> Settings:
+    raw = {
+        "paths": {"var_dir": str(var_dir)},
+        "influxdb": {"url": influx_server.url, "database": f"t_{uuid.uuid4().hex[:12]}",
+                     "username": INFLUX_USER, "password": INFLUX_PASSWORD, "rpc_port": 1,
+                     "max_retry_s": 60.0},
+        "mqtt": {"port": mqtt_server.port, "username": MQTT_USER, "password": MQTT_PASSWORD},
+        "registry": {"path": str(var_dir / "registry.sqlite3")},
+        "collectors": {"spool_dir": str(var_dir / "spool"),
+                       "dead_letter_dir": str(var_dir / "dead_letters"),
+                       "metrics_port": free_port()},
+        "notifier": {"outbox_path": str(var_dir / "outbox.jsonl")},
+        "reports": {"out_dir": str(var_dir / "reports")},
+    }
+    for name, values in sections.items():
+        raw.setdefault(name, {}).update(values)
+    return Settings.model_validate(raw)
