@@ -14,10 +14,33 @@ class SimSettings(Section):
     interval_s: int = Field(60, ge=1, description="Simulated seconds between readings")
 
 
+class ModbusCollectorSettings(Section):
+    """[collectors.modbus]: owned by collectors/modbus.py."""
+
+    poll_interval_s: float = Field(10.0, gt=0, description="Seconds between polls of a meter")
+    timeout_s: float = Field(1.0, gt=0, description="Per-request timeout")
+
+
+class MqttCollectorSettings(Section):
+    """[collectors.mqtt]: owned by collectors/mqtt.py."""
+
+    client_id: str = Field("hearth-collector-1", min_length=1, description="Fixed: keeps the session")
+    topic: str = Field("hearth/+/+/+", description="Subscription (use $share/group/... to scale out)")
+
+
+class SpoolSettings(Section):
+    """[collectors.spool]: owned by collectors/spool.py."""
+
+    max_bytes: int = Field(2_000_000_000, ge=1_000_000, description="Spool size bound [bytes]")
+
+
 class CollectorsSettings(Section):
     spool_dir: Path = Field(Path("var/spool"), description="Durable on-disk spool")
     dead_letter_dir: Path = Field(Path("var/dead_letters"))
     metrics_port: int = Field(9108, ge=1, le=65535, description="Prometheus metrics port")
+    modbus: ModbusCollectorSettings = Field(default_factory=ModbusCollectorSettings)
+    mqtt: MqttCollectorSettings = Field(default_factory=MqttCollectorSettings)
+    spool: SpoolSettings = Field(default_factory=SpoolSettings)
 
 
 class ForecastingSettings(Section):
