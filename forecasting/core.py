@@ -109,39 +109,29 @@ def _onehot(day_type: np.ndarray) -> np.ndarray:
 def _shrink_to_groups(value: np.ndarray, weight: np.ndarray, var: np.ndarray) -> np.ndarray:
     """Empirical-Bayes shrinkage of per-day-type values toward their weekday/weekend group.
 
-    value (H, 7, ...), weight (H, 7) data weight per day type, var (H,) or (H, 7) variance of a
-    value's estimate. Shrinks by var / (var + spread between day types); no shrinkage when var
-    is 0 (exactly periodic data). Day types without data take the group's (else overall) value.
+    value (H, 7, S), weight (H, 7) data weight per day type, var (H, 7) variance of a value's
+    estimate. Shrinks by var / (var + spread between day types); no shrinkage when var is 0
+    (exactly periodic data). Day types without data take the group's (else overall) value.
     """
-    extra = (1,) * (value.ndim - 2)
-    w = weight.reshape(weight.shape + extra)
-    seen = w > 0
-    v0 = np.where(seen, value, 0.0)
-    group_mean = np.empty_like(value)
-    group_seen = np.zeros(weight.shape, bool)
-    for g in (0, 1):
-        cols = WEEKEND == g
-        sw = w[:, cols].sum(axis=1, keepdims=True)
-        mean = (w[:, cols] * v0[:, cols]).sum(axis=1, keepdims=True) / np.maximum(sw, TINY)
-        group_mean[:, cols] = mean
-        group_seen[:, cols] = (sw > 0).reshape(sw.shape[0], 1)
-    sw_all = w.sum(axis=1, keepdims=True)
-    overall = (w * v0).sum(axis=1, keepdims=True) / np.maximum(sw_all, TINY)
-    gs = group_seen.reshape(group_seen.shape + extra)
-    group_mean = np.where(gs, group_mean, overall)
+    w = weight[:, :, None].astype(value.dtype)
+    seen = weight > 0
+    wv = w * value
+    group = np.empty_like(value)
+    group_seen = np.empty(weight.shape, bool)
+    for cols in (slice(0, 5), slice(5, 7)):   # Monday-Friday, Saturday-Sunday
+        sw = w[:, cols].sum(1)
+        group[:, cols] = (wv[:, cols].sum(1) / np.maximum(sw, TINY))[:, None]
+        group_seen[:, cols] = (sw[:, 0] > 0)[:, None]
+    overall = wv.sum(1) / np.maximum(w.sum(1), TINY)
+    group = np.where(group_seen[:, :, None], group, overall[:, None])
     # Spread of the true day-type values around the group: observed spread minus noise.
-    dev2 = np.where(seen, (value - group_mean) ** 2, 0.0)
-    axes = tuple(range(1, value.ndim))
-    n_vals = np.maximum(np.broadcast_to(seen, value.shape).sum(axis=axes), 1)
-    var = np.asarray(var, float)
-    var_b = var if var.ndim == 1 else (var * (weight > 0)).sum(1) / np.maximum((weight > 0).sum(1), 1)
-    between = np.maximum(dev2.sum(axis=axes) / n_vals - var_b, 0.0)
-    var_v = var.reshape(var.shape + (1,) * (value.ndim - var.ndim))
-    between_v = between.reshape(between.shape + (1,) * (value.ndim - 1))
+    n_seen = np.maximum(seen.sum(1), 1)
+    dev2 = (((value - group) ** 2).mean(2) * seen).sum(1) / n_seen
+    between = np.maximum(dev2 - (var * seen).sum(1) / n_seen, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        factor = np.where(var_v > 0, var_v / (var_v + between_v), 0.0)
-    shrunk = value + factor * (group_mean - value)
-    return np.where(seen, shrunk, group_mean)
+        factor = np.where(var > 0, var / (var + between[:, None]), 0.0)
+    factor = np.where(seen, factor, 1.0).astype(value.dtype)[:, :, None]
+    return value + factor * (group - value)
 
 
 def fit_daily(daily_kwh: np.ndarray, weight: np.ndarray, day_type: np.ndarray,
@@ -177,7 +167,7 @@ def fit_daily(daily_kwh: np.ndarray, weight: np.ndarray, day_type: np.ndarray,
     s2 = (weight * resid**2).sum(1) / np.maximum(weight.sum(1), TINY)
     eff = sw**2 / np.maximum((weight**2) @ onehot, TINY)
     var = s2[:, None] / np.maximum(eff, 1.0)
-    level = _shrink_to_groups(level, sw, var)
+    level = _shrink_to_groups(level[:, :, None], sw, var)[:, :, 0]
     return level, beta
 
 
@@ -208,7 +198,7 @@ def detect_step(resid: np.ndarray, level_kwh: np.ndarray, p: Params) -> tuple[np
         change = np.abs(m_a - m_b) / np.maximum(level_kwh, TINY)[:, None]
     usable = ((n_before >= 7) & (n_after >= p.step_min_after_days)
               & (change >= p.step_min_change))
-    score = np.where(usable, np.nan_to_num(t, nan=0.0, posinf=0.0), 0.0)
+    score = np.where(usable & np.isfinite(t), t, 0.0)
     best = score.argmax(axis=1)
     found = score[np.arange(score.shape[0]), best] >= p.step_t
     return found, np.where(found, best + 1, 0)
@@ -217,33 +207,48 @@ def detect_step(resid: np.ndarray, level_kwh: np.ndarray, p: Params) -> tuple[np
 # ----------------------------------------------------------------------------- half-hour shape
 
 
-def fit_shape(energy_kwh: np.ndarray, daily_kwh: np.ndarray, weight: np.ndarray,
+def prepare_shape(energy_kwh: np.ndarray, daily_kwh: np.ndarray) -> np.ndarray:
+    """Per-day statistics the shape fits share, whatever the weights: (H, N, 144) float32 =
+    [share of the day per half hour, its square, half hour seen]. Computed once per fit."""
+    seen = np.isfinite(energy_kwh)
+    d = np.where(np.isfinite(daily_kwh) & (daily_kwh > 0), daily_kwh, np.inf).astype(np.float32)
+    out = np.empty((*energy_kwh.shape[:2], 3 * SLOTS), np.float32)
+    share = out[..., :SLOTS]
+    np.divide(energy_kwh, d[:, :, None], out=share)
+    share[~seen] = 0
+    np.square(share, out=out[..., SLOTS:2 * SLOTS])
+    out[..., 2 * SLOTS:] = seen
+    return out
+
+
+def fit_shape(prepared: np.ndarray, daily_kwh: np.ndarray, weight: np.ndarray,
               day_type: np.ndarray) -> np.ndarray:
     """Share of the day's energy per half hour and day type (H, 7, 48), summing to 1.
 
     A recency-weighted ratio of sums (robust to zero days and to missing half-hours), shrunk
-    toward the weekday/weekend shape by an empirical-Bayes factor.
+    toward the weekday/weekend shape by an empirical-Bayes factor. ``prepared`` comes from
+    :func:`prepare_shape`; all households and day types in one batched matmul.
     """
-    onehot = _onehot(day_type).astype(np.float32)
-    seen = np.isfinite(energy_kwh)
-    use = (weight > 0) & np.isfinite(daily_kwh)
-    w = np.where(use, weight, 0.0).astype(np.float32)
-    d = np.where(use, daily_kwh, 0.0).astype(np.float32)
-    y0 = np.where(seen, energy_kwh, np.float32(0))
-    num = np.matmul((w[:, :, None] * y0).transpose(0, 2, 1), onehot)          # (H, 48, 7)
-    den = np.matmul(((w * d)[:, :, None] * seen).transpose(0, 2, 1), onehot)
+    n_h, n_days = weight.shape
+    onehot = _onehot(day_type).astype(np.float32)                           # (N, 7)
+    ok = (weight > 0) & np.isfinite(daily_kwh)
+    w = np.where(ok, weight, 0.0).astype(np.float32)
+    d = np.where(ok, daily_kwh, 0.0).astype(np.float32)
+    left = np.empty((n_h, 14, n_days), np.float32)
+    left[:, :7] = (w * d)[:, None, :] * onehot.T[None]     # energy-weighted: ratio of sums
+    left[:, 7:] = (w * (d > 0))[:, None, :] * onehot.T[None]  # day-weighted: spread of shares
+    sums = np.matmul(left, prepared)                                         # (H, 14, 144)
+    num, den = sums[:, :7, :SLOTS], sums[:, :7, 2 * SLOTS:]
+    s1, s2, s0 = sums[:, 7:, :SLOTS], sums[:, 7:, SLOTS:2 * SLOTS], sums[:, 7:, 2 * SLOTS:]
     with np.errstate(invalid="ignore", divide="ignore"):
-        shape = np.where(den > 0, num / den, np.nan).transpose(0, 2, 1)       # (H, 7, 48)
-        # Noise of a day type's shape: spread of single days' shares about it.
-        share = np.where(seen & (d[:, :, None] > 0), y0 / d[:, :, None], np.nan)
-    dev = share - shape[:, day_type, :]
-    w_dev = np.where(np.isfinite(dev), w[:, :, None], 0.0)
-    s2 = (w_dev * np.nan_to_num(dev) ** 2).sum((1, 2)) / np.maximum(w_dev.sum((1, 2)), TINY)
+        shape = np.where(den > 0, num / den, 0.0)
+    # Noise of a day type's shape: spread of single days' shares about it, over its days.
+    within = np.maximum(s2 - 2 * shape * s1 + shape**2 * s0, 0.0).sum((1, 2))
+    s2_day = within / np.maximum(s0.sum((1, 2)), TINY)
     sw = w @ onehot
     eff = sw**2 / np.maximum((w**2) @ onehot, TINY)
-    var = s2[:, None] / np.maximum(eff, 1.0)
-    has = sw > 0
-    shape = np.where(np.isfinite(shape), shape, 0.0)
+    var = s2_day[:, None] / np.maximum(eff, 1.0)
+    has = (den > 0).any(axis=2)
     shape = _shrink_to_groups(shape, np.where(has, sw, 0.0), var)
     total = shape.sum(axis=2, keepdims=True)
     shape = np.where(total > 0, shape / np.maximum(total, TINY), 1.0 / SLOTS)
@@ -259,7 +264,7 @@ def _features(hdd: np.ndarray, n_days: int, end: int) -> np.ndarray:
     return np.stack([hdd[:n_days], recent], axis=1)
 
 
-def _fit_at(grid_kwh: np.ndarray, daily: np.ndarray, valid: np.ndarray, dtype_: np.ndarray,
+def _fit_at(prepared: np.ndarray, daily: np.ndarray, valid: np.ndarray, dtype_: np.ndarray,
             hdd: np.ndarray, end: int, p: Params, step_day: np.ndarray | None):
     """Fit on days before ``end``; detect a step change unless ``step_day`` is given."""
     n_days = daily.shape[1]
@@ -280,7 +285,7 @@ def _fit_at(grid_kwh: np.ndarray, daily: np.ndarray, valid: np.ndarray, dtype_: 
             level, beta = fit_daily(daily, weight, dtype_, feats, ridge)
     else:
         weight = weight * (np.arange(n_days)[None, :] >= step_day[:, None])
-    shape = fit_shape(grid_kwh, daily, weight, dtype_)
+    shape = fit_shape(prepared, daily, weight, dtype_)
     return level, beta, shape, weight, found, step_day
 
 
@@ -290,9 +295,13 @@ def _trust_flags(grid_kwh: np.ndarray, daily: np.ndarray, valid: np.ndarray,
     flags = np.zeros(daily.shape[0], np.uint8)
     used = (weight > 0).sum(1)
     flags[used == 0] |= NO_DATA
-    recent = valid[:, max(end - 7, 0):end]
-    recent_kwh = np.where(recent, daily[:, max(end - 7, 0):end], 0.0)
-    flags[(recent.sum(1) > 0) & (np.abs(recent_kwh).sum(1) <= 1e-9)] |= ZEROS
+    # No use on the last two days with data (or on all of them): an empty home or a
+    # prepayment meter off supply.
+    day_idx = np.where(valid, np.arange(daily.shape[1])[None, :], -1)
+    last2 = np.sort(day_idx, axis=1)[:, -2:]
+    rows = np.arange(daily.shape[0])[:, None]
+    last_kwh = np.where(last2 >= 0, daily[rows, np.maximum(last2, 0)], 0.0)
+    flags[(last2.max(1) >= 0) & (np.abs(last_kwh).sum(1) <= 1e-9)] |= ZEROS
     flags[(used > 0) & (used < p.limited_history_days)] |= LIMITED_HISTORY
     flags[found] |= STEP_CHANGE
     # Missing half-hours since the first data (or the step), and a feed silent for 2 days.
@@ -328,8 +337,9 @@ def fit(grid: DayGrid, end: int, p: Params = Params()) -> Fitted:
     daily, _ = daily_totals(y, p.min_slots_per_day)
     valid = np.isfinite(daily) & (np.arange(n_days) < end)[None, :]
 
-    level, beta, shape, weight, found, step_day = _fit_at(y, daily, valid, dtype_, hdd, end, p,
-                                                          None)
+    prepared = prepare_shape(y, daily)
+    level, beta, shape, weight, found, step_day = _fit_at(prepared, daily, valid, dtype_, hdd,
+                                                          end, p, None)
     flags = _trust_flags(y, daily, valid, weight, found, step_day, end, p)
     mean_day = (weight * np.where(valid, daily, 0)).sum(1) / np.maximum(weight.sum(1), TINY)
     hh_floor = 0.1 * mean_day / SLOTS + 1e-3
@@ -341,7 +351,7 @@ def fit(grid: DayGrid, end: int, p: Params = Params()) -> Fitted:
         origin = end - 7 * k
         if origin < 7:
             break
-        lv, bt, sh, _, _, _ = _fit_at(y, daily, valid & (np.arange(n_days) < origin), dtype_,
+        lv, bt, sh, _, _, _ = _fit_at(prepared, daily, valid & (np.arange(n_days) < origin), dtype_,
                                       hdd, origin, p, step_day)
         span = slice(origin, origin + 7)
         d_hat = predict_daily(lv, bt, dtype_[span], _features(hdd, n_days, origin)[span])
@@ -375,8 +385,8 @@ def fit(grid: DayGrid, end: int, p: Params = Params()) -> Fitted:
     last_temp_day = days[k_idx[-1]] if k_idx.size else days[max(end - 1, 0)]
     return Fitted(level_kwh=level, beta=beta, shape=shape, step_day=step_day, flags=flags,
                   hh_z=hh_z, hh_floor_kwh=hh_floor, day_sigma=day_sigma, day_floor_kwh=day_floor,
-                  day_u=np.tile(day_u, (n_h, 1)), fallback=(flags & NO_DATA) > 0, end_day=days[0] + end,
-                  last_anomaly_c=last_anomaly, last_temp_day=last_temp_day)
+                  day_u=np.tile(day_u, (n_h, 1)), fallback=(flags & NO_DATA) > 0,
+                  end_day=days[0] + end, last_anomaly_c=last_anomaly, last_temp_day=last_temp_day)
 
 
 @dataclass
