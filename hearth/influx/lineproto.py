@@ -26,8 +26,10 @@ import numpy as np
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
-# A backslash InfluxDB would read as an escape (before , = space, or at the very end).
+# A backslash InfluxDB would read as an escape: before , = space, or at the very end; in
+# measurements and field keys it also unescapes \" (tags it does not).
 _BAD_BACKSLASH = re.compile(r"\\(?=[,= ]|$)")
+_BAD_BACKSLASH_QUOTE = re.compile(r'\\(?=[,= "]|$)')
 
 
 class LineProtocolError(ValueError):
@@ -44,10 +46,19 @@ def _check_name(kind: str, value: str, context: str = "") -> None:
     if "\n" in value or "\r" in value:
         raise LineProtocolError(f"{kind} {value!r}{where} contains a newline, which line protocol"
                                 " cannot carry; remove it")
-    if _BAD_BACKSLASH.search(value):
+    if "\x00" in value:
+        raise LineProtocolError(f"{kind} {value!r}{where} contains a NUL character; remove it")
+    if value[0] == "\t" and kind in ("measurement", "field key"):
+        raise LineProtocolError(f"{kind} {value!r}{where} starts with a tab, which InfluxDB"
+                                " skips as white space; remove it")
+    if value[0] == "#" and kind == "measurement":
+        raise LineProtocolError(f"measurement {value!r} starts with '#', which makes the line a"
+                                " comment; choose another name")
+    pattern = _BAD_BACKSLASH_QUOTE if kind in ("measurement", "field key") else _BAD_BACKSLASH
+    if pattern.search(value):
         raise LineProtocolError(f"{kind} {value!r}{where} has a backslash at its end or before"
-                                " ',', '=' or space, which InfluxDB cannot store exactly;"
-                                " remove or replace it")
+                                " ',', '=', space (or '\"' in names), which InfluxDB cannot"
+                                " store exactly; remove or replace it")
 
 
 def escape_measurement(name: str) -> str:
@@ -67,9 +78,9 @@ def escape_key(name: str, kind: str = "tag key", context: str = "") -> str:
 def escape_string_field(value: str, key: str = "", measurement: str = "") -> str:
     """A string field value, quoted (``\\`` and ``"`` escaped). Newlines are refused: line
     protocol has no escape for them and a newline would split the point in two."""
-    if "\n" in value or "\r" in value:
-        raise LineProtocolError(f"string field {key!r} of {measurement!r} contains a newline"
-                                f" ({value[:40]!r}); replace it (for example with a space)")
+    if "\n" in value or "\r" in value or "\x00" in value:
+        raise LineProtocolError(f"string field {key!r} of {measurement!r} contains a newline or"
+                                f" NUL ({value[:40]!r}); replace it (for example with a space)")
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
