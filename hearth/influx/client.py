@@ -113,6 +113,7 @@ class InfluxClient:
         self.usage_retention_days = usage_retention_days
         self.dead_letters = DeadLetterFile(
             Path(dead_letter_path or "var/dead_letters/influx.jsonl"))
+        self.first_contact_retry_s = FIRST_CONTACT_RETRY_S
         self._reached = False
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
@@ -182,7 +183,7 @@ class InfluxClient:
                                       " (or create the database / DBRP mapping, docs/influxdb.md)")
             waited = time.monotonic() - started
             limit = self.max_retry_s if self._reached else min(self.max_retry_s,
-                                                               FIRST_CONTACT_RETRY_S)
+                                                               self.first_contact_retry_s)
             if waited + delay > limit:
                 if resp is None:
                     raise InfluxError(f"cannot reach InfluxDB at {self.url} ({problem}, tried for"
