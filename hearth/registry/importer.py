@@ -210,24 +210,30 @@ def guess_kind(header: list[str]) -> str | None:
 
 
 class _Problems:
+    """Problems found so far; reported sorted by line, then column, up to ``limit``."""
+
     def __init__(self, path: Path, limit: int):
-        self.path, self.limit, self.items, self.total = path, limit, [], 0
+        self.path, self.limit = path, limit
+        self.found: list[tuple[int, int, str]] = []
+        self.column_order: dict[str, int] = {}
+
+    @property
+    def total(self) -> int:
+        return len(self.found)
 
     def add(self, line: int, column: str | None, why: str) -> None:
-        self.total += 1
-        if len(self.items) < self.limit:
-            where = f"line {line}" + (f", column {column}" if column else "")
-            self.items.append(f"{where}: {why}")
+        where = f"line {line}" + (f", column {column}" if column else "")
+        order = self.column_order.get(column, -1 if column is None else len(self.column_order))
+        self.found.append((line, order, f"{where}: {why}"))
 
     def raise_if_any(self, kind: str) -> None:
-        if not self.total:
+        if not self.found:
             return
-        more = f"\n  ... and {self.total - len(self.items)} more" \
-            if self.total > len(self.items) else ""
+        items = [text for _, _, text in sorted(self.found, key=lambda f: f[:2])][:self.limit]
+        more = f"\n  ... and {self.total - len(items)} more" if self.total > len(items) else ""
         raise CsvImportError(
             f"{self.path}: {self.total} problem(s) in the {kind} file; nothing was imported. "
-            "Fix them and import the whole file again:\n  " + "\n  ".join(self.items) + more,
-            self.items)
+            "Fix them and import the whole file again:\n  " + "\n  ".join(items) + more, items)
 
 
 def _read(path: Path, kind: str | None):
@@ -460,6 +466,7 @@ def import_csv(reg: Registry, path: Path, kind: str | None = None, max_errors: i
     problems = _Problems(path, max(1, max_errors))
     kind, header, raw_rows = _read(path, kind)
     spec = SPECS[kind]
+    problems.column_order = {c.name: i for i, c in enumerate(spec)}
     _check_header(header, spec, problems)
     problems.raise_if_any(kind)           # with a wrong header the rows cannot be read
     if not raw_rows:
