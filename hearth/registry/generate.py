@@ -7,7 +7,7 @@ registry, row for row. Sampling is vectorised; 100,000 homes take a few seconds.
 The proportions (documented in docs/registry.md and checked by the tests):
 
 - homes sit in blocks of flats (12-60 homes) or streets (10-40 homes); blocks form estates
-  (2-6 blocks); estates form officer patches of about 200 homes.
+  (1-4 blocks); estates form officer patches of about 200 homes.
 - property type: flat ~60%, maisonette ~7%, house ~25%, bungalow ~8%.
 - means-tested benefits ~50%; prepayment ~40% (50% with benefits, 30% without).
 - electric heating and no gas ~30% (40% of flats, 15% of other homes); otherwise gas + electricity.
@@ -186,6 +186,18 @@ def _quarter_start(day: date, back: int) -> date:
     return date(q // 4, (q % 4) * 3 + 1, 1)
 
 
+def _patches(estate_homes: list[int]) -> np.ndarray:
+    """Group consecutive estates into patches as close to PATCH_SIZE homes as whole estates
+    allow (greedy: close a patch when the next estate would take it further from the size)."""
+    out, patch, homes = [], 0, 0
+    for size in estate_homes:
+        if homes and abs(homes + size - PATCH_SIZE) > abs(homes - PATCH_SIZE):
+            patch, homes = patch + 1, 0
+        out.append(patch)
+        homes += size
+    return np.array(out, dtype=np.int64)
+
+
 def generate_portfolio(opts: GenerateOptions) -> Portfolio:
     """Draw the whole portfolio (pure: no I/O)."""
     opts.validate()
@@ -207,15 +219,12 @@ def generate_portfolio(opts: GenerateOptions) -> Portfolio:
     size[-1] -= int(cum[nb - 1]) - n
     block = np.repeat(np.arange(nb), size)
 
-    # Estates of 2-6 consecutive blocks; patches of about PATCH_SIZE homes of whole estates.
-    estate_of_block = np.repeat(np.arange(nb), rng.integers(2, 7, nb))[:nb]
+    # Estates of 1-4 consecutive blocks; patches of about PATCH_SIZE homes of whole estates.
+    estate_of_block = np.repeat(np.arange(nb), rng.integers(1, 5, nb))[:nb]
     estate_of_block = np.unique(estate_of_block, return_inverse=True)[1]
     n_estates = int(estate_of_block.max()) + 1
     estate_homes = np.bincount(estate_of_block, weights=size, minlength=n_estates)
-    estate_centre = np.cumsum(estate_homes) - estate_homes / 2
-    # An estate belongs to the patch its centre falls in: patches average PATCH_SIZE homes.
-    patch_of_estate = np.unique((estate_centre // PATCH_SIZE).astype(np.int64),
-                                return_inverse=True)[1]
+    patch_of_estate = _patches(estate_homes.astype(np.int64).tolist())
     n_patches = int(patch_of_estate.max()) + 1
     patch_names = np.array([PATCH_NAMES[i % len(PATCH_NAMES)]
                             + ("" if i < len(PATCH_NAMES) else f" {i // len(PATCH_NAMES) + 1}")

@@ -79,6 +79,8 @@ def test_patches_are_about_200_homes_of_whole_estates(big):
     h = big.households
     sizes = np.array(list(Counter(h["patch"].tolist()).values()))
     assert sizes.mean() == pytest.approx(200, rel=0.1)
+    low, high = np.percentile(sizes, [5, 95])
+    assert low >= 100 and high <= 300
     estate_patches = {}
     for estate, patch in zip(h["estate"].tolist(), h["patch"].tolist(), strict=True):
         estate_patches.setdefault(estate, set()).add(patch)
