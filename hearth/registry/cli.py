@@ -90,6 +90,8 @@ def run_import(args: argparse.Namespace, settings) -> int:
         result = import_csv(reg, Path(args.file), kind=args.kind, max_errors=args.max_errors,
                             actor="cli")
     print(f"imported {result.rows} {result.kind} from {args.file} into {settings.registry.path}")
+    for note in result.notes:
+        print(f"  {note}")
     return 0
 
 

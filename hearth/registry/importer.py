@@ -14,7 +14,7 @@ import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -47,6 +47,7 @@ class CsvImportError(RegistryError):
 class ImportResult:
     kind: str
     rows: int
+    notes: tuple[str, ...] = ()     # changes besides the new rows (tariffs closed)
 
 
 # -- value parsers: return the stored value or raise ValueError(why) -------------------------
@@ -410,29 +411,41 @@ def _check_devices(rows, reg: Registry, problems: _Problems) -> None:
                 topics[v["mqtt_topic"]] = f"line {line}"
 
 
-def _check_tariffs(rows, reg: Registry, problems: _Problems) -> None:
-    periods: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+def _check_tariffs(rows, reg: Registry, problems: _Problems) -> list[tuple[str, str]]:
+    """Overlap checks. A new period that starts after the registry's current open-ended tariff
+    of the same fuel and payment type closes it the day before (a new price from a date):
+    returns those closures as (tariff_id, valid_to)."""
+    open_end = "9999-12-31"
+    # (fuel, payment) -> [start, end, description, registry tariff_id or None]
+    periods: dict[tuple[str, str], list[list]] = {}
     for tid, fuel, pay, start, end in reg.conn.execute(
             "SELECT tariff_id, fuel, payment_type, valid_from, valid_to FROM tariffs"):
-        periods.setdefault((fuel, pay), []).append((start, end or "9999-12-31",
-                                                    f"tariff {tid!r} in the registry"))
-    for line, v in rows:
-        if not v.ok("fuel", "payment_type", "valid_from", "valid_to"):
-            continue
-        end = v["valid_to"] or "9999-12-31"
+        periods.setdefault((fuel, pay), []).append(
+            [start, end or open_end, f"tariff {tid!r} in the registry", tid])
+    closures: list[tuple[str, str]] = []
+    usable = [(line, v) for line, v in rows
+              if v.ok("fuel", "payment_type", "valid_from", "valid_to")]
+    for line, v in sorted(usable, key=lambda r: r[1]["valid_from"]):
+        end = v["valid_to"] or open_end
         if end < v["valid_from"]:
             problems.add(line, "valid_to", "before valid_from (valid_to is the last day the "
                          "tariff applies)")
             continue
         key = (v["fuel"], v["payment_type"])
-        for start, other_end, what in periods.get(key, []):
+        for period in periods.get(key, []):
+            start, other_end, _what, tid = period
+            if tid and other_end == open_end and start < v["valid_from"]:
+                day_before = (date.fromisoformat(v["valid_from"]) - timedelta(days=1)).isoformat()
+                period[1] = day_before
+                closures.append((tid, day_before))
+        for start, other_end, what, _tid in periods.get(key, []):
             if start <= end and v["valid_from"] <= other_end:
                 problems.add(line, "valid_from", f"{v['valid_from']}..{v['valid_to'] or 'open'} "
-                             f"overlaps {what} ({start}..{other_end.replace('9999-12-31', 'open')})"
-                             f"; close the old period with valid_to the day before")
+                             f"overlaps {what} ({start}..{other_end.replace(open_end, 'open')})")
                 break
         else:
-            periods.setdefault(key, []).append((v["valid_from"], end, f"line {line}"))
+            periods.setdefault(key, []).append([v["valid_from"], end, f"line {line}", None])
+    return closures
 
 
 CHECKS = {"households": _check_households, "tenants": _check_tenants,
@@ -473,12 +486,18 @@ def import_csv(reg: Registry, path: Path, kind: str | None = None, max_errors: i
         raise RegistryError(f"{path} has a header but no rows: nothing to import")
     rows = _parse_rows(raw_rows, header, spec, problems)
     _check_ids(kind, rows, reg, problems)
-    CHECKS[kind](rows, reg, problems)
+    closures = CHECKS[kind](rows, reg, problems) or []
     problems.raise_if_any(kind)
 
     columns = TABLE_COLUMNS[kind]
     sql = f"INSERT INTO {kind} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    notes = []
     with reg.transaction() as conn:
+        for tariff_id, valid_to in closures:
+            conn.execute("UPDATE tariffs SET valid_to = ? WHERE tariff_id = ?",
+                         (valid_to, tariff_id))
+            reg.audit(actor, "tariff.close", tariff_id, {"valid_to": valid_to})
+            notes.append(f"tariff {tariff_id!r} now ends on {valid_to}")
         for line, v in rows:
             try:
                 conn.execute(sql, [v[c] for c in columns])
@@ -491,7 +510,7 @@ def import_csv(reg: Registry, path: Path, kind: str | None = None, max_errors: i
                                      f"({exc}); nothing was imported",
                                      [f"line {line}: {exc}"]) from exc
         reg.audit(actor, "registry.import", kind, {"file": path.name, "rows": len(rows)})
-    return ImportResult(kind, len(rows))
+    return ImportResult(kind, len(rows), tuple(notes))
 
 
 def _log_consent(conn, v: dict[str, Any], actor: str) -> None:

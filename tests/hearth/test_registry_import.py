@@ -150,7 +150,7 @@ def test_bad_tariffs(loaded, tmp_path):
     header = (EXAMPLES / "tariffs.csv").read_text().splitlines()[0]
     rows = [
         "x1,electricity,credit,26.35,0.53,2027-01-01,",          # pence, not pounds
-        "x2,gas,credit,0.07,0.33,2026-12-01,2027-03-31",         # overlaps the open q4 tariff
+        "x2,gas,credit,0.07,0.33,2026-10-01,2027-03-31",         # overlaps the open q4 tariff
         "x3,oil,credit,0.07,0.33,2027-01-01,",
         "x4,gas,prepayment,0.06,0.30,2027-05-01,2027-04-01",     # ends before it starts
         "x5,electricity,prepayment,0.25,0.50,01/01/2025,31/03/2025",
@@ -160,12 +160,28 @@ def test_bad_tariffs(loaded, tmp_path):
     text = "\n".join(_problems(loaded, path))
     assert "line 2, column unit_rate_gbp_per_kwh: 26.35 is out of range; use 0.0 to 2.0 " \
            "GBP/kWh (that looks like pence: give pounds, e.g. 0.2635)" in text
-    assert "line 3, column valid_from: 2026-12-01..2027-03-31 overlaps tariff " \
-           "'gas-credit-2026q4' in the registry" in text
+    assert "line 3, column valid_from: 2026-10-01..2027-03-31 overlaps tariff " \
+           "'gas-credit-2026q4' in the registry (2026-10-01..open)" in text
     assert "line 4, column fuel: 'oil' is not allowed; use one of: electricity, gas" in text
     assert "line 5, column valid_to: before valid_from" in text
     assert "line 7, column valid_from: 2025-03-01..2025-04-30 overlaps line 6" in text
     assert "line 6" not in text.replace("overlaps line 6", "")
+
+
+def test_a_new_price_closes_the_current_open_tariff(loaded, tmp_path):
+    header = (EXAMPLES / "tariffs.csv").read_text().splitlines()[0]
+    # Listed out of order on purpose: the open-ended 2027 Q2 price before the Q1 one.
+    path = _write(tmp_path, "new.csv", header + "\n"
+                  "gas-credit-2027q2,gas,credit,0.0610,0.3300,2027-04-01,\n"
+                  "gas-credit-2027q1,gas,credit,0.0650,0.3250,2027-01-01,2027-03-31\n")
+    result = import_csv(loaded, path)
+    assert result.notes == ("tariff 'gas-credit-2026q4' now ends on 2026-12-31",)
+    assert loaded.tariff_on("gas", "credit", date(2026, 12, 31)).tariff_id == "gas-credit-2026q4"
+    assert loaded.tariff_on("gas", "credit", date(2027, 1, 1)).tariff_id == "gas-credit-2027q1"
+    assert loaded.tariff_on("gas", "credit", date(2030, 1, 1)).tariff_id == "gas-credit-2027q2"
+    # The other fuel and payment types are untouched.
+    assert loaded.tariff_on("gas", "prepayment", date(2030, 1, 1)).valid_to is None
+    assert loaded.audit_entries("gas-credit-2026q4")[0]["action"] == "tariff.close"
 
 
 def test_errors_are_capped_but_counted(reg, tmp_path):
