@@ -70,6 +70,15 @@ class BacktestResult:
         return "\n".join(rows)
 
 
+def _before(weather, origin):
+    """The weather known at the origin: a backtest must not see the future's temperatures."""
+    if weather is None:
+        return None
+    times, temp_c = weather
+    keep = np.asarray(times, "datetime64[ns]") < origin
+    return np.asarray(times)[keep], np.asarray(temp_c)[keep]
+
+
 def _baseline_quantiles(history: np.ndarray, point: np.ndarray, kind: str) -> tuple[np.ndarray,
                                                                                   np.ndarray]:
     """p10/p90 of a baseline from its own in-sample errors over the last two weeks."""
@@ -119,7 +128,7 @@ def run_backtest(energy_kwh: np.ndarray, start, households=None, weather=None,
         h_start = start + max(0, o - hist_steps) * np.timedelta64(30, "m")
         actual = energy_kwh[:, o:o + DAY]
         est.fit(hist, start=h_start, weather=weather, households=households)
-        fc = est.predict(DAY, 0, weather=weather)
+        fc = est.predict(DAY, 0, weather=_before(weather, est.origin_))
         trust = est.trust_
         naive = baselines.fill_baseline(baselines.seasonal_naive(hist, DAY), hist)
         mean4 = baselines.fill_baseline(baselines.mean_last_weekdays(hist, DAY), hist)
@@ -165,7 +174,7 @@ def _total_30d(energy_kwh, start, households, weather, hist_steps, est) -> dict[
     actual = energy_kwh[:, o:o + 30 * DAY]
     est.fit(hist, start=start + max(0, o - hist_steps) * np.timedelta64(30, "m"),
             weather=weather, households=households)
-    fc = est.predict(DAY, 30, weather=weather)
+    fc = est.predict(DAY, 30, weather=_before(weather, est.origin_))
     daily_actual = actual.reshape(actual.shape[0], 30, DAY)
     ok_day = np.isfinite(daily_actual).all(2)
     day_sum = np.where(ok_day, daily_actual.sum(2), np.nan)

@@ -69,6 +69,8 @@ def daily_mean_temp_c(times_ns: np.ndarray, temp_c: np.ndarray, days: np.ndarray
     """Mean temperature of each day in ``days`` from an irregular series [C]; NaN for days
     without a reading. ``times_ns`` are int64 UTC nanoseconds."""
     days = np.asarray(days, "datetime64[D]")
+    if days.size == 0:
+        return np.zeros(0)
     t = np.asarray(times_ns, np.int64)
     v = np.asarray(temp_c, float)
     ok = np.isfinite(v)

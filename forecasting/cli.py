@@ -119,10 +119,10 @@ def _forecast_csv(args, settings, horizon: int) -> int:
 def _origin_ns(client, fuel: str, now_arg) -> int:
     """The forecast origin: the end of the latest half hour with usage, at most now."""
     import numpy as np
-    from hearth.influx import USAGE_RP, quote_ident, to_ns
 
     from forecasting.store import STEP_NS
     from hearth.errors import HearthError
+    from hearth.influx import USAGE_RP, quote_ident, to_ns
 
     now = to_ns(now_arg) if now_arg else time.time_ns()
     now -= now % STEP_NS
@@ -139,10 +139,10 @@ def _origin_ns(client, fuel: str, now_arg) -> int:
 
 def _forecast_influx(args, settings, horizon: int) -> int:
     import numpy as np
-    from hearth.influx import USAGE_RP, InfluxClient
 
     from forecasting import store
     from hearth.errors import HearthError
+    from hearth.influx import USAGE_RP, InfluxClient
 
     f = settings.forecasting
     with InfluxClient.from_settings(settings) as client:

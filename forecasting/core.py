@@ -31,10 +31,11 @@ PROBS = np.array([0.1, 0.5, 0.9])
 WEEKEND = np.array([0, 0, 0, 0, 0, 1, 1])  # day-type group of Monday..Sunday
 TINY = 1e-12
 
-# Trust flags (bit mask) and their labels, most serious first.
+# Trust flags (bit mask) and their labels, in the order a household's one label is chosen
+# (a step change explains the short history that follows it, so it comes first).
 NO_DATA, ZEROS, LIMITED_HISTORY, STEP_CHANGE, GAPS = 1, 2, 4, 8, 16
-TRUST_LABELS = {NO_DATA: "no_data", ZEROS: "all_zeros", LIMITED_HISTORY: "limited_history",
-                STEP_CHANGE: "step_change", GAPS: "gaps"}
+TRUST_LABELS = {NO_DATA: "no_data", ZEROS: "all_zeros", STEP_CHANGE: "step_change",
+                LIMITED_HISTORY: "limited_history", GAPS: "gaps"}
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,8 @@ class Fitted:
     day_sigma: np.ndarray       # (H,) relative spread of daily energy
     day_floor_kwh: np.ndarray   # (H,) floor of the daily scale [kWh]
     day_u: np.ndarray           # (H, 3) standardised daily residual quantiles (pooled)
-    fallback: np.ndarray        # (H,) True: no data, forecast is the portfolio's typical home
+    fallback: np.ndarray        # (H,) True: no usable day, see _fallback
+    mean_hh_kwh: np.ndarray     # (H,) mean of any half-hours seen (NaN: none) [kWh]
     end_day: np.datetime64      # first day not used for fitting
     last_anomaly_c: float       # recent temperature anomaly against climatology [C]
     last_temp_day: np.datetime64
@@ -93,12 +95,16 @@ class Fitted:
 
 def daily_totals(energy_kwh: np.ndarray, min_slots: int) -> tuple[np.ndarray, np.ndarray]:
     """Daily energy [kWh] from (H, N, 48) half-hours, scaled up for a few missing half-hours;
-    NaN for a day with fewer than ``min_slots``. Also returns the count of half-hours seen."""
+    NaN for a day with fewer than ``min_slots``. A household with under a week of such days
+    (a lossy radio link) uses days with at least half of their half-hours instead. Also
+    returns the count of half-hours seen."""
     seen = np.isfinite(energy_kwh)
     n = seen.sum(axis=2)
     total = np.where(seen, energy_kwh, 0).sum(axis=2, dtype=np.float64)
+    lossy = (n >= min_slots).sum(axis=1) < 7
+    need = np.where(lossy, SLOTS // 2, min_slots)[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
-        daily = np.where(n >= min_slots, total * SLOTS / np.maximum(n, 1), np.nan)
+        daily = np.where(n >= need, total * SLOTS / np.maximum(n, 1), np.nan)
     return daily, n
 
 
@@ -199,6 +205,8 @@ def detect_step(resid: np.ndarray, level_kwh: np.ndarray, p: Params) -> tuple[np
     usable = ((n_before >= 7) & (n_after >= p.step_min_after_days)
               & (change >= p.step_min_change))
     score = np.where(usable & np.isfinite(t), t, 0.0)
+    if score.shape[1] == 0:
+        return np.zeros(score.shape[0], bool), np.zeros(score.shape[0], np.int64)
     best = score.argmax(axis=1)
     found = score[np.arange(score.shape[0]), best] >= p.step_t
     return found, np.where(found, best + 1, 0)
@@ -307,6 +315,8 @@ def _trust_flags(grid_kwh: np.ndarray, daily: np.ndarray, valid: np.ndarray,
     # Missing half-hours since the first data (or the step), and a feed silent for 2 days.
     seen_day = np.isfinite(grid_kwh[:, :end]).sum(2)
     has = seen_day > 0
+    if end == 0:
+        return flags
     first = np.maximum(np.where(has.any(1), has.argmax(1), end), step_day)
     in_window = np.arange(end)[None, :] >= first[:, None]
     expected = in_window.sum(1) * SLOTS
@@ -319,7 +329,7 @@ def _trust_flags(grid_kwh: np.ndarray, daily: np.ndarray, valid: np.ndarray,
 def trust_labels(flags: np.ndarray) -> np.ndarray:
     """The most serious trust label of each household ("good" when none)."""
     labels = np.full(flags.shape, "good", dtype=object)
-    for bit in sorted(TRUST_LABELS, reverse=True):
+    for bit in reversed(TRUST_LABELS):
         labels[(flags & bit) > 0] = TRUST_LABELS[bit]
     return labels.astype(str)
 
@@ -386,6 +396,7 @@ def fit(grid: DayGrid, end: int, p: Params = Params()) -> Fitted:
     return Fitted(level_kwh=level, beta=beta, shape=shape, step_day=step_day, flags=flags,
                   hh_z=hh_z, hh_floor_kwh=hh_floor, day_sigma=day_sigma, day_floor_kwh=day_floor,
                   day_u=np.tile(day_u, (n_h, 1)), fallback=(flags & NO_DATA) > 0,
+                  mean_hh_kwh=_mean_seen(y),
                   end_day=days[0] + end, last_anomaly_c=last_anomaly, last_temp_day=last_temp_day)
 
 
@@ -439,23 +450,37 @@ def forecast_days(state: Fitted, day0: np.datetime64, n_days: int,
                                     .astype(np.float32), 0) for i in range(3)], axis=-1)
     out = DayForecast(day0=days[0], hh_mean_kwh=hh_mean, hh_kwh=hh_q, daily_mean_kwh=d_mean,
                       daily_kwh=d_q)
-    _portfolio_fallback(out, state.fallback)
+    _fallback(out, state.fallback, state.mean_hh_kwh)
     return out
 
 
-def _portfolio_fallback(out: DayForecast, fallback: np.ndarray) -> None:
-    """Households with no data get the portfolio's typical home: median forecast, and the
-    10th and 90th percentiles across households as the band."""
+def _mean_seen(y: np.ndarray) -> np.ndarray:
+    seen = np.isfinite(y)
+    n = seen.sum((1, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, np.where(seen, y, 0).sum((1, 2)) / n, np.nan)
+
+
+def _fallback(out: DayForecast, fallback: np.ndarray, mean_hh_kwh: np.ndarray) -> None:
+    """Households without a usable day. With a few half-hours seen: their mean, flat, with a
+    wide band (half to double). With none: the portfolio's typical home (median forecast,
+    10th and 90th percentiles across households as the band); with no portfolio, zero."""
     if not fallback.any():
         return
     have = ~fallback
-    for mean, q in ((out.daily_mean_kwh, out.daily_kwh), (out.hh_mean_kwh, out.hh_kwh)):
+    own = fallback & np.isfinite(mean_hh_kwh)
+    typical = fallback & ~own
+    for mean, q, per in ((out.daily_mean_kwh, out.daily_kwh, SLOTS),
+                         (out.hh_mean_kwh, out.hh_kwh, 1)):
         if mean is None:
             continue
+        level = (mean_hh_kwh[own] * per).reshape((-1,) + (1,) * (mean.ndim - 1))
+        mean[own] = level
+        q[own] = np.stack([0.5 * level, level, 2 * level], axis=-1) * np.ones_like(q[own])
         if have.any():
             pct = np.percentile(mean[have], [10, 50, 90], axis=0)
-            mean[fallback] = pct[1]
-            q[fallback] = np.moveaxis(pct, 0, -1)
+            mean[typical] = pct[1]
+            q[typical] = np.moveaxis(pct, 0, -1)
         else:
-            mean[fallback] = 0
-            q[fallback] = 0
+            mean[typical] = 0
+            q[typical] = 0

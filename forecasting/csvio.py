@@ -70,7 +70,7 @@ def _timestamps(path: Path, raw, column: str = "timestamp") -> np.ndarray:
         i = int(bad[0])
         raise _bad(path, i, f"{column} {raw.iloc[i]!r} is not an ISO 8601 time such as "
                    f"2026-01-15T17:30:00Z")
-    ns = parsed.tz_convert("UTC").tz_localize(None).to_numpy("datetime64[ns]")
+    ns = parsed.dt.tz_localize(None).to_numpy("datetime64[ns]")
     off = np.flatnonzero(ns.astype(np.int64) % (30 * 60 * 10**9))
     if off.size:
         i = int(off[0])
@@ -165,7 +165,7 @@ def read_weather(path) -> tuple[np.ndarray, np.ndarray]:
     if odd.size:
         i = int(odd[0])
         raise _bad(path, i, f"temp_c {temp[i]} is not a plausible outdoor temperature [C]")
-    return parsed.tz_convert("UTC").tz_localize(None).to_numpy("datetime64[ns]"), temp
+    return parsed.dt.tz_localize(None).to_numpy("datetime64[ns]"), temp
 
 
 def iso_utc(times: np.ndarray) -> np.ndarray:
