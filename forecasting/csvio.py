@@ -40,8 +40,13 @@ def _read(path: Path, columns: tuple[str, ...], what: str):
     path = Path(path)
     if not path.is_file():
         raise CsvInputError(f"{what} file {path} does not exist")
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        header = fh.readline()
+    if header.strip() and '"' not in header:
+        _check_field_counts(path, header.count(",") + 1)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True,
+                            index_col=False)
     except pd.errors.EmptyDataError as exc:
         raise CsvInputError(f"{path}: the file is empty; expected a header line "
                             f"{','.join(columns)}") from exc
@@ -55,6 +60,25 @@ def _read(path: Path, columns: tuple[str, ...], what: str):
     if frame.empty:
         raise CsvInputError(f"{path}: no data rows after the header")
     return frame
+
+
+def _check_field_counts(path: Path, n_fields: int) -> None:
+    """A row with too few fields would read as a missing value: refuse it, naming the line.
+    (Skipped for files with quoted fields, where commas may sit inside values.)"""
+    raw = np.fromfile(path, dtype=np.uint8)
+    if (raw == ord('"')).any():
+        return
+    newlines = np.flatnonzero(raw == ord("\n"))
+    ends = np.append(newlines, raw.size) if raw.size and raw[-1] != ord("\n") else newlines
+    commas = np.flatnonzero(raw == ord(","))
+    per_line = np.diff(np.searchsorted(commas, np.concatenate([[-1], ends])))
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    blank = (ends - starts) <= (raw[np.maximum(ends - 1, 0)] == ord("\r"))
+    bad = np.flatnonzero((per_line != n_fields - 1) & ~blank)
+    if bad.size:
+        line = int(bad[0]) + 1
+        raise CsvInputError(f"{path}: line {line}: {per_line[bad[0]] + 1} fields, expected"
+                            f" {n_fields} like the header")
 
 
 def _bad(path: Path, row: int, message: str) -> CsvInputError:
