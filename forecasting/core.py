@@ -156,10 +156,16 @@ def fit_daily(daily_kwh: np.ndarray, weight: np.ndarray, day_type: np.ndarray,
     mean_x = np.stack([((weight * features[:, k]) @ onehot) / safe
                        for k in range(features.shape[1])], axis=-1)  # (H, 7, k)
     dt = d0 - mean_d[:, day_type]
-    xt = features[None] - mean_x[:, day_type, :]              # (H, N, k)
-    wx = weight[..., None] * xt
-    lhs = np.einsum("hnk,hnl->hkl", wx, xt) + np.diag(ridge)
-    rhs = np.einsum("hnk,hn->hk", wx, dt)
+    n_k = features.shape[1]
+    xt = [features[None, :, k] - mean_x[:, day_type, k] for k in range(n_k)]  # k x (H, N)
+    wx = [weight * x for x in xt]
+    # The (H, k, k) normal equations of every household, then one batched solve.
+    lhs = np.empty((weight.shape[0], n_k, n_k))
+    for a in range(n_k):
+        for b in range(a, n_k):
+            lhs[:, a, b] = lhs[:, b, a] = (wx[a] * xt[b]).sum(1)
+    lhs += np.diag(ridge)
+    rhs = np.stack([(x * dt).sum(1) for x in wx], axis=1)
     beta = np.linalg.solve(lhs, rhs[..., None])[..., 0]
     # A negative heating slope is noise: refit the other features with it held at 0.
     negative = beta[:, 0] < 0
@@ -167,7 +173,7 @@ def fit_daily(daily_kwh: np.ndarray, weight: np.ndarray, day_type: np.ndarray,
         rest = np.linalg.solve(lhs[:, 1:, 1:], rhs[:, 1:, None])[..., 0]
         beta = np.where(negative[:, None], np.concatenate([np.zeros_like(rest[:, :1]), rest], 1),
                         beta)
-    resid = dt - np.einsum("hnk,hk->hn", xt, beta)
+    resid = dt - sum(x * beta[:, k:k + 1] for k, x in enumerate(xt))
     level = mean_d - np.einsum("hjk,hk->hj", mean_x, beta)
     # Noise of a day-type level: residual variance over its effective number of days.
     s2 = (weight * resid**2).sum(1) / np.maximum(weight.sum(1), TINY)
@@ -361,8 +367,9 @@ def fit(grid: DayGrid, end: int, p: Params = Params()) -> Fitted:
         origin = end - 7 * k
         if origin < 7:
             break
-        lv, bt, sh, _, _, _ = _fit_at(prepared, daily, valid & (np.arange(n_days) < origin), dtype_,
-                                      hdd, origin, p, step_day)
+        cut = slice(0, origin)
+        lv, bt, sh, _, _, _ = _fit_at(prepared[:, cut], daily[:, cut], valid[:, cut],
+                                      dtype_[cut], hdd[cut], origin, p, step_day)
         span = slice(origin, origin + 7)
         d_hat = predict_daily(lv, bt, dtype_[span], _features(hdd, n_days, origin)[span])
         y_hat = d_hat[:, :, None] * sh[np.arange(n_h)[:, None], dtype_[span][None, :], :]
