@@ -48,6 +48,7 @@ class Params:
     ridge_recent: float = 3.0           # ridge on the recent-week shift [days]
     min_slots_per_day: int = 40         # a day with fewer half-hours is not a daily total
     backtest_weeks: int = 2             # rolling origins for the residual quantiles
+    quantile_blocks: int = 6            # blocks of the day with their own quantiles (48 / n)
     step_t: float = 5.0                 # t statistic of a step change
     step_min_change: float = 0.35       # ... and its size relative to the mean day
     step_min_after_days: int = 3        # a step needs this many days after it
@@ -78,7 +79,7 @@ class Fitted:
     shape: np.ndarray           # (H, 7, 48) share of a day's energy per half hour
     step_day: np.ndarray        # (H,) first grid day used (after a step change)
     flags: np.ndarray           # (H,) uint8 trust bit mask
-    hh_z: np.ndarray            # (H, 3) half-hourly residual quantiles relative to level
+    hh_z: np.ndarray            # (H, B, 3) half-hourly relative residual quantiles per block
     hh_floor_kwh: np.ndarray    # (H,) floor of the half-hourly scale [kWh]
     day_sigma: np.ndarray       # (H,) relative spread of daily energy
     day_floor_kwh: np.ndarray   # (H,) floor of the daily scale [kWh]
@@ -375,19 +376,39 @@ def fit(grid: DayGrid, end: int, p: Params = Params()) -> Fitted:
         y_hat = d_hat[:, :, None] * sh[np.arange(n_h)[:, None], dtype_[span][None, :], :]
         usable = (step_day <= origin - 7)[:, None]
         actual = np.where(usable[:, :, None], y[:, span, :], np.nan)
-        z_hh.append(((actual - y_hat) / (y_hat + hh_floor[:, None, None])).reshape(n_h, -1))
+        z_hh.append((actual - y_hat) / (y_hat + hh_floor[:, None, None]))      # (H, 7, 48)
         actual_d = np.where(usable & valid[:, span], daily[:, span], np.nan)
         z_day.append((actual_d - d_hat) / (d_hat + day_floor[:, None]))
+    blocks = p.quantile_blocks
     if z_hh:
-        hh_z = row_quantiles(np.concatenate(z_hh, 1).astype(np.float32), PROBS).astype(float)
+        # Relative errors differ by time of day (a quiet night, a busy evening): quantiles per
+        # block of the day, from every backtest day's half-hours in that block.
+        z = np.concatenate(z_hh, 1).astype(np.float32)                         # (H, D, 48)
+        own = row_quantiles(z.reshape(n_h, -1), PROBS)                        # (H, 3)
+        # Each household's own quantiles, widened or narrowed per block of the day by how
+        # much wider that block's errors are than the day's, a ratio pooled over households
+        # (a block alone has too few errors per household for stable quantiles).
+        dev = np.abs(z - own[:, None, None, 1])
+        dev = dev.reshape(n_h, z.shape[1], blocks, SLOTS // blocks)
+        seen = np.isfinite(dev)
+        dev_sum = np.where(seen, dev, 0).sum(axis=(1, 3))                      # (H, B)
+        n_seen = seen.sum(axis=(1, 3))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = (dev_sum / n_seen) / (dev_sum.sum(1) / n_seen.sum(1))[:, None]
+        ratio = ratio[np.isfinite(ratio).all(1)]
+        ratio = np.median(ratio, axis=0) if ratio.size else np.ones(blocks)
+        hh_z = np.repeat(own[:, None, :], blocks, axis=1)
+        hh_z[..., 0::2] = own[:, None, 1:2] + (own[:, None, 0::2] - own[:, None, 1:2]) \
+            * ratio[None, :, None]
         zd = np.concatenate(z_day, 1)
     else:
-        hh_z = np.full((n_h, 3), np.nan)
+        hh_z = np.full((n_h, blocks, 3), np.nan)
         zd = np.full((n_h, 1), np.nan)
     # Households without a usable backtest borrow the portfolio's median relative quantiles.
-    pooled = np.nanmedian(hh_z, axis=0) if np.isfinite(hh_z).any() else np.array([-0.6, -0.1, 1.2])
-    hh_z = np.where(np.isfinite(hh_z), hh_z, pooled)
-    hh_z = np.sort(hh_z, axis=1)
+    pooled = (np.nanmedian(hh_z, axis=0) if np.isfinite(hh_z).any()
+              else np.tile([-0.6, -0.1, 1.2], (blocks, 1)))
+    hh_z = np.where(np.isfinite(hh_z), hh_z, pooled).astype(float)
+    hh_z = np.sort(hh_z, axis=2)
     n_z = np.isfinite(zd).sum(1)
     s2 = np.nansum(zd**2, 1) if zd.size else np.zeros(n_h)
     sig_pool2 = np.nanmedian(s2[n_z > 0] / n_z[n_z > 0]) if (n_z > 0).any() else 0.25**2
@@ -453,8 +474,9 @@ def forecast_days(state: Fitted, day0: np.datetime64, n_days: int,
         hh_mean = (d_mean[:, :, None].astype(np.float32)
                    * state.shape[rows, dtype_[None, :], :])                 # (H, n, 48)
         scale = hh_mean + state.hh_floor_kwh[:, None, None].astype(np.float32)
-        hh_q = np.stack([np.maximum(hh_mean + scale * state.hh_z[:, None, None, i]
-                                    .astype(np.float32), 0) for i in range(3)], axis=-1)
+        z = np.repeat(state.hh_z, SLOTS // state.hh_z.shape[1], axis=1).astype(np.float32)
+        hh_q = np.stack([np.maximum(hh_mean + scale * z[:, None, :, i], 0) for i in range(3)],
+                        axis=-1)
     out = DayForecast(day0=days[0], hh_mean_kwh=hh_mean, hh_kwh=hh_q, daily_mean_kwh=d_mean,
                       daily_kwh=d_q)
     _fallback(out, state.fallback, state.mean_hh_kwh)
