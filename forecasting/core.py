@@ -45,7 +45,7 @@ class Params:
     halflife_days: float = 21.0         # recency weighting of the history [days]
     hdd_base_c: float = 15.5            # base temperature of heating degree days [C]
     ridge_hdd: float = 1.0              # ridge on the heating slope [C^2 day]
-    ridge_recent: float = 3.0           # ridge on the recent-week shift [days]
+    ridge_recent: float = 10.0          # ridge on the recent-week shift [days]
     min_slots_per_day: int = 40         # a day with fewer half-hours is not a daily total
     backtest_weeks: int = 2             # rolling origins for the residual quantiles
     quantile_blocks: int = 6            # blocks of the day with their own quantiles (48 / n)

@@ -51,7 +51,7 @@ class HearthForecaster(BaseEstimator):
     """
 
     def __init__(self, halflife_days: float = 21.0, hdd_base_c: float = 15.5,
-                 ridge_hdd: float = 1.0, ridge_recent: float = 3.0, backtest_weeks: int = 2,
+                 ridge_hdd: float = 1.0, ridge_recent: float = 10.0, backtest_weeks: int = 2,
                  chunk_households: int = 10_000, n_jobs: int = 1):
         self.halflife_days = halflife_days
         self.hdd_base_c = hdd_base_c
