@@ -122,12 +122,12 @@ def _origin_ns(client, fuel: str, now_arg) -> int:
 
     from forecasting.store import STEP_NS
     from hearth.errors import HearthError
-    from hearth.influx import USAGE_RP, quote_ident, to_ns
+    from hearth.influx import USAGE_RP, quote_ident, quote_string, to_ns
 
     now = to_ns(now_arg) if now_arg else time.time_ns()
     now -= now % STEP_NS
     q = (f'SELECT last("energy_kwh") FROM {quote_ident(client.database)}.'
-         f'{quote_ident(USAGE_RP)}."usage_30m" WHERE "fuel" = \'{fuel}\' AND time < {now}')
+         f'{quote_ident(USAGE_RP)}."usage_30m" WHERE "fuel" = {quote_string(fuel)} AND time < {now}')
     series = client.query(q)
     if not series or not len(series[0]):
         raise HearthError(f"no {fuel} usage in InfluxDB before {np.datetime64(now, 'ns')}"
