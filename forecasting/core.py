@@ -49,6 +49,7 @@ class Params:
     min_slots_per_day: int = 40         # a day with fewer half-hours is not a daily total
     backtest_weeks: int = 2             # rolling origins for the residual quantiles
     quantile_blocks: int = 6            # blocks of the day with their own quantiles (48 / n)
+    persistence: bool = True            # carry the latest day's residual forward, fading
     step_t: float = 5.0                 # t statistic of a step change
     step_min_change: float = 0.35       # ... and its size relative to the mean day
     step_min_after_days: int = 3        # a step needs this many days after it
@@ -86,6 +87,9 @@ class Fitted:
     day_u: np.ndarray           # (H, 3) standardised daily residual quantiles (pooled)
     fallback: np.ndarray        # (H,) True: no usable day, see _fallback
     mean_hh_kwh: np.ndarray     # (H,) mean of any half-hours seen (NaN: none) [kWh]
+    last_resid_kwh: np.ndarray  # (H,) the latest day's residual from the fit [kWh]
+    last_resid_day: np.ndarray  # (H,) datetime64[D] of that day
+    persistence: np.ndarray     # (H,) day-to-day persistence of residuals
     end_day: np.datetime64      # first day not used for fitting
     last_anomaly_c: float       # recent temperature anomaly against climatology [C]
     last_temp_day: np.datetime64
@@ -304,6 +308,33 @@ def _fit_at(prepared: np.ndarray, daily: np.ndarray, valid: np.ndarray, dtype_: 
     return level, beta, shape, weight, found, step_day
 
 
+def _last_residual(daily: np.ndarray, weight: np.ndarray, level: np.ndarray, beta: np.ndarray,
+                   dtype_: np.ndarray, feats: np.ndarray, end: int):
+    """Daily residuals of the fit (H, N) (NaN unusable) and each household's latest one with
+    its age in days at ``end`` (persistence: away for a few days, a cold snap, illness)."""
+    fitted = predict_daily(level, beta, dtype_, feats)
+    resid = np.where((weight > 0) & np.isfinite(daily), daily - fitted, np.nan)
+    ok = np.isfinite(resid[:, :end])
+    if end == 0:
+        return resid, np.zeros(daily.shape[0]), np.full(daily.shape[0], 10**6)
+    last = np.where(ok.any(1), end - 1 - np.argmax(ok[:, ::-1], axis=1), -1)
+    rows = np.arange(daily.shape[0])
+    value = np.where(last >= 0, resid[rows, np.maximum(last, 0)], 0.0)
+    return resid, np.nan_to_num(value), np.where(last >= 0, end - last, 10**6)
+
+
+def _persistence(resid: np.ndarray, prior_days: float = 5.0) -> np.ndarray:
+    """Each household's lag-one autocorrelation of daily residuals (H,), ridge-shrunk toward
+    0 (no persistence) with ``prior_days`` days' worth of weight, clipped to [0, 0.9]."""
+    a, b = resid[:, 1:], resid[:, :-1]
+    ok = np.isfinite(a) & np.isfinite(b)
+    den = np.where(ok, b * b, 0).sum(1)
+    num = np.where(ok, a * b, 0).sum(1)
+    n = np.maximum(ok.sum(1), 1)
+    phi = num / np.maximum(den + prior_days * den / n, TINY)
+    return np.clip(np.where(den > 0, phi, 0.0), 0.0, 0.9)
+
+
 def _trust_flags(grid_kwh: np.ndarray, daily: np.ndarray, valid: np.ndarray,
                  weight: np.ndarray, found: np.ndarray, step_day: np.ndarray, end: int,
                  p: Params) -> np.ndarray:
@@ -361,6 +392,9 @@ def fit(grid: DayGrid, end: int, p: Params = Params()) -> Fitted:
     mean_day = (weight * np.where(valid, daily, 0)).sum(1) / np.maximum(weight.sum(1), TINY)
     hh_floor = 0.1 * mean_day / SLOTS + 1e-3
     day_floor = 0.05 * mean_day + 1e-2
+    resid, last_resid, last_age = _last_residual(daily, weight, level, beta, dtype_,
+                                                 _features(hdd, n_days, end), end)
+    phi = _persistence(resid) if p.persistence else np.zeros(n_h)
 
     # Out-of-sample residuals at rolling origins, one week ahead each.
     z_hh, z_day = [], []
@@ -369,10 +403,14 @@ def fit(grid: DayGrid, end: int, p: Params = Params()) -> Fitted:
         if origin < 7:
             break
         cut = slice(0, origin)
-        lv, bt, sh, _, _, _ = _fit_at(prepared[:, cut], daily[:, cut], valid[:, cut],
-                                      dtype_[cut], hdd[cut], origin, p, step_day)
+        lv, bt, sh, w_o, _, _ = _fit_at(prepared[:, cut], daily[:, cut], valid[:, cut],
+                                        dtype_[cut], hdd[cut], origin, p, step_day)
         span = slice(origin, origin + 7)
         d_hat = predict_daily(lv, bt, dtype_[span], _features(hdd, n_days, origin)[span])
+        _, r_o, age_o = _last_residual(daily[:, cut], w_o, lv, bt, dtype_[cut],
+                                       _features(hdd, origin, origin), origin)
+        fade = phi[:, None] ** np.clip(age_o[:, None] + np.arange(7), 1, 400)
+        d_hat = np.maximum(d_hat + r_o[:, None] * fade, 0)
         y_hat = d_hat[:, :, None] * sh[np.arange(n_h)[:, None], dtype_[span][None, :], :]
         usable = (step_day <= origin - 7)[:, None]
         actual = np.where(usable[:, :, None], y[:, span, :], np.nan)
@@ -424,7 +462,9 @@ def fit(grid: DayGrid, end: int, p: Params = Params()) -> Fitted:
     return Fitted(level_kwh=level, beta=beta, shape=shape, step_day=step_day, flags=flags,
                   hh_z=hh_z, hh_floor_kwh=hh_floor, day_sigma=day_sigma, day_floor_kwh=day_floor,
                   day_u=np.tile(day_u, (n_h, 1)), fallback=(flags & NO_DATA) > 0,
-                  mean_hh_kwh=_mean_seen(y),
+                  mean_hh_kwh=_mean_seen(y), last_resid_kwh=last_resid,
+                  last_resid_day=days[0] + end - last_age.clip(max=10**4),
+                  persistence=phi,
                   end_day=days[0] + end, last_anomaly_c=last_anomaly, last_temp_day=last_temp_day)
 
 
@@ -460,6 +500,10 @@ def forecast_days(state: Fitted, day0: np.datetime64, n_days: int,
     dtype_ = cal.day_type(days)
     feats = np.stack([hdd, np.ones(n_days)], axis=1)
     d_mean = predict_daily(state.level_kwh, state.beta, dtype_, feats)      # (H, n)
+    # The latest day's departure from the pattern persists for a few days, fading.
+    lag = (days[None, :] - state.last_resid_day[:, None]).astype(np.int64)
+    fade = state.persistence[:, None] ** np.clip(lag, 1, 400)
+    d_mean = np.maximum(d_mean + state.last_resid_kwh[:, None] * fade, 0.0)
     # Heating degree days respond to colder days only: their spread is about half the
     # temperature's when the expected day is near the base.
     hdd_sd = temp_sd * np.clip((p.hdd_base_c - expected) / 2.0 + 0.5, 0.0, 1.0)
