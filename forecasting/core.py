@@ -19,6 +19,7 @@ Model, per household (all households solved at once, no loop over them):
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,11 +99,12 @@ class Fitted:
 # ----------------------------------------------------------------------------- daily model
 
 
-def daily_totals(energy_kwh: np.ndarray, min_slots: int) -> tuple[np.ndarray, np.ndarray]:
+def daily_totals(energy_kwh: np.ndarray, min_slots: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Daily energy [kWh] from (H, N, 48) half-hours, scaled up for a few missing half-hours;
     NaN for a day with fewer than ``min_slots``. A household with under a week of such days
     (a lossy radio link) uses days with at least half of their half-hours instead. Also
-    returns the count of half-hours seen."""
+    returns the count of half-hours seen and their sum [kWh] per day."""
     seen = np.isfinite(energy_kwh)
     n = seen.sum(axis=2)
     total = np.where(seen, energy_kwh, 0).sum(axis=2, dtype=np.float64)
@@ -110,7 +112,7 @@ def daily_totals(energy_kwh: np.ndarray, min_slots: int) -> tuple[np.ndarray, np
     need = np.where(lossy, SLOTS // 2, min_slots)[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         daily = np.where(n >= need, total * SLOTS / np.maximum(n, 1), np.nan)
-    return daily, n
+    return daily, n, total
 
 
 def _onehot(day_type: np.ndarray) -> np.ndarray:
@@ -240,23 +242,41 @@ def prepare_shape(energy_kwh: np.ndarray, daily_kwh: np.ndarray) -> np.ndarray:
     return out
 
 
-def fit_shape(prepared: np.ndarray, daily_kwh: np.ndarray, weight: np.ndarray,
-              day_type: np.ndarray) -> np.ndarray:
-    """Share of the day's energy per half hour and day type (H, 7, 48), summing to 1.
-
-    A recency-weighted ratio of sums (robust to zero days and to missing half-hours), shrunk
-    toward the weekday/weekend shape by an empirical-Bayes factor. ``prepared`` comes from
-    :func:`prepare_shape`; all households and day types in one batched matmul.
-    """
-    n_h, n_days = weight.shape
-    onehot = _onehot(day_type).astype(np.float32)                           # (N, 7)
+def _shape_weights(daily_kwh: np.ndarray, weight: np.ndarray):
     ok = (weight > 0) & np.isfinite(daily_kwh)
     w = np.where(ok, weight, 0.0).astype(np.float32)
     d = np.where(ok, daily_kwh, 0.0).astype(np.float32)
-    left = np.empty((n_h, 14, n_days), np.float32)
-    left[:, :7] = (w * d)[:, None, :] * onehot.T[None]     # energy-weighted: ratio of sums
-    left[:, 7:] = (w * (d > 0))[:, None, :] * onehot.T[None]  # day-weighted: spread of shares
-    sums = np.matmul(left, prepared)                                         # (H, 14, 144)
+    return w, d
+
+
+def shape_sums(prepared: np.ndarray, daily_kwh: np.ndarray, weight: np.ndarray,
+               day_type: np.ndarray, bounds: list[int]) -> list[np.ndarray]:
+    """Weighted sums per day type of the prepared statistics over the day ranges
+    [bounds[i], bounds[i+1]): a list of (H, 14, 144) arrays, one batched matmul per range.
+
+    Rows 0-6: energy-weighted (ratio of sums); rows 7-13: day-weighted (spread of shares).
+    Fits at several origins share these: recency weights of different origins differ by a
+    constant factor, which the shape does not see, so sums over earlier ranges add up.
+    """
+    w, d = _shape_weights(daily_kwh, weight)
+    onehot = _onehot(day_type).astype(np.float32).T                          # (7, N)
+    out = []
+    for lo, hi in itertools.pairwise(bounds):
+        left = np.empty((w.shape[0], 14, hi - lo), np.float32)
+        left[:, :7] = (w * d)[:, None, lo:hi] * onehot[None, :, lo:hi]
+        left[:, 7:] = (w * (d > 0))[:, None, lo:hi] * onehot[None, :, lo:hi]
+        out.append(np.matmul(left, prepared[:, lo:hi]))
+    return out
+
+
+def finish_shape(sums: np.ndarray, daily_kwh: np.ndarray, weight: np.ndarray,
+                 day_type: np.ndarray) -> np.ndarray:
+    """Share of the day's energy per half hour and day type (H, 7, 48), summing to 1, from
+    :func:`shape_sums` over the days of ``weight``.
+
+    A recency-weighted ratio of sums (robust to zero days and to missing half-hours), shrunk
+    toward the weekday/weekend shape by an empirical-Bayes factor.
+    """
     num, den = sums[:, :7, :SLOTS], sums[:, :7, 2 * SLOTS:]
     s1, s2, s0 = sums[:, 7:, :SLOTS], sums[:, 7:, SLOTS:2 * SLOTS], sums[:, 7:, 2 * SLOTS:]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -264,6 +284,8 @@ def fit_shape(prepared: np.ndarray, daily_kwh: np.ndarray, weight: np.ndarray,
     # Noise of a day type's shape: spread of single days' shares about it, over its days.
     within = np.maximum(s2 - 2 * shape * s1 + shape**2 * s0, 0.0).sum((1, 2))
     s2_day = within / np.maximum(s0.sum((1, 2)), TINY)
+    w, _ = _shape_weights(daily_kwh, weight)
+    onehot = _onehot(day_type).astype(np.float32)
     sw = w @ onehot
     eff = sw**2 / np.maximum((w**2) @ onehot, TINY)
     var = s2_day[:, None] / np.maximum(eff, 1.0)
@@ -272,6 +294,13 @@ def fit_shape(prepared: np.ndarray, daily_kwh: np.ndarray, weight: np.ndarray,
     total = shape.sum(axis=2, keepdims=True)
     shape = np.where(total > 0, shape / np.maximum(total, TINY), 1.0 / SLOTS)
     return shape.astype(np.float32)
+
+
+def fit_shape(prepared: np.ndarray, daily_kwh: np.ndarray, weight: np.ndarray,
+              day_type: np.ndarray) -> np.ndarray:
+    """The shape (H, 7, 48) fitted on all days of ``weight`` (see :func:`finish_shape`)."""
+    sums = shape_sums(prepared, daily_kwh, weight, day_type, [0, weight.shape[1]])[0]
+    return finish_shape(sums, daily_kwh, weight, day_type)
 
 
 # ----------------------------------------------------------------------------- fit and predict
@@ -283,9 +312,10 @@ def _features(hdd: np.ndarray, n_days: int, end: int) -> np.ndarray:
     return np.stack([hdd[:n_days], recent], axis=1)
 
 
-def _fit_at(prepared: np.ndarray, daily: np.ndarray, valid: np.ndarray, dtype_: np.ndarray,
+def _fit_at(daily: np.ndarray, valid: np.ndarray, dtype_: np.ndarray,
             hdd: np.ndarray, end: int, p: Params, step_day: np.ndarray | None):
-    """Fit on days before ``end``; detect a step change unless ``step_day`` is given."""
+    """Fit daily energy on days before ``end``; detect a step change unless ``step_day`` is
+    given (then history before it gets no weight)."""
     n_days = daily.shape[1]
     age = (end - 1 - np.arange(n_days)).astype(float)
     recency = np.where(age >= 0, 0.5 ** (age / p.halflife_days), 0.0)
@@ -304,8 +334,8 @@ def _fit_at(prepared: np.ndarray, daily: np.ndarray, valid: np.ndarray, dtype_: 
             level, beta = fit_daily(daily, weight, dtype_, feats, ridge)
     else:
         weight = weight * (np.arange(n_days)[None, :] >= step_day[:, None])
-    shape = fit_shape(prepared, daily, weight, dtype_)
-    return level, beta, shape, weight, found, step_day
+        level, beta = fit_daily(daily, weight, dtype_, feats, ridge)
+    return level, beta, weight, found, step_day
 
 
 def _last_residual(daily: np.ndarray, weight: np.ndarray, level: np.ndarray, beta: np.ndarray,
@@ -382,12 +412,16 @@ def fit(grid: DayGrid, end: int, p: Params = Params()) -> Fitted:
     known = np.isfinite(temp[:end])
     temp_filled = cal.fill_temp_c(np.where(np.arange(n_days) < end, temp, np.nan), days)
     hdd = cal.heating_degree_days(temp_filled, p.hdd_base_c)
-    daily, _ = daily_totals(y, p.min_slots_per_day)
+    daily, n_seen, seen_kwh = daily_totals(y, p.min_slots_per_day)
     valid = np.isfinite(daily) & (np.arange(n_days) < end)[None, :]
 
     prepared = prepare_shape(y, daily)
-    level, beta, shape, weight, found, step_day = _fit_at(prepared, daily, valid, dtype_, hdd,
-                                                          end, p, None)
+    level, beta, weight, found, step_day = _fit_at(daily, valid, dtype_, hdd, end, p, None)
+    # Shape sums over ranges split at the backtest origins, shared by all fits.
+    origins = [end - 7 * k for k in range(1, p.backtest_weeks + 1) if end - 7 * k >= 7]
+    bounds = [0, *sorted(origins), end]
+    seg = shape_sums(prepared, daily, weight, dtype_, bounds)
+    shape = finish_shape(sum(seg), daily[:, :end], weight[:, :end], dtype_[:end])
     flags = _trust_flags(y, daily, valid, weight, found, step_day, end, p)
     mean_day = (weight * np.where(valid, daily, 0)).sum(1) / np.maximum(weight.sum(1), TINY)
     hh_floor = 0.1 * mean_day / SLOTS + 1e-3
@@ -398,13 +432,12 @@ def fit(grid: DayGrid, end: int, p: Params = Params()) -> Fitted:
 
     # Out-of-sample residuals at rolling origins, one week ahead each.
     z_hh, z_day = [], []
-    for k in range(1, p.backtest_weeks + 1):
-        origin = end - 7 * k
-        if origin < 7:
-            break
+    for origin in origins:
         cut = slice(0, origin)
-        lv, bt, sh, w_o, _, _ = _fit_at(prepared[:, cut], daily[:, cut], valid[:, cut],
-                                        dtype_[cut], hdd[cut], origin, p, step_day)
+        lv, bt, w_o, _, _ = _fit_at(daily[:, cut], valid[:, cut], dtype_[cut], hdd[cut],
+                                    origin, p, step_day)
+        n_seg = bounds.index(origin)
+        sh = finish_shape(sum(seg[:n_seg]), daily[:, cut], weight[:, cut], dtype_[cut])
         span = slice(origin, origin + 7)
         d_hat = predict_daily(lv, bt, dtype_[span], _features(hdd, n_days, origin)[span])
         _, r_o, age_o = _last_residual(daily[:, cut], w_o, lv, bt, dtype_[cut],
@@ -462,7 +495,7 @@ def fit(grid: DayGrid, end: int, p: Params = Params()) -> Fitted:
     return Fitted(level_kwh=level, beta=beta, shape=shape, step_day=step_day, flags=flags,
                   hh_z=hh_z, hh_floor_kwh=hh_floor, day_sigma=day_sigma, day_floor_kwh=day_floor,
                   day_u=np.tile(day_u, (n_h, 1)), fallback=(flags & NO_DATA) > 0,
-                  mean_hh_kwh=_mean_seen(y), last_resid_kwh=last_resid,
+                  mean_hh_kwh=_mean_seen(seen_kwh, n_seen), last_resid_kwh=last_resid,
                   last_resid_day=days[0] + end - last_age.clip(max=10**4),
                   persistence=phi,
                   end_day=days[0] + end, last_anomaly_c=last_anomaly, last_temp_day=last_temp_day)
@@ -527,11 +560,11 @@ def forecast_days(state: Fitted, day0: np.datetime64, n_days: int,
     return out
 
 
-def _mean_seen(y: np.ndarray) -> np.ndarray:
-    seen = np.isfinite(y)
-    n = seen.sum((1, 2))
+def _mean_seen(seen_kwh: np.ndarray, n_seen: np.ndarray) -> np.ndarray:
+    """Mean of all half-hours seen (H,) [kWh]; NaN where none."""
+    n = n_seen.sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, np.where(seen, y, 0).sum((1, 2)) / n, np.nan)
+        return np.where(n > 0, seen_kwh.sum(1) / n, np.nan)
 
 
 def _fallback(out: DayForecast, fallback: np.ndarray, mean_hh_kwh: np.ndarray) -> None:
