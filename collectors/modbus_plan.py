@@ -12,7 +12,7 @@ from hearth.registermap import MAX_REGISTERS_PER_READ, RegisterMap, RegisterSpec
 # DESIGN.md's `meter` fields per fuel, in the order they are read from a map.
 FIELDS_BY_FUEL: dict[str, tuple[str, ...]] = {
     "electricity": ("energy_kwh", "power_w", "voltage_v", "credit_gbp", "supply_on"),
-    "gas": ("volume_m3", "energy_kwh"),
+    "gas": ("volume_m3", "energy_kwh", "credit_gbp"),
 }
 PREPAYMENT_FIELDS = ("credit_gbp", "supply_on")
 DEVICE_CLOCK_FIELD = "device_time_s"  # optional map field: the meter's own clock [s since epoch]

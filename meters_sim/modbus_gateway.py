@@ -18,12 +18,14 @@ Behaviour a collector has to cope with, as real gateways show it:
   (illegal data address). Gaps inside the span read as 0, so a collector may merge requests
   across them.
 - Function codes other than 3 and 4: exception 0x01 (illegal function); the meters are read only.
-- Faults set at run time per unit (`set_fault`): ``silent`` (never answers), ``exception``
+- Faults per unit, set at run time (`set_fault`) or asked of a `fault_of(unit_id)` callable at
+  each request (the simulation's fault schedule): ``silent`` (never answers), ``exception``
   (answers with the given exception code, 0x0B by default) and ``slow`` (answers after
-  `delay_s`, sampling the values when it answers). Requests are answered independently, so a
-  slow meter does not hold back a request to another unit that arrives meanwhile (a gateway
-  that queues per serial line would; the collector polls the units of one gateway in turn
-  anyway and bounds each request by its timeout).
+  `delay_s`, sampling the values when it answers). A fault set with `set_fault` wins.
+  Requests are answered independently, so a slow meter does not hold back a request to
+  another unit that arrives meanwhile (a gateway that queues per serial line would; the
+  collector polls the units of one gateway in turn anyway and bounds each request by its
+  timeout).
 
 Many gateways run in one event loop (`GatewayGroup`); `gateways_for_devices` builds them from
 registry device rows grouped by (gateway_host, gateway_port).
@@ -55,6 +57,9 @@ from hearth.registermap import RegisterMap, encode
 log = logging.getLogger(__name__)
 
 ReadValues = Callable[[int], Mapping[str, float] | None]
+# A fault as the simulation describes it: an object with `mode` (or `kind`): none | silent |
+# exception | slow, and optionally `delay_s` [s] and `exception_code`; or None for no fault.
+FaultOf = Callable[[int], Any]
 FaultMode = Literal["silent", "exception", "slow"]
 UnknownUnit = Literal["exception", "silent"]
 
@@ -158,11 +163,12 @@ class ModbusGateway:
         unknown_unit: how to treat a request to a unit id not in `units` (see module doc).
         record: keep a `ServedRecord` of every answer in `served` (end-to-end checks).
         name: label for logs and records; defaults to ``host:port``.
+        fault_of: the fault of a unit now (see `FaultOf`), asked at each request.
     """
 
     def __init__(self, units: Mapping[int, RegisterMap], read_values: ReadValues, *,
                  host: str = "127.0.0.1", port: int = 0, unknown_unit: UnknownUnit = "exception",
-                 record: bool = False, name: str | None = None):
+                 record: bool = False, name: str | None = None, fault_of: FaultOf | None = None):
         for unit_id in units:
             if not 1 <= unit_id <= 247:
                 raise ValueError(f"unit id {unit_id} is outside 1..247 (Modbus unit addresses)")
@@ -170,6 +176,7 @@ class ModbusGateway:
             raise ValueError(f"unknown_unit must be 'exception' or 'silent', not {unknown_unit!r}")
         self.units = dict(units)
         self.read_values = read_values
+        self.fault_of = fault_of
         self.host = host
         self.port = port
         self.unknown_unit = unknown_unit
@@ -212,7 +219,11 @@ class ModbusGateway:
         self._faults.pop(unit_id, None)
 
     def fault(self, unit_id: int) -> Fault | None:
-        return self._faults.get(unit_id)
+        """The fault acting on a unit now: one set with `set_fault`, else `fault_of`'s."""
+        fault = self._faults.get(unit_id)
+        if fault is not None or self.fault_of is None:
+            return fault
+        return _as_fault(self.fault_of(unit_id))
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> ModbusGateway:
@@ -255,7 +266,7 @@ class ModbusGateway:
             else:
                 self._exception(conn, pdu, ExcCodes.GATEWAY_NO_RESPONSE)
             return
-        fault = self._faults.get(unit)
+        fault = self.fault(unit)
         if fault is None:
             self._answer(conn, pdu)
         elif fault.mode == "silent":
@@ -312,6 +323,18 @@ class ModbusGateway:
         conn._send(response)
 
 
+def _as_fault(described: Any) -> Fault | None:
+    if described is None or isinstance(described, Fault):
+        return described
+    mode = getattr(described, "mode", None) or getattr(described, "kind", "none")
+    if mode in (None, "none"):
+        return None
+    if mode not in ("silent", "exception", "slow"):
+        raise ValueError(f"unknown fault mode {mode!r}; expected none, silent, exception, slow")
+    return Fault(mode, int(getattr(described, "exception_code", 0) or ExcCodes.GATEWAY_NO_RESPONSE),
+                 float(getattr(described, "delay_s", 0.0) or 0.0))
+
+
 class GatewayGroup:
     """Many gateways in one event loop, started and stopped together."""
 
@@ -353,7 +376,7 @@ def gateways_for_devices(devices: Iterable[Any],
                          values_of: Callable[[str], Mapping[str, float] | None],
                          maps: Mapping[str, RegisterMap], *, bind_host: str | None = None,
                          record: bool = False, unknown_unit: UnknownUnit = "exception",
-                         ) -> GatewayGroup:
+                         fault_of: Callable[[str], Any] | None = None) -> GatewayGroup:
     """Gateways serving the Modbus devices of the registry, one per (gateway_host, gateway_port).
 
     Args:
@@ -363,6 +386,7 @@ def gateways_for_devices(devices: Iterable[Any],
         values_of: current field values of a device by its device_id (None: it does not answer).
         maps: register maps by name (`hearth.registermap.load_register_maps`).
         bind_host: listen here instead of each row's gateway_host (e.g. 127.0.0.1).
+        fault_of: the fault of a device now, by device_id (see `FaultOf`).
     """
     by_gateway: dict[tuple[str, int], dict[int, tuple[str, RegisterMap]]] = defaultdict(dict)
     for row in devices:
@@ -387,7 +411,11 @@ def gateways_for_devices(devices: Iterable[Any],
         def read_values(unit: int, device_of: dict[int, str] = device_of):
             return values_of(device_of[unit])
 
+        def unit_fault(unit: int, device_of: dict[int, str] = device_of):
+            return fault_of(device_of[unit])
+
         gateways.append(ModbusGateway({u: m for u, (_, m) in units.items()}, read_values,
                                       host=bind_host or host, port=port, record=record,
-                                      unknown_unit=unknown_unit, name=f"{host}:{port}"))
+                                      unknown_unit=unknown_unit, name=f"{host}:{port}",
+                                      fault_of=unit_fault if fault_of else None))
     return GatewayGroup(gateways)

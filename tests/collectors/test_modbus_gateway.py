@@ -17,8 +17,9 @@ from meters_sim.modbus_gateway import GatewayGroup, ModbusGateway, gateways_for_
 MAPS = load_register_maps(DEFAULT_MAPS_DIR)
 EM1, GAS = MAPS["hearth-em1"], MAPS["sdm-gas"]
 ELEC = {"energy_kwh": 4321.09, "power_w": 1250.5, "voltage_v": 238.7, "credit_gbp": 12.34,
-        "supply_on": 1, "energy_wh_total": 4321090}
-GAS_VALUES = {"volume_m3": 1523.125, "energy_kwh": 17104.5, "flow_m3_per_h": 0.75}
+        "supply_on": 1, "energy_wh_total": 4321090, "device_time_s": 1_767_225_600}
+GAS_VALUES = {"volume_m3": 1523.125, "energy_kwh": 17104.5, "flow_m3_per_h": 0.75,
+              "device_time_s": 1_767_225_660}
 
 
 def run(coro):
@@ -41,12 +42,12 @@ def test_serves_each_unit_with_its_map():
         gateway = ModbusGateway({1: EM1, 2: EM1, 10: GAS}, values_of, record=True)
         async with gateway:
             client = await client_for(gateway)
-            rr = await client.read_holding_registers(0, count=12, device_id=2)
+            rr = await client.read_holding_registers(0, count=14, device_id=2)
             assert not rr.isError()
             for spec in EM1.registers:
                 got = decode(rr.registers[spec.address:spec.address + spec.count], spec)
                 assert got == pytest.approx(ELEC[spec.field], rel=1e-6)
-            rr = await client.read_input_registers(0, count=8, device_id=10)
+            rr = await client.read_input_registers(0, count=10, device_id=10)
             for spec in GAS.registers:
                 got = decode(rr.registers[spec.address:spec.address + spec.count], spec)
                 assert got == pytest.approx(GAS_VALUES[spec.field], rel=1e-6)
@@ -88,7 +89,7 @@ def test_protocol_errors_answer_like_a_gateway():
             rr = await client.read_holding_registers(0, count=2, device_id=42)
             assert rr.isError() and rr.exception_code == 0x0B
             # outside the map's span, or the wrong register type: 0x02 illegal data address
-            rr = await client.read_holding_registers(10, count=4, device_id=1)
+            rr = await client.read_holding_registers(12, count=4, device_id=1)
             assert rr.isError() and rr.exception_code == 0x02
             rr = await client.read_input_registers(0, count=2, device_id=1)
             assert rr.isError() and rr.exception_code == 0x02
@@ -134,6 +135,36 @@ def test_faults_set_at_run_time():
             client.close()
         with pytest.raises(ValueError, match="fault mode"):
             gateway.set_fault(1, "broken")
+    run(main())
+
+
+def test_faults_from_the_simulation_schedule():
+    class SimFault:  # shaped like the simulator's schedule entries
+        def __init__(self, kind, delay_s=0.0):
+            self.kind, self.delay_s = kind, delay_s
+
+    schedule = {1: SimFault("silent"), 2: SimFault("exception"), 3: SimFault("slow", 0.15),
+                4: SimFault("none")}
+
+    async def main():
+        gateway = ModbusGateway({u: EM1 for u in range(1, 5)}, values_of,
+                                fault_of=lambda unit: schedule.get(unit))
+        async with gateway:
+            client = await client_for(gateway, timeout=0.3)
+            with pytest.raises(ModbusIOException):
+                await client.read_holding_registers(0, count=2, device_id=1)
+            rr = await client.read_holding_registers(0, count=2, device_id=2)
+            assert rr.isError() and rr.exception_code == 0x0B
+            began = time.perf_counter()
+            assert not (await client.read_holding_registers(0, count=2, device_id=3)).isError()
+            assert time.perf_counter() - began >= 0.14
+            assert not (await client.read_holding_registers(0, count=2, device_id=4)).isError()
+            schedule[1] = SimFault("none")  # consulted at each request
+            assert not (await client.read_holding_registers(0, count=2, device_id=1)).isError()
+            gateway.set_fault(4, "exception", exception_code=0x06)  # an explicit fault wins
+            rr = await client.read_holding_registers(0, count=2, device_id=4)
+            assert rr.isError() and rr.exception_code == 0x06
+            client.close()
     run(main())
 
 

@@ -121,14 +121,19 @@ def test_plan_properties(raw, max_gap, max_count):
 
 def test_shipped_maps_need_one_request_each():
     em1 = plan_reads(wanted_specs(MAPS["hearth-em1"], "electricity"))
-    assert spans(em1) == [("holding", 0, 8)]  # energy..supply_on; the Wh counter is not read
+    # energy..supply_on (0-7) and the clock (12-13), across the unread Wh counter (8-11)
+    assert spans(em1) == [("holding", 0, 14)]
+    assert spans(plan_reads(wanted_specs(MAPS["hearth-em1"], "electricity"), max_gap=3)) == [
+        ("holding", 0, 8), ("holding", 12, 2)]
     gas = plan_reads(wanted_specs(MAPS["sdm-gas"], "gas"))
-    assert spans(gas) == [("input", 0, 6)]
+    assert spans(gas) == [("input", 0, 10)]
+    no_clock = plan_reads(wanted_specs(MAPS["sdm-gas"], "gas", device_clock=False))
+    assert spans(no_clock) == [("input", 0, 6)]
 
 
 def test_credit_meter_does_not_read_prepayment_fields():
     specs = wanted_specs(MAPS["hearth-em1"], "electricity", prepayment=False)
-    assert {s.field for s in specs} == {"energy_kwh", "power_w", "voltage_v"}
+    assert {s.field for s in specs} == {"energy_kwh", "power_w", "voltage_v", "device_time_s"}
 
 
 def test_map_without_fuel_fields_is_refused():
@@ -145,7 +150,8 @@ def _registers(rmap, requests, values):
     for r in requests:
         regs = [0] * r.count
         for s in r.specs:
-            regs[s.address - r.address:s.address - r.address + s.count] = encode(values[s.field], s)
+            first = s.address - r.address
+            regs[first:first + s.count] = encode(values.get(s.field, 0.0), s)
         out.append(regs)
     return out
 
@@ -154,11 +160,11 @@ def test_decode_electricity_fields():
     rmap = MAPS["hearth-em1"]
     requests = plan_reads(wanted_specs(rmap, "electricity"))
     values = {"energy_kwh": 12345.67, "power_w": 812.5, "voltage_v": 241.3, "credit_gbp": -4.56,
-              "supply_on": 1}
+              "supply_on": 1, "device_time_s": 1_767_225_600}
     fields = decode_fields(requests, _registers(rmap, requests, values), fuel="electricity")
     assert fields == {"energy_kwh": pytest.approx(12345.67), "power_w": 812.5,
                       "voltage_v": pytest.approx(241.3), "credit_gbp": pytest.approx(-4.56),
-                      "supply_on": True}
+                      "supply_on": True, "device_time_s": 1_767_225_600}
     assert fields["supply_on"] is True
 
 
@@ -184,7 +190,7 @@ def test_decode_errors_name_the_problem():
     with pytest.raises(DecodeError, match="supply_on is 7"):
         decode_fields(requests, regs, fuel="electricity")
     regs = _registers(rmap, requests, good)
-    with pytest.raises(DecodeError, match="returned 7 registers, expected 8"):
+    with pytest.raises(DecodeError, match="returned 7 registers, expected 14"):
         decode_fields(requests, [regs[0][:7]], fuel="electricity")
 
 
