@@ -87,41 +87,34 @@ def devices_from_config(items: Iterable[Any], maps: Mapping[str, RegisterMap]
         for item in items])
 
 
-_REGISTRY_QUERY = """
-SELECT d.device_id, d.household_id, d.kind, d.gateway_host, d.gateway_port, d.unit_id,
-       d.register_map, h.payment_type
-FROM devices AS d LEFT JOIN households AS h ON h.household_id = d.household_id
-WHERE d.protocol = 'modbus'
-ORDER BY d.gateway_host, d.gateway_port, d.unit_id
-"""
-
-
 def devices_from_registry(path: Path, maps: Mapping[str, RegisterMap]) -> list[ModbusDevice]:
-    """Modbus devices of the registry (SQLite file at `path`, tables of docs/architecture.md).
+    """Modbus devices of the registry (`hearth.registry`, SQLite file at `path`).
 
-    Read-only: the collector never writes the registry. A household's payment type decides
-    whether its electricity meter's credit balance and supply state are read."""
+    The collector only reads it (opening brings its schema up to date, as every part does).
+    A household's payment type decides whether its meters' credit balance and supply state
+    are read."""
+    from hearth.registry import Registry
+
     if not Path(path).exists():
-        raise ConfigError(f"registry {path} does not exist; create it (hearth registry init, "
-                          f"or the simulator) or list devices under [collectors.modbus]")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        raise ConfigError(f"registry {path} does not exist; fill it (hearth registry import or "
+                          f"generate) or list the meters under [[collectors.modbus.devices]]")
     try:
-        rows = conn.execute(_REGISTRY_QUERY).fetchall()
-    except sqlite3.Error as exc:
-        raise ConfigError(f"registry {path}: cannot read Modbus devices ({exc})") from exc
-    finally:
-        conn.close()
+        with Registry(path) as reg:
+            rows = reg.devices(protocol="modbus")
+            payment = {h.household_id: h.payment_type for h in reg.households()}
+    except sqlite3.Error as exc:  # a damaged or foreign file
+        raise ConfigError(f"registry {path}: cannot read the Modbus devices ({exc})") from exc
     devices = []
-    for device_id, household_id, kind, host, port, unit_id, map_name, payment_type in rows:
-        fuel = FUEL_BY_KIND.get(kind)
-        missing = [name for name, value in (("gateway_host", host), ("gateway_port", port),
-                                            ("unit_id", unit_id), ("register_map", map_name))
-                   if value in (None, "")]
-        if fuel is None or missing:
-            what = f"kind {kind!r} is not a meter" if fuel is None else f"no {', '.join(missing)}"
-            raise ConfigError(f"registry device {device_id} (protocol modbus): {what}; "
-                              f"fix the device row")
+    for row in rows:
+        fuel = FUEL_BY_KIND.get(row.kind)
+        if fuel is None:
+            raise ConfigError(f"registry device {row.device_id}: kind {row.kind!r} is not a "
+                              f"meter but its protocol is modbus; fix the device row")
+        payment_type = payment.get(row.household_id)
         prepayment = None if payment_type is None else payment_type == "prepayment"
-        devices.append(ModbusDevice(device_id, household_id, fuel, host, int(port), int(unit_id),
-                                    _resolve_map(device_id, map_name, maps), prepayment))
+        devices.append(ModbusDevice(row.device_id, row.household_id, fuel, row.gateway_host,
+                                    int(row.gateway_port), int(row.unit_id),
+                                    _resolve_map(row.device_id, row.register_map, maps),
+                                    prepayment))
+    devices.sort(key=lambda d: (d.gateway_host, d.gateway_port, d.unit_id))
     return _check_unique(devices)
