@@ -15,13 +15,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import os
+import platform
+import re
 import subprocess
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+
+from pymodbus import __version__ as pymodbus_version
 
 ROOT = Path(__file__).resolve().parents[1]
 GAS_EVERY = 5  # one unit in five is a gas meter
@@ -157,8 +162,32 @@ def _stop_gateways(children) -> dict:
     return {"answered": answered, "cpu_s": cpu_s}
 
 
+def _machine() -> str:
+    model = next((line.split(":", 1)[1].strip()
+                  for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), "unknown CPU")
+    ram_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{os.cpu_count()} cores, {model}, {ram_gb:.0f} GB RAM, Python "
+            f"{platform.python_version()}, pymodbus {pymodbus_version}, {platform.system()} "
+            f"{platform.release()}")
+
+
+def _write_section(title: str, body: str) -> None:
+    """Replace (or append) the section headed `## {title}` of docs/benchmarks.md."""
+    doc = ROOT / "docs" / "benchmarks.md"
+    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    section = f"## {title}\n\n{body.strip()}\n\nMeasured {stamp}.\n"
+    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip() + "\n"
+    else:
+        text = text.rstrip() + "\n\n" + section
+    doc.write_text(text)
+
+
 def _report(args, results: list[dict], gw: dict, load: tuple[float, float, float]) -> str:
-    from benchmarks._report import machine
+    machine = _machine
 
     lines = [
         f"Goal: {args.gateways * args.units:,} meters ({args.gateways} gateways x {args.units} "
@@ -226,9 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     report = _report(args, results, gw, load)
     print(report)
     if not args.no_write:
-        from benchmarks._report import write_section
-
-        write_section("Modbus collector (issue 3)", report)
+        _write_section("Modbus collector (issue 3)", report)
     behind = any(r["ticks_skipped"] or r["devices_missing"] for r in results)
     return 1 if behind else 0
 
