@@ -209,12 +209,11 @@ class ModbusCollector(Collector):
         try:
             await stop_waiter
         finally:
-            for task in tasks:
+            stop_waiter.cancel()  # when run() itself was cancelled: ends the loops below too
+            for task in tasks:  # a poll cut short loses nothing: readings are queued whole
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            flusher.cancel()
-            await asyncio.gather(flusher, return_exceptions=True)
-            stop_waiter.cancel()
+            await asyncio.gather(flusher, return_exceptions=True)  # hands over what it holds
             for gateway in self.gateways:
                 self._close(gateway)
             await self._flush()
@@ -431,8 +430,15 @@ class ModbusCollector(Collector):
         if not self._pending:
             return
         batch, self._pending = self._pending, []
+        handover = asyncio.ensure_future(asyncio.to_thread(self.sink.put, batch, SOURCE))
         try:
-            await asyncio.to_thread(self.sink.put, batch, SOURCE)
+            # shielded: cancelling the collector must not lose a batch half handed over
+            await asyncio.shield(handover)
+        except asyncio.CancelledError:
+            await asyncio.wait([handover])
+            if handover.exception() is not None:
+                self._pending[:0] = batch
+            raise
         except Exception as exc:
             self.counters.sink_failures += 1
             self.stats.errors += 1

@@ -325,3 +325,37 @@ def test_created_from_settings_with_a_device_list():
         update={"register_map": "nope"})]})
     with pytest.raises(Exception, match="register map 'nope' is unknown"):
         create_collector("modbus", "m", bad, ListSink())
+
+
+def test_stopping_or_cancelling_hands_over_every_reading():
+    class SlowSink(ListSink):
+        def put(self, readings, source):
+            time.sleep(0.05)  # a durable put takes a while (fsync)
+            super().put(readings, source)
+
+    async def main(cancel):
+        gateway = ModbusGateway({u: EM1 for u in range(1, 31)}, lambda unit: {"energy_kwh": 1.0})
+        async with gateway:
+            sink = SlowSink()
+            coll = collector([device(gateway, u) for u in range(1, 31)], sink,
+                             poll_interval_s=0.2, flush_interval_s=0.05)
+            stop = asyncio.Event()
+            task = asyncio.create_task(coll.run(stop))
+            await asyncio.sleep(0.7)
+            # keep every worker thread busy, so the next handover waits in the executor's queue
+            # when the collector is stopped: it must still happen, not be dropped with the queue
+            loop = asyncio.get_running_loop()
+            busy = [loop.run_in_executor(None, time.sleep, 0.2) for _ in range(24)]
+            await asyncio.sleep(0.1)
+            if cancel:
+                task.cancel()
+            else:
+                stop.set()
+            await asyncio.gather(task, return_exceptions=True)
+            await asyncio.gather(*busy)
+        return sink, coll
+
+    for cancel in (False, True):
+        sink, coll = run(main(cancel))
+        assert coll.stats.readings_in >= 90
+        assert len(sink.readings) == coll.stats.readings_in, cancel
