@@ -86,7 +86,8 @@ class _RateLimitedLog:
         self._last: dict[tuple[str, str], float] = {}
         self._held: dict[tuple[str, str], int] = defaultdict(int)
 
-    def __call__(self, level: int, key: tuple[str, str], msg: str, *args: object) -> None:
+    def __call__(self, level: int, key: tuple[str, str], msg: str, *args: object,
+                 exc_info: bool = False) -> None:
         now = time.monotonic()
         last = self._last.get(key)
         if last is not None and now - last < self.interval_s:
@@ -96,7 +97,7 @@ class _RateLimitedLog:
         held = self._held.pop(key, 0)
         if held:
             msg += f" ({held} more like this in the last {self.interval_s:.0f} s)"
-        log.log(level, msg, *args)
+        log.log(level, msg, *args, exc_info=exc_info)
 
 
 @dataclass(eq=False)
@@ -198,6 +199,9 @@ class ModbusCollector(Collector):
         n = len(self.gateways)
         log.info("modbus collector %s: %d devices on %d gateways, every %g s", self.name,
                  sum(len(g.devices) for g in self.gateways), n, s.poll_interval_s)
+        if not n:
+            log.warning("modbus collector %s: no Modbus meters to poll (none in the registry "
+                        "with protocol modbus, none listed in config)", self.name)
         limit = asyncio.Semaphore(s.max_concurrent_gateways) if s.max_concurrent_gateways else None
         stop_waiter = asyncio.ensure_future(stop.wait())
         start = asyncio.get_running_loop().time()
@@ -232,11 +236,17 @@ class ModbusCollector(Collector):
                     return
             began = loop.time()
             self.lags_s.append(began - tick)
-            if limit is None:
-                await self._cycle(gateway, tick + interval)
-            else:
-                async with limit:
+            try:
+                if limit is None:
                     await self._cycle(gateway, tick + interval)
+                else:
+                    async with limit:
+                        await self._cycle(gateway, tick + interval)
+            except Exception:  # a bug must not silence a whole gateway: log, go on next tick
+                self.stats.errors += 1
+                self._close(gateway)
+                log.exception("modbus gateway %s: unexpected error in a poll cycle",
+                              gateway.name)
             now = loop.time()
             self.cycle_times_s.append(now - began)
             self.counters.cycles += 1
@@ -277,7 +287,14 @@ class ModbusCollector(Collector):
                 continue
             attempted += 1
             dev.last_try = now
-            outcome, was_timeout = await self._poll(gateway, dev)
+            try:
+                outcome, was_timeout = await self._poll(gateway, dev)
+            except Exception:  # a bug for one meter must not stop its neighbours' polls
+                self._rate_log(logging.ERROR, (dev.device.device_id, "internal"),
+                               "modbus device %s: unexpected error while polling",
+                               dev.device.device_id, exc_info=True)
+                self._failed(dev, "internal", "unexpected error (traceback logged)")
+                outcome, was_timeout = _Outcome.FAILED, False
             dev.latency_s = loop.time() - now
             timed_out += was_timeout
             if outcome == _Outcome.LOST:

@@ -359,3 +359,32 @@ def test_stopping_or_cancelling_hands_over_every_reading():
         sink, coll = run(main(cancel))
         assert coll.stats.readings_in >= 90
         assert len(sink.readings) == coll.stats.readings_in, cancel
+
+
+def test_an_unexpected_error_for_one_meter_does_not_stop_the_others(monkeypatch, caplog):
+    import collectors.modbus as modbus_module
+
+    real = modbus_module.decode_fields
+
+    def broken_for_unit_2(requests, registers, **kw):
+        fields = real(requests, registers, **kw)
+        if fields.get("power_w") == 2.0:
+            raise RuntimeError("bug")
+        return fields
+
+    monkeypatch.setattr(modbus_module, "decode_fields", broken_for_unit_2)
+
+    async def main():
+        gateway = ModbusGateway({u: EM1 for u in (1, 2, 3)},
+                                lambda unit: {"energy_kwh": 1.0, "power_w": float(unit)})
+        async with gateway:
+            sink = ListSink()
+            coll = collector([device(gateway, u) for u in (1, 2, 3)], sink)
+            await run_for(coll, 1.2)
+        return sink, coll
+
+    sink, coll = run(main())
+    counts = {d: len(r) for d, r in sink.by_device().items()}
+    assert set(counts) == {"G0U1", "G0U3"} and min(counts.values()) >= 2
+    assert coll.stats.errors >= 1
+    assert "modbus device G0U2: unexpected error while polling" in caplog.text
