@@ -221,7 +221,11 @@ def _report(args, results: list[dict], gw: dict, load: tuple[float, float, float
     lines += ["", f"Gateway processes together used {100 * gw['cpu_s'] / wall:.0f} % of one core "
               f"and answered {gw['answered']:,.0f} requests. Falling behind would show as ticks "
               "skipped (a gateway's cycle longer than the interval) or readings/s below the "
-              "expected rate."]
+              "expected rate. The burst phase is the worst case: every meter polled from the "
+              "same instant; its time to poll all against the interval is the headroom. Cycle "
+              "times are bound by round trips (50 requests in turn per gateway, each waiting "
+              "for both processes to be scheduled on the shared cores), not by the collector's "
+              "CPU."]
     return "\n".join(lines)
 
 

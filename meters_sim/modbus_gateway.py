@@ -266,7 +266,12 @@ class ModbusGateway:
             else:
                 self._exception(conn, pdu, ExcCodes.GATEWAY_NO_RESPONSE)
             return
-        fault = self.fault(unit)
+        try:
+            fault = self.fault(unit)
+        except Exception:  # the simulation's fault schedule failed: a device failure on the wire
+            log.exception("gateway %s: fault_of(%d) failed", self.name, unit)
+            self._exception(conn, pdu, ExcCodes.DEVICE_FAILURE)
+            return
         if fault is None:
             self._answer(conn, pdu)
         elif fault.mode == "silent":
