@@ -29,6 +29,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pymodbus.client import AsyncModbusTcpClient
@@ -75,6 +76,12 @@ class ModbusCollectorConfig:
         maps = load_maps(section.maps_dir)
         if section.devices:
             return cls(section, devices_from_config(section.devices, maps))
+        if not Path(settings.registry.path).exists():
+            # Not an error for `hearth collect`: MQTT may run alone; say why nothing is polled.
+            log.warning("modbus: registry %s does not exist, so there are no Modbus meters to "
+                        "poll; fill it (hearth registry import/generate) or list meters under "
+                        "[[collectors.modbus.devices]]", settings.registry.path)
+            return cls(section, [])
         return cls(section, devices_from_registry(settings.registry.path, maps))
 
 
@@ -149,6 +156,7 @@ class _Counters:
     cycles_overrun: int = 0
     skipped_in_backoff: int = 0
     deferred: int = 0
+    cycles_paused: int = 0
     sink_failures: int = 0
     by_exception: dict[int, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -236,6 +244,15 @@ class ModbusCollector(Collector):
                     return
             began = loop.time()
             self.lags_s.append(began - tick)
+            if len(self._pending) >= self.settings.max_pending_readings:
+                # The sink is not taking readings (spool full): pause rather than pile up
+                # memory or drop; the meters' cumulative registers lose no energy meanwhile.
+                self.counters.cycles_paused += 1
+                self._rate_log(logging.WARNING, ("sink", "backpressure"),
+                               "modbus: %d readings wait for the spool; polls paused until it "
+                               "takes them", len(self._pending))
+                tick += interval
+                continue
             try:
                 if limit is None:
                     await self._cycle(gateway, tick + interval)
@@ -481,7 +498,8 @@ class ModbusCollector(Collector):
                      cycles=c.cycles, cycles_overrun=c.cycles_overrun,
                      skipped_in_backoff=c.skipped_in_backoff, deferred=c.deferred,
                      devices_in_backoff=in_backoff,
-                     sink_failures=c.sink_failures, pending_readings=len(self._pending))
+                     sink_failures=c.sink_failures, cycles_paused=c.cycles_paused,
+                     pending_readings=len(self._pending))
         for code, count in c.by_exception.items():
             extra[f"exception_0x{code:02X}"] = count
         for key, values in (("cycle_time_s", self.cycle_times_s), ("lag_s", self.lags_s)):

@@ -48,6 +48,9 @@ class ModbusCollectorSettings(Section):
     max_concurrent_gateways: int = Field(
         0, ge=0, description="Gateways polled at once (0 = all); bounds sockets and CPU bursts")
     flush_interval_s: float = Field(0.5, gt=0, description="Hand readings to the sink this often")
+    max_pending_readings: int = Field(
+        100_000, ge=1, description="Polls pause while this many readings wait for the sink "
+        "(spool full): meters keep counting, nothing is dropped")
     log_interval_s: float = Field(60.0, gt=0, description="At most one log line per device "
                                   "and kind of error in this many seconds")
     use_device_clock: bool = Field(

@@ -388,3 +388,41 @@ def test_an_unexpected_error_for_one_meter_does_not_stop_the_others(monkeypatch,
     assert set(counts) == {"G0U1", "G0U3"} and min(counts.values()) >= 2
     assert coll.stats.errors >= 1
     assert "modbus device G0U2: unexpected error while polling" in caplog.text
+
+
+def test_polls_pause_while_the_sink_is_full():
+    import threading
+
+    class FullSink(ListSink):
+        def __init__(self):
+            super().__init__()
+            self.free = threading.Event()
+            self.largest_batch = 0
+
+        def put(self, readings, source):
+            self.free.wait(10)  # a full spool blocks until the writer drains it
+            self.largest_batch = max(self.largest_batch, len(readings))
+            super().put(readings, source)
+
+    async def main():
+        gateway = ModbusGateway({u: EM1 for u in range(1, 11)}, lambda unit: {"energy_kwh": 1.0})
+        async with gateway:
+            sink = FullSink()
+            coll = collector([device(gateway, u) for u in range(1, 11)], sink,
+                             poll_interval_s=0.1, flush_interval_s=0.05,
+                             max_pending_readings=25)
+            stop = asyncio.Event()
+            task = asyncio.create_task(coll.run(stop))
+            await asyncio.sleep(1.0)
+            paused = coll.counters.cycles_paused
+            sink.free.set()
+            await asyncio.sleep(0.6)
+            stop.set()
+            await task
+        return sink, coll, paused
+
+    sink, coll, paused = run(main())
+    assert paused >= 3
+    # the first put blocked with one cycle's readings; then at most the limit plus one cycle
+    assert sink.largest_batch <= 25 + 10
+    assert len(sink.readings) == coll.stats.readings_in >= 50  # nothing dropped; polls resumed

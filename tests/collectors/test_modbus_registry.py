@@ -8,7 +8,8 @@ import asyncio
 import pytest
 
 from collectors.modbus import ModbusCollector
-from hearth.errors import ConfigError
+from collectors.modbus_devices import devices_from_registry
+from hearth.errors import ConfigError, HearthError
 from hearth.registermap import DEFAULT_MAPS_DIR, load_register_maps
 from hearth.registry import Registry
 from hearth.registry.generate import GenerateOptions, generate_portfolio, write_portfolio
@@ -91,7 +92,20 @@ def test_registry_meters_are_all_read(registry_path):
             assert set(reading.fields) == {"energy_kwh", "power_w", "voltage_v"}
 
 
-def test_missing_registry_is_a_clear_error(tmp_path):
+def test_missing_registry_means_nothing_to_poll(tmp_path, caplog):
+    """`hearth collect` may run MQTT alone: no registry is a warning, not a crash."""
     settings = Settings.model_validate({"registry": {"path": str(tmp_path / "none.sqlite3")}})
+    coll = ModbusCollector("modbus", settings, ListSink())
+    assert coll.gateways == []
+    assert "none.sqlite3 does not exist, so there are no Modbus meters to poll" in caplog.text
+    assert not (tmp_path / "none.sqlite3").exists()  # and it was not created
     with pytest.raises(ConfigError, match=r"none.sqlite3 does not exist; fill it"):
+        devices_from_registry(tmp_path / "none.sqlite3", MAPS)
+
+
+def test_damaged_registry_is_a_clear_error(tmp_path):
+    path = tmp_path / "registry.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    settings = Settings.model_validate({"registry": {"path": str(path)}})
+    with pytest.raises(HearthError, match=r"registry\.sqlite3"):
         ModbusCollector("modbus", settings, ListSink())
