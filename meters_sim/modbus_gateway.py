@@ -63,6 +63,7 @@ FaultOf = Callable[[int], Any]
 FaultMode = Literal["silent", "exception", "slow"]
 UnknownUnit = Literal["exception", "silent"]
 
+DEVICE_CLOCK_FIELD = "device_time_s"  # a map's register for the meter's clock (Unix seconds)
 _REGISTER_TYPE = {3: "holding", 4: "input"}
 _RESPONSE = {3: ReadHoldingRegistersResponse, 4: ReadInputRegistersResponse}
 # MBAP header (7) + PDU (253): a longer buffer that still holds no frame is garbage.
@@ -164,11 +165,15 @@ class ModbusGateway:
         record: keep a `ServedRecord` of every answer in `served` (end-to-end checks).
         name: label for logs and records; defaults to ``host:port``.
         fault_of: the fault of a unit now (see `FaultOf`), asked at each request.
+        clock: the meters' clock [s since the Unix epoch], e.g. the simulation's time; fills
+            a map's ``device_time_s`` register when `read_values` does not give it. Without a
+            clock that register reads 0 (clock not set) and collectors stamp on receipt.
     """
 
     def __init__(self, units: Mapping[int, RegisterMap], read_values: ReadValues, *,
                  host: str = "127.0.0.1", port: int = 0, unknown_unit: UnknownUnit = "exception",
-                 record: bool = False, name: str | None = None, fault_of: FaultOf | None = None):
+                 record: bool = False, name: str | None = None, fault_of: FaultOf | None = None,
+                 clock: Callable[[], float] | None = None):
         for unit_id in units:
             if not 1 <= unit_id <= 247:
                 raise ValueError(f"unit id {unit_id} is outside 1..247 (Modbus unit addresses)")
@@ -177,6 +182,7 @@ class ModbusGateway:
         self.units = dict(units)
         self.read_values = read_values
         self.fault_of = fault_of
+        self.clock = clock
         self.host = host
         self.port = port
         self.unknown_unit = unknown_unit
@@ -311,6 +317,8 @@ class ModbusGateway:
         if values is None:  # the meter itself is off
             self.stats.dropped += 1
             return
+        if self.clock is not None and DEVICE_CLOCK_FIELD not in values:
+            values = {**values, DEVICE_CLOCK_FIELD: self.clock()}
         registers = [0] * (image.end - image.start)
         for spec in image.specs:
             value = values.get(spec.field)
@@ -381,7 +389,8 @@ def gateways_for_devices(devices: Iterable[Any],
                          values_of: Callable[[str], Mapping[str, float] | None],
                          maps: Mapping[str, RegisterMap], *, bind_host: str | None = None,
                          record: bool = False, unknown_unit: UnknownUnit = "exception",
-                         fault_of: Callable[[str], Any] | None = None) -> GatewayGroup:
+                         fault_of: Callable[[str], Any] | None = None,
+                         clock: Callable[[], float] | None = None) -> GatewayGroup:
     """Gateways serving the Modbus devices of the registry, one per (gateway_host, gateway_port).
 
     Args:
@@ -392,6 +401,7 @@ def gateways_for_devices(devices: Iterable[Any],
         maps: register maps by name (`hearth.registermap.load_register_maps`).
         bind_host: listen here instead of each row's gateway_host (e.g. 127.0.0.1).
         fault_of: the fault of a device now, by device_id (see `FaultOf`).
+        clock: the meters' clock (see `ModbusGateway`), e.g. the simulation's time [s].
     """
     by_gateway: dict[tuple[str, int], dict[int, tuple[str, RegisterMap]]] = defaultdict(dict)
     for row in devices:
@@ -422,5 +432,6 @@ def gateways_for_devices(devices: Iterable[Any],
         gateways.append(ModbusGateway({u: m for u, (_, m) in units.items()}, read_values,
                                       host=bind_host or host, port=port, record=record,
                                       unknown_unit=unknown_unit, name=f"{host}:{port}",
-                                      fault_of=unit_fault if fault_of else None))
+                                      fault_of=unit_fault if fault_of else None,
+                                      clock=clock))
     return GatewayGroup(gateways)

@@ -426,3 +426,26 @@ def test_polls_pause_while_the_sink_is_full():
     # the first put blocked with one cycle's readings; then at most the limit plus one cycle
     assert sink.largest_batch <= 25 + 10
     assert len(sink.readings) == coll.stats.readings_in >= 50  # nothing dropped; polls resumed
+
+
+def test_simulated_clock_stamps_the_readings():
+    """A simulation running faster than real time gives its gateways its clock: readings carry
+    the simulated sample time (whole seconds, as the uint32 register holds), not the wall's."""
+    sim_time_s = [1_767_225_600.0]  # 2026-01-01 00:00 UTC
+
+    def clock():
+        sim_time_s[0] += 60.0  # a simulated minute per answer
+        return sim_time_s[0]
+
+    async def main():
+        gateway = ModbusGateway({1: EM1, 40: GAS}, Meters().reader(0), clock=clock)
+        async with gateway:
+            sink = ListSink()
+            await run_for(collector([device(gateway, 1), device(gateway, 40)], sink), 1.2)
+        return sink
+
+    readings = run(main()).readings
+    stamps = sorted(r.time_ns for r in readings)
+    assert len(stamps) >= 4
+    assert stamps[0] >= 1_767_225_660 * 10**9 and all(t % 10**9 == 0 for t in stamps)
+    assert len(set(stamps)) == len(stamps)  # a minute apart: no two readings share a time
