@@ -323,7 +323,7 @@ class _Row(dict):
 
 
 def _existing(reg: Registry, sql: str) -> set:
-    return set(reg.conn.execute(sql).fetchall())
+    return set(reg.query(sql).fetchall())
 
 
 def _check_households(rows, reg: Registry, problems: _Problems) -> None:
@@ -418,7 +418,7 @@ def _check_tariffs(rows, reg: Registry, problems: _Problems) -> list[tuple[str, 
     open_end = "9999-12-31"
     # (fuel, payment) -> [start, end, description, registry tariff_id or None]
     periods: dict[tuple[str, str], list[list]] = {}
-    for tid, fuel, pay, start, end in reg.conn.execute(
+    for tid, fuel, pay, start, end in reg.query(
             "SELECT tariff_id, fuel, payment_type, valid_from, valid_to FROM tariffs"):
         periods.setdefault((fuel, pay), []).append(
             [start, end or open_end, f"tariff {tid!r} in the registry", tid])
