@@ -191,6 +191,23 @@ class Registry:
             sql += " WHERE " + " AND ".join(where)
         return [Device(*r) for r in self.query(sql + " ORDER BY device_id", args)]
 
+    def devices_frame(self, protocol: str | None = None):
+        """Devices as a pandas DataFrame indexed by device_id (sorted); gateway_port and unit_id
+        are nullable integers (<NA> for MQTT devices), interval_s [s] int64."""
+        import numpy as np
+        import pandas as pd
+
+        sql = f"SELECT {', '.join(DEVICE_COLUMNS)} FROM devices"
+        args: tuple[Any, ...] = ()
+        if protocol is not None:
+            sql, args = sql + " WHERE protocol = ?", (protocol,)
+        rows = self.query(sql + " ORDER BY device_id", args).fetchall()
+        frame = pd.DataFrame.from_records(rows, columns=list(DEVICE_COLUMNS))
+        for col in ("gateway_port", "unit_id"):
+            frame[col] = frame[col].astype("Int64")
+        frame["interval_s"] = frame["interval_s"].astype(np.int64)
+        return frame.set_index("device_id")
+
     def device(self, device_id: str) -> Device:
         row = self.query(f"SELECT {', '.join(DEVICE_COLUMNS)} FROM devices "
                          "WHERE device_id = ?", (device_id,)).fetchone()

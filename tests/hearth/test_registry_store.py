@@ -53,6 +53,16 @@ def test_devices_filters(reg):
     assert {d.kind for d in home} >= {"electricity_meter", "thermostat"}
 
 
+def test_devices_frame(reg):
+    frame = reg.devices_frame()
+    assert len(frame) == len(reg.devices()) and frame.index.is_monotonic_increasing
+    modbus = reg.devices_frame(protocol="modbus")
+    assert (modbus["protocol"] == "modbus").all() and modbus["unit_id"].notna().all()
+    d = reg.devices(protocol="modbus")[0]
+    assert modbus.loc[d.device_id, "gateway_port"] == d.gateway_port
+    assert frame["unit_id"].isna().sum() == len(reg.devices(protocol="mqtt"))
+
+
 def test_tenants_of_and_no_pii_in_repr(reg, caplog):
     tenants = reg.tenants_of("H000001")
     assert tenants and all(t.household_id == "H000001" for t in tenants)
