@@ -82,7 +82,13 @@ def _int(lo: int, hi: int) -> Callable[[str], int]:
         try:
             v = int(value)
         except ValueError:
-            raise ValueError(f"{value!r} is not a whole number") from None
+            try:  # spreadsheets sometimes write 2 as 2.0
+                f = float(value)
+            except ValueError:
+                f = float("nan")
+            if not f.is_integer():
+                raise ValueError(f"{value!r} is not a whole number") from None
+            v = int(f)
         if not lo <= v <= hi:
             raise ValueError(f"{v} is out of range; use {lo} to {hi}")
         return v
@@ -138,7 +144,7 @@ def _time(value: str) -> str:
 
 
 def _mobile(value: str) -> str:
-    digits = re.sub(r"[\s()-]", "", value)
+    digits = re.sub(r"[\s()-]", "", value.replace("(0)", ""))
     if digits.startswith("+44"):
         digits = "0" + digits[3:]
     elif digits.startswith("44") and len(digits) == 12:
