@@ -70,13 +70,27 @@ class Registry:
     def __init__(self, path: str | Path, *, migrate_schema: bool = True,
                  busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             # Autocommit mode: transactions are explicit (see transaction()).
             self.conn = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None,
                                         check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise RegistryError(f"cannot open the registry {self.path}: {exc}") from exc
+        except (OSError, sqlite3.Error) as exc:
+            raise RegistryError(f"cannot open the registry {self.path}: {exc}; check "
+                                "[registry] path in the settings") from exc
+        try:
+            self._configure(busy_timeout_s)
+            if migrate_schema:
+                migrate(self.conn)
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            raise RegistryError(f"{self.path} is not a usable registry ({exc}): check "
+                                "[registry] path, or move the file away to start afresh") from exc
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def _configure(self, busy_timeout_s: float) -> None:
         self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
         self.conn.execute("PRAGMA foreign_keys = ON")
         mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -85,8 +99,6 @@ class Registry:
                                 "put var/ on a local disk")
         self.conn.execute("PRAGMA synchronous = NORMAL")  # durable enough with WAL, much faster
         self.conn.execute("PRAGMA cache_size = -16384")   # 16 MiB: bulk writes keep indexes in memory
-        if migrate_schema:
-            migrate(self.conn)
 
     # -- life cycle ---------------------------------------------------------------------------
     def close(self) -> None:

@@ -136,3 +136,15 @@ def test_split_statements_keeps_triggers_whole():
     assert len(statements) == 3
     assert statements[1].endswith("END;")
     assert "'semi;colon'" in statements[2]
+
+
+def test_a_file_that_is_not_a_registry_is_a_clear_error(tmp_path):
+    from hearth.registry import RegistryError
+
+    path = tmp_path / "notes.sqlite3"
+    path.write_text("this is not a database " * 100)
+    with pytest.raises(RegistryError, match="is not a usable registry"):
+        Registry(path)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(RegistryError, match="cannot open the registry"):
+        Registry(tmp_path / "file" / "reg.sqlite3")
