@@ -449,3 +449,51 @@ def test_simulated_clock_stamps_the_readings():
     assert len(stamps) >= 4
     assert stamps[0] >= 1_767_225_660 * 10**9 and all(t % 10**9 == 0 for t in stamps)
     assert len(set(stamps)) == len(stamps)  # a minute apart: no two readings share a time
+
+
+def test_retries_recover_a_dropped_request():
+    """A meter that drops every other request: with one retry every poll still gives a reading."""
+    asked = defaultdict(int)
+
+    def drop_every_other(unit):
+        asked[unit] += 1
+        return "silent" if asked[unit] % 2 else None
+
+    class Mode:
+        def __init__(self, mode):
+            self.mode = mode
+
+    async def main():
+        gateway = ModbusGateway({1: EM1}, lambda unit: {"energy_kwh": 1.0},
+                                fault_of=lambda unit: Mode(drop_every_other(unit)))
+        async with gateway:
+            sink = ListSink()
+            coll = collector([device(gateway, 1)], sink, timeout_s=0.15, retries=1)
+            await run_for(coll, 1.3)
+        return sink, coll
+
+    sink, coll = run(main())
+    assert len(sink.readings) >= 2
+    assert coll.counters.timeouts == len(sink.readings)  # one dropped try before each reading
+    assert coll.stats.errors == 0
+
+
+def test_max_concurrent_gateways_polls_one_gateway_at_a_time():
+    async def main():
+        gateways = [ModbusGateway({u: EM1 for u in range(1, 11)},
+                                  lambda unit: {"energy_kwh": 1.0}, record=True)
+                    for _ in range(3)]
+        async with GatewayGroup(gateways):
+            devices = [device(gw, u, g) for g, gw in enumerate(gateways) for u in range(1, 11)]
+            sink = ListSink()
+            coll = collector(devices, sink, stagger=False, max_concurrent_gateways=1)
+            await run_for(coll, 1.2)
+        return gateways, sink
+
+    gateways, sink = run(main())
+    assert len(sink.by_device()) == 30
+    # all answers of one gateway's cycle come before the next gateway's start
+    answers = sorted((r.time_ns, g) for g, gw in enumerate(gateways) for r in gw.served)
+    switches = sum(1 for a, b in itertools.pairwise(answers) if a[1] != b[1])
+    cycles = sum(len(gw.served) for gw in gateways) // 10
+    assert switches <= cycles
