@@ -112,6 +112,8 @@ class InfluxClient:
         self.flush_interval_s = flush_interval_s
         self.gzip = gzip_body
         self.query_timeout_s = query_timeout_s
+        # InfluxDB 3 has no default RP: name "raw" so that db + rp map to "<db>/raw".
+        self.default_rp = RAW_RP if flavour == "v3" else None
         self.query_parallelism = query_parallelism
         self.raw_retention_days = raw_retention_days
         self.usage_retention_days = usage_retention_days
@@ -241,8 +243,8 @@ class InfluxClient:
             body = gzip.compress(body, compresslevel=1)
             headers["Content-Encoding"] = "gzip"
         params = {"db": self.database, "precision": "ns"}
-        if rp:
-            params["rp"] = rp
+        if rp or self.default_rp:
+            params["rp"] = rp or self.default_rp
         return self._request("POST", "/write", f"write {len(lines)} points", params=params,
                              data=body, headers=headers)
 
@@ -307,6 +309,8 @@ class InfluxClient:
         """
         params = {"db": database or self.database, "chunked": "true",
                   "chunk_size": str(chunk_size)}
+        if self.default_rp:
+            params["rp"] = self.default_rp
         if epoch:
             params["epoch"] = epoch
         headers = {"Accept": "application/x-msgpack"} if self.flavour == "v1" else {}
@@ -399,7 +403,12 @@ class InfluxClient:
         """
         wanted = {RAW_RP: self.raw_retention_days, USAGE_RP: self.usage_retention_days}
         db = quote_ident(self.database)
-        if self.flavour != "v1":
+        if self.flavour == "v3":
+            # InfluxDB 3 maps db + rp to a database "<db>/<rp>", created on first write; its
+            # retention period is set when an administrator creates it (docs/influxdb.md).
+            self.ping()
+            return
+        if self.flavour == "v2":
             self.ping()
             have = self.retention_policies()
             missing = [rp for rp in wanted if rp not in have]
