@@ -416,8 +416,16 @@ class InfluxClient:
                 raise InfluxError(f"database {self.database!r} lacks DBRP mapping(s) for"
                                   f" {', '.join(missing)}: create them as docs/influxdb.md shows")
             return
-        self.execute(f"CREATE DATABASE {db}")
-        have = self.retention_policies()
+        # Change only what differs, so that a user without admin rights passes once an
+        # administrator has created the database and RPs.
+        try:
+            have = self.retention_policies()
+        except InfluxError as exc:
+            if "database not found" not in str(exc):
+                raise
+            self.execute(f"CREATE DATABASE {db}")
+            log.info("created database %s", self.database)
+            have = self.retention_policies()
         for rp, days in wanted.items():
             default = " DEFAULT" if rp == RAW_RP else ""
             if rp not in have:

@@ -161,3 +161,16 @@ def test_query_error_is_one_line(client):
 
     with pytest.raises(InfluxError, match="SELEC"):
         client.query("SELEC nonsense")
+
+
+def test_ensure_database_needs_no_admin_once_created(influx_server, influx_settings):
+    from tests.conftest import INFLUX_PASSWORD, INFLUX_USER
+
+    db = influx_settings.influxdb.database
+    with InfluxClient(influx_server.url, db, INFLUX_USER, INFLUX_PASSWORD) as admin:
+        admin.ensure_database()
+        admin.execute("CREATE USER \"officer_app\" WITH PASSWORD 'pw'")
+        admin.execute(f'GRANT ALL ON "{db}" TO "officer_app"')
+    with InfluxClient(influx_server.url, db, "officer_app", "pw") as user:
+        user.ensure_database()  # nothing to change: no admin statement is sent
+        assert user.write_lines([f"m v=1.0 {NOW_NS}"]) == WriteResult(1, 0)
