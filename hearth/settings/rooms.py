@@ -2,6 +2,7 @@
 in config/hearth.toml as well."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -14,11 +15,52 @@ class SimSettings(Section):
     interval_s: int = Field(60, ge=1, description="Simulated seconds between readings")
 
 
+class ModbusDeviceSettings(Section):
+    """One Modbus meter listed in config ([[collectors.modbus.devices]]) instead of the registry."""
+
+    device_id: str = Field(min_length=1)
+    household_id: str = Field(min_length=1)
+    fuel: Literal["electricity", "gas"]
+    gateway_host: str = Field(min_length=1)
+    gateway_port: int = Field(502, ge=1, le=65535)
+    unit_id: int = Field(ge=1, le=247, description="Modbus unit id behind the gateway")
+    register_map: str = Field(min_length=1, description="Name of a map in maps_dir")
+    prepayment: bool | None = Field(
+        None, description="False drops credit_gbp/supply_on; None keeps what the map has")
+
+
 class ModbusCollectorSettings(Section):
     """[collectors.modbus]: owned by collectors/modbus.py."""
 
     poll_interval_s: float = Field(10.0, gt=0, description="Seconds between polls of a meter")
-    timeout_s: float = Field(1.0, gt=0, description="Per-request timeout")
+    timeout_s: float = Field(
+        1.0, gt=0, description="Per-request (and TCP connect) timeout [s]")
+    retries: int = Field(0, ge=0, le=5, description="Immediate retries of a failed request")
+    failures_before_backoff: int = Field(
+        2, ge=1, description="Consecutive failed polls before a device is skipped for a while")
+    backoff_initial_s: float = Field(30.0, gt=0, description="First skip of a failing device")
+    backoff_max_s: float = Field(600.0, gt=0, description="Longest skip (doubles up to this)")
+    max_gap_registers: int = Field(
+        8, ge=0, le=123, description="Read across gaps up to this many registers in one request")
+    max_registers_per_request: int = Field(
+        125, ge=4, le=125, description="Protocol limit is 125; some meters accept fewer")
+    stagger: bool = Field(True, description="Spread gateways' poll start times over the interval")
+    max_concurrent_gateways: int = Field(
+        0, ge=0, description="Gateways polled at once (0 = all); bounds sockets and CPU bursts")
+    flush_interval_s: float = Field(0.5, gt=0, description="Hand readings to the sink this often")
+    max_pending_readings: int = Field(
+        100_000, ge=1, description="Polls pause while this many readings wait for the sink "
+        "(spool full): meters keep counting, nothing is dropped")
+    log_interval_s: float = Field(60.0, gt=0, description="At most one log line per device "
+                                  "and kind of error in this many seconds")
+    use_device_clock: bool = Field(
+        True, description="Stamp readings with a map's device_time_s register when set (> 0)")
+    gas_calorific_value_mj_per_m3: float = Field(
+        39.5, gt=0, description="Derives gas energy_kwh when a map has only volume_m3")
+    maps_dir: Path | None = Field(
+        None, description="Folder of register map TOML files (default config/register_maps)")
+    devices: list[ModbusDeviceSettings] = Field(
+        default_factory=list, description="Explicit devices; when empty, from the registry")
 
 
 class MqttCollectorSettings(Section):

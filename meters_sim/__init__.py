@@ -1,0 +1,1 @@
+"""Simulated homes: meters, thermostats, Modbus gateways and MQTT publishers."""
