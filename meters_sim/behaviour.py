@@ -49,14 +49,36 @@ def local_clock(time_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
                                                         .astype("int64"))
 
 
-def _frac(hour: np.ndarray, step_h: float, start: np.ndarray,
-          dur_h: np.ndarray | float) -> np.ndarray:
-    """Share of each step (steps, homes) covered by the interval [start, start+dur) [h];
-    NaN starts mean no event."""
-    t0 = hour[:, None]
-    s = np.where(np.isnan(start), np.inf, start)[None, :]
-    e = s + np.broadcast_to(dur_h, start.shape)[None, :]
-    return np.clip(np.minimum(t0 + step_h, e) - np.maximum(t0, s), 0.0, step_h) / step_h
+class Events:
+    """Sum of intervals [start, start+dur) per home spread over the steps they overlap
+    (shares of each step covered), built sparsely: a fractional difference array per event,
+    one cumulative sum at the end. Event times are local hours mapped linearly from the day's
+    first step (on the two DST change days events sit up to an hour off the clock)."""
+
+    def __init__(self, hour0: float, step_h: float, steps: int, homes: int):
+        self.hour0, self.step_h, self.steps = hour0, step_h, steps
+        self.delta = np.zeros((steps + 2, homes))
+        self._cols = np.arange(homes)
+
+    def _edge(self, pos: np.ndarray, weight: np.ndarray, sign: float) -> None:
+        pos = np.clip(pos, 0.0, self.steps)
+        i = np.floor(pos).astype(int)
+        f = pos - i
+        np.add.at(self.delta, (i, self._cols), sign * weight * (1 - f))
+        np.add.at(self.delta, (i + 1, self._cols), sign * weight * f)
+
+    def add(self, start: np.ndarray, dur_h: np.ndarray | float, weight=1.0) -> None:
+        """Add events starting at local hours `start` (homes,) (NaN: none) lasting `dur_h`."""
+        ok = ~np.isnan(start)
+        w = np.where(ok, np.broadcast_to(weight, start.shape), 0.0)
+        a = np.where(ok, (start - self.hour0) / self.step_h, 0.0)
+        b = a + np.broadcast_to(dur_h, start.shape) / self.step_h
+        self._edge(a, w, 1.0)
+        self._edge(b, w, -1.0)
+
+    def total(self) -> np.ndarray:
+        """(steps, homes) share of each step covered (weighted)."""
+        return np.cumsum(self.delta, axis=0)[: self.steps]
 
 
 class Occupancy:
@@ -140,11 +162,18 @@ def day_drivers(pf: Portfolio, time_ns: np.ndarray, step_s: float, outdoor_c: np
     kettle_t = occ.awake_home_times(rng, 6)
     kettles = (rng.random(kettle_t.shape) < 0.6 * np.sqrt(pf.occupants / 2.0))
     kettle_t = np.where(kettles, kettle_t, np.nan)
+    S = len(hour)
+
+    def events() -> Events:
+        return Events(float(hour[0]), step_h, S, H)
+
+    kettle = events()
     for k in range(kettle_t.shape[0]):
-        appliance += pm.KETTLE_W * _frac(hour, step_h, kettle_t[k], pm.KETTLE_MIN / 60)
+        kettle.add(kettle_t[k], pm.KETTLE_MIN / 60)
+    appliance += pm.KETTLE_W * kettle.total()
 
     # Meals: breakfast after getting up, lunch for those at home, the main meal in the evening.
-    cook_frac = np.zeros((len(hour), H))
+    cook = events()
     breakfast = occ.wake + 0.3 + 0.3 * rng.random(H)
     lunch = np.where(occ.kind == HOME_ALL_DAY, 12.0 + rng.random(H), np.nan)
     dinner_base = np.where(np.isnan(occ.ret), 17.3, np.maximum(occ.ret + 0.4, 17.3))
@@ -153,19 +182,21 @@ def day_drivers(pf: Portfolio, time_ns: np.ndarray, step_s: float, outdoor_c: np
     for start, dur in ((breakfast, 0.2), (lunch, 0.25), (dinner, 0.7)):
         ok = occ.state(start)
         start = np.where(ok[0] & ~ok[1], start, np.nan)
-        cook_frac += _frac(hour, step_h, start, dur)
+        cook.add(start, dur)
+    cook_frac = cook.total()
     gas_cooking = pf.has_gas & ~pf.electric_heating
     appliance += np.where(gas_cooking, 0.0, pm.COOK_ELECTRIC_W) * cook_frac
 
     # Showers: ~0.7 per person a day, mostly after getting up, some in the evening.
     n_sh = np.minimum(rng.poisson(0.7 * pf.occupants), 6)
-    shower = np.zeros((len(hour), H))
+    showers = events()
     for k in range(6):
         morning = rng.random(H) < 0.7
         t = np.where(morning, occ.wake + 0.1 + 0.8 * rng.random(H), 19.0 + 3.0 * rng.random(H))
         t = np.where(k < n_sh, t, np.nan)
         home_t, asleep_t = occ.state(t)
-        shower += _frac(hour, step_h, np.where(home_t & ~asleep_t, t, np.nan), pm.SHOWER_MIN / 60)
+        showers.add(np.where(home_t & ~asleep_t, t, np.nan), pm.SHOWER_MIN / 60)
+    shower = showers.total()
     elec_shower = pf.electric_heating
     hot_water_elec = np.where(elec_shower, pm.ELECTRIC_SHOWER_W, 0.0) * shower
     hot_water_gas = np.where(elec_shower, 0.0, pm.COMBI_SHOWER_GAS_W) * shower
@@ -174,26 +205,31 @@ def day_drivers(pf: Portfolio, time_ns: np.ndarray, step_s: float, outdoor_c: np
     hot_water_gas += np.where(elec_shower, 0.0, 350.0 * np.sqrt(pf.occupants / 2.0)) * awake_home
     # Electric homes heat the rest of their hot water with an off-peak immersion heater.
     immersion_dur = 0.6 + 0.25 * pf.occupants
-    hot_water_elec += np.where(elec_shower, pm.IMMERSION_W, 0.0) * _frac(
-        hour, step_h, np.where(elec_shower, 2.0, np.nan), immersion_dur)
+    immersion = events()
+    immersion.add(np.where(elec_shower, 2.0, np.nan), immersion_dur)
+    hot_water_elec += pm.IMMERSION_W * immersion.total()
 
     # Laundry: ~0.2 loads per person a day, washed when someone is in.
     n_loads = np.minimum(rng.poisson(0.2 * pf.occupants), 2)
     laundry_water = np.zeros((len(hour), H))
+    washer, dryer = events(), events()
     winter = float(np.mean(outdoor_c)) < 12.0
     for k in range(2):
-        t = occ.awake_home_times(rng, 1, 8.0, 19.0)[0]
+        tries = occ.awake_home_times(rng, 4, 7.5, 21.0)
+        first = np.argmax(~np.isnan(tries), axis=0)
+        t = tries[first, np.arange(H)]
         t = np.where(k < n_loads, t, np.nan)
-        appliance += pm.WASHER_W * _frac(hour, step_h, t, pm.WASHER_MIN / 60)
+        washer.add(t, pm.WASHER_MIN / 60)
         end = t + pm.WASHER_MIN / 60
         indoors = pf.traits["indoor_drying"] | (~pf.has_tumble_dryer & winter
                                                  & (rng.random(H) < 0.5))
         tumble = pf.has_tumble_dryer & ~indoors
-        appliance += np.where(tumble, 2500.0, 0.0) * _frac(hour, step_h, end, 1.5)
+        dryer.add(np.where(tumble, end, np.nan), 1.5)
         at = np.clip(np.floor((end - hour[0]) / step_h), 0, len(hour) - 1)
-        hang = indoors & ~np.isnan(end) & (end < hour[-1] + step_h)
+        hang = indoors & ~np.isnan(end) & (end < hour[0] + S * step_h)
         rows = at[hang].astype(int)
         laundry_water[rows, np.flatnonzero(hang)] += pm.MOISTURE_LAUNDRY_G
+    appliance += pm.WASHER_W * washer.total() + 2500.0 * dryer.total()
 
     # --- Moisture and ventilation.
     people = pf.occupants * np.where(asleep, pm.MOISTURE_PERSON_ASLEEP_G_PER_H,

@@ -314,21 +314,22 @@ class Simulation:
         threshold; constrained ones only on their money day, small sums, once nearly out;
         deliberate self-disconnectors leave the supply off for days before topping up."""
         pf = self.pf
-        if not prepay.any():
+        if not (8.0 <= hour < 21.0):      # top-ups happen while shops are open
             return
-        shop = 8.0 <= hour < 21.0
         weekday = int(((self.time_ns // NS_PER_DAY) + 3) % 7)  # 1970-01-01 was a Thursday
         money_day = (pf.money_day == weekday) | (pf.money_day == (weekday + 3) % 7)
         u, ua = self._topup_u[k], self._topup_amount_u[k]
         for credit_name, mask in (("credit_gbp", prepay), ("gas_credit_gbp", gas_prepay)):
             credit = getattr(self, credit_name)
             on = self.supply_on if credit_name == "credit_gbp" else self.gas_supply_on
+            low = mask & awake_home & ((credit < np.maximum(pf.topup_threshold_gbp, 2.0)) | ~on)
+            if not low.any():
+                continue
             hazard = np.where(normal & (credit < pf.topup_threshold_gbp), 0.8, 0.0)
             hazard = np.where(constrained & money_day & (credit < 2.0), 0.5, hazard)
             hazard = np.where(deliberate & ~on, 0.02, hazard)
             hazard = np.where(deliberate & on & (credit < 1.0), 0.1, hazard)
-            p = 1.0 - np.exp(-hazard * dt_h)
-            go = mask & shop & awake_home & (u < p)
+            go = low & (u < 1.0 - np.exp(-hazard * dt_h))
             if go.any():
                 amount = pf.topup_amount_gbp * (0.8 + 0.4 * ua)
                 if credit_name == "gas_credit_gbp":
