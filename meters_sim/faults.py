@@ -168,7 +168,7 @@ class FaultInjector:
             c = col_of[int(e["device"])]
             kind = FAULT_KINDS[e["kind"]]
             inside = (time_ns >= e["start_ns"]) & (time_ns < max(e["end_ns"], e["start_ns"] + 1))
-            if kind == "silent":
+            if kind in ("silent", "exception"):   # no reading reaches a collector
                 present[inside, c] = False
             elif kind == "reset":
                 key = (int(e["device"]), int(e["start_ns"]))

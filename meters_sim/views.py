@@ -89,6 +89,9 @@ class DeviceViews:
         self.schedule = FaultSchedule(self.device_id, self.protocol == "modbus",
                                       self.kind != "thermostat", self.faults, seed)
         self.injector = FaultInjector(self.schedule)
+        self._row_of = {int(i): (kind, c) for kind, idx in self.by_kind.items()
+                        for c, i in enumerate(idx)}
+        self._index_of = {str(d): i for i, d in enumerate(self.device_id)}
         self.latest: dict[str, dict[str, np.ndarray]] = {}
         self.latest_present: dict[str, np.ndarray] = {}
         self.latest_time_ns: int | None = None
@@ -160,10 +163,6 @@ class DeviceViews:
         true = {k: v[None, :] for k, v in sim.current.items()}
         self.latest, self.latest_present = self.sample(t, true)
         self.latest_time_ns = int(sim.time_ns)
-        self._row_of = {}
-        for kind, idx in self.by_kind.items():
-            for c, i in enumerate(idx):
-                self._row_of[int(i)] = (kind, c)
 
     # ---------------------------------------------------------------- live lookups
     def device_values(self, i: int) -> dict[str, float] | None:
@@ -176,7 +175,16 @@ class DeviceViews:
             value = float(arr[0, c])
             if not np.isnan(value):
                 out[name] = value
+        # The meter's clock (sim time), for register maps that declare a device_time_s field.
+        out["device_time_s"] = self.latest_time_ns / 1e9
         return out
+
+    def values_for_device(self, device_id: str) -> dict[str, float] | None:
+        """Current values of a device by id (the gateway's `values_of`), None while silent."""
+        i = self._index_of.get(device_id)
+        if i is None or self.latest_time_ns is None:
+            return None
+        return self.device_values(i)
 
     def values_for_unit(self, gateway_port: int, unit_id: int) -> dict[str, float] | None:
         """Current values of the meter behind (gateway port, unit id), by register-map field
@@ -231,7 +239,7 @@ class DeviceViews:
 
     def reading(self, i: int, values: Mapping[str, float], time_ns: int, source: str) -> SimReading:
         measurement = "thermostat" if self.kind[i] == "thermostat" else "meter"
-        fields = {k: v for k, v in values.items() if k != "energy_wh_total"}
+        fields = {k: v for k, v in values.items() if k not in ("energy_wh_total", "device_time_s")}
         if measurement == "thermostat":
             fields["heating_on"] = bool(fields.get("heating_on", 0))
         elif "supply_on" in fields:
