@@ -24,10 +24,10 @@ EPC_BANDS = tuple(pm.HLP_BY_EPC_W_PER_M2K)
 # Trait prevalences (share of eligible homes), chosen so that in a winter month each risk
 # shows in roughly 5-20 % of a social-housing portfolio (docs/simulator.md, "Latent traits").
 TRAIT_RATES = {
-    "self_rationing": 0.06,          # any home; more likely when prepayment or low income
+    "self_rationing": 0.05,          # any home; more likely when prepayment or low income
     "poor_ventilation": 0.18,        # any home
     "indoor_drying": 0.35,           # dries laundry indoors all year
-    "constrained_topup": 0.18,       # prepayment homes only
+    "constrained_topup": 0.20,       # prepayment homes only
     "deliberate_disconnect": 0.08,   # prepayment homes only
 }
 

@@ -25,7 +25,7 @@ import numpy as np
 from meters_sim import params as pm
 from meters_sim.behaviour import OFF_SETPOINT_C, DayDrivers, day_drivers
 from meters_sim.homes import Portfolio, household_rng
-from meters_sim.physics import saturation_vapour_density_g_per_m3, two_node_step
+from meters_sim.physics import saturation_vapour_density_g_per_m3
 from meters_sim.weather import NS_PER_DAY, Weather, daylight
 
 NS = 1_000_000_000
@@ -45,9 +45,9 @@ class Trace:
     rh_pct: np.ndarray           # indoor relative humidity
     setpoint_c: np.ndarray       # thermostat setpoint in force (10 = off)
     heating_on: np.ndarray       # heating delivering heat
-    power_w: np.ndarray          # electricity import, mean over the step
-    gas_flow_m3_per_h: np.ndarray  # mean over the step
-    energy_kwh: np.ndarray       # cumulative electricity import register
+    power_w: np.ndarray          # electricity import over the step (0 once cut off)
+    gas_flow_m3_per_h: np.ndarray  # over the step (0 once cut off)
+    energy_kwh: np.ndarray       # cumulative electricity import register (float64)
     volume_m3: np.ndarray        # cumulative gas volume register
     credit_gbp: np.ndarray       # electricity prepayment balance (NaN for credit meters)
     gas_credit_gbp: np.ndarray   # gas prepayment balance (NaN where none)
@@ -56,6 +56,7 @@ class Trace:
     home: np.ndarray             # someone in
     awake_home: np.ndarray       # someone in and awake
 
+    EXACT_FIELDS = ("energy_kwh", "volume_m3", "credit_gbp", "gas_credit_gbp")  # float64
     HOME_FIELDS = ("t_air_c", "t_surface_c", "rh_pct", "setpoint_c", "heating_on", "power_w",
                    "gas_flow_m3_per_h", "energy_kwh", "volume_m3", "credit_gbp",
                    "gas_credit_gbp", "supply_on", "gas_supply_on", "home", "awake_home")
@@ -156,6 +157,7 @@ class Simulation:
         self._topup_u = rng.random((steps, self.pf.n))
         self._topup_amount_u = rng.random((steps, self.pf.n))
         self._day = day
+        self._prepare_day()
 
     # ------------------------------------------------------------------ stepping
     def run(self, n_steps: int, chunk_steps: int | None = None) -> Iterator[Trace]:
@@ -185,125 +187,167 @@ class Simulation:
             pass
         return n
 
+    def _prepare_day(self) -> None:
+        """Everything of the day that does not depend on the loop's state, as (steps, homes)
+        arrays, so the step loop does only the recurrences."""
+        pf, d, dt = self.pf, self._drivers, float(self.step_s)
+        dt_h = dt / 3600.0
+        t_out = self._t_out
+        # Heating season: households switch the heating on for the season when a ~3-day mean
+        # of the outdoor temperature falls below their threshold (off again 1.5 C above it).
+        day_mean = t_out.mean(axis=0)
+        if self.t_out_mean is None:
+            self.t_out_mean = day_mean.copy()
+            self.season_on = self.t_out_mean < pf.season_threshold_c
+        self.t_out_mean += (1 - np.exp(-86400.0 / SEASON_TIMESCALE_S)) * (day_mean - self.t_out_mean)
+        self.season_on = np.where(self.season_on,
+                                  self.t_out_mean < pf.season_threshold_c + SEASON_HYSTERESIS_C,
+                                  self.t_out_mean < pf.season_threshold_c)
+        self._sp = np.where(self.season_on, d.setpoint_c, OFF_SETPOINT_C)
+        self._app85 = 0.85 * d.appliance_w
+        h_ao = pf.h_air_out_w_per_k + 0.33 * pf.volume_m3 * np.maximum(d.ach - pf.base_ach, 0)
+        ka, kf = pf.c_air_j_per_k / dt, pf.c_fabric_j_per_k / dt
+        h_af = pf.h_air_fabric_w_per_k
+        self._a11 = ka + h_ao + h_af
+        self._a22 = kf + pf.h_fabric_out_w_per_k + h_af + pf.h_neighbour_w_per_k
+        self._inv_det = 1.0 / (self._a11 * self._a22 - h_af * h_af)
+        self._ra_ext = d.gains_w + h_ao * t_out
+        self._rf_ext = (d.solar_w + pf.h_fabric_out_w_per_k * t_out
+                        + pf.h_neighbour_w_per_k * pm.NEIGHBOUR_TEMP_C)
+        self._base_elec = d.appliance_w + d.hot_water_elec_w
+        flow = d.ach * pf.volume_m3
+        buffer_vol = pm.MOISTURE_BUFFER_FACTOR * pf.volume_m3
+        self._vap_in = dt_h * (d.moisture_g_per_h + flow * self._vap_out)
+        self._inv_denom = 1.0 / (buffer_vol + dt_h * flow)
+        self._awake_home = d.home & ~d.asleep
+        h = d.local_hour
+        self._friendly = d.weekend | (h >= pm.FRIENDLY_START_HOUR) | (h < pm.FRIENDLY_END_HOUR)
+
     def _advance_within_day(self, first: int, size: int) -> Trace:
         pf, d, dt = self.pf, self._drivers, float(self.step_s)
         H = pf.n
         record = not self._spinning
-        out = ({name: np.empty((size, H), np.float32) for name in Trace.HOME_FIELDS}
-               if record else None)
+        out = None
+        if record:
+            out = {name: np.empty((size, H), np.float64 if name in Trace.EXACT_FIELDS
+                                  else np.float32) for name in Trace.HOME_FIELDS}
         dt_h = dt / 3600.0
-        alpha_season = dt / SEASON_TIMESCALE_S
         laundry_keep = np.exp(-dt_h / pm.DRYING_TIMESCALE_H)
         buffer_vol = pm.MOISTURE_BUFFER_FACTOR * pf.volume_m3
-        cold_area = pm.COLD_SURFACE_SHARE * pf.floor_area_m2
-        elec_heat = pf.electric_heating
+        cond_coeff = pm.CONDENSATION_RATE_M3_PER_H_PER_M2 * pm.COLD_SURFACE_SHARE * pf.floor_area_m2
+        cond_cap = buffer_vol / dt_h
+        elec_heat, gas_heat = pf.electric_heating, ~pf.electric_heating
         prepay = pf.prepayment
+        any_prepay = bool(prepay.any())
         gas_prepay = prepay & pf.has_gas
         ec_floor = np.where(pf.uses_emergency_credit, -pm.EMERGENCY_CREDIT_GBP, 0.0)
         constrained = pf.traits["constrained_topup"]
         deliberate = pf.traits["deliberate_disconnect"]
         normal_payer = prepay & ~constrained & ~deliberate
         sc_e_step, sc_g_step = self._sc_e * dt / 86400, self._sc_g * dt / 86400
-        c_air, c_fab = pf.c_air_j_per_k, pf.c_fabric_j_per_k
-        h_af, h_fo, h_fn = pf.h_air_fabric_w_per_k, pf.h_fabric_out_w_per_k, pf.h_neighbour_w_per_k
-        vent_w_per_k_per_ach = 0.33 * pf.volume_m3
-        weekend = d.weekend
+        unit_e_step = self._unit_e * dt / 3.6e6      # GBP per W over one step
+        unit_g_step = self._unit_g * dt / 3.6e6
+        ka, kf = pf.c_air_j_per_k / dt, pf.c_fabric_j_per_k / dt
+        h_af = pf.h_air_fabric_w_per_k
+        heater = pf.heater_w
+        gas_heat_w = gas_heat / pm.BOILER_EFFICIENCY
+        f_rsi = pf.f_rsi
+        kwh_per_w_step = dt / 3.6e6
+        m3_per_w_step = kwh_per_w_step / pm.KWH_PER_M3
+        inv_band = 1.0 / pm.CONTROL_BAND_K
+        has_gas = pf.has_gas
         times = self.time_ns + self.step_ns * np.arange(1, size + 1, dtype="int64")
-        if self.t_out_mean is None:
-            self.t_out_mean = self._t_out[first].copy()
-            self.season_on = self.t_out_mean < pf.season_threshold_c
+        t_air, t_fab, vap = self.t_air, self.t_fab, self.vap
 
         for j in range(size):
             k = first + j
             t_out = self._t_out[k]
-            hour = d.local_hour[k]
-            # Heating season: switched on when the 3-day mean falls below the home's threshold.
-            self.t_out_mean += alpha_season * (t_out - self.t_out_mean)
-            self.season_on = np.where(self.season_on,
-                                      self.t_out_mean < pf.season_threshold_c + SEASON_HYSTERESIS_C,
-                                      self.t_out_mean < pf.season_threshold_c)
-            sp = np.where(self.season_on, d.setpoint_c[k], OFF_SETPOINT_C)
-            heat_credit = np.where(elec_heat, self.credit_gbp, self.gas_credit_gbp)
-            sp = np.where(prepay & (heat_credit < pm.RATION_CREDIT_GBP), OFF_SETPOINT_C, sp)
+            supply, gas_supply = self.supply_on, self.gas_supply_on
+            sp = self._sp[k]
+            if any_prepay:   # prepayment homes cut their heating when credit is nearly gone
+                heat_credit = np.where(elec_heat, self.credit_gbp, self.gas_credit_gbp)
+                sp = np.where(prepay & (heat_credit < pm.RATION_CREDIT_GBP), OFF_SETPOINT_C, sp)
             # A gas boiler needs electricity for its pump and ignition.
-            fuel_on = np.where(elec_heat, self.supply_on, self.gas_supply_on & self.supply_on)
-            frac = np.clip((sp - self.t_air) / pm.CONTROL_BAND_K + 0.5, 0.0, 1.0)
+            fuel_on = supply & (elec_heat | gas_supply)
+            frac = np.clip((sp - t_air) * inv_band + 0.5, 0.0, 1.0)
             frac *= (sp > OFF_SETPOINT_C) & fuel_on
-            heat_w = frac * pf.heater_w
-            heating_on = frac > 0.05
+            heat_w = frac * heater
 
-            appliance = d.appliance_w[k] * self.supply_on
-            q_air = heat_w + 0.85 * appliance + d.gains_w[k]
-            extra_ach = np.maximum(d.ach[k] - pf.base_ach, 0)
-            h_ao = pf.h_air_out_w_per_k + vent_w_per_k_per_ach * extra_ach
-            self.t_air, self.t_fab = two_node_step(
-                self.t_air, self.t_fab, t_out, q_air, d.solar_w[k], c_air, c_fab, h_ao, h_af,
-                h_fo, h_fn, pm.NEIGHBOUR_TEMP_C, dt)
+            # Two-node thermal model, implicit Euler (physics.two_node_step, inlined).
+            ra = ka * t_air + heat_w + self._app85[k] * supply + self._ra_ext[k]
+            rf = kf * t_fab + self._rf_ext[k]
+            inv_det = self._inv_det[k]
+            t_air = (ra * self._a22 + h_af * rf) * inv_det
+            t_fab = (self._a11[k] * rf + h_af * ra) * inv_det
 
-            power_w = (appliance + d.hot_water_elec_w[k] + elec_heat * heat_w) * self.supply_on
-            gas_on = self.gas_supply_on & self.supply_on
-            gas_w = (d.hot_water_gas_w[k] + ~elec_heat * heat_w / pm.BOILER_EFFICIENCY) * gas_on
-            e_kwh = power_w * dt / 3.6e6
-            g_kwh = gas_w * dt / 3.6e6
-            self.energy_kwh += e_kwh
-            self.volume_m3 += g_kwh / pm.KWH_PER_M3
+            power_w = (self._base_elec[k] + elec_heat * heat_w) * supply
+            gas_on = gas_supply & supply
+            gas_w = (d.hot_water_gas_w[k] + gas_heat_w * heat_w) * gas_on
+            self.energy_kwh += power_w * kwh_per_w_step
+            self.volume_m3 += gas_w * m3_per_w_step
 
             # Moisture: people, cooking, showers, drying laundry; ventilation; condensation on
             # the coldest surface once the air's vapour exceeds saturation there.
             evaporated = self.wet_laundry_g * (1 - laundry_keep)
             self.wet_laundry_g = self.wet_laundry_g * laundry_keep + d.laundry_water_g[k]
-            t_surf = t_out + pf.f_rsi * (self.t_air - t_out)
-            excess = np.maximum(self.vap - saturation_vapour_density_g_per_m3(t_surf), 0.0)
-            cond = np.minimum(pm.CONDENSATION_RATE_M3_PER_H_PER_M2 * cold_area * excess,
-                              excess * buffer_vol / dt_h)
-            flow = d.ach[k] * pf.volume_m3
-            source = d.moisture_g_per_h[k] + evaporated / dt_h - cond
-            self.vap = (buffer_vol * self.vap + dt_h * (source + flow * self._vap_out[k])) / (
-                buffer_vol + dt_h * flow)
-            sat = saturation_vapour_density_g_per_m3(self.t_air)
-            self.vap = np.minimum(self.vap, sat)
-            rh = 100.0 * self.vap / sat
+            t_surf = t_out + f_rsi * (t_air - t_out)
+            excess = np.maximum(vap - saturation_vapour_density_g_per_m3(t_surf), 0.0)
+            cond = np.minimum(cond_coeff * excess, excess * cond_cap)
+            vap = (buffer_vol * vap + self._vap_in[k] + evaporated - dt_h * cond) * self._inv_denom[k]
+            sat = saturation_vapour_density_g_per_m3(t_air)
+            vap = np.minimum(vap, sat)
+            rh = 100.0 * vap / sat
 
-            # Prepayment: charges, disconnection outside friendly hours, top-ups.
-            friendly = weekend[k] or hour >= pm.FRIENDLY_START_HOUR or hour < pm.FRIENDLY_END_HOUR
-            self.credit_gbp = self.credit_gbp - (e_kwh * self._unit_e + sc_e_step)
-            self.gas_credit_gbp = self.gas_credit_gbp - (g_kwh * self._unit_g + sc_g_step)
-            out_e = prepay & (self.credit_gbp <= ec_floor)
-            out_g = gas_prepay & (self.gas_credit_gbp <= ec_floor)
-            self.supply_on = np.where(self.supply_on, ~(out_e & (not friendly)),
-                                      ~prepay | (self.credit_gbp > 0))
-            self.gas_supply_on = pf.has_gas & np.where(
-                self.gas_supply_on, ~(out_g & (not friendly)),
-                ~gas_prepay | (self.gas_credit_gbp > 0))
-            self._top_up(k, hour, dt_h, normal_payer, constrained, deliberate, prepay, gas_prepay,
-                         d.home[k] & ~d.asleep[k])
-            self.off_steps += prepay & ~self.supply_on
+            if any_prepay:
+                # Charges, disconnection outside friendly hours, top-ups.
+                friendly = self._friendly[k]
+                self.credit_gbp = self.credit_gbp - (power_w * unit_e_step + sc_e_step)
+                self.gas_credit_gbp = self.gas_credit_gbp - (gas_w * unit_g_step + sc_g_step)
+                if not friendly:
+                    supply = supply & ~(prepay & (self.credit_gbp <= ec_floor))
+                    gas_supply = gas_supply & ~(gas_prepay & (self.gas_credit_gbp <= ec_floor))
+                # A meter that is off comes back once topped up into credit.
+                supply = supply | (prepay & ~supply & (self.credit_gbp > 0))
+                gas_supply = gas_supply | (gas_prepay & ~gas_supply & (self.gas_credit_gbp > 0))
+                self.supply_on, self.gas_supply_on = supply, gas_supply
+                self._top_up(k, d.local_hour[k], dt_h, normal_payer, constrained, deliberate,
+                             prepay, gas_prepay, self._awake_home[k])
+                self.off_steps += prepay & ~self.supply_on
+                supply, gas_supply = self.supply_on, self.gas_supply_on
+                # Readings at the end of the step: nothing flows once a supply has been cut.
+                power_w = power_w * supply
+                gas_w = gas_w * (gas_supply & supply)
 
-            self.heating_on, self.setpoint, self.power_w = heating_on, sp, power_w
-            self.gas_flow = gas_w / 1000.0 / pm.KWH_PER_M3
-            self.t_surface, self.rh, self.home = t_surf, rh, d.home[k]
-            self.awake_home = d.home[k] & ~d.asleep[k]
+            heating_on = (frac > 0.05) & supply & (elec_heat | gas_supply)
             if record:
                 o = out
-                o["t_air_c"][j] = self.t_air
+                o["t_air_c"][j] = t_air
                 o["t_surface_c"][j] = t_surf
                 o["rh_pct"][j] = rh
                 o["setpoint_c"][j] = sp
                 o["heating_on"][j] = heating_on
                 o["power_w"][j] = power_w
-                o["gas_flow_m3_per_h"][j] = self.gas_flow
+                o["gas_flow_m3_per_h"][j] = gas_w
                 o["energy_kwh"][j] = self.energy_kwh
                 o["volume_m3"][j] = self.volume_m3
                 o["credit_gbp"][j] = self.credit_gbp
                 o["gas_credit_gbp"][j] = self.gas_credit_gbp
-                o["supply_on"][j] = self.supply_on
-                o["gas_supply_on"][j] = self.gas_supply_on
-                o["home"][j] = d.home[k]
-                o["awake_home"][j] = d.home[k] & ~d.asleep[k]
-        self.t_out_area = self._t_out_area[first + size - 1]
+                o["supply_on"][j] = supply
+                o["gas_supply_on"][j] = gas_supply & has_gas
+        # State after the last step (the live views read it).
+        self.t_air, self.t_fab, self.vap = t_air, t_fab, vap
+        last = first + size - 1
+        self.t_surface, self.rh = t_surf, rh
+        self.setpoint, self.heating_on, self.power_w = sp, heating_on, power_w
+        self.gas_flow = gas_w / 1000.0 / pm.KWH_PER_M3
+        self.home, self.awake_home = d.home[last], self._awake_home[last]
+        self.t_out_area = self._t_out_area[last]
         self.time_ns = int(times[-1])
         if not record:
             return None
+        out["gas_flow_m3_per_h"] /= 1000.0 * pm.KWH_PER_M3
+        out["home"][:] = d.home[first:first + size]
+        out["awake_home"][:] = self._awake_home[first:first + size]
         self.current = self._snapshot()
         return Trace(time_ns=times, t_out_c=self._t_out_area[first:first + size].astype(np.float32),
                      **out)

@@ -15,6 +15,7 @@ from meters_sim import params as pm
 
 NS_PER_HOUR = 3_600_000_000_000
 NS_PER_DAY = 24 * NS_PER_HOUR
+LOCAL_SHARE = 0.2   # share (in sd) of the weather anomaly that is local to an area
 
 
 def seasonal_mean_c(day_of_year: np.ndarray) -> np.ndarray:
@@ -54,17 +55,20 @@ class Weather:
         self._anom = np.zeros((len(self.areas), 0))
 
     def _innovations(self, day: int) -> np.ndarray:
-        """(areas, 24) standard normals of one UTC day."""
-        return np.stack([np.random.default_rng([self.seed, 0x77, a, day]).standard_normal(24)
-                         for a in range(len(self.areas))])
+        """(areas, 24) innovations of one UTC day: a regional front shared by every area (areas
+        are blocks and streets of one town) plus a small local part."""
+        regional = np.random.default_rng([self.seed, 0x77, day]).standard_normal(24)
+        local = np.random.default_rng([self.seed, 0x79, day]).standard_normal((len(self.areas), 24))
+        return np.sqrt(1 - LOCAL_SHARE ** 2) * regional[None, :] + LOCAL_SHARE * local
 
     def _extend_to(self, first_hour: int, last_hour: int) -> None:
         if self._first_hour is None:
             # Start from the stationary distribution on the first day asked for.
             start_day = first_hour // 24
             self._first_hour = start_day * 24
-            init = np.random.default_rng([self.seed, 0x78, start_day]).standard_normal(
-                len(self.areas)) * pm.FRONT_SD_C
+            z = np.random.default_rng([self.seed, 0x78, start_day]).standard_normal(
+                len(self.areas) + 1)
+            init = (np.sqrt(1 - LOCAL_SHARE ** 2) * z[0] + LOCAL_SHARE * z[1:]) * pm.FRONT_SD_C
             self._anom = init[:, None]
         have_last = self._first_hour + self._anom.shape[1] - 1
         if last_hour <= have_last:
