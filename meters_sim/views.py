@@ -199,12 +199,12 @@ class DeviceViews:
         i = self._unit_index.get((int(gateway_port), int(unit_id)))
         if i is None or self.latest_time_ns is None:
             return NO_FAULT
-        kind, c = self._row_of[i]
-        if not self.latest_present[kind][0, c]:
-            return UnitFault("silent")
         active = self.schedule.active(self.latest_time_ns, ("exception", "slow")).get(i)
         if active:
             return UnitFault(active[0], active[1] if active[0] == "slow" else 0.0)
+        kind, c = self._row_of[i]
+        if not self.latest_present[kind][0, c]:
+            return UnitFault("silent")
         return NO_FAULT
 
     def units(self) -> dict[int, list[tuple[int, str, str]]]:

@@ -170,4 +170,4 @@ def test_registers_are_monotonic(portfolio_60):
 def test_moist_air_relations():
     assert saturation_vapour_density_g_per_m3(np.array(20.0)) == pytest.approx(17.3, abs=0.1)
     assert dew_point_c(np.array(20.0), np.array(50.0)) == pytest.approx(9.3, abs=0.1)
-    assert pm.KWH_PER_M3 == pytest.approx(1.02264 * 39.5 / 3.6)
+    assert pytest.approx(1.02264 * 39.5 / 3.6) == pm.KWH_PER_M3
