@@ -123,7 +123,8 @@ class EmissionLog:
     """What the publishers sent: per device the (time_ns, fields) of every good reading, and
     every malformed payload's kind. Optionally appended to a JSON lines file."""
 
-    def __init__(self, path: str | Path | None = None):
+    def __init__(self, path: str | Path | None = None, append: bool = False):
+        """`path`: also write JSON lines there, starting afresh unless `append`."""
         self.path = Path(path) if path else None
         self.readings: dict[str, list[tuple[int, dict]]] = {}
         self.malformed: list[tuple[str, str, int]] = []   # (device, kind, size bytes)
@@ -131,7 +132,8 @@ class EmissionLog:
         self._file = None
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "a", buffering=1 << 16)  # noqa: SIM115 - kept open
+            self._file = open(self.path, "a" if append else "w",  # noqa: SIM115 - kept open
+                              buffering=1 << 16)
 
     def record(self, device_id: str, topic: str, time_ns: int, fields: Mapping | None,
                malformed_kind: str | None = None, size: int = 0) -> None:

@@ -54,7 +54,7 @@ DIRECT_AIR_LOSS_SHARE = 0.35  # windows + ventilation share of the heat loss, st
 # Emitter/heater capacity: design heat loss at -3 C outdoor, 21 C inside, x1.4 oversizing.
 HEATER_OVERSIZE = 1.4
 DESIGN_DELTA_T_K = 24.0
-CONTROL_BAND_K = 1.0  # modulating boiler / TRVs: full output 1 K below the setpoint
+CONTROL_BAND_K = 1.0  # modulating boiler / TRVs: full output 0.5 K below the setpoint, none 0.5 K above
 # Solar gains through glazing per m2 of floor per unit sin(solar elevation), cloud included:
 # ~1.2 kWh/day in December and ~8 kWh/day in June for a 60 m2 flat (SAP 10.2 Appendix U order).
 SOLAR_GAIN_W_PER_M2_FLOOR = 15.0
