@@ -77,6 +77,7 @@ def load_registry(settings, households: int | None, seed: int):
 
 def handler(args: argparse.Namespace, settings) -> int:
     import asyncio
+    import json
     import signal
     import time
     from pathlib import Path
@@ -119,6 +120,11 @@ def handler(args: argparse.Namespace, settings) -> int:
     now_ns = time.time_ns()
     truth_dir = Path(s.truth_dir)
     truth_dir.mkdir(parents=True, exist_ok=True)
+    state_path, fault_path = truth_dir / "state.npz", truth_dir / "fault_state.json"
+
+    def checkpoint() -> None:
+        sim.save_state(state_path)
+        fault_path.write_text(json.dumps(views.fault_state()))
     if args.backfill > 0:
         from hearth.influx import InfluxClient
         from meters_sim.backfill import backfill
@@ -132,12 +138,15 @@ def handler(args: argparse.Namespace, settings) -> int:
             client.ensure_database()
             res = backfill(client, sim, views, args.backfill, s.backfill_interval_s, truth)
         _write_truth(truth_dir / "truth_backfill.json", truth.labels(views.schedule))
+        checkpoint()
         print(f"backfill: {args.backfill:g} days, {res.points['meter']} meter,"
               f" {res.points['thermostat']} thermostat and {res.points['weather']} weather points"
               f" in {res.seconds:.1f} s; truth in {truth_dir / 'truth_backfill.json'}")
     else:
-        start = s.start or np.datetime64(now_ns, "ns")
-        sim = Simulation(pf, np.datetime64(str(start).replace("Z", ""), "ns"), s.step_s, seed)
+        sim = _resume(pf, state_path, fault_path, views, seed, s.step_s, now_ns)
+        if sim is None:
+            start = s.start or np.datetime64(now_ns, "ns")
+            sim = Simulation(pf, np.datetime64(str(start).replace("Z", ""), "ns"), s.step_s, seed)
 
     if args.duration_s is not None and args.duration_s <= 0:
         return 0
@@ -160,7 +169,8 @@ def handler(args: argparse.Namespace, settings) -> int:
 
             publisher = MqttPublisher.from_settings(settings, EmissionLog(s.emission_log_path))
             await asyncio.to_thread(publisher.start)
-        runner = LiveRunner(sim, views, speed, publisher, gateways, truth, s.interval_s)
+        runner = LiveRunner(sim, views, speed, publisher, gateways, truth, s.interval_s,
+                            checkpoint=checkpoint)
         print(f"sim: {pf.n} homes, {len(views.device_id)} devices, live at {speed:g}x from"
               f" {np.datetime64(sim.time_ns, 'ns').astype('datetime64[s]')} UTC"
               + (f"; {len(list(gateways))} Modbus gateways" if gateways else "")
@@ -200,6 +210,33 @@ async def _start_gateways(devices, views, bind_host: str):
         raise HearthError(f"cannot open a Modbus gateway port on {bind_host} ({exc}); another"
                           " `hearth sim` may be running") from exc
     return group
+
+
+def _resume(pf, state_path, fault_path, views, seed: int, step_s: int, now_ns: int):
+    """Continue the homes of the last run (registers, credit, temperatures), caught up to now;
+    None when there is no saved state for these homes, seed and step."""
+    import json
+
+    import numpy as np
+
+    from meters_sim.model import Simulation
+
+    sim = Simulation.resume(pf, state_path, seed, step_s)
+    if sim is None:
+        return None
+    if fault_path.exists():
+        views.restore_fault_state(json.loads(fault_path.read_text()))
+    gap_s = (now_ns - sim.time_ns) / 1e9
+    saved = np.datetime64(sim.time_ns, "ns").astype("datetime64[s]")
+    if gap_s > 0:
+        log.info("sim: continuing the homes saved at %s UTC; catching up %.1f hours", saved,
+                 gap_s / 3600)
+        sim.advance_to(now_ns)
+    else:
+        # A faster-than-real-time run left sim time ahead of the clock: carry on from there so
+        # every device's timestamps keep increasing.
+        log.info("sim: continuing the homes saved at %s UTC (ahead of the clock)", saved)
+    return sim
 
 
 def _write_truth(path, labels: dict) -> None:

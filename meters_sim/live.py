@@ -43,12 +43,14 @@ class LiveRunner:
     def __init__(self, sim: Simulation, views: DeviceViews, speed: float,
                  publisher: MqttPublisher | None = None, gateways=None,
                  truth: TruthAccumulator | None = None, default_interval_s: int = 60,
-                 max_lag_steps: int = 10_000):
+                 max_lag_steps: int = 10_000, checkpoint=None, checkpoint_every_s: float = 60.0):
         if speed <= 0:
             raise ValueError("speed must be > 0 (simulated seconds per real second)")
         self.sim, self.views, self.speed = sim, views, float(speed)
         self.publisher, self.gateways, self.truth = publisher, gateways, truth
         self.max_lag_steps = max_lag_steps
+        self.checkpoint = checkpoint          # callable saving the sim state, or None
+        self.checkpoint_every_s = checkpoint_every_s
         self.stats = LiveStats()
         mqtt_idx = np.flatnonzero(views.protocol == "mqtt")
         self._mqtt = [(int(i), str(views.device_id[i]), topic_for(views.rows[i]),
@@ -117,6 +119,7 @@ class LiveRunner:
         self.stats.sim_start_ns = sim0
         self.views.update(self.sim)
         next_status = t0 + status_every_s
+        next_checkpoint = t0 + self.checkpoint_every_s
         while not stop.is_set():
             now = time.monotonic()
             if duration_s is not None and now - t0 >= duration_s:
@@ -130,6 +133,9 @@ class LiveRunner:
                 self.step_once()
                 if len(self._units):
                     await asyncio.sleep(0)      # let the gateways answer between steps
+            if self.checkpoint is not None and now >= next_checkpoint:
+                next_checkpoint = now + self.checkpoint_every_s
+                self.checkpoint()
             if now >= next_status:
                 next_status = now + status_every_s
                 log.info("sim: %s UTC, %d steps, %d MQTT readings published, %d pending acks",
@@ -139,4 +145,6 @@ class LiveRunner:
             wait = (self.sim.time_ns + step_ns - sim0) / NS / self.speed - (time.monotonic() - t0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=min(max(wait, 0.001), 0.5))
+        if self.checkpoint is not None:
+            self.checkpoint()
         return self.stats

@@ -140,6 +140,53 @@ class Simulation:
                 "awake_home": self.awake_home.copy(),
                 "t_out_c": self.t_out_area[self.pf.area_index].copy()}
 
+    # ------------------------------------------------------------------ persistence
+    STATE_FIELDS = ("t_air", "t_fab", "vap", "wet_laundry_g", "energy_kwh", "volume_m3",
+                    "credit_gbp", "gas_credit_gbp", "supply_on", "gas_supply_on", "season_on",
+                    "t_out_mean", "topups", "off_steps")
+
+    def save_state(self, path) -> None:
+        """Write the homes' state (registers, credit, temperatures ...) so that a later run
+        continues where this one stopped instead of starting the meters afresh."""
+        from pathlib import Path
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, time_ns=np.int64(self.time_ns), seed=np.int64(self.seed),
+                 step_s=np.int64(self.step_s), household_id=self.pf.household_id.astype(str),
+                 **{name: np.asarray(self._state_value(name)) for name in self.STATE_FIELDS})
+        tmp.replace(path)
+
+    def _state_value(self, name: str):
+        value = getattr(self, name)
+        return np.full(self.pf.n, np.nan) if value is None else value
+
+    @classmethod
+    def resume(cls, portfolio: Portfolio, path, seed: int, step_s: int = 60) -> Simulation | None:
+        """A Simulation continuing from a saved state, or None when the file is missing or
+        was saved for other homes, another seed or another step."""
+        from pathlib import Path
+
+        path = Path(path)
+        if not path.exists():
+            return None
+        with np.load(path) as z:
+            same = (int(z["seed"]) == int(seed) and int(z["step_s"]) == int(step_s)
+                    and np.array_equal(z["household_id"], portfolio.household_id.astype(str)))
+            if not same:
+                return None
+            state = {name: z[name].copy() for name in cls.STATE_FIELDS}
+            time_ns = int(z["time_ns"])
+        sim = cls(portfolio, np.datetime64(time_ns, "ns"), step_s=step_s, seed=seed,
+                  spinup_days=0)
+        for name, value in state.items():
+            setattr(sim, name, value)
+        if np.isnan(sim.t_out_mean).all():
+            sim.t_out_mean = None
+        sim.current = sim._snapshot()
+        return sim
+
     # ------------------------------------------------------------------ drivers
     def _day_drivers(self, day: int) -> None:
         steps = 86400 // self.step_s

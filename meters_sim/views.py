@@ -164,6 +164,23 @@ class DeviceViews:
         self.latest, self.latest_present = self.sample(t, true)
         self.latest_time_ns = int(sim.time_ns)
 
+    # ---------------------------------------------------------------- persistence
+    def fault_state(self) -> dict:
+        """Register offsets left by counter resets (a meter keeps them across restarts)."""
+        inj = self.injector
+        return {"offsets": [[str(self.device_id[d]), name, value]
+                            for (d, name), value in inj.offsets.items()],
+                "applied_resets": [[str(self.device_id[d]), t] for d, t in inj.applied_resets]}
+
+    def restore_fault_state(self, state: dict) -> None:
+        inj = self.injector
+        for device_id, name, value in state.get("offsets", []):
+            if device_id in self._index_of:
+                inj.offsets[(self._index_of[device_id], name)] = float(value)
+        for device_id, t in state.get("applied_resets", []):
+            if device_id in self._index_of:
+                inj.applied_resets.add((self._index_of[device_id], int(t)))
+
     # ---------------------------------------------------------------- live lookups
     def device_values(self, i: int) -> dict[str, float] | None:
         """Current values of device index i, None while it is silent."""

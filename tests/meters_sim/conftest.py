@@ -24,3 +24,13 @@ def portfolio_60(rows_60):
 @pytest.fixture(scope="session")
 def devices_60(rows_60):
     return synthetic_devices(rows_60, seed=7)
+
+
+@pytest.fixture
+def sim_settings(tmp_path, influx_server, mqtt_server):
+    """Settings on the test servers with every simulator file under tmp_path."""
+    from tests.conftest import make_settings
+
+    return make_settings(tmp_path, influx_server, mqtt_server,
+                         sim={"truth_dir": str(tmp_path / "sim"),
+                              "emission_log_path": str(tmp_path / "sim" / "emissions.jsonl")})

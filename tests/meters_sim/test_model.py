@@ -171,3 +171,16 @@ def test_moist_air_relations():
     assert saturation_vapour_density_g_per_m3(np.array(20.0)) == pytest.approx(17.3, abs=0.1)
     assert dew_point_c(np.array(20.0), np.array(50.0)) == pytest.approx(9.3, abs=0.1)
     assert pytest.approx(1.02264 * 39.5 / 3.6) == pm.KWH_PER_M3
+
+
+def test_saved_state_resumes_exactly(tmp_path, portfolio_60):
+    a = Simulation(portfolio_60, np.datetime64(WINTER), seed=7, spinup_days=0.2)
+    a.advance(300)
+    a.save_state(tmp_path / "state.npz")
+    b = Simulation.resume(portfolio_60, tmp_path / "state.npz", seed=7)
+    assert b is not None and b.time_ns == a.time_ns
+    ta, tb = a.advance(200), b.advance(200)
+    for name in Trace.HOME_FIELDS:
+        np.testing.assert_allclose(getattr(ta, name), getattr(tb, name), rtol=1e-6, err_msg=name)
+    assert Simulation.resume(portfolio_60, tmp_path / "state.npz", seed=8) is None
+    assert Simulation.resume(portfolio_60, tmp_path / "missing.npz", seed=7) is None
