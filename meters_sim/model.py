@@ -118,6 +118,7 @@ class Simulation:
         self.heating_on = np.zeros(H, bool)
         self.season_on = np.zeros(H, bool)
         self.t_out_mean = None   # 3-day mean outdoor temperature, set at the first step
+        self._season_day = -1    # the day whose weather last updated t_out_mean
         self.setpoint = np.full(H, OFF_SETPOINT_C)
         self.power_w = np.zeros(H)
         self.gas_flow = np.zeros(H)
@@ -153,7 +154,10 @@ class Simulation:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
+        w_hour, w_anom = self.weather.state(self.time_ns)
         np.savez(tmp, time_ns=np.int64(self.time_ns), seed=np.int64(self.seed),
+                 weather_hour=np.int64(w_hour), weather_anom=w_anom,
+                 season_day=np.int64(self._season_day),
                  step_s=np.int64(self.step_s), household_id=self.pf.household_id.astype(str),
                  **{name: np.asarray(self._state_value(name)) for name in self.STATE_FIELDS})
         tmp.replace(path)
@@ -178,8 +182,12 @@ class Simulation:
                 return None
             state = {name: z[name].copy() for name in cls.STATE_FIELDS}
             time_ns = int(z["time_ns"])
+            weather = int(z["weather_hour"]), z["weather_anom"].copy()
+            season_day = int(z["season_day"])
         sim = cls(portfolio, np.datetime64(time_ns, "ns"), step_s=step_s, seed=seed,
                   spinup_days=0)
+        sim.weather.restore(*weather)
+        sim._season_day = season_day
         for name, value in state.items():
             setattr(sim, name, value)
         if np.isnan(sim.t_out_mean).all():
@@ -246,10 +254,13 @@ class Simulation:
         if self.t_out_mean is None:
             self.t_out_mean = day_mean.copy()
             self.season_on = self.t_out_mean < pf.season_threshold_c
-        self.t_out_mean += (1 - np.exp(-86400.0 / SEASON_TIMESCALE_S)) * (day_mean - self.t_out_mean)
-        self.season_on = np.where(self.season_on,
-                                  self.t_out_mean < pf.season_threshold_c + SEASON_HYSTERESIS_C,
-                                  self.t_out_mean < pf.season_threshold_c)
+        if self._season_day != self._day:     # once per day, also across save and resume
+            self._season_day = self._day
+            keep = np.exp(-86400.0 / SEASON_TIMESCALE_S)
+            self.t_out_mean += (1 - keep) * (day_mean - self.t_out_mean)
+            self.season_on = np.where(
+                self.season_on, self.t_out_mean < pf.season_threshold_c + SEASON_HYSTERESIS_C,
+                self.t_out_mean < pf.season_threshold_c)
         self._sp = np.where(self.season_on, d.setpoint_c, OFF_SETPOINT_C)
         self._app85 = 0.85 * d.appliance_w
         h_ao = pf.h_air_out_w_per_k + 0.33 * pf.volume_m3 * np.maximum(d.ach - pf.base_ach, 0)

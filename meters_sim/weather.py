@@ -87,6 +87,19 @@ class Weather:
             hour += z.shape[1]
         self._anom = np.concatenate(blocks, axis=1)
 
+    def state(self, time_ns: int) -> tuple[int, np.ndarray]:
+        """(first hour, anomalies (areas, hours)) from the start of the UTC day of `time_ns` on:
+        enough to rebuild that day and continue the same weather after `restore`."""
+        hour = int(time_ns // NS_PER_DAY) * 24
+        if self._first_hour is None or hour < self._first_hour:
+            return -1, np.zeros((len(self.areas), 0))
+        return hour, self._anom[:, hour - self._first_hour:].copy()
+
+    def restore(self, first_hour: int, anomalies: np.ndarray) -> None:
+        if first_hour >= 0 and anomalies.shape == (len(self.areas), anomalies.shape[1]) \
+                and anomalies.shape[1] > 0:
+            self._first_hour, self._anom = int(first_hour), anomalies.copy()
+
     def temperature_c(self, time_ns: np.ndarray) -> np.ndarray:
         """Outdoor temperature [C], shape (areas, len(time_ns)); times must not go back before
         the first time ever asked for."""
