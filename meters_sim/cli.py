@@ -133,7 +133,7 @@ def handler(args: argparse.Namespace, settings) -> int:
         end_ns = now_ns - now_ns % interval_ns
         start_ns = end_ns - int(args.backfill * 86400) * 1_000_000_000
         sim = Simulation(pf, np.datetime64(start_ns, "ns"), s.step_s, seed)
-        truth = TruthAccumulator(pf)
+        truth = TruthAccumulator(pf, step_s=s.step_s)
         with InfluxClient.from_settings(settings) as client:
             client.ensure_database()
             res = backfill(client, sim, views, args.backfill, s.backfill_interval_s, truth)
@@ -151,7 +151,7 @@ def handler(args: argparse.Namespace, settings) -> int:
     if args.duration_s is not None and args.duration_s <= 0:
         return 0
 
-    truth = TruthAccumulator(pf)
+    truth = TruthAccumulator(pf, step_s=s.step_s)
 
     async def live() -> None:
         from meters_sim.live import LiveRunner

@@ -48,8 +48,11 @@ class TruthRules:
 class TruthAccumulator:
     """Streams over Traces and keeps per-home sums; `labels()` gives the verdicts."""
 
-    def __init__(self, portfolio: Portfolio, rules: TruthRules | None = None):
+    def __init__(self, portfolio: Portfolio, rules: TruthRules | None = None,
+                 step_s: float | None = None):
+        """`step_s`: the simulation step [s]; needed when traces may be a single step long."""
         self.pf = portfolio
+        self.step_s = step_s
         self.rules = rules or TruthRules()
         H = portfolio.n
         self.awake_h = np.zeros(H)
@@ -68,8 +71,14 @@ class TruthAccumulator:
         r = self.rules
         if tr.steps == 0:
             return
-        step_h = (tr.time_ns[1] - tr.time_ns[0]) / NS_PER_HOUR if tr.steps > 1 else (
-            (tr.time_ns[0] - self.end_ns) / NS_PER_HOUR if self.end_ns else 1 / 60)
+        if self.step_s:
+            step_h = self.step_s / 3600.0
+        elif tr.steps > 1:
+            step_h = (tr.time_ns[1] - tr.time_ns[0]) / NS_PER_HOUR
+        elif self.end_ns is not None:
+            step_h = (tr.time_ns[0] - self.end_ns) / NS_PER_HOUR
+        else:
+            raise ValueError("a one-step trace needs TruthAccumulator(step_s=...)")
         self.start_ns = self.start_ns if self.start_ns is not None else int(tr.time_ns[0])
         self.end_ns = int(tr.time_ns[-1])
         months = tr.time_ns.astype("datetime64[ns]").astype("datetime64[M]").astype(int) % 12 + 1
@@ -151,7 +160,7 @@ class TruthAccumulator:
 def truth_for(sim, n_steps: int, rules: TruthRules | None = None,
               schedule: FaultSchedule | None = None) -> dict:
     """Run `sim` for n_steps and label its homes."""
-    acc = TruthAccumulator(sim.pf, rules)
+    acc = TruthAccumulator(sim.pf, rules, sim.step_s)
     for tr in sim.run(n_steps):
         acc.update(tr)
     return acc.labels(schedule)

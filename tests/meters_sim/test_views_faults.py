@@ -161,3 +161,17 @@ def test_devices_must_belong_to_simulated_homes(portfolio_60, devices_60):
     bad = [dict(devices_60[0], household_id="H999999")]
     with pytest.raises(ValueError, match="not simulated"):
         DeviceViews(bad, portfolio_60, seed=1)
+
+
+def test_sim_readings_are_collector_readings(portfolio_60, devices_60):
+    import dataclasses
+
+    from collectors.base import Reading
+
+    sim = _sim(portfolio_60)
+    views = DeviceViews(devices_60, portfolio_60, seed=7)
+    sim.advance(1)
+    views.update(sim)
+    for r in views.readings(protocol="mqtt"):
+        reading = Reading(**dataclasses.asdict(r))
+        assert reading.time_ns == sim.time_ns and reading.fields == r.fields
