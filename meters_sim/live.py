@@ -120,14 +120,16 @@ class LiveRunner:
         self.views.update(self.sim)
         next_status = t0 + status_every_s
         next_checkpoint = t0 + self.checkpoint_every_s
+        next_lag_warning = t0
         while not stop.is_set():
             now = time.monotonic()
             if duration_s is not None and now - t0 >= duration_s:
                 break
             target = sim0 + int((now - t0) * self.speed * NS)
             due = (target - self.sim.time_ns) // step_ns
-            if due > self.max_lag_steps:
-                log.warning("simulator is %d steps behind real time x %.0f; lower --speed",
+            if due > self.max_lag_steps and now >= next_lag_warning:
+                next_lag_warning = now + 30.0
+                log.warning("simulator is %d steps behind real time x %g; lower --speed",
                             due, self.speed)
             for _ in range(int(min(due, self.max_lag_steps))):
                 self.step_once()
