@@ -10,9 +10,46 @@ from hearth.settings.base import Section
 
 
 class SimSettings(Section):
+    """[sim]: owned by meters_sim/ (docs/simulator.md)."""
+
     seed: int = Field(42, description="Same seed, same homes")
     speed: float = Field(60.0, gt=0, description="Simulated seconds per real second")
-    interval_s: int = Field(60, ge=1, description="Simulated seconds between readings")
+    interval_s: int = Field(60, ge=1, description="Simulated seconds between readings of a"
+                            " device whose registry row gives no interval_s")
+    step_s: int = Field(60, ge=1, le=3600, description="Simulation time step [s]; divides a day")
+    start: str | None = Field(None, description="Sim start (ISO 8601 UTC) when there is no"
+                              " backfill; default now")
+    backfill_interval_s: int = Field(1800, ge=60, description="Spacing of backfilled meter,"
+                                     " thermostat and weather points [s]")
+    fault_rate: float = Field(0.0, ge=0, description="Fault episodes per device per day")
+    malformed_rate: float = Field(0.0, ge=0, le=1, description="Share of MQTT payloads sent"
+                                  " malformed")
+    slow_delay_s: float = Field(3.0, ge=0, description="Delay of a slow Modbus unit [s]")
+    bind_host: str = Field("127.0.0.1", description="Gateways listen here, whatever the"
+                           " registry's gateway_host")
+    mqtt_client_id: str = Field("hearth-sim", min_length=1, description="Publisher client id")
+    emission_log_path: Path = Field(Path("var/sim/emissions.jsonl"), description="Every MQTT"
+                               " payload published (JSON lines), for end-to-end checks")
+    truth_dir: Path = Field(Path("var/sim"), description="Ground-truth labels of each run")
+
+    @field_validator("step_s")
+    @classmethod
+    def _divides_day(cls, value: int) -> int:
+        if 86400 % value:
+            raise ValueError("must divide a day (86400 s): 60, 300, 600, 900, 1800 ...")
+        return value
+
+    @field_validator("start")
+    @classmethod
+    def _iso_start(cls, value: str | None) -> str | None:
+        if value:
+            from datetime import datetime
+
+            try:
+                datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError("must be an ISO 8601 time such as 2026-01-05T00:00:00Z") from None
+        return value or None
 
 
 class ModbusDeviceSettings(Section):
