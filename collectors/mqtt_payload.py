@@ -66,6 +66,7 @@ KINDS: dict[str, tuple[str, str | None, dict[str, FieldSpec]]] = {
         "volume_m3": FieldSpec("float", 0.0, 1e8, required=True),
         "energy_kwh": FieldSpec("float", 0.0, 1e9),
         "flow_m3_per_h": FieldSpec("float", 0.0, 50.0),
+        "credit_gbp": FieldSpec("float", -1_000.0, 10_000.0),
     }),
 }
 # Optional string fields that become tags.
