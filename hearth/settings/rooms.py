@@ -103,20 +103,52 @@ class ModbusCollectorSettings(Section):
 class MqttCollectorSettings(Section):
     """[collectors.mqtt]: owned by collectors/mqtt.py."""
 
+    enabled: bool = Field(True, description="Run the MQTT collector in `hearth collect`")
     client_id: str = Field("hearth-collector-1", min_length=1, description="Fixed: keeps the session")
     topic: str = Field("hearth/+/+/+", description="Subscription (use $share/group/... to scale out)")
+    topic_pattern: str = Field("hearth/{household}/{device}/{kind}",
+                               description="Topic levels to tags; {kind} is required")
+    session_expiry_s: int = Field(7 * 86400, gt=0, le=4_294_967_294,
+                                  description="Broker keeps the session this long [s]")
+    receive_maximum: int = Field(20_000, ge=1, le=65_535,
+                                 description="Unacknowledged QoS 1 messages in flight")
+    reconnect_min_s: float = Field(0.5, gt=0, description="First reconnect delay [s]")
+    reconnect_max_s: float = Field(30.0, gt=0, description="Longest reconnect delay [s]")
+    max_payload_bytes: int = Field(65_536, ge=256, description="Larger payloads are dead-lettered")
+    max_future_s: float = Field(86_400.0, ge=0,
+                                description="Sample times further ahead than this are rejected [s]")
+    gas_calorific_value_mj_per_m3: float = Field(
+        39.5, gt=20, lt=60, description="Turns gas volume into kWh when a meter omits energy_kwh")
+    silent_after_s: float = Field(900.0, gt=0,
+                                  description="A device unheard this long counts as silent [s]")
 
 
 class SpoolSettings(Section):
     """[collectors.spool]: owned by collectors/spool.py."""
 
     max_bytes: int = Field(2_000_000_000, ge=1_000_000, description="Spool size bound [bytes]")
+    segment_bytes: int = Field(64_000_000, ge=100_000,
+                               description="Segment file size before rolling over [bytes]")
+    warn_fraction: float = Field(0.8, gt=0, lt=1,
+                                 description="Log a warning when the spool is this full")
+    batch_lines: int = Field(5000, ge=1, description="Readings per InfluxDB write from the spool")
+    retry_max_s: float = Field(30.0, gt=0,
+                               description="Longest pause between write retries [s]")
 
 
 class CollectorsSettings(Section):
     spool_dir: Path = Field(Path("var/spool"), description="Durable on-disk spool")
     dead_letter_dir: Path = Field(Path("var/dead_letters"))
+    dead_letter_max_bytes: int = Field(1_000_000_000, ge=1_000_000,
+                                       description="Beyond this, dead letters keep no raw bytes")
+    dead_letter_max_raw_bytes: int = Field(1_048_576, ge=1024,
+                                           description="Raw bytes kept per dead letter")
     metrics_port: int = Field(9108, ge=1, le=65535, description="Prometheus metrics port")
+    summary_interval_s: float = Field(60.0, gt=0, description="Summary log line every [s]")
+    usage_max_power_kw: float = Field(25.0, gt=0,
+                                      description="Steps above this mean power are spikes [kW]")
+    usage_max_gap_s: float = Field(7200.0, gt=0,
+                                   description="Register gaps longer than this stay NaN [s]")
     modbus: ModbusCollectorSettings = Field(default_factory=ModbusCollectorSettings)
     mqtt: MqttCollectorSettings = Field(default_factory=MqttCollectorSettings)
     spool: SpoolSettings = Field(default_factory=SpoolSettings)
