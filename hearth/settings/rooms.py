@@ -155,7 +155,15 @@ class CollectorsSettings(Section):
 
 
 class ForecastingSettings(Section):
-    history_days: int = Field(56, ge=7, description="History used to fit [days]")
+    """[forecasting]: owned by forecasting/ (see docs/forecasting.md)."""
+
+    history_days: int = Field(56, ge=7, le=366, description="History used to fit [days]")
+    horizon_steps: int = Field(336, ge=1, le=1488, description="Half-hours forecast (7 days)")
+    horizon_days: int = Field(30, ge=1, le=92, description="Daily totals forecast [days]")
+    halflife_days: float = Field(21.0, gt=0, description="Recency weighting of history [days]")
+    reread_days: int = Field(2, ge=0, le=30, description="Days re-read for late readings")
+    chunk_households: int = Field(10_000, ge=1, description="Households fitted together")
+    n_jobs: int = Field(2, ge=1, le=64, description="Threads fitting chunks at once")
 
 
 class AdvisorSettings(Section):
