@@ -1,0 +1,110 @@
+"""Device faults: silent devices, counters going backwards, spikes, heating that does not heat.
+
+- silent: no reading for longer than `silent_intervals` reporting intervals plus a grace period;
+- counter backwards: a cumulative energy register that falls between buckets;
+- spike: usage in a bucket far above the household's own range (its 95th percentile);
+- heating on while the room keeps cooling: heating on for hours while the temperature falls.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from advisor.rules.base import HIGH, LOW, MEDIUM, RuleResult, fmt_h, rolling_sum
+
+
+def silent_devices(age_s: np.ndarray, interval_s: np.ndarray, silent_intervals: float = 3.0,
+                   grace_s: float = 900.0) -> tuple[np.ndarray, np.ndarray]:
+    """Per device whether it is silent too long (H, K), and the household's longest silence [s]."""
+    age = np.asarray(age_s, dtype=np.float64)
+    interval = np.asarray(interval_s, dtype=np.float64)
+    known = np.isfinite(age) & np.isfinite(interval)
+    silent = known & (age > interval * silent_intervals + grace_s)
+    worst = np.where(silent, age, 0).max(axis=1) if age.shape[1] else np.zeros(age.shape[0])
+    return silent, worst
+
+
+def counter_backwards(counter_kwh: np.ndarray, tolerance_kwh: float = 0.01) -> np.ndarray:
+    """Largest fall of a cumulative register between readings [kWh] (H,); 0 if none."""
+    c = np.asarray(counter_kwh, dtype=np.float64)
+    if c.shape[1] < 2:
+        return np.zeros(c.shape[0])
+    # Compare each reading with the previous one that exists (forward fill over gaps).
+    idx = np.where(np.isfinite(c), np.arange(c.shape[1])[None, :], 0)
+    np.maximum.accumulate(idx, axis=1, out=idx)
+    filled = c[np.arange(c.shape[0])[:, None], idx]
+    drop = filled[:, :-1] - c[:, 1:]
+    drop = np.where(np.isfinite(drop) & (drop > tolerance_kwh), drop, 0.0)
+    return drop.max(axis=1)
+
+
+def usage_spikes(usage_kwh: np.ndarray, baseline_p95_kwh: np.ndarray, ratio: float = 8.0,
+                 min_kwh: float = 3.0) -> np.ndarray:
+    """Largest bucket above max(ratio x the household's p95, min_kwh) [kWh] (H,); 0 if none."""
+    use = np.asarray(usage_kwh, dtype=np.float64)
+    bar = np.maximum(ratio * np.nan_to_num(np.asarray(baseline_p95_kwh, dtype=np.float64)), min_kwh)
+    spike = np.where(np.isfinite(use) & (use > bar[:, None]), use, 0.0)
+    return spike.max(axis=1)
+
+
+def heating_not_heating(heating_on: np.ndarray, temp_c: np.ndarray, step_h: float,
+                        hours: float = 3.0, drop_c: float = 1.0) -> np.ndarray:
+    """Largest fall in temperature over `hours` with the heating on throughout [C] (H,)."""
+    on = np.nan_to_num(np.asarray(heating_on, dtype=np.float64)) >= 0.5
+    temp = np.asarray(temp_c, dtype=np.float64)
+    w = max(1, round(hours / step_h))
+    if temp.shape[1] <= w:
+        return np.zeros(temp.shape[0])
+    all_on = rolling_sum(on, w + 1) >= w + 1
+    fall = temp[:, :-w] - temp[:, w:]
+    fall = np.where(all_on & np.isfinite(fall) & (fall >= drop_c), fall, 0.0)
+    return fall.max(axis=1)
+
+
+def device_faults(silent: np.ndarray, worst_silence_s: np.ndarray, counter_drop_kwh: np.ndarray,
+                  spike_kwh: np.ndarray, heating_fall_c: np.ndarray,
+                  device_ids: np.ndarray | None = None, heating_hours: float = 3.0) -> RuleResult:
+    """Combine the fault checks into one `device_fault` result per household.
+
+    silent: (H, K) bool; worst_silence_s (H,) [s]; counter_drop_kwh (H,) [kWh];
+    spike_kwh (H,) [kWh]; heating_fall_c (H,) [C]; device_ids (H, K) names for the reason.
+    """
+    silent = np.asarray(silent, dtype=bool)
+    n_silent = silent.sum(axis=1)
+    backwards = counter_drop_kwh > 0
+    spike = spike_kwh > 0
+    cooling = heating_fall_c > 0
+    flagged = (n_silent > 0) | backwards | spike | cooling
+    severity = np.full(len(flagged), LOW, dtype=np.int8)
+    severity[backwards | spike | cooling] = MEDIUM
+    severity[(n_silent > 0) & (worst_silence_s >= 86400)] = MEDIUM
+    severity[(n_silent > 0).astype(int) + backwards + spike + cooling >= 2] = HIGH
+    score = 25 * ((n_silent > 0).astype(float) + backwards + spike + cooling)
+    ids = None if device_ids is None else np.asarray(device_ids, dtype=object)
+    numbers = {"row": np.arange(len(flagged)), "n_silent": n_silent,
+               "silence_h": worst_silence_s / 3600,
+               "counter_drop_kwh": counter_drop_kwh, "spike_kwh": spike_kwh,
+               "heating_fall_c": heating_fall_c}
+
+    def reason(n: dict) -> str:
+        parts = []
+        if n["n_silent"]:
+            # Device names only for the households whose reason is shown (not all H).
+            names = [] if ids is None else [str(d) for d, s in zip(ids[n["row"]],
+                                                                   silent[n["row"]], strict=True)
+                                            if s and d]
+            who = f" ({', '.join(names)})" if names else ""
+            parts.append(f"{n['n_silent']} device(s) silent{who}, longest for"
+                         f" {fmt_h(n['silence_h'])} hours")
+        if n["counter_drop_kwh"]:
+            parts.append(f"meter register went backwards by {n['counter_drop_kwh']:.2f} kWh")
+        if n["spike_kwh"]:
+            parts.append(f"a spike of {n['spike_kwh']:.1f} kWh in one reading, far above the"
+                         " household's usual range")
+        if n["heating_fall_c"]:
+            parts.append(f"heating on for {fmt_h(heating_hours)} hours while the room cooled by"
+                         f" {n['heating_fall_c']:.1f} C")
+        text = "; ".join(parts)
+        return text[0].upper() + text[1:]
+
+    return RuleResult("device_fault", flagged, severity, score, numbers, reason)
