@@ -14,7 +14,7 @@ itself does not count.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -57,12 +57,12 @@ def working_deadline(start: datetime, n: int) -> datetime:
     local_day = _aware(start).astimezone(UK).date()
     end_day = add_working_days(local_day, n)
     end_local = datetime.combine(end_day, time(23, 59, 59), tzinfo=UK)
-    return end_local.astimezone(timezone.utc)
+    return end_local.astimezone(UTC)
 
 
 def emergency_deadline(start: datetime, hours: float = 24.0) -> datetime:
     """Emergency hazards: made safe within `hours` of becoming aware (UTC)."""
-    return _aware(start).astimezone(timezone.utc) + timedelta(hours=hours)
+    return _aware(start).astimezone(UTC) + timedelta(hours=hours)
 
 
 def clock(aware_at: datetime, emergency: bool, investigate_days: int = 10, summary_days: int = 3,

@@ -180,7 +180,7 @@ def _faults(inp: AdviceInputs, s: AdvisorSettings) -> RuleResult:
     for counter in inp.counter_kwh.values():
         drop = np.maximum(drop, counter_backwards(counter, s.fault_counter_tolerance_kwh))
     spike = np.zeros(n)
-    for fuel, use in inp.usage_kwh.items():
+    for _fuel, use in inp.usage_kwh.items():
         # The usual range: p95 of the recent window's buckets (robust to a few spikes).
         p95 = _p95(use)
         spike = np.maximum(spike, usage_spikes(use, p95, s.fault_spike_ratio,

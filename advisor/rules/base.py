@@ -61,7 +61,7 @@ class RuleResult:
 def _scalar(value):
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float) and np.isnan(value):
+    if isinstance(value, float) and not np.isfinite(value):
         return None
     return value
 

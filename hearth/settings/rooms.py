@@ -53,9 +53,9 @@ class AdvisorSettings(Section):
     # Windows of data the rules look at.
     window_h: int = Field(72, ge=12, le=24 * 14, description="Recent window of readings [h]")
     step_min: int = Field(30, ge=1, le=120, description="Time bucket of the arrays [min]")
-    history_days: int = Field(90, ge=14, description="Own recent months for the bill baseline [days]")
+    history_days: int = Field(90, ge=14, description="Own recent months (bills) [days]")
     forecast_days: int = Field(30, ge=7, le=60, description="Horizon of the cost forecast [days]")
-    min_coverage: float = Field(0.5, gt=0, le=1, description="Share of a window that must have data")
+    min_coverage: float = Field(0.5, gt=0, le=1, description="Share of a window with data")
     heating_season_months: list[int] = Field([10, 11, 12, 1, 2, 3, 4],
                                              description="Months of the heating season (1..12)")
     # Cold home (UKHSA Adverse weather and health plan: 18 C; below 16 C and 12 C the risks rise).
@@ -103,7 +103,7 @@ class AdvisorSettings(Section):
     bill_benefits_typical_ratio: float = Field(1.2, gt=0, description="Lower bar: benefits [ratio]")
     bill_min_increase_gbp: float = Field(15.0, ge=0, description="Ignore rises below this [GBP]")
     # Fuel poverty (LILEE; the 10% energy burden indicator).
-    fuel_poverty_epc_bands: str = Field("DEFG", pattern="^[A-G]+$", description="Low efficiency bands")
+    fuel_poverty_epc_bands: str = Field("DEFG", pattern="^[A-G]+$", description="Low EPC bands")
     fuel_poverty_burden: float = Field(0.10, gt=0, lt=1, description="Energy cost share of income")
     fuel_poverty_proxy_income_gbp: float = Field(16000.0, gt=0, description="Income assumed for a"
                                                  " household on means-tested benefits [GBP/year]")
@@ -111,13 +111,15 @@ class AdvisorSettings(Section):
     fault_silent_intervals: float = Field(3.0, gt=1, description="Silent longer than this many"
                                           " reporting intervals [ratio]")
     fault_silent_grace_s: float = Field(900.0, ge=0, description="Added grace [s]")
-    fault_counter_tolerance_kwh: float = Field(0.01, ge=0, description="Backwards step allowed [kWh]")
+    fault_counter_tolerance_kwh: float = Field(0.01, ge=0, description="Backwards step allowed")
     fault_spike_ratio: float = Field(8.0, gt=1, description="Spike: times the household's p95")
-    fault_spike_min_kwh: float = Field(3.0, gt=0, description="Spike: at least this per bucket [kWh]")
+    fault_spike_min_kwh: float = Field(3.0, gt=0, description="Spike: at least [kWh/bucket]")
     fault_cooling_hours: float = Field(3.0, gt=0, description="Heating on this long ... [h]")
     fault_cooling_drop_c: float = Field(1.0, gt=0, description="... while the room cools by [C]")
     # Cases.
     auto_close_h: float = Field(48.0, ge=0, description="Close a case once clear this long [h]")
+    auto_close_exclude: list[str] = Field(["damp_mould"], description="Kinds never auto-closed"
+                                          " (Awaab's Law duties stay once the landlord is aware)")
     awaab_investigate_working_days: int = Field(10, ge=1, description="Awaab's Law: investigate")
     awaab_summary_working_days: int = Field(3, ge=1, description="Written summary after that")
     awaab_safety_work_working_days: int = Field(5, ge=1, description="Safety work begun after that")
@@ -133,6 +135,12 @@ class NotifierSettings(Section):
     quiet_start: str = Field("20:00", pattern=r"^\d\d:\d\d$", description="Quiet hours begin")
     quiet_end: str = Field("09:00", pattern=r"^\d\d:\d\d$", description="Quiet hours end")
     min_interval_h: float = Field(72.0, ge=0, description="At most one tip per household per [h]")
+    tip_min_severity: str = Field("medium", pattern="^(low|medium|high|emergency)$",
+                                  description="Cases below this severity get no tip")
+    tip_kinds: list[str] = Field(["credit_runout", "self_disconnection", "cold_home",
+                                  "self_rationing", "damp_mould", "bill_shock", "fuel_poverty"],
+                                 description="Case kinds that send the tenant a tip")
+    service_name: str = Field("Hearth energy service", description="Who the tips come from")
     notify_base_url: str = Field("https://api.notifications.service.gov.uk",
                                  description="GOV.UK Notify API (tests point it elsewhere)")
     notify_timeout_s: float = Field(10.0, gt=0)
