@@ -149,3 +149,9 @@ def last_valid(x: np.ndarray) -> np.ndarray:
     idx = x.shape[1] - 1 - finite[:, ::-1].argmax(axis=1)
     out = x[np.arange(x.shape[0]), idx]
     return np.where(finite.any(axis=1), out, np.nan)
+
+
+def fmt_hours(value: float | None) -> str:
+    """'1 hour', '2.5 hours', '41 hours'."""
+    text = fmt_h(value)
+    return f"{text} hour" if text == "1" else f"{text} hours"

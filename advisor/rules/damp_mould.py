@@ -16,7 +16,7 @@ from advisor.rules.base import (
     MEDIUM,
     RuleResult,
     coverage,
-    fmt_h,
+    fmt_hours,
     nanmax_safe,
     rolling_sum,
 )
@@ -79,14 +79,14 @@ def damp_mould(humidity_pct: np.ndarray, temp_c: np.ndarray, coldest_c: np.ndarr
     def reason(n: dict) -> str:
         parts = []
         if n["worst_window_h"] > rh_hours:
-            parts.append(f"Humidity above {rh_pct:g}% for {fmt_h(n['worst_window_h'])} hours"
-                         f" within {fmt_h(n['window_h'])} hours")
+            parts.append(f"Humidity above {rh_pct:g}% for {fmt_hours(n['worst_window_h'])}"
+                         f" within {fmt_hours(n['window_h'])}")
         if n["very_high_h"] > very_high_hours:
-            parts.append(f"above {very_high_rh_pct:g}% for {fmt_h(n['very_high_h'])} hours")
+            parts.append(f"above {very_high_rh_pct:g}% for {fmt_hours(n['very_high_h'])}")
         text = "; ".join(parts) + f" (highest {n['max_rh_pct']:.0f}%)"
         if n["condensation_h"] and n["condensation_h"] >= condensation_hours:
             text += (f"; dew point within {dew_margin_c:g} C of the coldest room for"
-                     f" {fmt_h(n['condensation_h'])} hours, so condensation is likely")
+                     f" {fmt_hours(n['condensation_h'])}, so condensation is likely")
         return text[0].upper() + text[1:]
 
     return RuleResult("damp_mould", flagged, severity, score, numbers, reason)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from advisor.rules.base import HIGH, LOW, MEDIUM, RuleResult, fmt_h, rolling_sum
+from advisor.rules.base import HIGH, LOW, MEDIUM, RuleResult, fmt_hours, rolling_sum
 
 
 def silent_devices(age_s: np.ndarray, interval_s: np.ndarray, silent_intervals: float = 3.0,
@@ -95,14 +95,14 @@ def device_faults(silent: np.ndarray, worst_silence_s: np.ndarray, counter_drop_
                                             if s and d]
             who = f" ({', '.join(names)})" if names else ""
             parts.append(f"{n['n_silent']} device(s) silent{who}, longest for"
-                         f" {fmt_h(n['silence_h'])} hours")
+                         f" {fmt_hours(n['silence_h'])}")
         if n["counter_drop_kwh"]:
             parts.append(f"meter register went backwards by {n['counter_drop_kwh']:.2f} kWh")
         if n["spike_kwh"]:
             parts.append(f"a spike of {n['spike_kwh']:.1f} kWh in one reading, far above the"
                          " household's usual range")
         if n["heating_fall_c"]:
-            parts.append(f"heating on for {fmt_h(heating_hours)} hours while the room cooled by"
+            parts.append(f"heating on for {fmt_hours(heating_hours)} while the room cooled by"
                          f" {n['heating_fall_c']:.1f} C")
         text = "; ".join(parts)
         return text[0].upper() + text[1:]

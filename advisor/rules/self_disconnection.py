@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from advisor.rules.base import EMERGENCY, HIGH, MEDIUM, RuleResult, fmt_h, longest_run, nanmin_safe
+from advisor.rules.base import (
+    EMERGENCY,
+    HIGH,
+    MEDIUM,
+    RuleResult,
+    fmt_hours,
+    longest_run,
+    nanmin_safe,
+)
 
 
 def supply_off_mask(credit_gbp: dict[str, np.ndarray], voltage_v: np.ndarray | None,
@@ -60,9 +68,9 @@ def self_disconnection(supply_off: np.ndarray, electricity_kwh: np.ndarray, temp
     def reason(n: dict) -> str:
         parts = []
         if n["off_h"] >= off_hours - eps:
-            parts.append(f"Prepayment supply off for {fmt_h(n['off_h'])} hours in the window")
+            parts.append(f"Prepayment supply off for {fmt_hours(n['off_h'])} in the window")
         if n["no_use_cold_h"] >= no_use_hours - eps:
-            parts.append(f"no electricity used for {fmt_h(n['no_use_cold_h'])} hours in a row"
+            parts.append(f"no electricity used for {fmt_hours(n['no_use_cold_h'])} in a row"
                          f" while the home was below {cold_temp_c:g} C")
         text = "; ".join(parts)
         if n["lowest_c"] is not None:
