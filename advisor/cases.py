@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from advisor import awaab
-from advisor.db import connection, iso, parse_iso, utc_now
+from advisor.db import connection, iso, parse_iso, transaction, utc_now
 from advisor.rules.base import SEVERITIES, RuleResult
 from hearth.errors import HearthError
 from hearth.settings.rooms import AdvisorSettings
@@ -165,7 +165,7 @@ class CaseStore:
         if not officer:
             raise CaseError("an officer's username is needed for this action")
         at_s = iso(at or utc_now())
-        with self.conn:
+        with transaction(self.conn):
             if changes:
                 cols = ", ".join(f"{k} = ?" for k in changes)
                 self.conn.execute(f"UPDATE cases SET {cols}, updated_at = ? WHERE case_id = ?",
@@ -196,7 +196,7 @@ class CaseStore:
         now_s = iso(now)
         summary = SyncSummary()
         ids = [str(h) for h in households]
-        with self.conn:
+        with transaction(self.conn):
             for kind, result in results.items():
                 existing = {r["household_id"]: dict(r) for r in self.conn.execute(
                     "SELECT * FROM cases WHERE kind = ? AND status IN ('open', 'acknowledged')",

@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from advisor.db import iso, parse_iso, utc_now
+from advisor.db import iso, parse_iso, transaction, utc_now
 from advisor.notify.base import SendError, Tip
 from advisor.notify.policy import is_stop, normalise_uk_mobile, quiet_until
 from advisor.notify.tips import PRIORITY, TIP_KINDS, personalisation, render, template_text
@@ -140,7 +140,7 @@ class TipDispatcher:
 
     def _queue(self, case: dict, tip: Tip, send_after: datetime, reason: str,
                pending: dict | None) -> None:
-        with self.conn:
+        with transaction(self.conn):
             if pending:
                 self.conn.execute("UPDATE sms_log SET send_after = ?, skip_reason = ?,"
                                   " updated_at = ? WHERE message_id = ?",
@@ -169,7 +169,7 @@ class TipDispatcher:
         summary.sent[case["kind"]] += 1
         self._write(tip, pending, status=result.status, sent_at=iso(self.now),
                     provider_id=result.provider_id, skip_reason=None)
-        with self.conn:
+        with transaction(self.conn):
             self.conn.execute("INSERT INTO case_events (case_id, at, actor, action, detail)"
                               " VALUES (?, ?, 'advisor', 'tip_sent', ?)",
                               (case["case_id"], iso(self.now),
@@ -179,7 +179,7 @@ class TipDispatcher:
 
     def _write(self, tip: Tip, pending: dict | None, **values) -> None:
         values |= {"sender": self.sender.name, "body": tip.body, "updated_at": iso(self.now)}
-        with self.conn:
+        with transaction(self.conn):
             if pending:
                 cols = ", ".join(f"{k} = ?" for k in values)
                 self.conn.execute(f"UPDATE sms_log SET {cols}, send_after = NULL"
@@ -196,7 +196,7 @@ class TipDispatcher:
         summary.skipped[reason] += 1
         if dry_run or self._last_skip(case["case_id"]) == reason:
             return  # log a reason once, not on every run
-        with self.conn:
+        with transaction(self.conn):
             if reason in ("opted_out", "no_consent", "no_tenant", "no_mobile"):
                 # A queued tip must not go out after consent is gone.
                 self.conn.execute("UPDATE sms_log SET status = 'skipped', skip_reason = ?,"
@@ -218,9 +218,17 @@ def opt_out(conn, household_id: str, actor: str, source: str = "officer",
     if known.fetchone() is None:
         raise HearthError(f"household {household_id} has no tenants in the registry: check the"
                           " id (for example H000123)")
-    with conn:
+    tenants = [r[0] for r in conn.execute("SELECT tenant_id FROM tenants WHERE household_id = ?"
+                                          " AND opted_out_at IS NULL", (household_id,))]
+    has_consent_log = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND"
+                                   " name = 'consent_log'").fetchone() is not None
+    with transaction(conn):
         n = conn.execute("UPDATE tenants SET opted_out_at = ? WHERE household_id = ? AND"
                          " opted_out_at IS NULL", (at_s, household_id)).rowcount
+        if has_consent_log:
+            conn.executemany("INSERT INTO consent_log (tenant_id, at, channel, event, source,"
+                             " actor) VALUES (?, ?, 'sms', 'opted_out', ?, ?)",
+                             [(t, at_s, source, actor) for t in tenants])
         conn.execute("UPDATE sms_log SET status = 'skipped', skip_reason = 'opted_out',"
                      " updated_at = ? WHERE household_id = ? AND status = 'queued'",
                      (at_s, household_id))
@@ -248,7 +256,7 @@ def poll_statuses(conn, sender, now: datetime | None = None) -> Counter:
             continue
         counts[status] += 1
         if status != "sending":
-            with conn:
+            with transaction(conn):
                 conn.execute("UPDATE sms_log SET status = ?, updated_at = ? WHERE message_id = ?",
                              (status, at_s, r["message_id"]))
     return counts
