@@ -160,9 +160,9 @@ class CaseStore:
             raise CaseError(f"case {case_id} is already {case['status']}")
         return case
 
-    def _officer_change(self, case: dict, officer: str, action: str, detail: str,
+    def _officer_change(self, case: dict, actor: str, action: str, detail: str,
                         at: datetime | None, **changes) -> None:
-        if not officer:
+        if not actor:
             raise CaseError("an officer's username is needed for this action")
         at_s = iso(at or utc_now())
         with transaction(self.conn):
@@ -170,10 +170,10 @@ class CaseStore:
                 cols = ", ".join(f"{k} = ?" for k in changes)
                 self.conn.execute(f"UPDATE cases SET {cols}, updated_at = ? WHERE case_id = ?",
                                   [*changes.values(), at_s, case["case_id"]])
-            self._event(case["case_id"], at_s, officer, action, detail)
+            self._event(case["case_id"], at_s, actor, action, detail)
             self.conn.execute("INSERT INTO audit_log (at, actor, action, target, detail)"
                               " VALUES (?, ?, ?, ?, ?)",
-                              (at_s, officer, f"case.{action}", f"case:{case['case_id']}",
+                              (at_s, actor, f"case.{action}", f"case:{case['case_id']}",
                                json.dumps({"household_id": case["household_id"],
                                            "kind": case["kind"], "detail": detail})))
 
