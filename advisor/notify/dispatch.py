@@ -97,22 +97,23 @@ class TipDispatcher:
     def run(self, dry_run: bool = False) -> TipSummary:
         summary = TipSummary()
         for household_id, cases in sorted(self._candidates().items()):
-            first, rest = cases[0], cases[1:]
-            for case in rest:  # one tip at a time: the others wait for the next period
-                self._skip(case, "another_tip_first", summary, dry_run)
-            self._consider(household_id, first, summary, dry_run)
+            self._consider(household_id, cases, summary, dry_run)
         return summary
 
-    def _consider(self, household_id: str, case: dict, summary: TipSummary,
+    def _consider(self, household_id: str, cases: list[dict], summary: TipSummary,
                   dry_run: bool) -> None:
         mobile, why_not = self._recipient(household_id)
+        if why_not is None:
+            last = self._last_sent(household_id)
+            if last is not None and self.now - last < timedelta(hours=self.s.min_interval_h):
+                why_not = "rate_limited"
         if why_not:
-            self._skip(case, why_not, summary, dry_run)
+            for case in cases:
+                self._skip(case, why_not, summary, dry_run)
             return
-        last = self._last_sent(household_id)
-        if last is not None and self.now - last < timedelta(hours=self.s.min_interval_h):
-            self._skip(case, "rate_limited", summary, dry_run)
-            return
+        case, rest = cases[0], cases[1:]
+        for other in rest:  # one tip at a time: the others wait for the next period
+            self._skip(other, "another_tip_first", summary, dry_run)
         pending = self._pending(case["case_id"])
         send_after = parse_iso(pending["send_after"]) if pending else None
         if send_after and send_after > self.now:

@@ -82,10 +82,20 @@ class NotifySender:
 
     def received_texts(self) -> list[dict]:
         """Replies from tenants (for STOP): [{'user_number', 'content', 'created_at', ...}]."""
+        out: list[dict] = []
+        older_than = None
         try:
-            return list(self.client.get_received_texts_iterator())
+            # Page by hand: the client's iterator fails on a last page without a "next" link.
+            for _ in range(1000):
+                page = self.client.get_received_texts(older_than=older_than)
+                texts = page.get("received_text_messages") or []
+                out.extend(texts)
+                if not texts or not (page.get("links") or {}).get("next"):
+                    break
+                older_than = texts[-1]["id"]
         except HTTPError as exc:
             raise self._classify(exc, None) from None
+        return out
 
     @staticmethod
     def _classify(exc: HTTPError, tip: Tip | None) -> SendError:
