@@ -28,7 +28,7 @@ from advisor.rules.faults import (
     usage_spikes,
 )
 from advisor.rules.self_disconnection import supply_off_mask
-from advisor.rules.self_rationing import expected_heating_kwh
+from advisor.rules.self_rationing import expected_heating_kwh, low_setpoint_share
 from hearth.settings.rooms import AdvisorSettings
 
 RATIONING_DAYS = 7
@@ -115,9 +115,10 @@ def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
                           inp.forecast_standing_gbp_per_day, prepayment, s.credit_days_low,
                           s.credit_days_medium, s.credit_days_high)
         out[r.kind] = r
-    if (inp.credit_gbp or inp.voltage_v is not None) and "electricity" in inp.usage_kwh \
-            and inp.temp_c is not None:
-        off = supply_off_mask(inp.credit_gbp, inp.voltage_v, s.supply_off_credit_gbp)
+    if (inp.credit_gbp or inp.voltage_v is not None or inp.supply_on) \
+            and "electricity" in inp.usage_kwh and inp.temp_c is not None:
+        off = supply_off_mask(inp.credit_gbp, inp.voltage_v, s.supply_off_credit_gbp,
+                              supply_on=inp.supply_on)
         r = self_disconnection(off, inp.usage_kwh["electricity"], inp.temp_c, prepayment,
                                vulnerable, step_h, s.cold_home_temp_c, s.supply_off_hours,
                                s.no_use_kwh_per_step, s.no_use_hours)
@@ -166,7 +167,14 @@ def _rationing(inp: AdviceInputs, s: AdvisorSettings, cold_h: np.ndarray) -> Rul
     # Electric heating: the expectation adds the typical non-heating electricity use.
     expected = expected + np.where(gas_heating, 0.0,
                                    s.typical_electricity_kwh_per_year / 365.0)[:, None]
-    return self_rationing(heating, expected, cold_h, s.rationing_ratio, s.rationing_cold_hours)
+    low_sp = None
+    if inp.setpoint_c is not None and inp.temp_c is not None:
+        season = inp.heating_season(s.heating_season_months)
+        temp = np.where(season[None, :], inp.temp_c, np.nan)
+        low_sp = low_setpoint_share(inp.setpoint_c, inp.heating_on, temp, s.cold_home_temp_c,
+                                    s.rationing_setpoint_c)
+    return self_rationing(heating, expected, cold_h, s.rationing_ratio, s.rationing_cold_hours,
+                          low_sp, s.rationing_setpoint_share)
 
 
 def _faults(inp: AdviceInputs, s: AdvisorSettings) -> RuleResult:

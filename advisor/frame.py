@@ -23,6 +23,7 @@ class AdviceInputs:
       temp_c: mean indoor temperature over the home's rooms [C]
       min_temp_c: coldest room [C]; humidity_pct: most humid room [%RH]
       heating_on: share of the bucket the heating was on [0..1]
+      setpoint_c: thermostat setpoint [C]; supply_on[fuel]: the meter's supply switch [0/1]
       usage_kwh[fuel]: energy used in the bucket [kWh]
       counter_kwh[fuel]: meter's cumulative register at the end of the bucket [kWh]
       credit_gbp[fuel]: prepayment balance [GBP]; voltage_v: electricity supply voltage [V]
@@ -44,7 +45,9 @@ class AdviceInputs:
     min_temp_c: np.ndarray | None = None
     humidity_pct: np.ndarray | None = None
     heating_on: np.ndarray | None = None
+    setpoint_c: np.ndarray | None = None
     voltage_v: np.ndarray | None = None
+    supply_on: dict[str, np.ndarray] = field(default_factory=dict)
     usage_kwh: dict[str, np.ndarray] = field(default_factory=dict)
     counter_kwh: dict[str, np.ndarray] = field(default_factory=dict)
     credit_gbp: dict[str, np.ndarray] = field(default_factory=dict)

@@ -21,9 +21,13 @@ from advisor.rules.base import (
 
 
 def supply_off_mask(credit_gbp: dict[str, np.ndarray], voltage_v: np.ndarray | None,
-                    off_credit_gbp: float = 0.0, min_voltage_v: float = 50.0) -> np.ndarray:
-    """Per step whether any prepaid supply is off (H, S)."""
+                    off_credit_gbp: float = 0.0, min_voltage_v: float = 50.0,
+                    supply_on: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Per step whether any prepaid supply is off (H, S): balance at or below the disconnection
+    level, no voltage, or the meter's supply switch open."""
     masks = [np.asarray(c, dtype=np.float64) <= off_credit_gbp for c in credit_gbp.values()]
+    masks += [np.nan_to_num(np.asarray(v, dtype=np.float64), nan=1.0) < 0.5
+              for v in (supply_on or {}).values()]
     if voltage_v is not None:
         masks.append(np.asarray(voltage_v, dtype=np.float64) < min_voltage_v)
     if not masks:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from advisor.rules.base import HIGH, LOW, MEDIUM, RuleResult, fmt_h
+from advisor.rules.base import HIGH, LOW, MEDIUM, RuleResult, fmt_hours
 
 # Share of a year's gas use falling in each month (UK heating profile, sums to 1): January first.
 MONTHLY_HEATING_SHARE = np.array([0.155, 0.13, 0.12, 0.085, 0.06, 0.04, 0.035, 0.035, 0.045,
@@ -36,31 +36,65 @@ def expected_heating_kwh(month: np.ndarray, gas_heating: np.ndarray,
     return per_day
 
 
+def low_setpoint_share(setpoint_c: np.ndarray, heating_on: np.ndarray | None,
+                       temp_c: np.ndarray, cold_temp_c: float = 18.0,
+                       setpoint_bar_c: float = 17.0) -> np.ndarray:
+    """Share of the cold buckets in which the thermostat was set low or the heating off (H,).
+
+    setpoint_c, heating_on (0..1), temp_c: (H, S). NaN where no bucket was cold."""
+    temp = np.asarray(temp_c, dtype=np.float64)
+    cold = np.isfinite(temp) & (temp < cold_temp_c)
+    low = np.nan_to_num(np.asarray(setpoint_c, dtype=np.float64), nan=np.inf) <= setpoint_bar_c
+    if heating_on is not None:
+        low |= np.nan_to_num(np.asarray(heating_on, dtype=np.float64), nan=1.0) < 0.5
+    n_cold = cold.sum(axis=1)
+    return np.where(n_cold > 0, (low & cold).sum(axis=1) / np.maximum(n_cold, 1), np.nan)
+
+
 def self_rationing(heating_kwh: np.ndarray, expected_kwh: np.ndarray, cold_h: np.ndarray,
-                   ratio: float = 0.5, cold_hours: float = 12.0) -> RuleResult:
-    """Flag households using far less heating fuel than expected while their home is cold.
+                   ratio: float = 0.5, cold_hours: float = 12.0,
+                   low_setpoint: np.ndarray | None = None,
+                   setpoint_share: float = 0.5) -> RuleResult:
+    """Flag households going without heat while their home is cold.
 
     heating_kwh: daily use of the heating fuel (H, D) [kWh]. expected_kwh: what the weather
     calls for on those days (H, D) [kWh]. cold_h: hours below 18 C in the recent window (H,) [h].
+    low_setpoint: share of the cold hours with the thermostat set low or the heating off (H,)
+    [0..1], when thermostats report it. Flagged: cold for `cold_hours` and either the heating
+    fuel use under `ratio` of the expected, or the thermostat kept low for `setpoint_share`.
     """
-    used = np.nansum(np.asarray(heating_kwh, dtype=np.float64), axis=1)
-    have = np.isfinite(np.asarray(heating_kwh, dtype=np.float64)).any(axis=1)
+    heat = np.asarray(heating_kwh, dtype=np.float64)
+    used = np.nansum(heat, axis=1)
+    have = np.isfinite(heat).any(axis=1)
     expected = np.nansum(np.asarray(expected_kwh, dtype=np.float64), axis=1)
     share = np.where(expected > 0, used / np.where(expected > 0, expected, 1), np.nan)
     cold_h = np.asarray(cold_h, dtype=np.float64)
-    flagged = have & (expected > 0) & (share < ratio) & (cold_h >= cold_hours)
-    severity = np.full(len(used), LOW, dtype=np.int8)
-    severity[share < ratio * 0.6] = MEDIUM
-    severity[(share < ratio * 0.3) & (cold_h >= 2 * cold_hours)] = HIGH
-    score = 100 * np.clip(1 - np.nan_to_num(share, nan=1) / ratio, 0, 1) * 0.7 \
-        + 30 * np.clip(cold_h / 72.0, 0, 1)
-    days = np.full(len(used), heating_kwh.shape[1])
+    n = len(used)
+    low_sp = np.full(n, np.nan) if low_setpoint is None else np.asarray(low_setpoint, float)
+    cold = cold_h >= cold_hours
+    by_use = have & (expected > 0) & (np.nan_to_num(share, nan=1.0) < ratio)
+    by_setpoint = np.nan_to_num(low_sp) >= setpoint_share
+    flagged = cold & (by_use | by_setpoint)
+    severity = np.full(n, LOW, dtype=np.int8)
+    severity[(by_use & by_setpoint) | (np.nan_to_num(share, nan=1) < ratio * 0.6)] = MEDIUM
+    severity[(np.nan_to_num(share, nan=1) < ratio * 0.3) & (cold_h >= 2 * cold_hours)] = HIGH
+    score = (50 * np.clip(1 - np.nan_to_num(share, nan=1) / ratio, 0, 1)
+             + 20 * np.nan_to_num(low_sp) + 30 * np.clip(cold_h / 72.0, 0, 1))
+    days = np.full(n, heat.shape[1])
     numbers = {"used_kwh": used, "expected_kwh": expected, "share": share, "cold_h": cold_h,
-               "days": days}
+               "days": days, "low_setpoint_share": low_sp, "by_use": by_use}
 
     def reason(n: dict) -> str:
-        return (f"Used {n['used_kwh']:.0f} kWh for heating over {n['days']} days, about"
-                f" {100 * n['share']:.0f}% of the {n['expected_kwh']:.0f} kWh the season calls for,"
-                f" while the home was below 18 C for {fmt_h(n['cold_h'])} hours")
+        parts = []
+        if n["by_use"]:
+            parts.append(f"Used {n['used_kwh']:.0f} kWh for heating over {n['days']} days, about"
+                         f" {100 * n['share']:.0f}% of the {n['expected_kwh']:.0f} kWh the season"
+                         " calls for")
+        if n["low_setpoint_share"] is not None and n["low_setpoint_share"] >= setpoint_share:
+            parts.append(f"thermostat set low or heating off for"
+                         f" {100 * n['low_setpoint_share']:.0f}% of the cold hours")
+        text = "; ".join(parts)
+        text = text[0].upper() + text[1:]
+        return text + f", while the home was below 18 C for {fmt_hours(n['cold_h'])}"
 
     return RuleResult("self_rationing", flagged, severity, score, numbers, reason)

@@ -91,6 +91,10 @@ class AdvisorSettings(Section):
     rationing_ratio: float = Field(0.5, gt=0, lt=1, description="Heating fuel use below this share"
                                    " of what the weather calls for [ratio]")
     rationing_cold_hours: float = Field(12.0, gt=0, description="Cold hours needed as well [h]")
+    rationing_setpoint_c: float = Field(17.0, description="Thermostat at or below this while"
+                                        " cold counts as going without heat [C]")
+    rationing_setpoint_share: float = Field(0.5, gt=0, le=1, description="... for this share of"
+                                            " the cold hours [ratio]")
     # Bill shock (Ofgem typical domestic consumption values, medium).
     typical_electricity_kwh_per_year: float = Field(2700.0, gt=0, description="Ofgem TDCV [kWh]")
     typical_gas_kwh_per_year: float = Field(11500.0, gt=0, description="Ofgem TDCV [kWh]")
