@@ -27,6 +27,7 @@ from advisor.rules.faults import (
     silent_devices,
     usage_spikes,
 )
+from advisor.rules.profiles import day_months, typical_daily_kwh
 from advisor.rules.self_disconnection import supply_off_mask
 from advisor.rules.self_rationing import expected_heating_kwh, low_setpoint_share
 from hearth.settings.rooms import AdvisorSettings
@@ -73,17 +74,42 @@ def recent_cost_gbp_30d(inp: AdviceInputs) -> np.ndarray:
 
 
 def typical_cost_gbp_30d(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
-    """Ofgem typical use for 30 days at the forecast's tariffs, standing charges included [GBP]."""
+    """Ofgem typical use over the forecast's first 30 days (month by month) at the tariffs
+    that apply, standing charges included [GBP] (H,). An electrically heated home's typical
+    electricity is Ofgem's Economy 7 value on the heating profile."""
     has_gas = inp.attr("has_gas", 1).astype(bool)
-    typical = {"electricity": s.typical_electricity_kwh_per_year,
-               "gas": s.typical_gas_kwh_per_year}
+    gas_heating = inp.attr("gas_heating", 1).astype(bool) & has_gas
     total = np.zeros(inp.n)
+    first = np.datetime64(inp.now.replace(tzinfo=None), "D")
     for fuel in _fuels(inp, inp.forecast_rate_gbp_per_kwh):
         rate = inp.forecast_rate_gbp_per_kwh[fuel][:, :30]
         standing = inp.forecast_standing_gbp_per_day[fuel][:, :30]
-        days = rate.shape[1]
-        cost = (typical[fuel] / 365.0 * rate + standing).sum(axis=1) * (30.0 / max(days, 1))
+        months = day_months(first, rate.shape[1])
+        if fuel == "gas":
+            kwh = typical_daily_kwh(months, s.typical_gas_kwh_per_year, True)
+        else:
+            annual = np.where(gas_heating, s.typical_electricity_kwh_per_year,
+                              s.typical_electric_heating_kwh_per_year)
+            kwh = typical_daily_kwh(months, annual, ~gas_heating)
+        cost = (kwh * rate + standing).sum(axis=1) * (30.0 / max(rate.shape[1], 1))
         total += np.where(has_gas, cost, 0.0) if fuel == "gas" else cost
+    return total
+
+
+def typical_annual_cost_gbp(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
+    """Ofgem typical use for a year at the forecast's first-day tariffs [GBP] (H,)."""
+    has_gas = inp.attr("has_gas", 1).astype(bool)
+    gas_heating = inp.attr("gas_heating", 1).astype(bool) & has_gas
+    total = np.zeros(inp.n)
+    for fuel in _fuels(inp, inp.forecast_rate_gbp_per_kwh):
+        rate = inp.forecast_rate_gbp_per_kwh[fuel][:, 0]
+        standing = inp.forecast_standing_gbp_per_day[fuel][:, 0]
+        if fuel == "gas":
+            total += np.where(has_gas, s.typical_gas_kwh_per_year * rate + 365 * standing, 0.0)
+        else:
+            annual = np.where(gas_heating, s.typical_electricity_kwh_per_year,
+                              s.typical_electric_heating_kwh_per_year)
+            total += annual * rate + 365 * standing
     return total
 
 
@@ -135,7 +161,11 @@ def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
                        s.bill_benefits_own_ratio, s.bill_benefits_typical_ratio,
                        s.bill_min_increase_gbp)
         out[r.kind] = r
-        annual = p50 * 365.0 / 30.0
+        # A year's cost: the 30-day forecast scaled by the typical year over the typical 30 days
+        # (a January forecast times 365/30 would overstate the year by half).
+        typical_30 = typical_cost_gbp_30d(inp, s)
+        annual = p50 * typical_annual_cost_gbp(inp, s) / np.where(typical_30 > 0, typical_30,
+                                                                   np.nan)
     else:
         annual = np.full(inp.n, np.nan)
     if inp.epc_band is not None:
@@ -164,9 +194,6 @@ def _rationing(inp: AdviceInputs, s: AdvisorSettings, cold_h: np.ndarray) -> Rul
                   .astype(np.int64) % 12 + 1)
     expected = expected_heating_kwh(day_months, gas_heating, s.typical_gas_kwh_per_year,
                                     s.typical_electric_heating_kwh_per_year, inp.floor_area_m2)
-    # Electric heating: the expectation adds the typical non-heating electricity use.
-    expected = expected + np.where(gas_heating, 0.0,
-                                   s.typical_electricity_kwh_per_year / 365.0)[:, None]
     low_sp = None
     if inp.setpoint_c is not None and inp.temp_c is not None:
         season = inp.heating_season(s.heating_season_months)
@@ -188,11 +215,12 @@ def _faults(inp: AdviceInputs, s: AdvisorSettings) -> RuleResult:
     for counter in inp.counter_kwh.values():
         drop = np.maximum(drop, counter_backwards(counter, s.fault_counter_tolerance_kwh))
     spike = np.zeros(n)
-    for _fuel, use in inp.usage_kwh.items():
+    for fuel, use in inp.usage_kwh.items():
         # The usual range: p95 of the recent window's buckets (robust to a few spikes).
         p95 = _p95(use)
-        spike = np.maximum(spike, usage_spikes(use, p95, s.fault_spike_ratio,
-                                               s.fault_spike_min_kwh))
+        floor = (s.fault_spike_min_gas_kwh if fuel == "gas"
+                 else s.fault_spike_min_electricity_kwh)
+        spike = np.maximum(spike, usage_spikes(use, p95, s.fault_spike_ratio, floor))
     fall = np.zeros(n)
     if inp.heating_on is not None and inp.temp_c is not None:
         fall = heating_not_heating(inp.heating_on, inp.temp_c, inp.step_h,

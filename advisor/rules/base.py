@@ -66,14 +66,22 @@ def _scalar(value):
     return value
 
 
+def as_float(x) -> np.ndarray:
+    """x as a floating array, without a copy when it already is one (float32 stays float32)."""
+    x = np.asarray(x)
+    return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)
+
+
 def rolling_sum(x: np.ndarray, window: int) -> np.ndarray:
     """Sums over every window of `window` consecutive steps along axis 1: (H, S-window+1).
 
-    If the series is shorter than the window, one sum over the whole series (H, 1)."""
-    x = np.asarray(x, dtype=np.float64)
+    Booleans are counted in integers. If the series is shorter than the window, one sum over
+    the whole series (H, 1)."""
+    x = np.asarray(x)
     window = max(1, min(int(window), x.shape[1]))
-    c = np.cumsum(x, axis=1)
-    c = np.concatenate([np.zeros((x.shape[0], 1)), c], axis=1)
+    dtype = np.int32 if x.dtype == bool else np.float64
+    c = np.zeros((x.shape[0], x.shape[1] + 1), dtype=dtype)
+    np.cumsum(x, axis=1, dtype=dtype, out=c[:, 1:])
     return c[:, window:] - c[:, :-window]
 
 
@@ -82,9 +90,9 @@ def longest_run(mask: np.ndarray) -> np.ndarray:
     mask = np.asarray(mask, dtype=bool)
     if mask.shape[1] == 0:
         return np.zeros(mask.shape[0], dtype=np.int64)
-    c = np.cumsum(mask, axis=1, dtype=np.int64)
+    c = np.cumsum(mask, axis=1, dtype=np.int32)
     # At each False, remember the count so far; the run length is the count since the last False.
-    base = np.maximum.accumulate(np.where(mask, 0, c), axis=1)
+    base = np.maximum.accumulate(np.where(mask, np.int32(0), c), axis=1)
     return (c - base).max(axis=1)
 
 
@@ -108,13 +116,13 @@ def coverage(x: np.ndarray) -> np.ndarray:
 
 def nanmin_safe(x: np.ndarray) -> np.ndarray:
     """Minimum along axis 1 ignoring NaN; NaN where a row has no data (no warnings)."""
-    x = np.asarray(x, dtype=np.float64)
+    x = as_float(x)
     filled = np.where(np.isfinite(x), x, np.inf).min(axis=1)
     return np.where(np.isfinite(filled), filled, np.nan)
 
 
 def nanmax_safe(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
+    x = as_float(x)
     filled = np.where(np.isfinite(x), x, -np.inf).max(axis=1)
     return np.where(np.isfinite(filled), filled, np.nan)
 

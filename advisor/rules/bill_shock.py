@@ -2,10 +2,11 @@
 months and against Ofgem's typical use.
 
 Cost = sum over days and fuels of (kWh x unit rate that applies that day + standing charge).
-The bar is the larger shock: the forecast p50 over the own recent 30-day cost by `own_ratio`, or
-over the cost of typical use at today's prices by `typical_ratio`. Households on means-tested
-benefits get the lower ratios. A p90 over the bar flags low; p50 over it medium; p50 over twice
-the bar's ratio high.
+Two bars: the forecast over the household's own recent 30-day cost by `own_ratio` (a shock), or
+over the cost of Ofgem typical use for the same days at the same tariffs by `typical_ratio` (an
+unaffordable bill). Households on means-tested benefits get the lower ratios. p50 over a bar
+flags medium, 1.5 times over it high; the p90 over the own-history bar raised by 0.5 (2.0
+or 1.75 times the own cost) flags low.
 """
 
 from __future__ import annotations
@@ -47,11 +48,13 @@ def bill_shock(forecast_p50_gbp: np.ndarray, forecast_p90_gbp: np.ndarray,
         rise50 = (recent > 0) & (p50 - recent >= min_increase_gbp)
         rise90 = (recent > 0) & (p90 - recent >= min_increase_gbp)
         own50 = np.where(rise50, p50 / (recent * r_own), 0)
-        own90 = np.where(rise90, p90 / (recent * r_own), 0)
+        # The p90 must clear a higher bar (ratio + 0.5): a real chance of a much bigger bill.
+        own90 = np.where(rise90, p90 / (recent * (r_own + 0.5)), 0)
         typ50 = np.where(typical > 0, p50 / (typical * r_typ), 0)
-        typ90 = np.where(typical > 0, p90 / (typical * r_typ), 0)
+    # The p90 (a cold month, a bad estimate) only counts against the household's own history:
+    # against typical use it would flag every household whose forecast is merely uncertain.
     over50 = np.nan_to_num(np.maximum(own50, typ50))
-    over90 = np.nan_to_num(np.maximum(own90, typ90))
+    over90 = np.nan_to_num(own90)
     severity = np.select([over50 >= 1.5, over50 >= 1.0, over90 >= 1.0], [HIGH, MEDIUM, LOW], NONE)
     flagged = np.isfinite(p50) & (severity > NONE)
     score = 100 * np.clip((np.maximum(over50, over90 * 0.8) - 0.8) / 1.2, 0, 1)

@@ -14,6 +14,7 @@ from advisor.rules.base import (
     LOW,
     MEDIUM,
     RuleResult,
+    as_float,
     coverage,
     fmt_h,
     longest_run,
@@ -31,7 +32,7 @@ def cold_home(temp_c: np.ndarray, in_season: np.ndarray, vulnerable: np.ndarray,
     temp_c: indoor temperature (H, S) [C], NaN where missing. in_season: (S,) or (H, S) bool.
     vulnerable: (H,) bool. step_h: bucket length [h]. Hours are counted in season only.
     """
-    temp = np.asarray(temp_c, dtype=np.float64)
+    temp = as_float(temp_c)
     season = np.broadcast_to(np.asarray(in_season, dtype=bool), temp.shape)
     valid = np.isfinite(temp)
     seen = valid & season

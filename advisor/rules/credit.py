@@ -52,7 +52,7 @@ def credit_runout(credit_gbp: dict[str, np.ndarray], forecast_kwh_p90: dict[str,
     for fuel, series in credit_gbp.items():
         if fuel not in forecast_kwh_p90:
             continue
-        arr = np.asarray(series, dtype=np.float64)
+        arr = np.asarray(series)
         credit = last_valid(arr) if arr.ndim == 2 else arr
         cost = (np.nan_to_num(forecast_kwh_p90[fuel]) * rate_gbp_per_kwh[fuel]
                 + standing_gbp_per_day[fuel])

@@ -15,6 +15,7 @@ from advisor.rules.base import (
     LOW,
     MEDIUM,
     RuleResult,
+    as_float,
     coverage,
     fmt_hours,
     nanmax_safe,
@@ -27,8 +28,8 @@ MAGNUS_B, MAGNUS_C = 17.625, 243.04
 
 def dew_point_c(temp_c: np.ndarray, humidity_pct: np.ndarray) -> np.ndarray:
     """Dew point of air at temp_c [C] and relative humidity [%RH] (Magnus formula) [C]."""
-    rh = np.clip(np.asarray(humidity_pct, dtype=np.float64), 1e-3, 100.0)
-    t = np.asarray(temp_c, dtype=np.float64)
+    rh = np.clip(as_float(humidity_pct), 1e-3, 100.0)
+    t = as_float(temp_c)
     gamma = np.log(rh / 100.0) + MAGNUS_B * t / (MAGNUS_C + t)
     return MAGNUS_C * gamma / (MAGNUS_B - gamma)
 
@@ -45,7 +46,7 @@ def damp_mould(humidity_pct: np.ndarray, temp_c: np.ndarray, coldest_c: np.ndarr
     coldest_c: coldest room (H, S) [C]. vulnerable: (H,) bool. step_h: bucket length [h].
     "More than N hours" is strict: exactly N hours above the bar does not flag.
     """
-    rh = np.asarray(humidity_pct, dtype=np.float64)
+    rh = as_float(humidity_pct)
     valid = np.isfinite(rh)
     above = valid & (rh > rh_pct)
     very = valid & (rh > very_high_rh_pct)
@@ -53,7 +54,7 @@ def damp_mould(humidity_pct: np.ndarray, temp_c: np.ndarray, coldest_c: np.ndarr
     worst_window_h = rolling_sum(above, win).max(axis=1) * step_h
     very_h = very.sum(axis=1) * step_h
     dew = dew_point_c(temp_c, rh)
-    coldest = np.asarray(coldest_c, dtype=np.float64)
+    coldest = as_float(coldest_c)
     condensing = valid & np.isfinite(coldest) & (coldest - dew <= dew_margin_c)
     condensation_h = condensing.sum(axis=1) * step_h
     closest_margin = -nanmax_safe(np.where(valid, dew - coldest, np.nan))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from advisor.rules.base import HIGH, LOW, MEDIUM, RuleResult, fmt_hours, rolling_sum
+from advisor.rules.base import HIGH, LOW, MEDIUM, RuleResult, as_float, fmt_hours, rolling_sum
 
 
 def silent_devices(age_s: np.ndarray, interval_s: np.ndarray, silent_intervals: float = 3.0,
@@ -26,7 +26,7 @@ def silent_devices(age_s: np.ndarray, interval_s: np.ndarray, silent_intervals: 
 
 def counter_backwards(counter_kwh: np.ndarray, tolerance_kwh: float = 0.01) -> np.ndarray:
     """Largest fall of a cumulative register between readings [kWh] (H,); 0 if none."""
-    c = np.asarray(counter_kwh, dtype=np.float64)
+    c = as_float(counter_kwh)
     if c.shape[1] < 2:
         return np.zeros(c.shape[0])
     # Compare each reading with the previous one that exists (forward fill over gaps).
@@ -41,8 +41,9 @@ def counter_backwards(counter_kwh: np.ndarray, tolerance_kwh: float = 0.01) -> n
 def usage_spikes(usage_kwh: np.ndarray, baseline_p95_kwh: np.ndarray, ratio: float = 8.0,
                  min_kwh: float = 3.0) -> np.ndarray:
     """Largest bucket above max(ratio x the household's p95, min_kwh) [kWh] (H,); 0 if none."""
-    use = np.asarray(usage_kwh, dtype=np.float64)
-    bar = np.maximum(ratio * np.nan_to_num(np.asarray(baseline_p95_kwh, dtype=np.float64)), min_kwh)
+    use = as_float(usage_kwh)
+    p95 = np.nan_to_num(np.asarray(baseline_p95_kwh, dtype=np.float64))
+    bar = np.maximum(ratio * p95, min_kwh)
     spike = np.where(np.isfinite(use) & (use > bar[:, None]), use, 0.0)
     return spike.max(axis=1)
 
@@ -50,8 +51,8 @@ def usage_spikes(usage_kwh: np.ndarray, baseline_p95_kwh: np.ndarray, ratio: flo
 def heating_not_heating(heating_on: np.ndarray, temp_c: np.ndarray, step_h: float,
                         hours: float = 3.0, drop_c: float = 1.0) -> np.ndarray:
     """Largest fall in temperature over `hours` with the heating on throughout [C] (H,)."""
-    on = np.nan_to_num(np.asarray(heating_on, dtype=np.float64)) >= 0.5
-    temp = np.asarray(temp_c, dtype=np.float64)
+    on = np.nan_to_num(as_float(heating_on)) >= 0.5
+    temp = as_float(temp_c)
     w = max(1, round(hours / step_h))
     if temp.shape[1] <= w:
         return np.zeros(temp.shape[0])

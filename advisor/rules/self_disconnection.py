@@ -14,6 +14,7 @@ from advisor.rules.base import (
     HIGH,
     MEDIUM,
     RuleResult,
+    as_float,
     fmt_hours,
     longest_run,
     nanmin_safe,
@@ -25,11 +26,11 @@ def supply_off_mask(credit_gbp: dict[str, np.ndarray], voltage_v: np.ndarray | N
                     supply_on: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """Per step whether any prepaid supply is off (H, S): balance at or below the disconnection
     level, no voltage, or the meter's supply switch open."""
-    masks = [np.asarray(c, dtype=np.float64) <= off_credit_gbp for c in credit_gbp.values()]
-    masks += [np.nan_to_num(np.asarray(v, dtype=np.float64), nan=1.0) < 0.5
+    masks = [as_float(c) <= off_credit_gbp for c in credit_gbp.values()]
+    masks += [np.nan_to_num(as_float(v), nan=1.0) < 0.5
               for v in (supply_on or {}).values()]
     if voltage_v is not None:
-        masks.append(np.asarray(voltage_v, dtype=np.float64) < min_voltage_v)
+        masks.append(as_float(voltage_v) < min_voltage_v)
     if not masks:
         raise ValueError("supply_off_mask needs credit_gbp or voltage_v series")
     out = masks[0].copy()
@@ -51,9 +52,9 @@ def self_disconnection(supply_off: np.ndarray, electricity_kwh: np.ndarray, temp
     prepay = np.asarray(prepayment, dtype=bool)
     vulnerable = np.asarray(vulnerable, dtype=bool)
     off = np.asarray(supply_off, dtype=bool)
-    temp = np.asarray(temp_c, dtype=np.float64)
+    temp = as_float(temp_c)
     cold = np.isfinite(temp) & (temp < cold_temp_c)
-    use = np.asarray(electricity_kwh, dtype=np.float64)
+    use = as_float(electricity_kwh)
     no_use = np.isfinite(use) & (use < no_use_kwh_per_step)
     off_h = off.sum(axis=1) * step_h
     off_cold_h = longest_run(off & cold) * step_h

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from advisor.rules.base import HIGH, LOW, MEDIUM, RuleResult, fmt_hours
-
-# Share of a year's gas use falling in each month (UK heating profile, sums to 1): January first.
-MONTHLY_HEATING_SHARE = np.array([0.155, 0.13, 0.12, 0.085, 0.06, 0.04, 0.035, 0.035, 0.045,
-                                  0.075, 0.10, 0.12])
+from advisor.rules.base import HIGH, LOW, MEDIUM, RuleResult, as_float, fmt_hours
+from advisor.rules.profiles import typical_daily_kwh
 
 
 def expected_heating_kwh(month: np.ndarray, gas_heating: np.ndarray,
@@ -23,12 +20,9 @@ def expected_heating_kwh(month: np.ndarray, gas_heating: np.ndarray,
     """Typical daily use of the heating fuel for each day [kWh] (H, D).
 
     month: (D,) month numbers 1..12. gas_heating: (H,) bool. Scaled by floor area when known."""
-    month = np.asarray(month)
-    share = MONTHLY_HEATING_SHARE[month - 1]
-    days_in_month = np.array([31, 28.25, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[month - 1]
     annual = np.where(np.asarray(gas_heating, dtype=bool), typical_gas_kwh_per_year,
                       typical_electric_heating_kwh_per_year)
-    per_day = annual[:, None] * (share / days_in_month)[None, :]
+    per_day = typical_daily_kwh(month, annual, True)
     if floor_area_m2 is not None:
         area = np.asarray(floor_area_m2, dtype=np.float64)
         scale = np.where(np.isfinite(area) & (area > 0), area / typical_floor_area_m2, 1.0)
@@ -42,11 +36,11 @@ def low_setpoint_share(setpoint_c: np.ndarray, heating_on: np.ndarray | None,
     """Share of the cold buckets in which the thermostat was set low or the heating off (H,).
 
     setpoint_c, heating_on (0..1), temp_c: (H, S). NaN where no bucket was cold."""
-    temp = np.asarray(temp_c, dtype=np.float64)
+    temp = as_float(temp_c)
     cold = np.isfinite(temp) & (temp < cold_temp_c)
-    low = np.nan_to_num(np.asarray(setpoint_c, dtype=np.float64), nan=np.inf) <= setpoint_bar_c
+    low = np.nan_to_num(as_float(setpoint_c), nan=np.inf) <= setpoint_bar_c
     if heating_on is not None:
-        low |= np.nan_to_num(np.asarray(heating_on, dtype=np.float64), nan=1.0) < 0.5
+        low |= np.nan_to_num(as_float(heating_on), nan=1.0) < 0.5
     n_cold = cold.sum(axis=1)
     return np.where(n_cold > 0, (low & cold).sum(axis=1) / np.maximum(n_cold, 1), np.nan)
 

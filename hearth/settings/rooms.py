@@ -117,7 +117,10 @@ class AdvisorSettings(Section):
     fault_silent_grace_s: float = Field(900.0, ge=0, description="Added grace [s]")
     fault_counter_tolerance_kwh: float = Field(0.01, ge=0, description="Backwards step allowed")
     fault_spike_ratio: float = Field(8.0, gt=1, description="Spike: times the household's p95")
-    fault_spike_min_kwh: float = Field(3.0, gt=0, description="Spike: at least [kWh/bucket]")
+    fault_spike_min_electricity_kwh: float = Field(6.0, gt=0, description="Spike: at least"
+                                                   " [kWh/bucket] (6 kWh/30 min = 12 kW)")
+    fault_spike_min_gas_kwh: float = Field(20.0, gt=0, description="Spike: at least"
+                                           " [kWh/bucket] (above a 40 kW boiler's half hour)")
     fault_cooling_hours: float = Field(3.0, gt=0, description="Heating on this long ... [h]")
     fault_cooling_drop_c: float = Field(1.0, gt=0, description="... while the room cools by [C]")
     # Cases.

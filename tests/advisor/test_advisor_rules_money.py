@@ -96,16 +96,17 @@ def test_expected_heating_follows_the_season_and_fuel():
 
 def test_bill_shock_bars_own_typical_and_benefits():
     p50 = np.array([150.0, 149.0, 130.0, 130.0, 20.0, 100.0, 400.0])
-    p90 = np.array([170.0, 160.0, 140.0, 140.0, 24.0, 160.0, 450.0])
+    p90 = np.array([170.0, 205.0, 140.0, 140.0, 24.0, 199.0, 450.0])
     recent = np.array([100.0, 100.0, 100.0, 100.0, 10.0, 100.0, 100.0])
     typical = np.full(7, 200.0)
     benefits = np.array([0, 0, 1, 0, 1, 0, 0], bool)
     r = bill_shock(p50, p90, recent, typical, benefits)
-    # 0: p50 exactly 1.5x own -> medium. 1: p50 just under, p90 over -> low.
-    # 2: 1.3x own with benefits (bar 1.25) -> medium; 3: same without -> p90 1.4 < 1.5: none.
-    # 4: doubles but only £10 more: not a shock. 5: p90 1.6x own -> low. 6: 4x own -> high.
-    assert r.severity.tolist() == [MEDIUM, LOW, MEDIUM, 0, 0, LOW, HIGH]
-    assert r.flagged.tolist() == [True, True, True, False, False, True, True]
+    # 0: p50 exactly 1.5x own -> medium. 1: p50 just under, p90 over 2.0x own -> low.
+    # 2: 1.3x own with benefits (bar 1.25) -> medium; 3: same without -> none.
+    # 4: doubles but only £10 more: not a shock. 5: p90 1.99x own: under the p90 bar (2.0x).
+    # 6: 4x own -> high.
+    assert r.severity.tolist() == [MEDIUM, LOW, MEDIUM, 0, 0, 0, HIGH]
+    assert r.flagged.tolist() == [True, True, True, False, False, False, True]
     text = r.reason_of(2)
     assert "£130" in text and "1.3 times" in text and "lower bar" in text
 
