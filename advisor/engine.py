@@ -223,7 +223,13 @@ def _faults(inp: AdviceInputs, s: AdvisorSettings) -> RuleResult:
         spike = np.maximum(spike, usage_spikes(use, p95, s.fault_spike_ratio, floor))
     fall = np.zeros(n)
     if inp.heating_on is not None and inp.temp_c is not None:
-        fall = heating_not_heating(inp.heating_on, inp.temp_c, inp.step_h,
+        heating_on = inp.heating_on
+        if inp.credit_gbp or inp.supply_on or inp.voltage_v is not None:
+            # With the supply off the boiler cannot heat: that is not a device fault.
+            off = supply_off_mask(inp.credit_gbp, inp.voltage_v, s.supply_off_credit_gbp,
+                                  supply_on=inp.supply_on)
+            heating_on = np.where(off, 0, heating_on)
+        fall = heating_not_heating(heating_on, inp.temp_c, inp.step_h,
                                    s.fault_cooling_hours, s.fault_cooling_drop_c)
     return device_faults(silent, worst, drop, spike, fall, inp.device_ids, s.fault_cooling_hours)
 

@@ -25,34 +25,42 @@ def synthetic_inputs(n: int, seed: int = 0, now: datetime | None = None, window_
                                                ("fault", 0.03), ("rationing", 0.03),
                                                ("bill", 0.04))}
     prepay = rng.random(n) < 0.4
+    area = rng.uniform(40, 100, n)
     truth["low_credit"] &= prepay
+    truth["disconnected"] = truth["low_credit"] & (rng.random(n) < 0.3)
     # Indoor temperature: 19-21 C with a daily cycle; cold homes 14-17 C.
     base = np.where(truth["cold"] | truth["rationing"], rng.uniform(14, 17, n),
                     rng.uniform(19, 21.5, n))
-    temp = (base[:, None] + 1.0 * np.sin(2 * np.pi * (hour - 16) / 24)
-            + rng.normal(0, 0.3, (n, S))).astype(dtype)
+    temp = (base[:, None] + 0.5 * np.sin(2 * np.pi * (hour - 16) / 24)
+            + rng.normal(0, 0.1, (n, S))).astype(dtype)
     coldest = (temp - rng.uniform(0.5, 2.5, n)[:, None]).astype(dtype)
     rh = np.where(truth["damp"][:, None], rng.uniform(72, 88, n)[:, None],
                   rng.uniform(45, 62, n)[:, None]) + rng.normal(0, 3, (n, S))
     rh = np.clip(rh, 20, 100).astype(dtype)
-    # Heating on while the temperature rises (a working boiler).
-    heating_on = np.concatenate([np.zeros((n, 1)), np.diff(temp, axis=1) > 0], axis=1)
-    heating_on = heating_on.astype(dtype)
     setpoint = np.where(truth["rationing"], 15.0, 20.0)[:, None] * np.ones((1, S), dtype)
+    # The thermostat calls for heat below its setpoint.
+    heating_on = (temp < setpoint).astype(dtype)
     elec = rng.gamma(2.0, 0.12, (n, S)).astype(dtype)
     gas = (rng.gamma(2.0, 0.6, (n, S)) * (temp < 20)).astype(dtype)
     # Faults: a counter that steps back and a silent thermostat.
     counter = np.cumsum(elec, axis=1, dtype=np.float64) + 1000
     counter[truth["fault"], S // 2] -= 5.0
     credit = np.where(prepay, np.where(truth["low_credit"], rng.uniform(0.5, 6, n),
-                                       rng.uniform(30, 80, n)), np.nan)
+                                       rng.uniform(60, 120, n)), np.nan)
     credit_series = (credit[:, None] * np.ones((1, S))).astype(dtype)
+    # Disconnected: credit gone for the last 4 hours, no electricity used, the home cooling.
+    off = truth["disconnected"]
+    credit_series[off, -8:] = -0.5
+    elec[off, -8:] = 0.0
+    temp[off, -8:] = np.minimum(temp[off, -8:], 16.0)
     D, F = history_days, forecast_days
     hist_e = rng.gamma(8, 1.0, (n, D)).astype(dtype)
-    hist_g = rng.gamma(8, 5.0, (n, D)).astype(dtype)
+    hist_g = (rng.gamma(8, 5.0, (n, D)) * (area / 73.0)[:, None]).astype(dtype)
     hist_g[truth["rationing"]] *= 0.2
-    fc = {fuel: (rng.gamma(8, scale, (n, F)) * np.where(truth["bill"], 2.2, 1.0)[:, None])
-          .astype(dtype) for fuel, scale in (("electricity", 1.0), ("gas", 5.0))}
+    size = {"electricity": np.ones(n), "gas": area / 73.0}
+    fc = {fuel: (rng.gamma(8, scale, (n, F)) * (np.where(truth["bill"], 2.2, 1.0)
+                                                * size[fuel])[:, None]).astype(dtype)
+          for fuel, scale in (("electricity", 1.0), ("gas", 5.0))}
     rates = {"electricity": 0.25, "gas": 0.065}
     standing = {"electricity": 0.55, "gas": 0.32}
     age = rng.uniform(0, 600, (n, 3))
@@ -75,7 +83,7 @@ def synthetic_inputs(n: int, seed: int = 0, now: datetime | None = None, window_
         prepayment=prepay, has_gas=np.ones(n, bool), gas_heating=np.ones(n, bool),
         epc_band=rng.choice(7, n, p=[0.01, 0.1, 0.5, 0.3, 0.06, 0.02, 0.01]).astype(np.int8),
         means_tested_benefits=rng.random(n) < 0.35,
-        vulnerable=rng.random(n) < 0.15, floor_area_m2=rng.uniform(40, 100, n),
+        vulnerable=rng.random(n) < 0.15, floor_area_m2=area,
         device_ids=np.array([[f"E{i}", f"G{i}", f"T{i}"] for i in range(n)], dtype=object)
         if n <= 10_000 else None,
         device_age_s=age, device_interval_s=np.full((n, 3), 60.0))

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    inp, truth = synthetic_inputs(args.households, seed=1)
+    inp, _truth = synthetic_inputs(args.households, seed=1)
     print(f"built inputs for {inp.n} households x {inp.temp_c.shape[1]} steps in"
           f" {time.perf_counter() - t0:.1f} s")
     settings = AdvisorSettings()

@@ -10,8 +10,8 @@ import re
 # Built-in texts (also in config/hearth.toml). Each ends with how to stop the messages.
 DEFAULT_TEMPLATES: dict[str, str] = {
     "credit_runout": (
-        "((service)): your ((fuel)) meter has £((credit_gbp)) credit left, enough for about"
-        " ((days_left)) days. If it runs out you can ((emergency_credit_hint)). For help with"
+        "((service)): your ((fuel)) meter has £((credit_gbp)) credit left, enough for"
+        " ((days_left)). If it runs out you can ((emergency_credit_hint)). For help with"
         " energy costs, ((fuel_voucher_hint)) on ((help_phone)). Reply STOP to stop these texts."),
     "self_disconnection": (
         "((service)): your meter shows no energy used for ((hours)) hours while your home was"
@@ -76,8 +76,14 @@ def personalisation(kind: str, evidence: dict, settings) -> dict[str, str]:
     e = evidence
     if kind == "credit_runout":
         days = e.get("days_left")
+        if days is None:
+            left = "a few days"
+        elif days < 1:
+            left = "less than a day"
+        else:
+            left = f"about {days:.0f} day" + ("" if round(days) == 1 else "s")
         common |= {"fuel": e.get("fuel") or "energy", "credit_gbp": _num(e.get("credit_gbp"), 2),
-                   "days_left": "less than 1" if days is not None and days < 1 else _num(days)}
+                   "days_left": left}
     elif kind == "self_disconnection":
         common |= {"hours": _num(max(e.get("off_h") or 0, e.get("no_use_cold_h") or 0))}
     elif kind == "cold_home":

@@ -39,7 +39,10 @@ def fuel_poverty(epc_band: np.ndarray, benefits: np.ndarray, annual_cost_gbp: np
     def reason(n: dict) -> str:
         parts = []
         if n["lilee"]:
-            parts.append(f"EPC band {n['epc']} home and means-tested benefits (LILEE indicator)")
+            cost = (f", energy costs about £{n['annual_cost_gbp']:.0f} a year"
+                    if n["annual_cost_gbp"] is not None else "")
+            parts.append(f"EPC band {n['epc']} home and means-tested benefits (LILEE"
+                         f" indicator){cost}")
         if n["burden_pct"] is not None and n["burden_pct"] >= 100 * burden_bar:
             parts.append(f"energy costs of about £{n['annual_cost_gbp']:.0f} a year, about"
                          f" {n['burden_pct']:.0f}% of a £{proxy_income_gbp:,.0f} benefit income")

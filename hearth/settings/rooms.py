@@ -136,8 +136,9 @@ class AdvisorSettings(Section):
 class NotifierSettings(Section):
     """[notifier]: SMS tips (owned by advisor/notify)."""
 
-    sender: str = Field("outbox", pattern="^(outbox|notify)$")
-    outbox_path: Path = Field(Path("var/outbox.jsonl"))
+    sender: str = Field("outbox", pattern="^(outbox|notify)$",
+                        description="outbox (JSON lines file) | notify (GOV.UK Notify)")
+    outbox_path: Path = Field(Path("var/outbox.jsonl"), description="The local sender's file")
     timezone: str = Field("Europe/London", description="Quiet hours are local UK time")
     quiet_start: str = Field("20:00", pattern=r"^\d\d:\d\d$", description="Quiet hours begin")
     quiet_end: str = Field("09:00", pattern=r"^\d\d:\d\d$", description="Quiet hours end")
@@ -150,7 +151,7 @@ class NotifierSettings(Section):
     service_name: str = Field("Hearth energy service", description="Who the tips come from")
     notify_base_url: str = Field("https://api.notifications.service.gov.uk",
                                  description="GOV.UK Notify API (tests point it elsewhere)")
-    notify_timeout_s: float = Field(10.0, gt=0)
+    notify_timeout_s: float = Field(10.0, gt=0, description="Per request to Notify [s]")
     # GOV.UK Notify template ids per tip (the text lives in Notify; `templates` mirrors it).
     template_ids: dict[str, str] = Field(default_factory=dict)
     templates: dict[str, str] = Field(default_factory=dict, description="Tip texts with"

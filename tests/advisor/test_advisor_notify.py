@@ -74,7 +74,7 @@ def test_consent_and_opt_out_decide_who_gets_a_tip(home, conn, caplog):
     lines = [json.loads(x) for x in outbox.path.read_text().splitlines()]
     assert len(lines) == 1 and lines[0]["phone_number"] == MOBILE
     body = lines[0]["body"]
-    assert "£5.00 credit left" in body and "about 2 days" in body and "Reply STOP" in body
+    assert "£5.00 credit left" in body and "enough for about 2 days." in body and "Reply STOP" in body
     assert "((" not in body
     log_rows = rows(conn)
     assert {(r["household_id"], r["status"], r["skip_reason"]) for r in log_rows} == {
