@@ -17,7 +17,7 @@ def test_config_lists_every_key_with_its_default():
     for name, cls in (("advisor", AdvisorSettings), ("notifier", NotifierSettings)):
         section = raw[name]
         defaults = cls()
-        for key, field in cls.model_fields.items():
+        for key in cls.model_fields:
             if key == "template_ids":
                 continue
             assert key in section, f"[{name}] {key} missing from config/hearth.toml"
