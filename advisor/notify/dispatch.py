@@ -233,10 +233,11 @@ def opt_out(conn, household_id: str, actor: str, source: str = "officer",
         conn.execute("UPDATE sms_log SET status = 'skipped', skip_reason = 'opted_out',"
                      " updated_at = ? WHERE household_id = ? AND status = 'queued'",
                      (at_s, household_id))
-        conn.execute("INSERT INTO audit_log (at, actor, action, target, detail) VALUES"
-                     " (?, ?, 'sms.opt_out', ?, ?)",
-                     (at_s, actor, f"household:{household_id}",
-                      json.dumps({"source": source, "tenants": n})))
+        if n:  # a repeated opt-out changes nothing and is not recorded again
+            conn.execute("INSERT INTO audit_log (at, actor, action, target, detail) VALUES"
+                         " (?, ?, 'sms.opt_out', ?, ?)",
+                         (at_s, actor, f"household:{household_id}",
+                          json.dumps({"source": source, "tenants": n})))
     return n
 
 
