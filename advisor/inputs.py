@@ -207,9 +207,12 @@ class InputLoader:
         today = end_ns // DAY_NS * DAY_NS
         n = self.s.forecast_days
         grid = self._days(today, n)
-        q = (f'SELECT SUM("energy_kwh") AS p50, SUM("energy_kwh_p10") AS p10,'
-             f' SUM("energy_kwh_p90") AS p90 FROM {self.usage}."forecast" WHERE'
-             f' time >= {int(grid[0])} AND time < {int(grid[-1]) + DAY_NS}'
+        # The forecaster's daily forecasts (docs/architecture.md: `forecast_daily`, one point
+        # per household, fuel and UTC day; a newer run overwrites the same day).
+        q = (f'SELECT LAST("energy_kwh") AS p50, LAST("energy_kwh_p10") AS p10,'
+             f' LAST("energy_kwh_p90") AS p90 FROM {self.usage}."forecast_daily" WHERE'
+             f' "model" = \'{self.s.forecast_model}\' AND time >= {int(grid[0])}'
+             f' AND time < {int(grid[-1]) + DAY_NS}'
              f' GROUP BY time(1d), "household", "fuel" fill(none)')
         series = self.client.query(q)
         for fuel in FUELS:

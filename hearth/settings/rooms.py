@@ -55,6 +55,8 @@ class AdvisorSettings(Section):
     step_min: int = Field(30, ge=1, le=120, description="Time bucket of the arrays [min]")
     history_days: int = Field(90, ge=14, description="Own recent months (bills) [days]")
     forecast_days: int = Field(30, ge=7, le=60, description="Horizon of the cost forecast [days]")
+    forecast_model: str = Field("hearth", pattern="^[A-Za-z0-9_.-]+$",
+                                description="`model` tag of the daily forecasts to use")
     min_coverage: float = Field(0.5, gt=0, le=1, description="Share of a window with data")
     heating_season_months: list[int] = Field([10, 11, 12, 1, 2, 3, 4],
                                              description="Months of the heating season (1..12)")

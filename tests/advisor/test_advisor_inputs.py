@@ -96,10 +96,10 @@ def populate(settings, now: datetime) -> None:
         t = day0 + d * 86400 * NS
         for h in ("H000001", "H000002", "H000003"):
             e = 12.0 if h == "H000001" else 14.4
-            usage.append(f"forecast,household={h},fuel=electricity,model=hearth "
+            usage.append(f"forecast_daily,household={h},fuel=electricity,model=hearth "
                          f"energy_kwh={e},energy_kwh_p10={e * 0.7},energy_kwh_p90={e * 1.33} {t}")
             if h != "H000003":
-                usage.append(f"forecast,household={h},fuel=gas,model=hearth energy_kwh=72.0,"
+                usage.append(f"forecast_daily,household={h},fuel=gas,model=hearth energy_kwh=72.0,"
                              f"energy_kwh_p10=50.0,energy_kwh_p90=95.0 {t}")
     with InfluxClient.from_settings(settings) as client:
         client.ensure_database()
