@@ -24,6 +24,7 @@ from advisor.rules.bill_shock import period_cost_gbp
 from advisor.rules.faults import (
     counter_backwards,
     heating_not_heating,
+    implausible_readings,
     silent_devices,
     usage_spikes,
 )
@@ -206,11 +207,19 @@ def _rationing(inp: AdviceInputs, s: AdvisorSettings, cold_h: np.ndarray) -> Rul
 
 def _faults(inp: AdviceInputs, s: AdvisorSettings) -> RuleResult:
     n = inp.n
+    stuck = None
     if inp.device_age_s is not None:
         silent, worst = silent_devices(inp.device_age_s, inp.device_interval_s,
-                                       s.fault_silent_intervals, s.fault_silent_grace_s)
+                                       s.fault_silent_intervals, s.fault_silent_grace_s,
+                                       inp.device_max_gap_s)
+        if inp.device_stuck_h is not None:
+            stuck = np.asarray(inp.device_stuck_h) >= s.fault_stuck_hours
     else:
         silent, worst = np.zeros((n, 0), dtype=bool), np.zeros(n)
+    implausible = None
+    if inp.min_temp_c is not None and inp.max_temp_c is not None:
+        implausible = implausible_readings(inp.min_temp_c, inp.max_temp_c,
+                                           s.fault_temp_low_c, s.fault_temp_high_c)
     drop = np.zeros(n)
     for counter in inp.counter_kwh.values():
         drop = np.maximum(drop, counter_backwards(counter, s.fault_counter_tolerance_kwh))
@@ -231,7 +240,8 @@ def _faults(inp: AdviceInputs, s: AdvisorSettings) -> RuleResult:
             heating_on = np.where(off, 0, heating_on)
         fall = heating_not_heating(heating_on, inp.temp_c, inp.step_h,
                                    s.fault_cooling_hours, s.fault_cooling_drop_c)
-    return device_faults(silent, worst, drop, spike, fall, inp.device_ids, s.fault_cooling_hours)
+    return device_faults(silent, worst, drop, spike, fall, inp.device_ids, s.fault_cooling_hours,
+                         stuck, implausible)
 
 
 def _p95(x: np.ndarray) -> np.ndarray:

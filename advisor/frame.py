@@ -21,7 +21,7 @@ class AdviceInputs:
 
     Recent series (H, S) on buckets of `step_h` hours ending at `now`:
       temp_c: mean indoor temperature over the home's rooms [C]
-      min_temp_c: coldest room [C]; humidity_pct: most humid room [%RH]
+      min_temp_c / max_temp_c: coldest / warmest reading [C]; humidity_pct: most humid room [%RH]
       heating_on: share of the bucket the heating was on [0..1]
       setpoint_c: thermostat setpoint [C]; supply_on[fuel]: the meter's supply switch [0/1]
       usage_kwh[fuel]: energy used in the bucket [kWh]
@@ -34,7 +34,8 @@ class AdviceInputs:
     Registry attributes (H,): prepayment, has_gas, gas_heating, epc_band (0=A..6=G, -1 unknown),
       means_tested_benefits, vulnerable, floor_area_m2.
     Devices (H, K), padded with NaN / "": device_ids, device_age_s (seconds since the last
-      reading), device_interval_s (expected reporting interval).
+      reading), device_interval_s (expected reporting interval), device_max_gap_s (longest gap
+      between readings in the window), device_stuck_h (hours of readings repeating one value).
     """
 
     households: np.ndarray
@@ -43,6 +44,7 @@ class AdviceInputs:
     step_times: np.ndarray
     temp_c: np.ndarray | None = None
     min_temp_c: np.ndarray | None = None
+    max_temp_c: np.ndarray | None = None
     humidity_pct: np.ndarray | None = None
     heating_on: np.ndarray | None = None
     setpoint_c: np.ndarray | None = None
@@ -69,6 +71,8 @@ class AdviceInputs:
     device_ids: np.ndarray | None = None
     device_age_s: np.ndarray | None = None
     device_interval_s: np.ndarray | None = None
+    device_max_gap_s: np.ndarray | None = None
+    device_stuck_h: np.ndarray | None = None
 
     @property
     def n(self) -> int:

@@ -96,7 +96,7 @@ class InputLoader:
         self._usage(inp, index, grid, step_s)
         self._history(inp, index, end_ns, frame)
         self._forecast(inp, index, end_ns, frame)
-        self._devices(inp, index, end_ns)
+        self._devices(inp, index, end_ns, int(grid[0]))
         return inp
 
     # ---------------------------------------------------------------- registry
@@ -116,12 +116,14 @@ class InputLoader:
 
     def _thermostats(self, inp, index, grid, step_s) -> None:
         q = (f'SELECT MEAN("temp_c") AS temp_c, MIN("temp_c") AS min_temp_c,'
+             f' MAX("temp_c") AS max_temp_c,'
              f' MAX("humidity_pct") AS humidity_pct, MEAN("setpoint_c") AS setpoint_c'
              f' FROM {self.raw}."thermostat" WHERE {self._window(grid, step_s)}'
              f' GROUP BY time({step_s}s), "household" fill(none)')
         series = self.client.query(q)
         inp.temp_c = grid_matrix(series, index, grid, "temp_c", reduce="mean")
         inp.min_temp_c = grid_matrix(series, index, grid, "min_temp_c", reduce="min")
+        inp.max_temp_c = grid_matrix(series, index, grid, "max_temp_c", reduce="max")
         inp.humidity_pct = grid_matrix(series, index, grid, "humidity_pct", reduce="max")
         inp.setpoint_c = grid_matrix(series, index, grid, "setpoint_c", reduce="mean")
         # Booleans: InfluxQL cannot average them, so count the "on" readings per bucket.
@@ -236,18 +238,30 @@ class InputLoader:
             inp.forecast_standing_gbp_per_day[fuel] = standing
 
     # ----------------------------------------------------------------- devices
-    def _devices(self, inp, index, end_ns) -> None:
+    def _devices(self, inp, index, end_ns, window_start_ns) -> None:
         devices = self.registry.devices()
         if not devices:
             return
         start = end_ns - DEVICE_LOOKBACK_DAYS * DAY_NS
+        window = f"time >= {window_start_ns} AND time < {end_ns}"
         last: dict[str, int] = {}
+        gap: dict[str, float] = {}
+        stuck: dict[str, float] = {}
         for measurement, field in (("meter", "energy_kwh"), ("thermostat", "temp_c")):
             q = (f'SELECT LAST("{field}") FROM {self.raw}."{measurement}" WHERE time >= {start}'
                  f' AND time < {end_ns} GROUP BY "device"')
             for s in self.client.query(q):
                 if len(s):
                     last[s.tags.get("device", "")] = int(s.values["time"][-1])
+            # Longest gap between two readings inside the window (a silence that has ended).
+            q = (f'SELECT MAX("gap_s") AS gap_s FROM (SELECT ELAPSED("{field}", 1s) AS gap_s'
+                 f' FROM {self.raw}."{measurement}" WHERE {window} GROUP BY "device")'
+                 f' GROUP BY "device"')
+            for s in self.client.query(q):
+                if len(s) and np.isfinite(s.values["gap_s"][-1]):
+                    gap[s.tags.get("device", "")] = float(s.values["gap_s"][-1])
+        for dev, hours in self._stuck_hours(window).items():
+            stuck[dev] = hours
         per_home: dict[int, list] = {}
         for d in devices:
             row = index.get(d.household_id)
@@ -257,6 +271,8 @@ class InputLoader:
         ids = np.full((inp.n, k), "", dtype=object)
         age = np.full((inp.n, k), np.nan)
         interval = np.full((inp.n, k), np.nan)
+        max_gap = np.full((inp.n, k), np.nan)
+        stuck_h = np.zeros((inp.n, k))
         lookback_s = DEVICE_LOOKBACK_DAYS * 86_400
         for row, devs in per_home.items():
             for j, d in enumerate(devs):
@@ -264,7 +280,42 @@ class InputLoader:
                 seen = last.get(d.device_id)
                 age[row, j] = (end_ns - seen) / NS_PER_S if seen is not None else lookback_s
                 interval[row, j] = d.interval_s
+                max_gap[row, j] = gap.get(d.device_id, np.nan)
+                stuck_h[row, j] = stuck.get(d.device_id, 0.0)
         inp.device_ids, inp.device_age_s, inp.device_interval_s = ids, age, interval
+        inp.device_max_gap_s, inp.device_stuck_h = max_gap, stuck_h
+
+    def _stuck_hours(self, window: str) -> dict[str, float]:
+        """Hours per device in 3-hour buckets whose readings all repeat one value: a thermostat
+        whose temperature and humidity never move, an electricity meter whose voltage never
+        moves, a gas meter whose register stands still while it reports a flow."""
+        bucket_h = 3
+        group = f"GROUP BY time({bucket_h}h), \"device\" fill(none)"
+        out: dict[str, float] = {}
+        queries = (
+            (f'SELECT SPREAD("temp_c") AS a, SPREAD("humidity_pct") AS b, COUNT("temp_c") AS n'
+             f' FROM {self.raw}."thermostat" WHERE {window} {group}', "thermostat"),
+            (f'SELECT SPREAD("voltage_v") AS a, SPREAD("voltage_v") AS b, COUNT("voltage_v")'
+             f' AS n FROM {self.raw}."meter" WHERE {window} AND "fuel" = \'electricity\''
+             f' {group}', "electricity"),
+            (f'SELECT SPREAD("energy_kwh") AS a, MIN("flow_m3_per_h") AS f,'
+             f' COUNT("energy_kwh") AS n FROM {self.raw}."meter" WHERE {window}'
+             f' AND "fuel" = \'gas\' {group}', "gas"),
+        )
+        for q, what in queries:
+            for s in self.client.query(q):
+                n = s.values.get("n")
+                if n is None or not len(n):
+                    continue
+                still = (n >= 4) & (s.values["a"] == 0)
+                if what == "gas":
+                    still &= np.nan_to_num(s.values["f"]) > 0
+                else:
+                    still &= s.values["b"] == 0
+                if still.any():
+                    dev = s.tags.get("device", "")
+                    out[dev] = out.get(dev, 0.0) + float(still.sum()) * bucket_h
+        return out
 
 
 def naive_forecast(history_kwh: np.ndarray, days: int) -> tuple[np.ndarray, ...]:

@@ -123,6 +123,10 @@ class AdvisorSettings(Section):
                                                    " [kWh/bucket] (6 kWh/30 min = 12 kW)")
     fault_spike_min_gas_kwh: float = Field(20.0, gt=0, description="Spike: at least"
                                            " [kWh/bucket] (above a 40 kW boiler's half hour)")
+    fault_stuck_hours: float = Field(3.0, gt=0, description="A device repeating one reading"
+                                     " this long [h]")
+    fault_temp_low_c: float = Field(-5.0, description="Thermostat readings below: implausible")
+    fault_temp_high_c: float = Field(45.0, description="Thermostat readings above: implausible")
     fault_cooling_hours: float = Field(3.0, gt=0, description="Heating on this long ... [h]")
     fault_cooling_drop_c: float = Field(1.0, gt=0, description="... while the room cools by [C]")
     # Cases.

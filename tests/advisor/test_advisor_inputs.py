@@ -64,21 +64,26 @@ def populate(settings, now: datetime) -> None:
     for k in range(432):
         t = t_end - (432 - k) * 600 * NS
         recent = t >= t_end - 6 * 3600 * NS
+        wobble = 0.1 * (k % 3)  # real sensors move a little between readings
         for h, temp, rh in (("H000001", 15.0, 55.0), ("H000002", 20.5, 93.0 if recent else 60.0),
                             ("H000003", 20.0, 50.0)):
             if h == "H000003" and t >= t_end - 10 * 3600 * NS:
                 continue
+            if h != "H000001" or k >= 36:  # T1 stuck on one reading for its first 6 hours
+                temp, rh = round(temp + wobble, 1), rh + wobble
             n = h[-1]
             lines.append(f"thermostat,household={h},device=T{n},room=living_room temp_c={temp},"
                          f"setpoint_c=20.0,humidity_pct={rh},heating_on=true {t}")
         # Meters: H1's prepayment electricity credit falls from £6 to £3.
         credit = 6.0 - 3.0 * k / 431
         lines.append(f"meter,household=H000001,device=E1,fuel=electricity,source=mqtt "
-                     f"energy_kwh={1000 + k * 0.05},credit_gbp={credit:.2f},voltage_v=240.0,"
+                     f"energy_kwh={1000 + k * 0.05},credit_gbp={credit:.2f},voltage_v={240 + wobble},"
                      f"supply_on=true {t}")
         for h in ("H000002", "H000003"):
+            if h == "H000002" and 200 <= k < 224:  # E2 silent for 4 hours mid-window
+                continue
             lines.append(f"meter,household={h},device=E{h[-1]},fuel=electricity,source=mqtt "
-                         f"energy_kwh={2000 + k * 0.05},voltage_v=240.0 {t}")
+                         f"energy_kwh={2000 + k * 0.05},voltage_v={240.0 + wobble} {t}")
         for h in ("H000001", "H000002"):
             lines.append(f"meter,household={h},device=G{h[-1]},fuel=gas,source=mqtt "
                          f"energy_kwh={5000 + k * 0.3},credit_gbp=40.0 {t}")
@@ -120,8 +125,8 @@ def test_inputs_are_aligned_arrays(world):
         inp = InputLoader(settings, reg, client).load(now)
     assert inp.households.tolist() == ["H000001", "H000002", "H000003"]
     assert inp.temp_c.shape == (3, 144) and inp.step_h == 0.5
-    assert np.nanmean(inp.temp_c[0]) == pytest.approx(15.0)
-    assert np.nanmax(inp.humidity_pct[1]) == 93.0
+    assert np.nanmean(inp.temp_c[0]) == pytest.approx(15.1, abs=0.05)
+    assert np.nanmax(inp.humidity_pct[1]) == pytest.approx(93.2)
     assert np.isnan(inp.temp_c[2, -10:]).all()  # silent thermostat
     assert np.nanmin(inp.heating_on) == 1.0
     credit = inp.credit_gbp["electricity"][0]
@@ -134,6 +139,11 @@ def test_inputs_are_aligned_arrays(world):
     assert inp.prepayment.tolist() == [True, False, False]
     ages = dict(zip(inp.device_ids[2], inp.device_age_s[2], strict=False))
     assert ages["T3"] >= 10 * 3600 - 600 and ages["E3"] < 1200
+    gaps = dict(zip(inp.device_ids[1], inp.device_max_gap_s[1], strict=False))
+    assert gaps["E2"] == pytest.approx(4 * 3600 + 600) and gaps["T2"] == pytest.approx(600)
+    stuck = {d: h for row in range(3) for d, h in zip(inp.device_ids[row],
+                                                      inp.device_stuck_h[row], strict=False)}
+    assert stuck["T1"] >= 3 and stuck["T2"] == 0 and stuck["E1"] == 0
 
 
 def test_hearth_advise_end_to_end(world, capsys):
@@ -153,6 +163,8 @@ def test_hearth_advise_end_to_end(world, capsys):
     assert damp["stage"] == "investigate" and damp["due_by"] > damp["opened_at"]
     fault = cases[("H000003", "device_fault")]
     assert "T3" in fault["reasons"]
+    assert "E2" in cases[("H000002", "device_fault")]["reasons"]  # silent 4 h, then back
+    assert "repeating the same reading" in cases[("H000001", "device_fault")]["reasons"]
     assert ("H000002", "cold_home") not in cases
     assert report.cases.opened["cold_home"] == 1
     # Tips: the most urgent for H1 and H2 unless it is quiet hours; H3 never (no consent).

@@ -8,6 +8,7 @@ from advisor.rules.base import HIGH, LOW, MEDIUM
 from advisor.rules.faults import (
     counter_backwards,
     heating_not_heating,
+    implausible_readings,
     silent_devices,
     usage_spikes,
 )
@@ -55,3 +56,26 @@ def test_device_faults_combines_and_names_devices():
     assert r.severity.tolist()[:2] == [LOW, MEDIUM] and r.severity[3] == HIGH
     assert "1 device(s) silent (T1), longest for 2 hours" in r.reason_of(0)
     assert "went backwards by 0.50 kWh" in r.reason_of(1)
+
+
+def test_a_silence_that_has_ended_still_counts():
+    age = np.array([[30.0], [30.0]])
+    gap = np.array([[3 * 60 + 900 + 1.0], [3 * 60 + 900.0]])
+    silent, worst = silent_devices(age, np.full((2, 1), 60.0), 3.0, 900.0, gap)
+    assert silent[:, 0].tolist() == [True, False] and worst[0] == 1081.0
+
+
+def test_implausible_thermostat_readings():
+    lo = np.array([[18.0, 17.5], [-40.0, 18.0], [18.0, np.nan]])
+    hi = np.array([[21.0, 22.0], [20.0, 21.0], [85.0, np.nan]])
+    out = implausible_readings(lo, hi, -5.0, 45.0)
+    assert np.isnan(out[0]) and out[1] == -40.0 and out[2] == 85.0
+
+
+def test_stuck_and_implausible_in_the_reason():
+    r = device_faults(np.zeros((2, 1), bool), np.zeros(2), np.zeros(2), np.zeros(2), np.zeros(2),
+                      np.array([["T1"], ["T2"]]), stuck=np.array([[True], [False]]),
+                      implausible_c=np.array([np.nan, 85.0]))
+    assert r.flagged.all()
+    assert "repeating the same reading for hours (T1)" in r.reason_of(0)
+    assert "reading of 85 C" in r.reason_of(1)
