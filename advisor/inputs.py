@@ -149,6 +149,10 @@ class InputLoader:
             f'SELECT COUNT("supply_on") AS n FROM {self.raw}."meter" WHERE'
             f' {self._window(grid, step_s)} AND "supply_on" = false'
             f' GROUP BY time({step_s}s), "household", "fuel" fill(none)')
+        reported = self.client.query(
+            f'SELECT COUNT("supply_on") AS n FROM {self.raw}."meter" WHERE'
+            f' {self._window(grid, step_s)} GROUP BY time({step_s}s), "household", "fuel"'
+            f' fill(none)')
         for fuel in FUELS:
             counter = grid_matrix(series, index, grid, "counter_kwh", {"fuel": fuel}, "max")
             if np.isfinite(counter).any():
@@ -157,8 +161,12 @@ class InputLoader:
             if np.isfinite(credit).any():
                 inp.credit_gbp[fuel] = credit
             n_off = grid_matrix(off, index, grid, "n", {"fuel": fuel}, "max")
-            if np.isfinite(n_off).any() or np.isfinite(counter).any():
-                inp.supply_on[fuel] = np.where(np.nan_to_num(n_off) > 0, 0.0, 1.0)
+            n_all = grid_matrix(reported, index, grid, "n", {"fuel": fuel}, "max")
+            if np.isfinite(n_all).any():
+                # NaN where the meter did not report its switch: the balance decides there.
+                inp.supply_on[fuel] = np.where(np.nan_to_num(n_all) > 0,
+                                               np.where(np.nan_to_num(n_off) > 0, 0.0, 1.0),
+                                               np.nan)
         volts = grid_matrix(series, index, grid, "voltage_v", {"fuel": "electricity"}, "min")
         inp.voltage_v = volts if np.isfinite(volts).any() else None
 

@@ -50,7 +50,7 @@ def synthetic_inputs(n: int, seed: int = 0, now: datetime | None = None, window_
     credit_series = (credit[:, None] * np.ones((1, S))).astype(dtype)
     # Disconnected: credit gone for the last 4 hours, no electricity used, the home cooling.
     off = truth["disconnected"]
-    credit_series[off, -8:] = -0.5
+    credit_series[off, -8:] = -10.5  # emergency credit used up
     elec[off, -8:] = 0.0
     temp[off, -8:] = np.minimum(temp[off, -8:], 16.0)
     D, F = history_days, forecast_days

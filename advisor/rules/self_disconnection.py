@@ -22,17 +22,31 @@ from advisor.rules.base import (
 
 
 def supply_off_mask(credit_gbp: dict[str, np.ndarray], voltage_v: np.ndarray | None,
-                    off_credit_gbp: float = 0.0, min_voltage_v: float = 50.0,
+                    off_credit_gbp: float = -10.0, min_voltage_v: float = 50.0,
                     supply_on: dict[str, np.ndarray] | None = None) -> np.ndarray:
-    """Per step whether any prepaid supply is off (H, S): balance at or below the disconnection
-    level, no voltage, or the meter's supply switch open."""
-    masks = [as_float(c) <= off_credit_gbp for c in credit_gbp.values()]
-    masks += [np.nan_to_num(as_float(v), nan=1.0) < 0.5
-              for v in (supply_on or {}).values()]
+    """Per step whether any prepaid supply is off (H, S).
+
+    Per fuel, the meter's own supply switch (`supply_on`, 0/1, NaN where not reported) is the
+    best evidence; where a meter does not report it, a balance at or below `off_credit_gbp`
+    (the disconnection point after emergency credit) counts as off. No voltage is off too."""
+    supply_on = supply_on or {}
+    masks = []
+    for fuel in set(credit_gbp) | set(supply_on):
+        switch = supply_on.get(fuel)
+        credit = credit_gbp.get(fuel)
+        by_credit = None if credit is None else as_float(credit) <= off_credit_gbp
+        if switch is None:
+            masks.append(by_credit)
+            continue
+        switch = as_float(switch)
+        off = np.isfinite(switch) & (switch < 0.5)
+        if by_credit is not None:
+            off |= ~np.isfinite(switch) & by_credit
+        masks.append(off)
     if voltage_v is not None:
         masks.append(as_float(voltage_v) < min_voltage_v)
     if not masks:
-        raise ValueError("supply_off_mask needs credit_gbp or voltage_v series")
+        raise ValueError("supply_off_mask needs credit_gbp, supply_on or voltage_v series")
     out = masks[0].copy()
     for m in masks[1:]:
         out |= m

@@ -84,9 +84,10 @@ class AdvisorSettings(Section):
     credit_days_low: float = Field(7.0, gt=0, description="Credit runs out within: low [days]")
     credit_days_medium: float = Field(4.0, gt=0, description="... medium [days]")
     credit_days_high: float = Field(2.0, gt=0, description="... high [days]")
-    supply_off_credit_gbp: float = Field(0.0, description="Prepayment credit at or below: supply"
-                                         " off (after emergency credit) [GBP]")
-    supply_off_hours: float = Field(1.0, gt=0, description="Supply off this long: flag [h]")
+    supply_off_credit_gbp: float = Field(-10.0, description="Where a meter does not report its"
+                                         " supply switch: balance at or below this is off (the"
+                                         " typical GBP 10 emergency credit used up) [GBP]")
+    supply_off_hours: float = Field(3.0, gt=0, description="Supply off this long: flag [h]")
     no_use_kwh_per_step: float = Field(0.005, ge=0, description="Below this per bucket counts as"
                                        " no use [kWh]")
     no_use_hours: float = Field(6.0, gt=0, description="No use this long while cold: flag [h]")
