@@ -114,6 +114,17 @@ def typical_annual_cost_gbp(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray
     return total
 
 
+def waking_hours(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
+    """Per step whether it falls in the waking hours (UK local time) the cold rules count (S,)."""
+    import pandas as pd
+
+    local = pd.DatetimeIndex(np.asarray(inp.step_times, dtype="datetime64[ns]")) \
+        .tz_localize("UTC").tz_convert(s.timezone)
+    hour = local.hour.to_numpy() + local.minute.to_numpy() / 60.0
+    start, end = s.cold_home_waking_from_h, s.cold_home_waking_to_h
+    return (hour >= start) & (hour < end) if start <= end else (hour >= start) | (hour < end)
+
+
 def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
     """Every rule whose inputs are present, keyed by case kind."""
     out: dict[str, RuleResult] = {}
@@ -127,7 +138,8 @@ def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
         r = cold_home(inp.temp_c, season, vulnerable, step_h, s.cold_home_temp_c,
                       s.cold_home_hours, s.cold_home_vulnerable_hours, s.cold_severe_temp_c,
                       s.cold_severe_hours, s.cold_danger_temp_c, s.cold_danger_hours,
-                      s.min_coverage)
+                      s.min_coverage, waking_hours(inp, s), s.cold_home_share,
+                      s.cold_home_vulnerable_share)
         out[r.kind] = r
         cold_h = r.numbers["cold_h"]
     if inp.humidity_pct is not None and inp.temp_c is not None:
@@ -135,7 +147,8 @@ def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
         r = damp_mould(inp.humidity_pct, inp.temp_c, coldest, vulnerable, step_h, s.damp_rh_pct,
                        s.damp_rh_hours, s.damp_window_h, s.damp_very_high_rh_pct,
                        s.damp_very_high_hours, s.damp_dew_margin_c, s.damp_condensation_hours,
-                       s.damp_emergency_hours, s.min_coverage)
+                       s.damp_emergency_hours, s.min_coverage, inp.step_times,
+                       s.damp_block_share)
         out[r.kind] = r
     if inp.credit_gbp and inp.forecast_kwh_p90:
         r = credit_runout(inp.credit_gbp, inp.forecast_kwh_p90, inp.forecast_rate_gbp_per_kwh,
@@ -198,7 +211,7 @@ def _rationing(inp: AdviceInputs, s: AdvisorSettings, cold_h: np.ndarray) -> Rul
     low_sp = None
     if inp.setpoint_c is not None and inp.temp_c is not None:
         season = inp.heating_season(s.heating_season_months)
-        temp = np.where(season[None, :], inp.temp_c, np.nan)
+        temp = np.where((season & waking_hours(inp, s))[None, :], inp.temp_c, np.nan)
         low_sp = low_setpoint_share(inp.setpoint_c, inp.heating_on, temp, s.cold_home_temp_c,
                                     s.rationing_setpoint_c)
     return self_rationing(heating, expected, cold_h, s.rationing_ratio, s.rationing_cold_hours,

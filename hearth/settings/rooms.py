@@ -62,9 +62,18 @@ class AdvisorSettings(Section):
                                              description="Months of the heating season (1..12)")
     # Cold home (UKHSA Adverse weather and health plan: 18 C; below 16 C and 12 C the risks rise).
     cold_home_temp_c: float = Field(18.0, description="UKHSA: indoor temperature below 18 C")
-    cold_home_hours: float = Field(24.0, gt=0, description="Cold hours in the window to flag [h]")
+    cold_home_hours: float = Field(24.0, gt=0, description="Cold waking hours in the window to"
+                                   " flag [h]")
     cold_home_vulnerable_hours: float = Field(12.0, gt=0,
                                               description="Same for vulnerable households [h]")
+    cold_home_share: float = Field(0.7, ge=0, le=1, description="... and at least this share of"
+                                   " the waking hours with readings [ratio]")
+    cold_home_vulnerable_share: float = Field(0.5, ge=0, le=1, description="Same for vulnerable"
+                                              " households [ratio]")
+    cold_home_waking_from_h: float = Field(7.0, ge=0, lt=24, description="Waking hours counted"
+                                           " from (UK local time) [h]")
+    cold_home_waking_to_h: float = Field(23.0, gt=0, le=24, description="... to [h]")
+    timezone: str = Field("Europe/London", description="Local time of waking hours")
     cold_severe_temp_c: float = Field(16.0, description="UKHSA: below 16 C respiratory risk")
     cold_severe_hours: float = Field(12.0, gt=0, description="Hours below the severe level [h]")
     cold_danger_temp_c: float = Field(12.0, description="UKHSA: below 12 C cardiovascular risk")
@@ -77,6 +86,9 @@ class AdvisorSettings(Section):
     damp_very_high_hours: float = Field(1.0, gt=0, description="Hours above the very high bar [h]")
     damp_dew_margin_c: float = Field(2.0, ge=0, description="Dew point this close to the coldest"
                                                              " room temperature: condensation [C]")
+    damp_block_share: float = Field(0.2, ge=0, le=1, description="Persistent: the humidity bar"
+                                    " met in at least this share of the window's half-days"
+                                    " (0: any 12 hours) [ratio]")
     damp_condensation_hours: float = Field(2.0, gt=0, description="Condensation hours to count [h]")
     damp_emergency_hours: float = Field(24.0, gt=0, description="Very high RH this long in the"
                                         " window (vulnerable household): emergency hazard [h]")

@@ -63,9 +63,9 @@ def populate(settings, now: datetime) -> None:
     # the last 6 hours, H3's thermostat silent for the last 10 hours.
     for k in range(432):
         t = t_end - (432 - k) * 600 * NS
-        recent = t >= t_end - 6 * 3600 * NS
+        humid = k % 72 < 24  # 4 humid hours in every 12: persistent damp
         wobble = 0.1 * (k % 3)  # real sensors move a little between readings
-        for h, temp, rh in (("H000001", 15.0, 55.0), ("H000002", 20.5, 93.0 if recent else 60.0),
+        for h, temp, rh in (("H000001", 15.0, 55.0), ("H000002", 20.5, 89.0 if humid else 60.0),
                             ("H000003", 20.0, 50.0)):
             if h == "H000003" and t >= t_end - 10 * 3600 * NS:
                 continue
@@ -126,7 +126,7 @@ def test_inputs_are_aligned_arrays(world):
     assert inp.households.tolist() == ["H000001", "H000002", "H000003"]
     assert inp.temp_c.shape == (3, 144) and inp.step_h == 0.5
     assert np.nanmean(inp.temp_c[0]) == pytest.approx(15.1, abs=0.05)
-    assert np.nanmax(inp.humidity_pct[1]) == pytest.approx(93.2)
+    assert np.nanmax(inp.humidity_pct[1]) == pytest.approx(89.2)
     assert np.isnan(inp.temp_c[2, -10:]).all()  # silent thermostat
     assert np.nanmin(inp.heating_on) == 1.0
     credit = inp.credit_gbp["electricity"][0]
@@ -155,11 +155,12 @@ def test_hearth_advise_end_to_end(world, capsys):
             "SELECT * FROM cases WHERE status = 'open'")}
         log = [dict(r) for r in conn.execute("SELECT * FROM sms_log")]
     assert ("H000001", "cold_home") in cases
-    assert "below 18 C for 72 of the last 72 hours" in cases[("H000001", "cold_home")]["reasons"]
+    assert "below 18 C for 48 of the 48 waking hours in the last 72 hours" in cases[("H000001", "cold_home")]["reasons"]
     credit = cases[("H000001", "credit_runout")]
     # £3 at 16 kWh x £0.25 + £0.50 = £4.50 a day: under a day left.
     assert credit["severity"] == "high" and "£3.0" in credit["reasons"]
     damp = cases[("H000002", "damp_mould")]
+    assert damp["severity"] == "medium" and "condensation is likely" in damp["reasons"]
     assert damp["stage"] == "investigate" and damp["due_by"] > damp["opened_at"]
     fault = cases[("H000003", "device_fault")]
     assert "T3" in fault["reasons"]

@@ -132,3 +132,32 @@ def test_damp_emergency_for_vulnerable_with_long_very_high_humidity():
     temp = np.full(rh.shape, 18.0)
     r = damp_mould(rh, temp, temp - 1.0, np.array([True, False]), STEP_H)
     assert r.severity.tolist() == [EMERGENCY, HIGH]
+
+
+def test_cold_home_counts_waking_hours_and_their_share():
+    hour = np.arange(S) * STEP_H % 24
+    waking = (hour >= 7) & (hour < 23)  # 48 of the 72 hours
+    night_cold = np.where(waking, 20.0, 16.0)  # cold only at night: not a cold home
+    day_cold = np.where(waking & (hour < 19), 16.0, 20.0)  # 36 of 48 waking hours = 0.75
+    some = np.where(waking & (hour < 17), 16.0, 20.0)  # 30 of 48 = 0.625
+    temp = series(night_cold, day_cold, some, some)
+    r = cold_home(temp, np.ones(S, bool), np.array([False, False, False, True]), STEP_H,
+                  waking=waking, share=0.7, vulnerable_share=0.5)
+    assert r.flagged.tolist() == [False, True, False, True]
+    assert r.numbers["cold_h"][1] == 36 and r.numbers["counted_h"][1] == 48
+    assert "for 36 of the 48 waking hours in the last 72 hours" in r.reason_of(1)
+
+
+def test_damp_must_persist_over_half_days():
+    # 144 half-hour steps from midnight: six complete 12-hour blocks.
+    times = np.datetime64("2026-01-10T00:00") + np.arange(S) * np.timedelta64(30, "m")
+    once = np.full(S, 55.0)
+    once[30:36] = 80  # 3 h in one block only: 1 of 6 half-days < 20%
+    twice = once.copy()
+    twice[60:66] = 80  # and again in another block: 2 of 6
+    temp = np.full((2, S), 20.0)
+    r = damp_mould(series(once, twice), temp, temp, np.zeros(2, bool), STEP_H,
+                   step_times=times, block_share=0.2)
+    assert r.flagged.tolist() == [False, True]
+    assert r.numbers["damp_blocks"].tolist() == [1, 2] and r.numbers["n_blocks"][1] == 6
+    assert "on 2 of the last 6 half-days" in r.reason_of(1)
