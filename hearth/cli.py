@@ -14,6 +14,7 @@ from hearth.logs import setup_logging
 # Command modules, in the order `hearth --help` lists them. Each has register(subparsers).
 COMMAND_MODULES = [
     "hearth.stack_cli",
+    "hearth.demo_cli",
     "hearth.registry.cli",
     "meters_sim.cli",
     "collectors.cli",

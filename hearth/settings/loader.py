@@ -48,7 +48,7 @@ def _format_errors(err: ValidationError, source: str) -> str:
 
 def _resolve_paths(raw: dict[str, Any], base_dir: Path) -> None:
     """Make relative paths in known path keys relative to the project's base directory."""
-    for section, values in raw.items():
+    for values in raw.values():
         if not isinstance(values, dict):
             continue
         for key, value in values.items():

@@ -3,7 +3,7 @@ in config/hearth.toml as well."""
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from hearth.settings.base import Section
 
@@ -74,5 +74,57 @@ class ReportsSettings(Section):
     out_dir: Path = Field(Path("var/reports"))
 
 
+class JobSettings(Section):
+    """One scheduled job: a `hearth` command at cron times in the schedule's time zone."""
+
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9_-]+$")
+    cron: str = Field(description="Five-field cron expression, local time")
+    command: list[str] = Field(min_length=1, description="Arguments after `hearth`")
+    retries: int = Field(2, ge=0, le=10)
+    retry_delay_s: float = Field(60.0, ge=0)
+    timeout_s: float = Field(3600.0, gt=0)
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from croniter import croniter
+
+        if len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError("must be a five-field cron expression such as '30 1 * * *'")
+        return value
+
+
+def _default_jobs() -> list[JobSettings]:
+    return [
+        JobSettings(name="derive-usage", cron="5,35 * * * *", command=["collect", "derive-usage"]),
+        JobSettings(name="forecast", cron="30 1 * * *", command=["forecast"]),
+        JobSettings(name="advise", cron="15 * * * *", command=["advise"]),
+        JobSettings(name="weekly-report", cron="0 6 * * 1", command=["report", "weekly"]),
+        JobSettings(name="opendata", cron="0 3 1 * *", command=["opendata", "export"]),
+    ]
+
+
 class ScheduleSettings(Section):
-    timezone: str = "Europe/London"
+    timezone: str = Field("Europe/London", description="Cron times are local to this zone")
+    state_path: Path = Field(Path("var/schedule.sqlite3"), description="Job run history")
+    jobs: list[JobSettings] = Field(default_factory=_default_jobs)
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone such as 'Europe/London'") from None
+        return value
+
+    @field_validator("jobs")
+    @classmethod
+    def _unique_names(cls, jobs: list[JobSettings]) -> list[JobSettings]:
+        names = [j.name for j in jobs]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"job names must be unique; repeated: {', '.join(dupes)}")
+        return jobs
