@@ -167,7 +167,8 @@ def case_trend(conn, scope: Scope, weeks: int = 12, now: datetime | None = None
         SELECT c.kind, c.opened_at, c.closed_at FROM cases c JOIN households h USING (household_id)
         WHERE {where} AND (c.closed_at IS NULL OR c.closed_at >= ?)""",
               [*args, starts[0].strftime("%Y-%m-%dT%H:%M:%SZ")])
-    week_ends = np.array([(s + timedelta(weeks=1)) for s in starts], dtype="datetime64[us]")
+    week_ends = np.array([(s + timedelta(weeks=1)).replace(tzinfo=None) for s in starts],
+                         dtype="datetime64[us]")
     week_ends = np.minimum(week_ends, np.datetime64(now.replace(tzinfo=None), "us"))
     rows = []
     if not df.empty:

@@ -20,6 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--email", help="email at the council's identity provider (single sign-on)")
     add.add_argument("--sso-only", action="store_true",
                      help="no password: sign in only through single sign-on (needs --email)")
+    add.add_argument("--if-missing", action="store_true",
+                     help="do nothing (and succeed) if the account exists already")
     add.set_defaults(func=handle_add)
     ls = sub.add_parser("list", help="list accounts with role and patches")
     ls.set_defaults(func=handle_list)
@@ -58,6 +60,12 @@ def _store(settings):
 
 
 def handle_add(args, settings) -> int:
+    if args.if_missing:
+        reg, store = _store(settings)
+        with reg:
+            if store.get(args.username) is not None:
+                print(f"{args.username} exists already; unchanged")
+                return 0
     password = None if args.sso_only else _read_password(args.username)
     reg, store = _store(settings)
     with reg:

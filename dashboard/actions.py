@@ -1,0 +1,89 @@
+"""What an officer can do to a case, checked against their patches before the advisor's
+CaseStore records it (CaseStore writes case_events and audit_log with who and when).
+
+The check is here, on the server, not only in the page: a case outside the user's patches
+raises OutOfScopeError whatever the browser sends.
+"""
+
+from __future__ import annotations
+
+from dashboard import data
+from dashboard.auth import registry
+from dashboard.users import User, UserStore
+
+DISMISS_REASONS = ("Already known and being handled", "Tenant has moved out",
+                   "Reading fault, not a real risk", "Tenant declined help", "Duplicate case",
+                   "Other (see note)")
+
+
+class ActionError(ValueError):
+    """The action cannot be done as asked (the message says why, for the officer)."""
+
+
+def _case_store(reg):
+    from advisor.cases import CaseStore
+
+    return CaseStore(reg)
+
+
+def _checked(user: User, case_id: int) -> dict:
+    rec = data.case(int(case_id), user.scope())
+    if rec["status"] not in ("open", "acknowledged"):
+        raise ActionError(f"Case {case_id} is already {rec['status']}; it cannot be changed.")
+    return rec
+
+
+def assignable_users(patch: str) -> list[User]:
+    """Active accounts that may own a case on ``patch``: its officers, and managers."""
+    with registry() as reg:
+        users = UserStore(reg.conn).all()
+    return [u for u in users if not u.disabled and u.role != "admin"
+            and (u.sees_all_patches or patch in u.patches)]
+
+
+def acknowledge(user: User, case_id: int) -> None:
+    _checked(user, case_id)
+    with registry() as reg:
+        _case_store(reg).acknowledge(int(case_id), user.username)
+    data.clear_case_caches()
+
+
+def assign(user: User, case_id: int, to_username: str) -> None:
+    rec = _checked(user, case_id)
+    if to_username not in {u.username for u in assignable_users(rec["patch"])}:
+        raise ActionError(f"{to_username} does not look after patch {rec['patch']}; choose an "
+                          "officer of that patch or a manager.")
+    with registry() as reg:
+        _case_store(reg).assign(int(case_id), user.username, to_username)
+    data.clear_case_caches()
+
+
+def add_note(user: User, case_id: int, text: str) -> None:
+    data.case(int(case_id), user.scope())
+    text = text.strip()
+    if not text:
+        raise ActionError("Write the note first.")
+    with registry() as reg:
+        _case_store(reg).add_note(int(case_id), user.username, text)
+    data.clear_case_caches()
+
+
+def resolve(user: User, case_id: int, note: str) -> None:
+    _checked(user, case_id)
+    if not note.strip():
+        raise ActionError("Say what was done to resolve the case.")
+    with registry() as reg:
+        _case_store(reg).resolve(int(case_id), user.username, note.strip())
+    data.clear_case_caches()
+
+
+def dismiss(user: User, case_id: int, reason: str, note: str = "") -> None:
+    _checked(user, case_id)
+    if reason not in DISMISS_REASONS:
+        raise ActionError("Choose a reason for dismissing the case.")
+    if reason.startswith("Other") and not note.strip():
+        raise ActionError("Say why in the note when the reason is 'Other'.")
+    full = reason + (f": {note.strip()}" if note.strip() else "")
+    with registry() as reg:
+        _case_store(reg).dismiss(int(case_id), user.username, full)
+    data.clear_case_caches()
