@@ -87,3 +87,71 @@ def dismiss(user: User, case_id: int, reason: str, note: str = "") -> None:
     with registry() as reg:
         _case_store(reg).dismiss(int(case_id), user.username, full)
     data.clear_case_caches()
+
+
+# -- tips to tenants (the advisor's templates, consent rules and senders) -----------------------
+
+def tip_preview(user: User, case_id: int) -> tuple[str | None, str]:
+    """(text, None-or-why-not): the exact text the tenant would get for this case, or why no
+    text can go (no consent, opted out, no mobile, no tip for this kind of case)."""
+    import json
+
+    from advisor.notify.tips import TIP_KINDS, personalisation, render, template_text
+
+    rec = data.case(int(case_id), user.scope())
+    if rec["kind"] not in TIP_KINDS:
+        return None, f"There is no tenant tip for {rec['kind'].replace('_', ' ')} cases."
+    why = _why_not_contactable(rec["household_id"])
+    if why:
+        return None, why
+    s = data.settings().notifier
+    text = render(template_text(rec["kind"], s),
+                  personalisation(rec["kind"], json.loads(rec["evidence_json"] or "{}"), s))
+    return text, ""
+
+
+def _why_not_contactable(household_id: str) -> str:
+    from advisor.notify.dispatch import TipDispatcher
+
+    with registry() as reg:
+        from advisor.db import connection
+
+        _, reason = TipDispatcher(connection(reg), data.settings().notifier, None)._recipient(
+            household_id)
+    return {None: "", "no_tenant": "No tenant is recorded for this home.",
+            "opted_out": "The tenant opted out of texts: do not text them.",
+            "no_consent": "The tenant has not agreed to texts; ask them on your next contact.",
+            "no_mobile": "The tenant has no mobile number on record."}.get(reason, str(reason))
+
+
+def send_tip(user: User, case_id: int) -> str:
+    """Send this case's tip now through the advisor's dispatcher (consent, opt-out, quiet
+    hours and the rate limit still apply). Returns what happened, in words."""
+    from advisor.db import connection
+    from advisor.notify import TipDispatcher, TipSummary, make_sender
+
+    rec = _checked(user, case_id)
+    settings = data.settings()
+    with registry() as reg:
+        conn = connection(reg)
+        dispatcher = TipDispatcher(conn, settings.notifier, make_sender(settings))
+        summary = TipSummary()
+        case_row = dict(conn.execute("SELECT * FROM cases WHERE case_id = ?",
+                                     (int(case_id),)).fetchone())
+        dispatcher._consider(rec["household_id"], case_row, summary, dry_run=False)
+        if summary.total_sent():
+            outcome = "Tip sent."
+        elif summary.deferred:
+            outcome = ("Tip queued: it goes after quiet hours." if "quiet_hours" in
+                       summary.deferred else "Tip queued to be sent shortly.")
+        elif summary.skipped:
+            reason = next(iter(summary.skipped))
+            outcome = {"rate_limited": "Not sent: this tenant had a text recently.",
+                       }.get(reason, f"Not sent: {reason.replace('_', ' ')}.")
+        else:
+            outcome = "Not sent: the provider refused it (see Messages)."
+        reg.audit(user.username, "case.tip_requested", f"case:{int(case_id)}",
+                  {"household_id": rec["household_id"], "kind": rec["kind"],
+                   "outcome": outcome})
+    data.clear_case_caches()
+    return outcome

@@ -36,6 +36,19 @@ SMS_STATUS_LABEL = {"queued": "Queued", "sending": "Sending", "delivered": "✔ 
                     "skipped": "– Not sent"}
 
 
+SKIP_REASON_LABEL = {"no_consent": "No consent to texts", "opted_out": "Tenant opted out",
+                     "no_tenant": "No tenant recorded", "no_mobile": "No mobile number",
+                     "rate_limited": "A text went recently (limit)",
+                     "another_tip_first": "Another tip goes first",
+                     "quiet_hours": "Waiting for the end of quiet hours"}
+
+
+def skip_reason_label(reason) -> str:
+    if reason is None or (isinstance(reason, float) and math.isnan(reason)) or reason == "":
+        return ""
+    return SKIP_REASON_LABEL.get(str(reason), str(reason).replace("_", " "))
+
+
 def severity_label(severity: str | None) -> str:
     return SEVERITY_LABEL.get(severity or "", str(severity or "–"))
 

@@ -200,10 +200,12 @@ def messages(conn, scope: Scope, days: int = 30, household_id: str | None = None
         extra = " AND m.household_id = ?"
         args.append(household_id)
     return read(conn, f"""
-        SELECT m.message_id, m.household_id, h.patch, m.case_id, m.template, m.sent_at,
-               m.sender, m.status, m.skip_reason, m.body
+        SELECT m.message_id, m.household_id, h.patch, m.case_id, m.template,
+               coalesce(m.sent_at, m.created_at) AS sent_at, m.sender, m.status, m.skip_reason,
+               m.body
         FROM sms_log m JOIN households h USING (household_id)
-        WHERE {where} AND m.sent_at >= ?{extra} ORDER BY m.sent_at DESC""", args)
+        WHERE {where} AND coalesce(m.sent_at, m.created_at) >= ?{extra}
+        ORDER BY coalesce(m.sent_at, m.created_at) DESC""", args)
 
 
 def opt_outs(conn, scope: Scope) -> pd.DataFrame:

@@ -9,6 +9,7 @@ from dashboard import charts, data
 from dashboard.auth import audit
 from dashboard.fmt import (
     SMS_STATUS_LABEL,
+    skip_reason_label,
     STATUS_LABEL,
     gbp,
     kind_label,
@@ -146,7 +147,7 @@ else:
     st.dataframe(pd.DataFrame({
         "Sent": [uk_time(t) for t in msgs["sent_at"]], "Tip": msgs["template"],
         "Status": msgs["status"].map(lambda s: SMS_STATUS_LABEL.get(s, s)),
-        "Why not sent": msgs["skip_reason"].fillna(""), "Text": msgs["body"]}),
+        "Why not sent": msgs["skip_reason"].map(skip_reason_label), "Text": msgs["body"].fillna("")}),
         hide_index=True, width="stretch")
 
 st.markdown("#### Tenant contact and consent")

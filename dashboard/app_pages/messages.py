@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data
-from dashboard.fmt import SMS_STATUS_LABEL, uk_time
+from dashboard.fmt import SMS_STATUS_LABEL, skip_reason_label, uk_time
 from dashboard.ui import as_of_caption, require_user, scope_picker
 
 user = require_user()
@@ -32,9 +32,9 @@ else:
         "Sent": [uk_time(t) for t in msgs["sent_at"]], "Home": msgs["household_id"],
         "Patch": msgs["patch"], "Tip": msgs["template"],
         "Status": msgs["status"].map(lambda s: SMS_STATUS_LABEL.get(s, s)),
-        "Why not sent": msgs["skip_reason"].fillna(""),
+        "Why not sent": msgs["skip_reason"].map(skip_reason_label),
         "Case": msgs["case_id"].map(lambda c: "" if pd.isna(c) else str(int(c))),
-        "Text": msgs["body"]}), hide_index=True, width="stretch")
+        "Text": msgs["body"].fillna("")}), hide_index=True, width="stretch")
 
 st.subheader("Opt-outs")
 outs = data.opt_outs(scope)

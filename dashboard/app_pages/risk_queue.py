@@ -139,6 +139,21 @@ with right:
         how = st.text_input("Resolve: what was done", placeholder="e.g. Emergency credit added")
         if st.form_submit_button("Resolve case"):
             run(actions.resolve, how, done=f"Case {case['case_id']} resolved.")
+    with st.expander("✉ Text the tenant a tip"):
+        text, why_not = actions.tip_preview(user, int(case["case_id"]))
+        if text is None:
+            st.info(why_not)
+        else:
+            st.caption("The tenant will get exactly this text:")
+            st.markdown(f"> {text}")
+            if st.button("Send this text", key="send_tip"):
+                try:
+                    outcome = actions.send_tip(user, int(case["case_id"]))
+                except actions.ActionError as exc:
+                    st.error(str(exc))
+                else:
+                    st.session_state["queue_done"] = outcome
+                    st.rerun()
     with st.form("dismiss_form"):
         reason = st.selectbox("Dismiss: reason", actions.DISMISS_REASONS)
         why = st.text_input("Note (needed for 'Other')")

@@ -21,7 +21,9 @@ APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 @pytest.fixture(scope="module")
 def portfolio(tmp_path_factory, influx_server, mqtt_server):
     var = tmp_path_factory.mktemp("dashboard")
-    settings = make_settings(var, influx_server, mqtt_server)
+    # Quiet hours off (start = end), so that a tip test gives the same result at any hour.
+    settings = make_settings(var, influx_server, mqtt_server,
+                             notifier={"quiet_start": "00:00", "quiet_end": "00:00"})
     demo = build(settings)
     env = settings_to_env(settings)
     with mock.patch.dict(os.environ, env):

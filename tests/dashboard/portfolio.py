@@ -104,15 +104,18 @@ def _cases(reg: Registry, demo: Demo, rows, now: datetime) -> None:
             (chosen[1], iso(now - timedelta(days=40)), iso(now - timedelta(days=30)),
              next(o for o, q in demo.officers.items() if q == p), iso(now - timedelta(days=30))))
         demo.cases[p] = ids
+        # The first home's lead tenant agreed to texts (for the tip tests).
+        reg.conn.execute("UPDATE tenants SET mobile = '+447700900123', sms_consent = 1, "
+                         "sms_consent_at = ?, sms_consent_source = 'officer_visit', "
+                         "opted_out_at = NULL WHERE household_id = ?", (iso(now), chosen[0]))
         reg.conn.execute(
             "INSERT INTO sms_log (household_id, case_id, template, sent_at, sender, provider_id,"
-            " status, skip_reason, body) VALUES (?, ?, 'credit_tip', ?, 'outbox', NULL, "
+            " status, skip_reason, body) VALUES (?, ?, 'credit_runout', ?, 'outbox', NULL, "
             "'delivered', NULL, 'Your meter credit is low. Ask us about emergency credit.')",
             (chosen[0], ids[0], iso(now - timedelta(hours=5))))
         reg.conn.execute(
-            "INSERT INTO sms_log (household_id, case_id, template, sent_at, sender, provider_id,"
-            " status, skip_reason, body) VALUES (?, NULL, 'damp_tip', ?, 'outbox', NULL, "
-            "'skipped', 'no SMS consent', 'Open a window after showers to let steam out.')",
+            "INSERT INTO sms_log (household_id, case_id, template, created_at, status, "
+            "skip_reason) VALUES (?, NULL, 'damp_mould', ?, 'skipped', 'no_consent')",
             (chosen[2], iso(now - timedelta(days=2))))
 
 

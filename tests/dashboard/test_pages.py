@@ -146,4 +146,4 @@ def test_data_health_lists_the_silent_home(portfolio):
 def test_messages_page(portfolio):
     at = page(sign_in("officer1"), "messages")
     shown = texts(at)
-    assert "✔ Delivered" in shown and "no SMS consent" in shown
+    assert "✔ Delivered" in shown and "No consent to texts" in shown
