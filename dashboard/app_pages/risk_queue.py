@@ -109,7 +109,7 @@ with left:
 with right:
     msg = st.session_state.pop("queue_done", None)
     if msg:
-        st.success(msg)
+        (st.success if not msg.startswith(("Not sent", "Tip queued")) else st.warning)(msg)
 
     def run(action, *args, done: str) -> None:
         try:

@@ -112,7 +112,7 @@ def _cases(reg: Registry, demo: Demo, rows, now: datetime) -> None:
             "INSERT INTO sms_log (household_id, case_id, template, sent_at, sender, provider_id,"
             " status, skip_reason, body) VALUES (?, ?, 'credit_runout', ?, 'outbox', NULL, "
             "'delivered', NULL, 'Your meter credit is low. Ask us about emergency credit.')",
-            (chosen[0], ids[0], iso(now - timedelta(hours=5))))
+            (chosen[0], ids[0], iso(now - timedelta(days=4))))
         reg.conn.execute(
             "INSERT INTO sms_log (household_id, case_id, template, created_at, status, "
             "skip_reason) VALUES (?, NULL, 'damp_mould', ?, 'skipped', 'no_consent')",
