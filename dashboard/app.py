@@ -15,28 +15,31 @@ import streamlit as st  # noqa: E402
 
 from dashboard import auth  # noqa: E402
 
-st.set_page_config(page_title="Hearth", page_icon="🏠", layout="wide",
+st.set_page_config(page_title="Hearth", page_icon=":material/home:", layout="wide",
                    initial_sidebar_state="expanded")
 
 user = auth.current_user()
 if user is None:
-    st.navigation([st.Page(auth.login_page, title="Sign in", icon="🔑")],
+    st.navigation([st.Page(auth.login_page, title="Sign in", icon=":material/login:")],
                   position="hidden").run()
     st.stop()
 
 pages = {
     "Today": [
-        st.Page("app_pages/overview.py", title="Overview", icon="🏠", default=True),
-        st.Page("app_pages/risk_queue.py", title="Risk queue", icon="📋"),
-        st.Page("app_pages/damp_mould.py", title="Damp and mould", icon="💧"),
+        st.Page("app_pages/overview.py", title="Overview", icon=":material/home:", default=True),
+        st.Page("app_pages/risk_queue.py", title="Risk queue", icon=":material/list_alt:"),
+        st.Page("app_pages/damp_mould.py", title="Damp and mould", icon=":material/water_drop:"),
     ],
-    "Homes": [st.Page("app_pages/household.py", title="Household", icon="🔎")],
+    "Homes": [st.Page("app_pages/household.py", title="Household", icon=":material/search:")],
     "Service": [
-        st.Page("app_pages/data_health.py", title="Data health", icon="📡"),
-        st.Page("app_pages/messages.py", title="Messages", icon="✉️"),
+        st.Page("app_pages/data_health.py", title="Data health", icon=":material/sensors:"),
+        st.Page("app_pages/messages.py", title="Messages", icon=":material/sms:"),
     ],
 }
 nav = st.navigation(pages)
+# Less empty space above the page title.
+st.markdown("<style>.block-container, [data-testid='stMainBlockContainer'] {padding-top: 2.2rem;}"
+            "</style>", unsafe_allow_html=True)
 
 with st.sidebar:
     scope_text = ("all patches" if user.sees_all_patches else ", ".join(user.patches))

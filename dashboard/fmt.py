@@ -12,7 +12,7 @@ import pandas as pd
 UK = ZoneInfo("Europe/London")
 
 # Each severity has its own word and its own icon shape, so it reads the same without colour.
-SEVERITY_LABEL = {"emergency": "⛔ Emergency", "high": "🔺 High", "medium": "◆ Medium",
+SEVERITY_LABEL = {"emergency": "‼ Emergency", "high": "▲ High", "medium": "◆ Medium",
                   "low": "○ Low"}
 SEVERITY_ORDER = {"emergency": 0, "high": 1, "medium": 2, "low": 3}
 KIND_LABEL = {
@@ -114,13 +114,13 @@ def duration_words(delta: timedelta) -> str:
 
 
 def due_words(due_by, now: datetime | None = None) -> str:
-    """Awaab's Law clock in words: '⏰ OVERDUE by 2 days', 'Due in 5 hours (17:00 today)'."""
+    """Awaab's Law clock in words: '⚠ OVERDUE by 2 days', 'Due in 5 hours (17:00 today)'."""
     due = parse_utc(due_by)
     if due is None:
         return "–"
     now = now or datetime.now(UTC)
     if due <= now:
-        return f"⏰ OVERDUE by {duration_words(now - due)}"
+        return f"⚠ OVERDUE by {duration_words(now - due)}"
     return f"Due in {duration_words(due - now)} ({uk_time(due, now)})"
 
 

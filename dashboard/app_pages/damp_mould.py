@@ -22,7 +22,7 @@ overdue = due <= now
 
 c1, c2, c3 = st.columns(3)
 c1.metric("Open damp and mould cases", f"{len(cases):,}")
-c2.metric("⏰ Overdue", f"{int(overdue.sum()):,}")
+c2.metric("⚠ Overdue", f"{int(overdue.sum()):,}")
 c3.metric("Due within 24 hours", f"{int(((due > now) & (due <= now + pd.Timedelta(hours=24))).sum()):,}")
 
 if cases.empty:

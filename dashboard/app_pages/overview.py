@@ -23,7 +23,8 @@ due_24h = int(((due > now) & (due <= now + pd.Timedelta(hours=24))).sum())
 devs = guarded("Device status", data.device_status, scope)
 costs = guarded("The forecast cost", data.forecast_cost, scope)
 
-c1, c2, c3, c4, c5, c6 = st.columns(6)
+c1, c2, c3 = st.columns(3)
+c4, c5, c6 = st.columns(3)
 c1.metric("Homes", f"{len(homes):,}")
 if devs is not None and len(devs):
     reporting = int((~devs["silent"]).sum())
@@ -46,10 +47,10 @@ fuel_poor = int((cases["kind"] == "fuel_poverty").sum())
 c6.metric("Homes flagged for fuel poverty", f"{fuel_poor:,}")
 
 if overdue:
-    st.error(f"⏰ {overdue} damp and mould case{'s are' if overdue != 1 else ' is'} past the "
+    st.error(f"⚠ {overdue} damp and mould case{'s are' if overdue != 1 else ' is'} past the "
              "Awaab's Law deadline. Open **Damp and mould** to act on them first.")
 elif due_24h:
-    st.warning(f"⏰ {due_24h} damp and mould case{'s fall' if due_24h != 1 else ' falls'} due "
+    st.warning(f"⚠ {due_24h} damp and mould case{'s fall' if due_24h != 1 else ' falls'} due "
                "within 24 hours.")
 
 st.subheader("Open cases by kind and urgency")

@@ -41,7 +41,8 @@ class Browser:
         port = self._devtools_port()
         pages = requests.get(f"http://127.0.0.1:{port}/json/list", timeout=5).json()
         target = next(p for p in pages if p.get("type") == "page")
-        self.ws = connect(target["webSocketDebuggerUrl"], max_size=None, open_timeout=10)
+        self.ws = connect(target["webSocketDebuggerUrl"], max_size=None, open_timeout=10,
+                          legacy=True, proxy=None)
         self._id = 0
         self.send("Page.enable")
         self.send("Runtime.enable")
@@ -117,6 +118,12 @@ class Browser:
 
     def screenshot(self, path: Path, full_page: bool = True) -> Path:
         params: dict = {"format": "png"}
+        # Charts draw after the text: wait until every plotly chart has its SVG.
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not self.eval(
+                "[...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
+                ".every(c => c.querySelector('.main-svg'))"):
+            time.sleep(0.2)
         if full_page:
             # Streamlit scrolls inside its main section: grow the viewport to its height.
             height = int(self.eval(

@@ -110,8 +110,13 @@ def _no_errors(text: str) -> None:
 
 
 def _open_page(browser: Browser, title: str, *needles: str) -> str:
-    browser.click_text('[data-testid="stSidebarNav"] a, [data-testid="stSidebarNavLink"]',
-                       title)
+    """Follow the sidebar link (in-app navigation keeps the signed-in session)."""
+    url_path = title.lower().replace(" and ", "_").replace(" ", "_")
+    url_path = {"damp_mould": "damp_mould"}.get(url_path, url_path)
+    if not browser.eval(f"(() => {{ const a = document.querySelector("
+                        f"'[data-testid=\"stSidebarNav\"] a[href$=\"/{url_path}\"]'); "
+                        "if (!a) return false; a.click(); return true; })()"):
+        raise AssertionError(f"no sidebar link to {url_path}")
     text = browser.wait_for_text(title, *needles)
     _no_errors(text)
     return text

@@ -58,7 +58,7 @@ def test_risk_queue_shows_only_the_officers_patch(portfolio):
 def test_risk_queue_most_urgent_first_with_reasons(portfolio):
     at = page(sign_in("officer1"), "risk_queue")
     table = at.dataframe[0].value
-    assert table["Urgency"].iloc[0] == "⛔ Emergency"
+    assert table["Urgency"].iloc[0] == "‼ Emergency"
     assert "humidity above 90 %" in table["Why"].iloc[0]
     assert any("OVERDUE" in d for d in table["Due"])
 
@@ -125,7 +125,7 @@ def test_damp_page_overdue_first(portfolio):
     at = page(sign_in("officer1"), "damp_mould")
     table = at.dataframe[0].value
     assert int(table["Case"].iloc[0]) == demo.damp_overdue_case
-    assert table["Clock"].iloc[0].startswith("⏰ OVERDUE by")
+    assert table["Clock"].iloc[0].startswith("⚠ OVERDUE by")
     assert table["Clock"].iloc[1].startswith("Due in")
 
 
