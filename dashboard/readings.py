@@ -11,7 +11,6 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
-
 from hearth.influx import RAW_RP, USAGE_RP, InfluxClient, quote_ident, quote_string
 
 DAY_NS = 86_400 * 1_000_000_000

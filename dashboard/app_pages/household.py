@@ -9,12 +9,12 @@ from dashboard import charts, data
 from dashboard.auth import audit
 from dashboard.fmt import (
     SMS_STATUS_LABEL,
-    skip_reason_label,
     STATUS_LABEL,
     gbp,
     kind_label,
     number,
     severity_label,
+    skip_reason_label,
     uk_time,
 )
 from dashboard.ui import guarded, require_user

@@ -50,13 +50,13 @@ table = pd.DataFrame({
     "Case": view["case_id"].astype(int),
     "Urgency": view["severity"].map(severity_label),
     "Kind": view["kind"].map(kind_label),
-    "Home": view["household_id"],
-    "Patch": view["patch"],
-    "Estate": view["estate"],
-    "Why": view["reasons"],
     "Due": [due_words(d) for d in view["due_by"]],
+    "Home": view["household_id"],
     "Status": view["status"].map(STATUS_LABEL),
     "Owner": view["officer"].fillna("Unassigned"),
+    "Why": view["reasons"],
+    "Estate": view["estate"],
+    "Patch": view["patch"],
     "Opened": [uk_time(t) for t in view["opened_at"]],
 })
 st.write(f"**{len(view):,}** of {len(cases):,} open cases shown.")
@@ -124,22 +124,21 @@ with right:
     if case["status"] == "open" and st.button("✔ Acknowledge", key="ack", type="primary",
                                               help="Say you have seen it and are on it"):
         run(actions.acknowledge, done=f"Case {case['case_id']} acknowledged.")
-    people = actions.assignable_users(case["patch"])
-    with st.form("assign_form"):
-        to = st.selectbox("Assign to", [u.username for u in people],
-                          format_func=lambda n: next(f"{u.display_name} ({u.role})"
-                                                     for u in people if u.username == n))
-        if st.form_submit_button("Assign"):
-            run(actions.assign, to, done=f"Case {case['case_id']} assigned to {to}.")
-    with st.form("note_form", clear_on_submit=True):
+    t_note, t_assign, t_tip, t_resolve, t_dismiss = st.tabs(
+        ["Add a note", "Assign", "✉ Text a tip", "Resolve", "Dismiss"])
+    with t_note, st.form("note_form", clear_on_submit=True):
         note = st.text_area("Add a note", placeholder="What you did or found (no phone numbers)")
         if st.form_submit_button("Save note"):
             run(actions.add_note, note, done="Note saved.")
-    with st.form("resolve_form"):
-        how = st.text_input("Resolve: what was done", placeholder="e.g. Emergency credit added")
-        if st.form_submit_button("Resolve case"):
-            run(actions.resolve, how, done=f"Case {case['case_id']} resolved.")
-    with st.expander("✉ Text the tenant a tip"):
+    with t_assign:
+        people = actions.assignable_users(case["patch"])
+        with st.form("assign_form"):
+            to = st.selectbox("Assign to", [u.username for u in people],
+                              format_func=lambda n: next(f"{u.display_name} ({u.role})"
+                                                         for u in people if u.username == n))
+            if st.form_submit_button("Assign"):
+                run(actions.assign, to, done=f"Case {case['case_id']} assigned to {to}.")
+    with t_tip:
         text, why_not = actions.tip_preview(user, int(case["case_id"]))
         if text is None:
             st.info(why_not)
@@ -154,7 +153,11 @@ with right:
                 else:
                     st.session_state["queue_done"] = outcome
                     st.rerun()
-    with st.form("dismiss_form"):
+    with t_resolve, st.form("resolve_form"):
+        how = st.text_input("Resolve: what was done", placeholder="e.g. Emergency credit added")
+        if st.form_submit_button("Resolve case"):
+            run(actions.resolve, how, done=f"Case {case['case_id']} resolved.")
+    with t_dismiss, st.form("dismiss_form"):
         reason = st.selectbox("Dismiss: reason", actions.DISMISS_REASONS)
         why = st.text_input("Note (needed for 'Other')")
         if st.form_submit_button("Dismiss case"):

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+from hearth.influx import InfluxClient, lines_from_arrays
+from hearth.registry.generate import GenerateOptions, generate_portfolio, write_portfolio
 
 from dashboard.users import UserStore
-from hearth.influx import InfluxClient, lines_from_arrays
 from hearth.registry import Registry
-from hearth.registry.generate import GenerateOptions, generate_portfolio, write_portfolio
 
 PASSWORD = "correct horse battery staple"
 HALF_HOUR_S = 1800
@@ -34,6 +34,7 @@ class Demo:
     detailed: list[str] = field(default_factory=list)           # homes with full readings
     silent_home: str = ""
     damp_overdue_case: int = 0
+    case_homes: dict[int, str] = field(default_factory=dict)     # case id -> home
 
 
 def build(settings, households: int = 450, seed: int = 11) -> Demo:
@@ -77,7 +78,7 @@ def _cases(reg: Registry, demo: Demo, rows, now: datetime) -> None:
     for p in demo.patches[:2]:
         homes = demo.homes_by_patch[p]
         prepay = [h for h in homes if types[h][0] == "prepayment"]
-        chosen = [prepay[0]] + [h for h in homes if h != prepay[0]][:len(kinds) - 1]
+        chosen = [prepay[0], *[h for h in homes if h != prepay[0]][:len(kinds) - 1]]
         demo.detailed += chosen[:3]
         ids = []
         for (kind, sev, reasons, due, stage), h in zip(kinds, chosen, strict=True):
@@ -95,6 +96,7 @@ def _cases(reg: Registry, demo: Demo, rows, now: datetime) -> None:
             if due is not None and due.total_seconds() < 0:
                 demo.damp_overdue_case = demo.damp_overdue_case or cid
             ids.append(cid)
+            demo.case_homes[cid] = h
         # A closed case from weeks ago, for the trend and the household history.
         reg.conn.execute(
             "INSERT INTO cases (household_id, kind, severity, score, reasons, evidence_json, "
@@ -199,7 +201,7 @@ def _forecasts(client, info, now: datetime) -> None:
     today = now.replace(hour=0, minute=0, second=0)
     days = np.array([int((today + timedelta(days=d)).timestamp()) for d in range(30)]) * 10**9
     lines = []
-    for h, (_, _, payment, has_gas) in info.items():
+    for h, (_, _, _payment, has_gas) in info.items():
         for fuel in (["electricity", "gas"] if has_gas else ["electricity"]):
             base = 8.0 if fuel == "electricity" else 30.0
             p50 = base * (1 + 0.1 * np.sin(np.arange(30) / 5))
