@@ -101,10 +101,15 @@ class Browser:
         missing = [n for n in needles if n not in text]
         raise AssertionError(f"page never showed {missing}; it shows:\n{text[:1500]}")
 
-    def type_into(self, aria_label: str, value: str) -> None:
-        found = self.eval(f"(() => {{ const el = document.querySelector("
-                          f"'input[aria-label=\"{aria_label}\"]'); if (!el) return false; "
-                          "el.focus(); el.select && el.select(); return true; })()")
+    def type_into(self, aria_label: str, value: str, timeout_s: float = 15) -> None:
+        deadline = time.monotonic() + timeout_s
+        found = False
+        while not found and time.monotonic() < deadline:
+            found = self.eval(f"(() => {{ const el = document.querySelector("
+                              f"'input[aria-label=\"{aria_label}\"]'); if (!el) return false; "
+                              "el.focus(); el.select && el.select(); return true; })()")
+            if not found:
+                time.sleep(0.2)
         if not found:
             raise AssertionError(f"no input labelled {aria_label!r} on the page")
         self.send("Input.insertText", {"text": value})
