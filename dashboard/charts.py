@@ -19,6 +19,15 @@ UK_TZ = "Europe/London"
 COLD_C, DAMP_PCT = 18.0, 70.0
 
 
+def _alpha(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+# Passed to st.plotly_chart: no toolbar (officers do not need zoom tools), no plotly logo.
+CHART_CONFIG = {"displayModeBar": False, "displaylogo": False}
+
+
 def _uk(times: pd.Series) -> pd.Series:
     return pd.to_datetime(times, utc=True).dt.tz_convert(UK_TZ).dt.tz_localize(None)
 
@@ -44,7 +53,7 @@ def consumption(usage: pd.DataFrame, forecast: pd.DataFrame, fuel: str,
                                  name="Likely high (p90)", showlegend=False,
                                  hovertemplate="p90 %{y:.2f} kWh<extra></extra>"))
         fig.add_trace(go.Scatter(x=t, y=f["energy_kwh_p10"], mode="lines", line={"width": 0},
-                                 fill="tonexty", fillcolor="rgba(0,114,178,0.18)",
+                                 fill="tonexty", fillcolor=_alpha(colour, 0.18),
                                  name="Likely range (p10 to p90)",
                                  hovertemplate="p10 %{y:.2f} kWh<extra></extra>"))
         fig.add_trace(go.Scatter(x=t, y=f["energy_kwh"], mode="lines+markers",

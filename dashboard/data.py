@@ -312,8 +312,8 @@ def collector_metrics() -> dict:
     try:
         text = requests.get(url, timeout=1.0).text
     except requests.RequestException:
-        return {"error": f"The collectors do not answer on port {port}: they may be stopped. "
-                "Start them with `hearth collect` (IT can check `hearth collect status`)."}
+        return {"error": f"Readings may not be arriving: the collectors do not answer (port "
+                f"{port}). Tell IT; they can check with `hearth collect status`."}
     figures: dict[str, float] = {}
     for line in text.splitlines():
         if not line or line.startswith("#"):

@@ -43,9 +43,8 @@ if devs is not None:
                              for t in silent["last_seen"]],
             "Silent for": [duration_words(now - t) if pd.notna(t) else "over 30 days"
                            for t in silent["last_seen"]],
-            "What to do": ["Check the gateway and the meter's power; visit if it stays silent"
-                           if p == "modbus" else
-                           "Check the home's broadband and the device's Wi-Fi; visit if needed"
+            "What to do": ["Check the block's gateway and meter power"
+                           if p == "modbus" else "Check the home's Wi-Fi; visit if still silent"
                            for p in silent["protocol"]]}),
             hide_index=True, width="stretch")
 

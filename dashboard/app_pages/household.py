@@ -96,19 +96,22 @@ if usage is not None and fc is not None:
         st.info("No half-hourly consumption or forecast for this home yet.")
     for fuel in fuels:
         st.plotly_chart(charts.consumption(usage, fc, fuel), width="stretch",
-                        key=f"consumption_{fuel}")
+                        config=charts.CHART_CONFIG, key=f"consumption_{fuel}")
 
 ind = guarded("Indoor temperature and humidity", data.indoor, hid, scope)
 if ind is not None:
-    if ind.empty:
-        st.info("No thermostat readings from this home in the last 7 days.")
+    if (ind.groupby("room").size().max() if not ind.empty else 0) < 3:
+        st.info("Too few thermostat readings from this home in the last 7 days to draw the "
+                "indoor temperature and humidity.")
     else:
-        st.plotly_chart(charts.indoor(ind), width="stretch", key="indoor")
+        st.plotly_chart(charts.indoor(ind), width="stretch", config=charts.CHART_CONFIG,
+                        key="indoor")
 
 if home["payment_type"] == "prepayment":
     cr = guarded("Prepayment credit", data.credit, hid, scope)
     if cr is not None and not cr.empty:
-        st.plotly_chart(charts.credit(cr), width="stretch", key="credit")
+        st.plotly_chart(charts.credit(cr), width="stretch", config=charts.CHART_CONFIG,
+                        key="credit")
         if bills is not None and not bills.empty:
             for fuel, g in cr.groupby("fuel"):
                 b = bills[bills["fuel"] == fuel]

@@ -68,7 +68,7 @@ else:
 
 trend = data.case_trend(scope)
 if not trend.empty:
-    st.plotly_chart(charts.case_trend(trend), width="stretch")
+    st.plotly_chart(charts.case_trend(trend), width="stretch", config=charts.CHART_CONFIG)
 
 if user.sees_all_patches and scope is None and not homes.empty:
     st.subheader("By patch")

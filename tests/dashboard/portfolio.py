@@ -79,7 +79,7 @@ def _cases(reg: Registry, demo: Demo, rows, now: datetime) -> None:
         homes = demo.homes_by_patch[p]
         prepay = [h for h in homes if types[h][0] == "prepayment"]
         chosen = [prepay[0], *[h for h in homes if h != prepay[0]][:len(kinds) - 1]]
-        demo.detailed += chosen[:3]
+        demo.detailed += chosen
         ids = []
         for (kind, sev, reasons, due, stage), h in zip(kinds, chosen, strict=True):
             opened = now - timedelta(days=len(ids) * 3 + 1)
