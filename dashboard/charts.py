@@ -88,10 +88,10 @@ def indoor(df: pd.DataFrame) -> go.Figure:
                                  hovertemplate=f"{name} %{{y:.0f}} %<extra></extra>"), 2, 1)
     fig.add_hline(y=COLD_C, row=1, col=1, line={"color": "#000", "dash": "dot"},
                   annotation_text="18 °C: colder is a health risk (UKHSA)",
-                  annotation_position="bottom left")
+                  annotation_position="bottom right", annotation_bgcolor="rgba(255,255,255,0.85)")
     fig.add_hline(y=DAMP_PCT, row=2, col=1, line={"color": "#000", "dash": "dot"},
                   annotation_text="70 %: damp and mould risk above this",
-                  annotation_position="top left")
+                  annotation_position="top right", annotation_bgcolor="rgba(255,255,255,0.85)")
     fig.update_yaxes(title_text="Temperature [°C]", row=1, col=1)
     fig.update_yaxes(title_text="Humidity [%]", range=[0, 100], row=2, col=1)
     fig.update_xaxes(title_text="Date and time (UK)", row=2, col=1)

@@ -55,13 +55,20 @@ def latest(client: InfluxClient, household_id: str, days: int = 30) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def usage_daily(client: InfluxClient, household_id: str, days: int = 56) -> pd.DataFrame:
-    """Energy per UK calendar day and fuel: columns time (day start), fuel, energy_kwh."""
-    q = (f"SELECT sum(energy_kwh) AS energy_kwh FROM {_m(client, USAGE_RP, 'usage_30m')} "
-         f"WHERE household = {quote_string(household_id)} AND time >= now() - {days}d "
-         "GROUP BY time(1d), fuel fill(none) tz('Europe/London')")
-    frames = [pd.DataFrame({"time": _times(s.values["time"]), "fuel": s.tags.get("fuel", ""),
-                            "energy_kwh": s.values["energy_kwh"]}) for s in client.query(q)]
+def usage_daily(client: InfluxClient, household_id: str, days: int = 56,
+                min_half_hours: int = 44) -> pd.DataFrame:
+    """Energy per UK calendar day and fuel: columns time (day start), fuel, energy_kwh. Days
+    with fewer than ``min_half_hours`` half hours recorded (today so far, gaps) are left out,
+    so that a part-day never looks like a day of low use."""
+    q = (f"SELECT sum(energy_kwh) AS energy_kwh, count(energy_kwh) AS n FROM "
+         f"{_m(client, USAGE_RP, 'usage_30m')} WHERE household = {quote_string(household_id)} "
+         f"AND time >= now() - {days}d GROUP BY time(1d), fuel fill(none) tz('Europe/London')")
+    frames = []
+    for s in client.query(q):
+        full = s.values["n"] >= min_half_hours
+        frames.append(pd.DataFrame({"time": _times(s.values["time"][full]),
+                                    "fuel": s.tags.get("fuel", ""),
+                                    "energy_kwh": s.values["energy_kwh"][full]}))
     return _concat(frames, ["time", "fuel", "energy_kwh"])
 
 
