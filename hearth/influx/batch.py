@@ -1,0 +1,128 @@
+"""BatchWriter: collects lines and writes them in batches by size and by time, in the background."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+
+from hearth.errors import InfluxError
+from hearth.influx.client import InfluxClient, WriteResult
+
+log = logging.getLogger("hearth.influx")
+
+
+class BatchWriter:
+    """Write line protocol in batches of ``client.batch_size`` lines, or whatever has waited
+    ``client.flush_interval_s``, on a background thread (so building lines and sending them
+    overlap). ``add`` blocks when ``max_pending_batches`` are waiting (backpressure).
+
+    A write that fails for good (server unreachable for ``max_retry_s``, bad credentials) is
+    raised from the next ``add``/``flush``/``close``; its lines stay in ``unwritten`` so the
+    caller can keep them (for example in its spool).
+    """
+
+    def __init__(self, client: InfluxClient, retention_policy: str | None = None,
+                 batch_size: int | None = None, flush_interval_s: float | None = None,
+                 max_pending_batches: int = 4):
+        self.client = client
+        self.retention_policy = retention_policy
+        self.batch_size = batch_size or client.batch_size
+        self.flush_interval_s = flush_interval_s or client.flush_interval_s
+        self.result = WriteResult()
+        self.unwritten: list[str] = []
+        self._buffer: list[str] = []
+        self._buffer_since = 0.0
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[list[str] | None] = queue.Queue(max_pending_batches)
+        self._error: BaseException | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="influx-batch-writer", daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> BatchWriter:
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close()
+
+    def _raise_pending_error(self) -> None:
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+
+    def add(self, lines: Sequence[str] | str) -> None:
+        """Queue lines (one string per point, or one string of newline-separated points)."""
+        if self._closed:
+            raise InfluxError("BatchWriter is closed")
+        self._raise_pending_error()
+        if isinstance(lines, str):
+            lines = lines.splitlines()
+        full: list[list[str]] = []
+        with self._lock:
+            if not self._buffer:
+                self._buffer_since = time.monotonic()
+            self._buffer.extend(lines)
+            while len(self._buffer) >= self.batch_size:
+                full.append(self._buffer[:self.batch_size])
+                del self._buffer[:self.batch_size]
+        for batch in full:
+            self._queue.put(batch)
+
+    def flush(self) -> WriteResult:
+        """Write everything added so far; returns the totals so far."""
+        with self._lock:
+            batch, self._buffer = self._buffer, []
+        if batch:
+            self._queue.put(batch)
+        self._queue.join()
+        self._raise_pending_error()
+        return self.result
+
+    def close(self) -> WriteResult:
+        """Flush and stop the background thread."""
+        if self._closed:
+            return self.result
+        try:
+            self.flush()
+        finally:
+            self._closed = True
+            self._queue.put(None)
+            self._thread.join()
+        return self.result
+
+    def _take_due_buffer(self) -> list[str] | None:
+        with self._lock:
+            if self._buffer and time.monotonic() - self._buffer_since >= self.flush_interval_s:
+                batch, self._buffer = self._buffer, []
+                return batch
+        return None
+
+    def _run(self) -> None:
+        while True:
+            try:
+                batch = self._queue.get(timeout=min(self.flush_interval_s / 4, 0.25))
+            except queue.Empty:
+                due = self._take_due_buffer()
+                if due:
+                    self._write(due)
+                continue
+            try:
+                if batch is None:
+                    return
+                self._write(batch)
+            finally:
+                self._queue.task_done()
+
+    def _write(self, batch: list[str]) -> None:
+        if self._error is not None:  # keep later batches too: the caller decides what to do
+            self.unwritten.extend(batch)
+            return
+        try:
+            self.result += self.client.write_lines(batch, self.retention_policy)
+        except BaseException as exc:
+            self.unwritten.extend(batch)
+            self._error = exc
+            log.error("InfluxDB write failed, %d lines kept unwritten: %s", len(batch), exc)

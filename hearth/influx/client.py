@@ -1,0 +1,393 @@
+"""The one InfluxDB client: the v1-compatible HTTP API (``/write``, ``/query``, ``/ping``).
+
+Works with InfluxDB 1.x (user and password) and 2.x / 3.x (API token as the password, DBRP
+mapping for the database and retention policies; see docs/influxdb.md). Writes are gzipped,
+sent over pooled keep-alive connections, retried with exponential backoff while the server is
+unreachable or answers 5xx (up to ``influxdb.max_retry_s``), and a 400 for some points
+dead-letters just those points while the rest are written.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from hearth.errors import HearthError, InfluxError
+from hearth.influx.deadletter import DeadLetterFile
+from hearth.influx.lineproto import Point
+from hearth.influx.reader import (
+    HALF_HOUR_NS,
+    Series,
+    SeriesBuilder,
+    UsageMatrix,
+    build_usage_matrix,
+    half_hour_grid,
+    to_ns,
+)
+
+log = logging.getLogger("hearth.influx")
+
+RAW_RP, USAGE_RP = "raw", "usage"
+# Before the server has answered once, a refused connection is most likely a wrong URL or a
+# stopped server: fail after this long instead of the full max_retry_s.
+FIRST_CONTACT_RETRY_S = 5.0
+BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.1, 5.0
+# 400 messages about the request as a whole, not about some of its points.
+_REQUEST_LEVEL_400 = ("database is required", "invalid precision", "bad timestamp precision",
+                      "request body too large", "unable to decode gzip")
+_PARSE_ERROR = re.compile(r"unable to parse '(.*?)': ", re.S)
+
+
+@dataclass
+class WriteResult:
+    """Points written and points dead-lettered (refused by InfluxDB, kept with the reason)."""
+
+    written: int = 0
+    dead_lettered: int = 0
+
+    def __add__(self, other: WriteResult) -> WriteResult:
+        return WriteResult(self.written + other.written, self.dead_lettered + other.dead_lettered)
+
+
+def quote_ident(name: str) -> str:
+    """An InfluxQL identifier in double quotes."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def quote_string(value: str) -> str:
+    """An InfluxQL string literal in single quotes."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _error_text(resp: requests.Response) -> str:
+    try:
+        body = resp.json()
+        if isinstance(body, dict):
+            return str(body.get("error") or body.get("message") or body)
+    except ValueError:
+        pass
+    return resp.text.strip()[:2000] or resp.reason or str(resp.status_code)
+
+
+def _cause(exc: BaseException) -> str:
+    text = str(exc)
+    for needle, short in (("Connection refused", "connection refused"),
+                          ("Name or service not known", "host name not known"),
+                          ("timed out", "timed out"), ("Connection reset", "connection reset"),
+                          ("RemoteDisconnected", "server closed the connection")):
+        if needle in text:
+            return short
+    return type(exc).__name__
+
+
+class InfluxClient:
+    """Pooled HTTP client for one database. Use as a context manager, or call close()."""
+
+    def __init__(self, url: str, database: str, username: str | None = None,
+                 password: str | None = None, *, flavour: str = "v1",
+                 timeout_s: float = 10.0, max_retry_s: float = 300.0, batch_size: int = 5000,
+                 flush_interval_s: float = 1.0, gzip_body: bool = True,
+                 dead_letter_path: str | Path | None = None,
+                 raw_retention_days: int = 90, usage_retention_days: int = 3650,
+                 pool_size: int = 8):
+        self.url = url.rstrip("/")
+        self.database = database
+        self.username = username
+        self.flavour = flavour
+        self.timeout_s = timeout_s
+        self.max_retry_s = max_retry_s
+        self.batch_size = batch_size
+        self.flush_interval_s = flush_interval_s
+        self.gzip = gzip_body
+        self.raw_retention_days = raw_retention_days
+        self.usage_retention_days = usage_retention_days
+        self.dead_letters = DeadLetterFile(
+            Path(dead_letter_path or "var/dead_letters/influx.jsonl"))
+        self.first_contact_retry_s = FIRST_CONTACT_RETRY_S
+        self._reached = False
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        if password is not None and flavour in ("v2", "v3"):
+            # InfluxDB 2.x / 3.x: the API token, sent as a token (username is not needed).
+            self.session.headers["Authorization"] = f"Token {password}"
+        elif username:
+            self.session.auth = (username, password or "")
+
+    @classmethod
+    def from_settings(cls, settings) -> InfluxClient:
+        s = settings.influxdb
+        password = s.password.get_secret_value() if s.password is not None else None
+        return cls(s.url, s.database, s.username, password, flavour=s.flavour,
+                   timeout_s=s.timeout_s, max_retry_s=s.max_retry_s, batch_size=s.batch_size,
+                   flush_interval_s=s.flush_interval_s, gzip_body=s.gzip,
+                   dead_letter_path=Path(settings.collectors.dead_letter_dir) / "influx.jsonl",
+                   raw_retention_days=s.raw_retention_days,
+                   usage_retention_days=s.usage_retention_days)
+
+    def __enter__(self) -> InfluxClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.session.close()
+
+    # ---- HTTP with retries -------------------------------------------------------------
+
+    def _auth_error(self, resp: requests.Response) -> HearthError:
+        msg = _error_text(resp)
+        if self.flavour in ("v2", "v3"):
+            who = "the API token in HEARTH_INFLUX_PASSWORD"
+        else:
+            who = (f"user {self.username!r}: check influxdb.username in config/hearth.toml and"
+                   " HEARTH_INFLUX_PASSWORD (or var/secrets/influxdb_password)")
+        if resp.status_code == 403:
+            return InfluxError(f"InfluxDB at {self.url} refused {who} access to database"
+                               f" {self.database!r} (403: {msg}); grant it ALL privileges")
+        return InfluxError(f"InfluxDB at {self.url} rejected the credentials of {who}"
+                           f" (401: {msg})")
+
+    def _request(self, method: str, path: str, what: str, **kwargs) -> requests.Response:
+        """Send with retries on connection errors, timeouts, 429 and 5xx; raise on 401/403."""
+        started = time.monotonic()
+        delay = BACKOFF_FIRST_S
+        url = self.url + path
+        while True:
+            try:
+                resp = self.session.request(method, url, timeout=self.timeout_s, **kwargs)
+            except (requests.ConnectionError, requests.Timeout,
+                    requests.exceptions.ChunkedEncodingError) as exc:
+                problem, resp = _cause(exc), None
+            else:
+                if resp.status_code in (401, 403):
+                    raise self._auth_error(resp)
+                if resp.status_code < 500 and resp.status_code != 429:
+                    self._reached = True
+                    return resp
+                problem = f"HTTP {resp.status_code}: {_error_text(resp)[:200]}"
+                if "not found" in problem and ("database" in problem or "retention" in problem):
+                    raise InfluxError(f"InfluxDB at {self.url}: {problem}; run `hearth stack up`"
+                                      " (or create the database / DBRP mapping, docs/influxdb.md)")
+            waited = time.monotonic() - started
+            limit = self.max_retry_s if self._reached else min(self.max_retry_s,
+                                                               self.first_contact_retry_s)
+            if waited + delay > limit:
+                if resp is None:
+                    raise InfluxError(f"cannot reach InfluxDB at {self.url} ({problem}, tried for"
+                                      f" {waited:.0f} s): is it running (`hearth stack status`)"
+                                      " and is influxdb.url in config/hearth.toml right?")
+                raise InfluxError(f"InfluxDB at {self.url} failed to {what} for {waited:.0f} s"
+                                  f" ({problem}); see its log")
+            pause = delay * (0.5 + random.random() / 2)
+            retry_after = resp.headers.get("Retry-After") if resp is not None else None
+            if retry_after and retry_after.isdigit():
+                pause = max(pause, float(retry_after))
+            log.warning("InfluxDB at %s cannot %s (%s); waiting %.1f s before retrying"
+                        " (%.0f of %.0f s)", self.url, what, problem, pause, waited, limit)
+            time.sleep(pause)
+            delay = min(delay * 2, BACKOFF_MAX_S)
+
+    def ping(self) -> str:
+        """The server's version (from /ping)."""
+        resp = self._request("GET", "/ping", "answer a ping")
+        return resp.headers.get("X-Influxdb-Version", "unknown")
+
+    # ---- writes ---------------------------------------------------------------------------
+
+    def write_points(self, points: Iterable[Point], retention_policy: str | None = None
+                     ) -> WriteResult:
+        """Write `Point`s (see write_lines)."""
+        return self.write_lines([p.to_line() for p in points], retention_policy)
+
+    def write_lines(self, lines: Sequence[str] | str, retention_policy: str | None = None
+                    ) -> WriteResult:
+        """Write line protocol in batches of ``batch_size`` lines.
+
+        Points InfluxDB refuses (400: field type conflict, unparsable, outside the retention
+        policy) go to the dead-letter file with the server's message; the rest are written.
+        Raises InfluxError when the server stays unreachable for ``max_retry_s``.
+        """
+        if isinstance(lines, str):
+            lines = lines.splitlines()
+        total = WriteResult()
+        for i in range(0, len(lines), self.batch_size):
+            total += self._write_batch(list(lines[i:i + self.batch_size]), retention_policy)
+        return total
+
+    def _post_lines(self, lines: list[str], rp: str | None) -> requests.Response:
+        body = ("\n".join(lines) + "\n").encode("utf-8")
+        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if self.gzip:
+            body = gzip.compress(body, compresslevel=1)
+            headers["Content-Encoding"] = "gzip"
+        params = {"db": self.database, "precision": "ns"}
+        if rp:
+            params["rp"] = rp
+        return self._request("POST", "/write", f"write {len(lines)} points", params=params,
+                             data=body, headers=headers)
+
+    def _write_batch(self, lines: list[str], rp: str | None) -> WriteResult:
+        lines = [line for line in lines if line and not line.isspace()]
+        if not lines:
+            return WriteResult()
+        resp = self._post_lines(lines, rp)
+        if resp.status_code in (200, 204):
+            return WriteResult(len(lines), 0)
+        msg = _error_text(resp)
+        if resp.status_code == 413:  # body too large for this server: halve
+            if len(lines) == 1:
+                self.dead_letters.add(lines, f"413: {msg}", self.database, rp)
+                return WriteResult(0, 1)
+            mid = len(lines) // 2
+            return self._write_batch(lines[:mid], rp) + self._write_batch(lines[mid:], rp)
+        if resp.status_code == 404:
+            raise InfluxError(f"InfluxDB at {self.url}: {msg}; run `hearth stack up` to create"
+                              f" database {self.database!r} (or its DBRP mapping,"
+                              " docs/influxdb.md)")
+        if resp.status_code not in (400, 422) or any(s in msg for s in _REQUEST_LEVEL_400):
+            raise InfluxError(f"InfluxDB at {self.url} refused a write"
+                              f" ({resp.status_code}: {msg})")
+        return self._resolve_refused(lines, msg, rp)
+
+    def _resolve_refused(self, lines: list[str], msg: str, rp: str | None) -> WriteResult:
+        """Some points were refused. Writing a point again overwrites it, so the good ones can
+        safely be sent again: dead-letter lines the message names, else bisect to find them."""
+        if len(lines) == 1:
+            self.dead_letters.add(lines, msg, self.database, rp)
+            return WriteResult(0, 1)
+        named = set(_PARSE_ERROR.findall(msg))
+        bad = [line for line in lines if line in named]
+        if bad:
+            self.dead_letters.add(bad, msg, self.database, rp)
+            rest = [line for line in lines if line not in named]
+            return WriteResult(0, len(bad)) + self._write_batch(rest, rp)
+        dropped = re.search(r"dropped=(\d+)", msg)
+        if dropped and int(dropped.group(1)) >= len(lines):  # every point refused
+            self.dead_letters.add(lines, msg, self.database, rp)
+            return WriteResult(0, len(lines))
+        mid = len(lines) // 2
+        return self._write_batch(lines[:mid], rp) + self._write_batch(lines[mid:], rp)
+
+    # ---- reads ----------------------------------------------------------------------------
+
+    def query(self, q: str, epoch: str | None = "ns", database: str | None = None,
+              chunk_size: int = 10_000) -> list[Series]:
+        """Run InfluxQL; every series of every statement, columns as numpy arrays."""
+        params = {"db": database or self.database, "chunked": "true",
+                  "chunk_size": str(chunk_size)}
+        if epoch:
+            params["epoch"] = epoch
+        resp = self._request("POST", "/query", "answer a query", params=params, data={"q": q},
+                             stream=True)
+        with resp:
+            if resp.status_code != 200:
+                raise InfluxError(f"InfluxDB refused the query ({resp.status_code}:"
+                                  f" {_error_text(resp)}); query: {q[:300]}")
+            builder = SeriesBuilder()
+            try:
+                for raw in resp.iter_lines(chunk_size=1 << 16):
+                    if raw:
+                        builder.add_response(json.loads(raw), q)
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+                raise InfluxError(f"InfluxDB at {self.url} broke off a query answer"
+                                  f" ({_cause(exc)}); try again") from exc
+        return builder.series()
+
+    def execute(self, q: str) -> None:
+        """Run a statement that changes something (CREATE, ALTER, DROP), via POST."""
+        resp = self._request("POST", "/query", "run a statement", params={"db": self.database},
+                             data={"q": q})
+        if resp.status_code != 200:
+            raise InfluxError(f"InfluxDB refused {q[:200]!r} ({resp.status_code}:"
+                              f" {_error_text(resp)})")
+        SeriesBuilder().add_response(resp.json(), q)
+
+    def usage_matrix(self, start, end, fuel: str = "electricity",
+                     households: Sequence[str] | None = None) -> UsageMatrix:
+        """Half-hourly ``usage_30m`` energy [kWh] as a (households, steps) matrix.
+
+        ``start``/``end`` (datetime, naive = UTC; datetime64; ISO string) are rounded out to
+        half hours; rows follow ``households`` (all households found, sorted, when None);
+        NaN where a half hour has no value.
+        """
+        start_ns, end_ns = to_ns(start), to_ns(end)
+        if end_ns <= start_ns:
+            raise ValueError(f"usage_matrix: end {end!r} is not after start {start!r}")
+        grid = half_hour_grid(start_ns, end_ns)
+        where = [f'"fuel" = {quote_string(fuel)}',
+                 f"time >= {int(grid[0])}", f"time < {int(grid[-1]) + HALF_HOUR_NS}"]
+        if households is not None:
+            if len(households) == 0:
+                return build_usage_matrix([], grid, [])
+            alternatives = "|".join(re.escape(h).replace("/", "\\/") for h in households)
+            where.append(f'"household" =~ /^(?:{alternatives})$/')
+        q = (f'SELECT "energy_kwh" FROM {quote_ident(self.database)}.{quote_ident(USAGE_RP)}.'
+             f'"usage_30m" WHERE {" AND ".join(where)} GROUP BY "household"')
+        return build_usage_matrix(self.query(q), grid,
+                                  list(households) if households is not None else None)
+
+    # ---- database and retention policies ---------------------------------------------------
+
+    def retention_policies(self) -> dict[str, dict]:
+        """name -> {duration, shardGroupDuration, replicaN, default} of the database."""
+        out = {}
+        for s in self.query(f"SHOW RETENTION POLICIES ON {quote_ident(self.database)}",
+                            epoch=None):
+            for i, name in enumerate(s.values.get("name", [])):
+                out[str(name)] = {c: s.values[c][i] for c in s.columns}
+        return out
+
+    def ensure_database(self) -> None:
+        """Create the database and the RPs ``raw`` (default) and ``usage``; idempotent.
+
+        Existing RPs with other durations are altered to the configured ones. With InfluxDB
+        2.x/3.x the database and RPs are DBRP mappings made by an administrator: this checks
+        they exist and says how to make them if not.
+        """
+        wanted = {RAW_RP: self.raw_retention_days, USAGE_RP: self.usage_retention_days}
+        db = quote_ident(self.database)
+        if self.flavour != "v1":
+            self.ping()
+            have = self.retention_policies()
+            missing = [rp for rp in wanted if rp not in have]
+            if missing:
+                raise InfluxError(f"database {self.database!r} lacks DBRP mapping(s) for"
+                                  f" {', '.join(missing)}: create them as docs/influxdb.md shows")
+            return
+        self.execute(f"CREATE DATABASE {db}")
+        have = self.retention_policies()
+        for rp, days in wanted.items():
+            default = " DEFAULT" if rp == RAW_RP else ""
+            if rp not in have:
+                self.execute(f"CREATE RETENTION POLICY {quote_ident(rp)} ON {db} DURATION {days}d"
+                             f" REPLICATION 1{default}")
+                log.info("created retention policy %s on %s (%d days)", rp, self.database, days)
+                continue
+            current = have[rp]
+            if _duration_hours(str(current["duration"])) != days * 24 or (
+                    default and not bool(current.get("default"))):
+                self.execute(f"ALTER RETENTION POLICY {quote_ident(rp)} ON {db} DURATION {days}d"
+                             f"{default}")
+                log.info("altered retention policy %s on %s to %d days", rp, self.database, days)
+
+
+def _duration_hours(text: str) -> float:
+    """'2160h0m0s' -> 2160.0; '0s' (infinite) -> 0."""
+    m = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text)
+    if not m:
+        return -1.0
+    h, mi, s = (int(x or 0) for x in m.groups())
+    return h + mi / 60 + s / 3600

@@ -1,0 +1,238 @@
+"""InfluxDB line protocol: escaping, one `Point`, and many points from numpy arrays at once.
+
+Escaping follows InfluxDB's parser (1.x, also 2.x/3.x):
+
+- measurement: ``,`` and space are escaped;
+- tag keys, tag values, field keys: ``,``, ``=`` and space are escaped;
+- string field values: ``"`` and ``\\`` are escaped, the value is double-quoted;
+- integers get an ``i`` suffix, floats are written with ``repr`` (shortest exact round-trip),
+  booleans as ``true``/``false``; timestamps are integer nanoseconds.
+
+InfluxDB does not unescape a backslash in names and tag values, so a backslash at the end of a
+name or value, or just before ``,``, ``=`` or space, cannot be written so that it reads back the
+same; such values, newlines in names and tag values, empty tag values, NaN and infinities are
+rejected with an error naming the value and what to do.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+# A backslash InfluxDB would read as an escape: before , = space, or at the very end; in
+# measurements and field keys it also unescapes \" (tags it does not).
+_BAD_BACKSLASH = re.compile(r"\\(?=[,= ]|$)")
+_BAD_BACKSLASH_QUOTE = re.compile(r'\\(?=[,= "]|$)')
+
+
+class LineProtocolError(ValueError):
+    """A value that cannot be written as line protocol; the message names it and says why."""
+
+
+def _check_name(kind: str, value: str, context: str = "") -> None:
+    where = f" ({context})" if context else ""
+    if not isinstance(value, str):
+        raise LineProtocolError(f"{kind} {value!r}{where} must be a string")
+    if value == "":
+        raise LineProtocolError(f"{kind}{where} is empty; InfluxDB needs a non-empty {kind}"
+                                " (drop the tag instead of writing an empty value)")
+    if "\n" in value or "\r" in value:
+        raise LineProtocolError(f"{kind} {value!r}{where} contains a newline, which line protocol"
+                                " cannot carry; remove it")
+    if "\x00" in value:
+        raise LineProtocolError(f"{kind} {value!r}{where} contains a NUL character; remove it")
+    if value[0] == "\t" and kind in ("measurement", "field key"):
+        raise LineProtocolError(f"{kind} {value!r}{where} starts with a tab, which InfluxDB"
+                                " skips as white space; remove it")
+    if value[0] == "#" and kind == "measurement":
+        raise LineProtocolError(f"measurement {value!r} starts with '#', which makes the line a"
+                                " comment; choose another name")
+    pattern = _BAD_BACKSLASH_QUOTE if kind in ("measurement", "field key") else _BAD_BACKSLASH
+    if pattern.search(value):
+        raise LineProtocolError(f"{kind} {value!r}{where} has a backslash at its end or before"
+                                " ',', '=', space (or '\"' in names), which InfluxDB cannot"
+                                " store exactly; remove or replace it")
+
+
+def escape_measurement(name: str) -> str:
+    _check_name("measurement", name)
+    return name.replace(",", "\\,").replace(" ", "\\ ")
+
+
+def escape_key(name: str, kind: str = "tag key", context: str = "") -> str:
+    """Escape a tag key, tag value or field key (``,`` ``=`` space)."""
+    _check_name(kind, name, context)
+    if kind != "tag value" and name == "time":
+        raise LineProtocolError(f"{kind} 'time'{(' (' + context + ')') if context else ''} is"
+                                " reserved by InfluxDB; choose another name")
+    return name.replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+
+
+def escape_string_field(value: str, key: str = "", measurement: str = "") -> str:
+    """A string field value, quoted (``\\`` and ``"`` escaped). Newlines are refused: line
+    protocol has no escape for them and a newline would split the point in two."""
+    if "\n" in value or "\r" in value or "\x00" in value:
+        raise LineProtocolError(f"string field {key!r} of {measurement!r} contains a newline or"
+                                f" NUL ({value[:40]!r}); replace it (for example with a space)")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def format_field_value(value, key: str = "", measurement: str = "") -> str:
+    """One field value as line protocol (bool, int with ``i``, float with repr, string)."""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, numbers.Integral):
+        v = int(value)
+        if not INT64_MIN <= v <= INT64_MAX:
+            raise LineProtocolError(f"field {key!r} of {measurement!r}: integer {v} does not fit"
+                                    " in 64 bits; write it as a float")
+        return f"{v}i"
+    if isinstance(value, numbers.Real):
+        v = float(value)
+        if not math.isfinite(v):
+            raise LineProtocolError(f"field {key!r} of {measurement!r} is {v!r}; InfluxDB cannot"
+                                    " store NaN or infinity: leave the field out of this point")
+        return repr(v)
+    if isinstance(value, str):
+        return escape_string_field(value, key, measurement)
+    raise LineProtocolError(f"field {key!r} of {measurement!r} has a value of type"
+                            f" {type(value).__name__}; use float, int, bool or str")
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point (a reading): measurement, tags, fields, time [ns since the Unix epoch, UTC].
+
+    ``time_ns=None`` lets the server stamp it (avoid: a retry would then add a second point).
+    """
+
+    measurement: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    fields: Mapping[str, object] = field(default_factory=dict)
+    time_ns: int | None = None
+
+    def to_line(self) -> str:
+        m = self.measurement
+        parts = [escape_measurement(m)]
+        for k in sorted(self.tags):  # InfluxDB sorts tags anyway; sorted input is cheaper for it
+            v = self.tags[k]
+            parts.append(f"{escape_key(k, 'tag key', m)}="
+                         f"{escape_key(v, 'tag value', f'tag {k!r} of {m!r}')}")
+        if not self.fields:
+            raise LineProtocolError(f"point of {m!r} has no fields; InfluxDB needs at least one")
+        fields = ",".join(f"{escape_key(k, 'field key', m)}={format_field_value(v, k, m)}"
+                          for k, v in self.fields.items())
+        line = ",".join(parts) + " " + fields
+        if self.time_ns is not None:
+            line += f" {int(self.time_ns)}"
+        return line
+
+
+def _column_strings(name: str, values: np.ndarray, measurement: str) -> tuple[list, str]:
+    """(list of per-point Python values, format spec) for one field column."""
+    if values.dtype == np.bool_:
+        return np.where(values, "true", "false").tolist(), "{}"
+    if np.issubdtype(values.dtype, np.integer):
+        return values.tolist(), "{}i"
+    if np.issubdtype(values.dtype, np.floating):
+        finite = np.isfinite(values)
+        if not finite.all():
+            i = int(np.flatnonzero(~finite)[0])
+            raise LineProtocolError(
+                f"field {name!r} of {measurement!r} is {values[i]!r} at index {i}"
+                f" ({int((~finite).sum())} non-finite values); InfluxDB cannot store NaN or"
+                " infinity: write those points without this field")
+        return values.astype(np.float64, copy=False).tolist(), "{!r}"
+    if values.dtype.kind in "UO":
+        out = []
+        for i, v in enumerate(values.tolist()):
+            if not isinstance(v, str):
+                raise LineProtocolError(f"field {name!r} of {measurement!r} at index {i} is"
+                                        f" {type(v).__name__}; a text column must hold str")
+            out.append(escape_string_field(v, name, measurement))
+        return out, "{}"
+    raise LineProtocolError(f"field {name!r} of {measurement!r} has dtype {values.dtype};"
+                            " use float, int, bool or str arrays")
+
+
+def _tag_prefixes(measurement: str, tags: Mapping[str, object], n: int) -> list[str]:
+    """Per point 'measurement,tag=value,...' built from the unique tag combinations only."""
+    head = escape_measurement(measurement)
+    consts: list[tuple[str, str]] = []
+    arrays: list[tuple[str, np.ndarray]] = []
+    for k in sorted(tags):
+        v = tags[k]
+        ek = escape_key(k, "tag key", measurement)
+        if isinstance(v, str):
+            ev = escape_key(v, "tag value", f"tag {k!r} of {measurement!r}")
+            consts.append((k, f"{ek}={ev}"))
+        else:
+            arr = np.asarray(v)
+            if arr.shape != (n,):
+                raise LineProtocolError(f"tag {k!r} of {measurement!r} has shape {arr.shape};"
+                                        f" expected ({n},) like time_ns")
+            arrays.append((k, arr))
+    if not arrays:
+        return [",".join([head] + [c for _, c in consts])] * n
+    codes, pieces = [], []
+    for k, arr in arrays:
+        uniq, inverse = np.unique(arr.astype(str), return_inverse=True)
+        codes.append(inverse.reshape(-1))
+        ek = escape_key(k, "tag key", measurement)
+        ctx = f"tag {k!r} of {measurement!r}"
+        pieces.append((k, [f"{ek}={escape_key(u, 'tag value', ctx)}" for u in uniq.tolist()],
+                       len(uniq)))
+    dims = tuple(p[2] for p in pieces)
+    combo = np.ravel_multi_index(codes, dims) if len(codes) > 1 else codes[0]
+    uniq_combo, inverse = np.unique(combo, return_inverse=True)
+    idx = np.unravel_index(uniq_combo, dims)
+    const_map = dict(consts)
+    prefixes = []
+    for j in range(len(uniq_combo)):
+        parts = dict(const_map)
+        for (k, strs, _), ix in zip(pieces, idx, strict=True):
+            parts[k] = strs[int(ix[j])]
+        prefixes.append(",".join([head] + [parts[k] for k in sorted(parts)]))
+    return np.array(prefixes, dtype=object)[inverse.reshape(-1)].tolist()
+
+
+def lines_from_arrays(measurement: str, tags: Mapping[str, object],
+                      fields: Mapping[str, np.ndarray], time_ns) -> list[str]:
+    """Line protocol for many points at once.
+
+    ``tags``: name -> str (same for all points) or array of n values; ``fields``: name -> array
+    of n values (float, int, bool or str); ``time_ns``: n int64 timestamps [ns, UTC]. Tag strings
+    are escaped once per unique tag combination, numbers are formatted column by column.
+    """
+    t = np.asarray(time_ns)
+    if t.ndim != 1:
+        raise LineProtocolError(f"time_ns must be one-dimensional, got shape {t.shape}")
+    if t.dtype.kind == "M":
+        t = t.astype("datetime64[ns]").view(np.int64)
+    if not np.issubdtype(t.dtype, np.integer):
+        raise LineProtocolError(f"time_ns must be integer nanoseconds, got dtype {t.dtype}")
+    n = len(t)
+    if not fields:
+        raise LineProtocolError(f"no fields for {measurement!r}; InfluxDB needs at least one")
+    prefixes = _tag_prefixes(measurement, tags, n)
+    if n == 0:
+        return []
+    cols, specs = [], []
+    for k, v in fields.items():
+        arr = np.asarray(v)
+        if arr.shape != (n,):
+            raise LineProtocolError(f"field {k!r} of {measurement!r} has shape {arr.shape};"
+                                    f" expected ({n},) like time_ns")
+        values, spec = _column_strings(k, arr, measurement)
+        cols.append(values)
+        key = escape_key(k, "field key", measurement).replace("{", "{{").replace("}", "}}")
+        specs.append(f"{key}={spec}")
+    fmt = "{} " + ",".join(specs) + " {}"
+    return list(map(fmt.format, prefixes, *cols, t.astype(np.int64).tolist()))

@@ -1,0 +1,149 @@
+"""InfluxQL results into numpy arrays: `Series`, chunked JSON merging, the usage matrix."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from hearth.errors import InfluxError
+
+HALF_HOUR_NS = 30 * 60 * 1_000_000_000
+
+
+@dataclass
+class Series:
+    """One series of a query result.
+
+    ``values["time"]`` is int64 [ns since the epoch, UTC] (with ``epoch="ns"``); numeric columns
+    are float64 (NaN where a row has no value); text columns are object arrays of str/None;
+    boolean columns are bool arrays (object arrays if some rows have no value).
+    """
+
+    name: str
+    tags: dict[str, str]
+    columns: list[str]
+    values: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(next(iter(self.values.values()))) if self.values else 0
+
+
+@dataclass
+class UsageMatrix:
+    """Half-hourly energy per household: ``energy_kwh[h, s]`` [kWh] for household
+    ``households[h]`` in the half hour starting at ``times[s]`` (datetime64[ns], UTC); NaN where
+    no value was recorded."""
+
+    households: np.ndarray
+    times: np.ndarray
+    energy_kwh: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.energy_kwh.shape
+
+
+def _column_array(name: str, col: tuple, time_column: bool) -> np.ndarray:
+    if time_column:
+        first = next((v for v in col if v is not None), None)
+        if isinstance(first, str):  # epoch not given: RFC3339 strings
+            return np.array(col, dtype=object)
+        return np.array(col, dtype=np.int64)
+    first = next((v for v in col if v is not None), None)
+    if first is None:
+        return np.full(len(col), np.nan)
+    if isinstance(first, bool):
+        return np.array(col, dtype=bool if None not in col else object)
+    if isinstance(first, int | float):
+        try:
+            return np.array(col, dtype=np.float64)  # None becomes NaN
+        except (TypeError, ValueError):
+            pass
+    return np.array(col, dtype=object)
+
+
+class SeriesBuilder:
+    """Collects rows of series that chunked responses may split over several chunks."""
+
+    def __init__(self) -> None:
+        self._parts: dict[tuple, tuple[str, dict, list[str], list[list]]] = {}
+
+    def add_response(self, obj: dict, query: str) -> None:
+        if "error" in obj:
+            raise InfluxError(f"InfluxDB query failed: {obj['error']} (query: {query[:300]})")
+        for result in obj.get("results", []):
+            if "error" in result:
+                raise InfluxError(f"InfluxDB query failed: {result['error']}"
+                                  f" (query: {query[:300]})")
+            sid = result.get("statement_id", 0)
+            for s in result.get("series", []) or []:
+                tags = s.get("tags") or {}
+                key = (sid, s.get("name", ""), tuple(sorted(tags.items())))
+                part = self._parts.get(key)
+                if part is None:
+                    self._parts[key] = (s.get("name", ""), dict(tags), list(s["columns"]),
+                                        [s.get("values") or []])
+                else:
+                    part[3].append(s.get("values") or [])
+
+    def series(self) -> list[Series]:
+        out = []
+        for name, tags, columns, chunks in self._parts.values():
+            rows = chunks[0] if len(chunks) == 1 else [r for c in chunks for r in c]
+            cols = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
+            values = {c: _column_array(c, col, c == "time") for c, col in zip(columns, cols,
+                                                                               strict=True)}
+            if not rows and "time" in values:
+                values["time"] = np.empty(0, dtype=np.int64)
+            out.append(Series(name, tags, columns, values))
+        return out
+
+
+def to_ns(value) -> int:
+    """A time as int ns since the epoch, UTC. Accepts datetime (naive means UTC), date,
+    numpy datetime64, pandas Timestamp, ISO 8601 string or int ns."""
+    if isinstance(value, np.datetime64):
+        return int(value.astype("datetime64[ns]").astype(np.int64))
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        delta = value - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+    if isinstance(value, dt.date):
+        return to_ns(dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC))
+    raise TypeError(f"cannot use {value!r} as a time; give a datetime, datetime64 or ISO string")
+
+
+def half_hour_grid(start_ns: int, end_ns: int) -> np.ndarray:
+    """Start times [ns] of the half hours covering [start, end): start floored, end ceiled."""
+    first = start_ns - start_ns % HALF_HOUR_NS
+    last = -(-end_ns // HALF_HOUR_NS) * HALF_HOUR_NS
+    return np.arange(first, last, HALF_HOUR_NS, dtype=np.int64)
+
+
+def build_usage_matrix(series: Iterable[Series], grid_ns: np.ndarray,
+                       households: list[str] | None, field: str = "energy_kwh") -> UsageMatrix:
+    """Scatter per-household series onto the half-hour grid (NaN where missing)."""
+    by_household = {s.tags.get("household", ""): s for s in series}
+    names = list(households) if households is not None else sorted(by_household)
+    row_of = {h: i for i, h in enumerate(names)}
+    matrix = np.full((len(names), len(grid_ns)), np.nan)
+    first = int(grid_ns[0]) if len(grid_ns) else 0
+    for h, s in by_household.items():
+        i = row_of.get(h)
+        if i is None or len(s) == 0:
+            continue
+        t = s.values["time"]
+        # Points not on a half-hour boundary land in the half hour that contains them.
+        steps = (t - first) // HALF_HOUR_NS
+        ok = (steps >= 0) & (steps < len(grid_ns))
+        matrix[i, steps[ok]] = s.values[field][ok]
+    return UsageMatrix(np.array(names, dtype=object).astype(str) if names else
+                       np.empty(0, dtype=str), grid_ns.view("datetime64[ns]"), matrix)

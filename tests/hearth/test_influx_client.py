@@ -1,0 +1,163 @@
+"""The InfluxDB client against the real InfluxDB: writes, dead letters, queries, usage matrix,
+retention policies."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from hearth.influx import (
+    BatchWriter,
+    InfluxClient,
+    Point,
+    WriteResult,
+    lines_from_arrays,
+)
+
+NOW_NS = (time.time_ns() // 10**9 - 3600) * 10**9  # inside the raw RP's 90 days
+
+
+def test_write_points_and_query_types(client):
+    points = [Point("meter", {"household": "H000001", "fuel": "electricity"},
+                    {"energy_kwh": 12.5 + i, "count": i, "on": i % 2 == 0, "note": f"n{i}"},
+                    NOW_NS + i * 10**9) for i in range(5)]
+    assert client.write_points(points) == WriteResult(5, 0)
+    [s] = client.query('SELECT * FROM "meter"')
+    assert s.name == "meter" and len(s) == 5
+    assert s.values["time"].dtype == np.int64
+    np.testing.assert_array_equal(s.values["time"], NOW_NS + np.arange(5) * 10**9)
+    assert s.values["energy_kwh"].dtype == np.float64
+    np.testing.assert_array_equal(s.values["energy_kwh"], 12.5 + np.arange(5))
+    np.testing.assert_array_equal(s.values["count"], np.arange(5.0))
+    assert s.values["on"].tolist() == [True, False, True, False, True]
+    assert s.values["note"].tolist() == [f"n{i}" for i in range(5)]
+    [g] = client.query('SELECT last("energy_kwh") FROM "meter" GROUP BY "household"')
+    assert g.tags == {"household": "H000001"}
+
+
+def test_writing_again_overwrites_not_duplicates(client):
+    lines = [f"meter,household=H1 energy_kwh={i}.5 {NOW_NS + i}" for i in range(100)]
+    client.write_lines(lines)
+    client.write_lines(lines)
+    [s] = client.query('SELECT count("energy_kwh") FROM "meter"')
+    assert s.values["count"][0] == 100
+
+
+def test_conflicting_field_type_is_dead_lettered_rest_written(client):
+    good = [f"meter,household=H{i} energy_kwh={i}.25 {NOW_NS + i}" for i in range(50)]
+    bad = f"meter,household=H7 energy_kwh=3i {NOW_NS + 1000}"
+    lines = [*good[:20], bad, *good[20:]]
+    result = client.write_lines(lines)
+    assert result == WriteResult(50, 1)
+    [s] = client.query('SELECT "energy_kwh" FROM "meter"')
+    np.testing.assert_array_equal(np.sort(s.values["energy_kwh"]), np.arange(50) + 0.25)
+    [letter] = client.dead_letters.read()
+    assert letter["line"] == bad
+    assert "field type conflict" in letter["error"] and "energy_kwh" in letter["error"]
+    assert letter["database"] == client.database and letter["time"]
+
+
+def test_unparsable_line_is_dead_lettered_by_name(client):
+    lines = [f"m v={i}.0 {NOW_NS + i}" for i in range(10)] + ["m v=notanumber"]
+    assert client.write_lines(lines) == WriteResult(10, 1)
+    [letter] = client.dead_letters.read()
+    assert letter["line"] == "m v=notanumber" and "unable to parse" in letter["error"]
+
+
+def test_batches_by_size(influx_settings):
+    with InfluxClient.from_settings(influx_settings) as c:
+        c.ensure_database()
+        c.batch_size = 7
+        lines = [f"m v={i}.0 {NOW_NS + i}" for i in range(100)]
+        assert c.write_lines(lines) == WriteResult(100, 0)
+        [s] = c.query('SELECT count("v") FROM "m"')
+        assert s.values["count"][0] == 100
+
+
+def test_lines_from_arrays_round_trip(client):
+    n = 1000
+    rng = np.random.default_rng(1)
+    households = np.array([f"H{i:06d}" for i in rng.integers(0, 30, n)])
+    energy = rng.random(n) * 1e3
+    power = rng.integers(-5, 5000, n)
+    t = NOW_NS + np.arange(n, dtype=np.int64) * 10**6
+    lines = lines_from_arrays("meter", {"household": households, "fuel": "gas",
+                                        "device": np.char.add("D ", households)},
+                              {"energy_kwh": energy, "power_w": power}, t)
+    assert len(lines) == n
+    assert lines[0] == (f"meter,device=D\\ {households[0]},fuel=gas,household={households[0]}"
+                        f" energy_kwh={float(energy[0])!r},power_w={power[0]}i {t[0]}")
+    assert client.write_lines(lines) == WriteResult(n, 0)
+    got = {}
+    for s in client.query('SELECT "energy_kwh", "power_w" FROM "meter" GROUP BY "household"'):
+        for tt, e, p in zip(s.values["time"], s.values["energy_kwh"], s.values["power_w"],
+                            strict=True):
+            got[int(tt)] = (s.tags["household"], e, p)
+    assert len(got) == n
+    for i in range(n):
+        assert got[int(t[i])] == (households[i], energy[i], float(power[i]))
+
+
+def test_batch_writer_by_size_and_time(client):
+    with BatchWriter(client, batch_size=100, flush_interval_s=0.2) as w:
+        w.add([f"m v={i}.0 {NOW_NS + i}" for i in range(250)])
+        time.sleep(1.0)  # the 50 left over are written by time, without flush()
+        [s] = client.query('SELECT count("v") FROM "m"')
+        assert s.values["count"][0] == 250
+        w.add(f"m v=1.5 {NOW_NS + 10**6}\nm v=2.5 {NOW_NS + 10**6 + 1}")
+    assert w.result == WriteResult(252, 0)
+
+
+def test_usage_matrix_shape_nan_and_time_index(client):
+    start = np.datetime64("2026-01-05T00:00", "ns")
+    step = np.timedelta64(30, "m")
+    # H2 has every half hour of the first day except one; H1 only two; H3 is gas only.
+    t2 = start + np.arange(48) * step
+    keep = np.arange(48) != 10
+    lines = lines_from_arrays("usage_30m", {"household": "H2", "fuel": "electricity"},
+                              {"energy_kwh": np.arange(48.0)[keep]}, t2[keep])
+    lines += lines_from_arrays("usage_30m", {"household": "H1", "fuel": "electricity"},
+                               {"energy_kwh": np.array([0.5, 0.75])}, t2[[0, 47]])
+    lines += lines_from_arrays("usage_30m", {"household": "H3", "fuel": "gas"},
+                               {"energy_kwh": np.array([9.0])}, t2[[3]])
+    assert client.write_lines(lines, retention_policy="usage").dead_lettered == 0
+    m = client.usage_matrix(start, start + np.timedelta64(1, "D"), fuel="electricity")
+    assert m.shape == (2, 48) and m.energy_kwh.dtype == np.float64
+    assert m.households.tolist() == ["H1", "H2"]
+    assert m.times.dtype == np.dtype("datetime64[ns]")
+    np.testing.assert_array_equal(m.times, t2)
+    assert np.isnan(m.energy_kwh[1, 10]) and np.isnan(m.energy_kwh[1]).sum() == 1
+    np.testing.assert_array_equal(m.energy_kwh[1, keep], np.arange(48.0)[keep])
+    assert m.energy_kwh[0, 0] == 0.5 and m.energy_kwh[0, 47] == 0.75
+    assert np.isnan(m.energy_kwh[0]).sum() == 46
+    # Household order as asked, unknown households all NaN; start/end rounded out.
+    m2 = client.usage_matrix("2026-01-05T00:10:00Z", "2026-01-05T01:01:00+00:00",
+                             households=["H9", "H2"])
+    assert m2.households.tolist() == ["H9", "H2"] and m2.shape == (2, 3)
+    assert np.isnan(m2.energy_kwh[0]).all()
+    np.testing.assert_array_equal(m2.energy_kwh[1], [0.0, 1.0, 2.0])
+    gas = client.usage_matrix(start, start + np.timedelta64(1, "D"), fuel="gas")
+    assert gas.households.tolist() == ["H3"] and gas.energy_kwh[0, 3] == 9.0
+
+
+def test_ensure_database_is_idempotent_and_alters(influx_settings):
+    with InfluxClient.from_settings(influx_settings) as c:
+        c.ensure_database()
+        c.ensure_database()
+        rps = c.retention_policies()
+        assert rps["raw"]["duration"] == "2160h0m0s" and rps["raw"]["default"]
+        assert rps["usage"]["duration"] == f"{3650 * 24}h0m0s" and not rps["usage"]["default"]
+        c.raw_retention_days, c.usage_retention_days = 30, 400
+        c.ensure_database()
+        rps = c.retention_policies()
+        assert rps["raw"]["duration"] == "720h0m0s" and rps["raw"]["default"]
+        assert rps["usage"]["duration"] == "9600h0m0s"
+
+
+def test_query_error_is_one_line(client):
+    from hearth.errors import InfluxError
+
+    with pytest.raises(InfluxError, match="SELEC"):
+        client.query("SELEC nonsense")
