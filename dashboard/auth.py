@@ -141,5 +141,11 @@ def _sso_block() -> None:
         if st.button("Sign out of the council account"):
             st.logout()
         return
+    import importlib.util
+
+    if importlib.util.find_spec("authlib") is None:
+        st.warning("Single sign-on is configured but its library is missing. IT: install it "
+                   "with `pip install -e '.[sso]'` (Authlib) and restart the dashboard.")
+        return
     st.button("Sign in with your council account", on_click=st.login, type="primary")
     st.caption("Or sign in with a Hearth password below.")
