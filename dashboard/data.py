@@ -281,7 +281,8 @@ def forecast_cost(scope: Scope) -> pd.DataFrame:
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
 def dead_letters(max_per_file: int = 2000) -> pd.DataFrame:
     """The newest dead letters of every file under collectors.dead_letter_dir: columns file,
-    time, reason, item (the refused payload or line, cut to 200 characters)."""
+    time, source, code (the reason's short code), reason, topic, item (the refused payload or
+    line, cut to 200 characters)."""
     root = Path(settings().collectors.dead_letter_dir)
     rows = []
     for path in sorted(root.rglob("*.jsonl")) if root.exists() else []:
@@ -292,21 +293,38 @@ def dead_letters(max_per_file: int = 2000) -> pd.DataFrame:
                 obj = json.loads(line)
             except json.JSONDecodeError:
                 obj = {"reason": "unreadable dead-letter line", "line": line}
-            reason = obj.get("reason") or obj.get("error") or "no reason recorded"
+            reason = str(obj.get("reason") or obj.get("error") or "no reason recorded")
             when = obj.get("time") or obj.get("at") or obj.get("received_at")
-            item = obj.get("line") or obj.get("payload") or obj.get("item") or ""
+            item = (obj.get("raw") or obj.get("line") or obj.get("payload") or obj.get("item")
+                    or obj.get("raw_b64") or "")
+            code = reason.split(":", 1)[0].strip() if ":" in reason[:40] else reason
             rows.append({"file": str(path.relative_to(root)), "time": when,
-                         "reason": str(reason)[:300],
+                         "source": obj.get("source") or path.stem, "code": code[:80],
+                         "reason": reason[:300], "topic": obj.get("topic") or "",
                          "item": (item if isinstance(item, str) else json.dumps(item))[:200]})
-    df = pd.DataFrame(rows, columns=["file", "time", "reason", "item"])
+    df = pd.DataFrame(rows, columns=["file", "time", "source", "code", "reason", "topic",
+                                     "item"])
     df["time"] = pd.to_datetime(df["time"], utc=True, errors="coerce", format="ISO8601")
     return df.sort_values("time", ascending=False)
 
 
+_METRIC_WORDS = {
+    "hearth_collector_readings_total": "Readings taken in",
+    "hearth_collector_dead_letters_total": "Readings refused (dead letters)",
+    "hearth_collector_devices_silent": "Devices silent",
+    "hearth_influx_points_written_total": "Points written to InfluxDB",
+    "hearth_influx_points_dead_lettered_total": "Points InfluxDB refused",
+    "hearth_influx_write_failures_total": "InfluxDB write failures (retried)",
+    "hearth_spool_backlog_readings": "Readings waiting in the spool",
+    "hearth_spool_backlog_bytes": "Spool used [bytes]",
+    "hearth_spool_max_bytes": "Spool size [bytes]",
+}
+
+
 @st.cache_data(ttl=15, show_spinner=False)
 def collector_metrics() -> dict:
-    """Key figures from the collectors' Prometheus endpoint, or {"error": ...} when it does
-    not answer."""
+    """The collectors' figures from their Prometheus endpoint, in words: {"rows": [(figure,
+    value)], "url", "at"}, or {"error": ...} when it does not answer."""
     port = settings().collectors.metrics_port
     url = f"http://127.0.0.1:{port}/metrics"
     try:
@@ -314,17 +332,20 @@ def collector_metrics() -> dict:
     except requests.RequestException:
         return {"error": f"Readings may not be arriving: the collectors do not answer (port "
                 f"{port}). Tell IT; they can check with `hearth collect status`."}
-    figures: dict[str, float] = {}
+    rows = []
     for line in text.splitlines():
         if not line or line.startswith("#"):
             continue
-        name, _, value = line.rpartition(" ")
-        if name.startswith(("hearth_", "collector_")):
-            try:
-                figures[name] = figures.get(name, 0.0) + float(value)
-            except ValueError:
-                continue
-    return {"url": url, "figures": figures, "at": datetime.now(UTC)}
+        series, _, value = line.rpartition(" ")
+        name, _, labels = series.partition("{")
+        if name not in _METRIC_WORDS:
+            continue
+        label = labels.rstrip("}").replace('"', "").replace("collector=", "")
+        try:
+            rows.append((_METRIC_WORDS[name] + (f" ({label})" if label else ""), float(value)))
+        except ValueError:
+            continue
+    return {"url": url, "rows": rows, "at": datetime.now(UTC)}
 
 
 def since_text(last_seen, now: datetime | None = None) -> str:

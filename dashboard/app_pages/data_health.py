@@ -17,11 +17,12 @@ status = data.collector_metrics()
 if "error" in status:
     st.error(status["error"])
 else:
-    figures = status["figures"]
-    if figures:
-        st.dataframe(pd.DataFrame({"Figure": list(figures), "Value": list(figures.values())}),
+    rows = status["rows"]
+    if rows:
+        st.dataframe(pd.DataFrame({"Figure": [r[0] for r in rows],
+                                   "Value": [f"{r[1]:,.0f}" for r in rows]}),
                      hide_index=True, width="stretch")
-    st.caption(f"From {status['url']} at {uk_time(status['at'])}.")
+    st.caption(f"The collectors answer. Figures since they started, read {uk_time(status['at'])}.")
 
 st.subheader("Silent devices")
 devs = guarded("Device status", data.device_status, scope)
@@ -55,10 +56,13 @@ dl = data.dead_letters()
 if dl.empty:
     st.success("✔ No dead letters.")
 else:
-    by = (dl.groupby("reason").agg(count=("reason", "size"), latest=("time", "max"))
+    by = (dl.groupby(["source", "code"]).agg(count=("reason", "size"), latest=("time", "max"),
+                                            example=("reason", "first"))
           .sort_values("count", ascending=False).reset_index())
-    st.dataframe(pd.DataFrame({"Reason": by["reason"], "Count": by["count"],
-                               "Latest": [uk_time(t) for t in by["latest"]]}),
+    st.dataframe(pd.DataFrame({"From": by["source"], "Reason": by["code"].str.replace("_", " "),
+                               "Count": by["count"],
+                               "Latest": [uk_time(t) for t in by["latest"]],
+                               "Example": by["example"]}),
                  hide_index=True, width="stretch")
     with st.expander(f"Newest {min(len(dl), 200)} dead letters"):
         st.dataframe(pd.DataFrame({"When": [uk_time(t) for t in dl["time"][:200]],
