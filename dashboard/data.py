@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -231,13 +234,69 @@ def bill_forecast(household_id: str, scope: Scope) -> pd.DataFrame:
 
 # -- the portfolio ------------------------------------------------------------------------------
 
-@st.cache_data(ttl=PORTFOLIO_TTL_S, show_spinner="Reading the latest readings of every device…")
+class PortfolioSummaries:
+    """Portfolio-wide summaries, kept fresh in the background (stale-while-revalidate).
+
+    Reading the last reading of 30,000 devices or summing 30 days of forecasts for 10,000
+    homes takes InfluxDB seconds; no officer should wait for that. The first request computes
+    a summary; after that a daemon thread recomputes every summary every ``refresh_s`` and
+    pages always get the latest finished result at once.
+    """
+
+    def __init__(self, refresh_s: float):
+        self.refresh_s = refresh_s
+        self._lock = threading.Lock()
+        self._values: dict[str, tuple[float, pd.DataFrame]] = {}
+        self._compute: dict[str, Callable[[], pd.DataFrame]] = {}
+        self._thread: threading.Thread | None = None
+
+    def get(self, name: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        with self._lock:
+            self._compute.setdefault(name, compute)
+            hit = self._values.get(name)
+        if hit is None:
+            self._store(name, compute())
+            hit = self._values[name]
+        self._start()
+        return hit[1]
+
+    def _store(self, name: str, value: pd.DataFrame) -> None:
+        with self._lock:
+            self._values[name] = (time.monotonic(), value)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._run, name="hearth-portfolio-refresh",
+                                            daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.refresh_s)
+            for name, compute in list(self._compute.items()):
+                try:
+                    self._store(name, compute())
+                except Exception:  # keep serving the last good figures; say so in the log
+                    log.exception("dashboard: refreshing %s failed; keeping the previous figures",
+                                  name)
+
+
+@st.cache_resource
+def _summaries() -> PortfolioSummaries:
+    return PortfolioSummaries(float(settings().dashboard.portfolio_ttl_s))
+
+
 def _last_seen_all() -> pd.DataFrame:
-    recent = r.last_seen(influx())
-    known = _read(q.devices, None)
-    missing = sorted(set(known["device_id"]) - set(recent["device_id"]))
-    older = r.last_seen_long(influx(), missing) if missing else recent.iloc[:0]
-    return pd.concat([recent, older], ignore_index=True)
+    def compute() -> pd.DataFrame:
+        recent = r.last_seen(influx())
+        known = _read(q.devices, None)
+        missing = sorted(set(known["device_id"]) - set(recent["device_id"]))
+        older = r.last_seen_long(influx(), missing) if missing else recent.iloc[:0]
+        return pd.concat([recent, older], ignore_index=True)
+
+    return _summaries().get("last_seen", compute)
 
 
 def device_status(scope: Scope) -> pd.DataFrame:
@@ -254,20 +313,26 @@ def device_status(scope: Scope) -> pd.DataFrame:
     return out
 
 
-@st.cache_data(ttl=PORTFOLIO_TTL_S, show_spinner="Adding up the forecasts of every home…")
 def _forecast_cost_all() -> pd.DataFrame:
-    """Next 30 days' forecast cost per home [GBP] (p50), over every home."""
-    models = r.forecast_models(influx())
-    daily = [m for m in models if "daily" in m.lower() or "30d" in m.lower()]
-    energy = r.forecast_energy_30d(influx(), daily[0] if daily else (models[0] if models else None))
-    homes = _read(q.households, None)[["household_id", "payment_type"]]
-    t = _read(q.tariffs)
-    today = datetime.now(UTC).date().isoformat()
-    t = t[(t["valid_from"] <= today) & (t["valid_to"].isna() | (t["valid_to"] >= today))]
-    df = energy.merge(homes, on="household_id").merge(t, on=["fuel", "payment_type"], how="left")
-    df["cost_gbp"] = (df["energy_kwh"] * df["unit_rate_gbp_per_kwh"]
-                      + df["days"] * df["standing_charge_gbp_per_day"])
-    return df.groupby("household_id", as_index=False)["cost_gbp"].sum()
+    """Next 30 days' forecast cost per home [GBP] (p50 energy at today's tariff plus 30 days of
+    standing charges), over every home."""
+
+    def compute() -> pd.DataFrame:
+        models = r.forecast_models(influx())
+        daily = [m for m in models if "daily" in m.lower() or "30d" in m.lower()]
+        model = daily[0] if daily else (models[0] if models else None)
+        energy = r.forecast_energy_30d(influx(), model)
+        homes = _read(q.households, None)[["household_id", "payment_type"]]
+        t = _read(q.tariffs)
+        today = datetime.now(UTC).date().isoformat()
+        t = t[(t["valid_from"] <= today) & (t["valid_to"].isna() | (t["valid_to"] >= today))]
+        df = energy.merge(homes, on="household_id").merge(t, on=["fuel", "payment_type"],
+                                                          how="left")
+        df["cost_gbp"] = (df["energy_kwh"] * df["unit_rate_gbp_per_kwh"]
+                          + 30 * df["standing_charge_gbp_per_day"])
+        return df.groupby("household_id", as_index=False)["cost_gbp"].sum()
+
+    return _summaries().get("forecast_cost", compute)
 
 
 def forecast_cost(scope: Scope) -> pd.DataFrame:
