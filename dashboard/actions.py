@@ -138,7 +138,9 @@ def send_tip(user: User, case_id: int) -> str:
         summary = TipSummary()
         case_row = dict(conn.execute("SELECT * FROM cases WHERE case_id = ?",
                                      (int(case_id),)).fetchone())
-        dispatcher._consider(rec["household_id"], case_row, summary, dry_run=False)
+        # The dispatcher's one-household step (consent, rate limit, quiet hours, sending,
+        # sms_log, case_events), for this one case. The advisor has no public per-case call yet.
+        dispatcher._consider(rec["household_id"], [case_row], summary, dry_run=False)
         if summary.total_sent():
             outcome = "Tip sent."
         elif summary.deferred:
