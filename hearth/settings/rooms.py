@@ -302,7 +302,17 @@ class NotifierSettings(Section):
 
 
 class DashboardSettings(Section):
-    port: int = Field(8501, ge=1, le=65535)
+    """[dashboard]: owned by dashboard/."""
+
+    port: int = Field(8501, ge=1, le=65535, description="Port of `hearth dashboard`")
+    address: str = Field("127.0.0.1", min_length=1, description="Bind address (put a TLS proxy"
+                         " in front for other machines)")
+    query_ttl_s: int = Field(60, ge=1, description="How long page queries are cached [s]")
+    portfolio_ttl_s: int = Field(300, ge=1, description="How long portfolio-wide InfluxDB"
+                                 " summaries are cached [s]")
+    silent_after_intervals: float = Field(3.0, gt=1, description="A device is silent after this"
+                                          " many of its reading intervals without a reading")
+    session_timeout_min: int = Field(480, ge=5, description="Sign-in lasts this long [min]")
 
 
 class ReportsSettings(Section):
