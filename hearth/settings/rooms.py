@@ -316,7 +316,25 @@ class DashboardSettings(Section):
 
 
 class ReportsSettings(Section):
-    out_dir: Path = Field(Path("var/reports"))
+    """[reports]: the weekly report (advisor/reports)."""
+
+    out_dir: Path = Field(Path("var/reports"), description="Where `hearth report weekly` writes")
+    top_cost_homes: int = Field(20, ge=1, le=500, description="Homes listed by forecast 30-day cost")
+    credit_runout_days: float = Field(7.0, gt=0, le=30, description="List homes whose credit runs"
+                                      " out within this many days [days]")
+    silent_after_s: int = Field(21600, ge=60, description="A device with no reading for this long"
+                                " before the week's end is silent [s]")
+    hdd_base_c: float = Field(15.5, description="Heating degree day base temperature [C]")
+    forecast_model: str = Field("hearth", min_length=1, description="`model` tag of the forecasts")
+    chromium: str = Field("chromium", min_length=1, description="Headless browser for the PDF")
+    pdf_timeout_s: float = Field(120.0, gt=0, description="Longest the PDF may take [s]")
+    # Open data: monthly aggregates the council publishes (`hearth opendata export`).
+    opendata_out_dir: Path = Field(Path("var/opendata"), description="Where open data is written")
+    opendata_min_group_homes: int = Field(10, ge=2, description="Smallest group published [homes]")
+    opendata_publisher: str = Field("Hearth housing provider", min_length=1)
+    opendata_licence_name: str = Field("Open Government Licence v3.0", min_length=1)
+    opendata_licence_url: str = Field(
+        "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/", min_length=1)
 
 
 class JobSettings(Section):
