@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "forecasting.cli",
     "advisor.cli",
     "dashboard.cli",
+    "dashboard.users_cli",
     "advisor.reports_cli",
     "hearth.schedule_cli",
     "hearth.tenant_cli",
