@@ -22,6 +22,11 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+# The benchmarks also compare against statsforecast, which the service does not need.
+$(VENV)/.bench-installed: $(VENV)/.installed
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	touch $@
 
@@ -39,7 +44,7 @@ test: setup
 lint: venv
 	$(BIN)/ruff check .
 
-bench: setup
+bench: setup $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks
 
 stop:

@@ -1,4 +1,4 @@
-"""`hearth registry import | generate | show`: fill and inspect the household registry."""
+"""`hearth registry init | import | generate | show`: fill and inspect the household registry."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ import argparse
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("registry", help="the household registry: import, generate, show")
     rsub = p.add_subparsers(dest="registry_command", metavar="ACTION", required=True)
+
+    init = rsub.add_parser("init", help="create the registry or bring its schema up to date "
+                           "(every command does this too)")
+    init.set_defaults(func=run_init)
 
     imp = rsub.add_parser("import", help="import households, tenants, devices or tariffs from "
                           "a CSV file (all or nothing; see docs/registry.md)")
@@ -92,6 +96,17 @@ def run_import(args: argparse.Namespace, settings) -> int:
     print(f"imported {result.rows} {result.kind} from {args.file} into {settings.registry.path}")
     for note in result.notes:
         print(f"  {note}")
+    return 0
+
+
+def run_init(args: argparse.Namespace, settings) -> int:
+    from hearth.registry.migrate import discover
+    from hearth.registry.store import Registry
+
+    with Registry(settings.registry.path) as reg:
+        version = reg.schema_version
+    names = ", ".join(m.path.name for m in discover())
+    print(f"registry {settings.registry.path} ready at schema version {version} ({names})")
     return 0
 
 

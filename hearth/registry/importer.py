@@ -82,7 +82,13 @@ def _int(lo: int, hi: int) -> Callable[[str], int]:
         try:
             v = int(value)
         except ValueError:
-            raise ValueError(f"{value!r} is not a whole number") from None
+            try:  # spreadsheets sometimes write 2 as 2.0
+                f = float(value)
+            except ValueError:
+                f = float("nan")
+            if not f.is_integer():
+                raise ValueError(f"{value!r} is not a whole number") from None
+            v = int(f)
         if not lo <= v <= hi:
             raise ValueError(f"{v} is out of range; use {lo} to {hi}")
         return v
@@ -138,7 +144,7 @@ def _time(value: str) -> str:
 
 
 def _mobile(value: str) -> str:
-    digits = re.sub(r"[\s()-]", "", value)
+    digits = re.sub(r"[\s()-]", "", value.replace("(0)", ""))
     if digits.startswith("+44"):
         digits = "0" + digits[3:]
     elif digits.startswith("44") and len(digits) == 12:
@@ -323,7 +329,7 @@ class _Row(dict):
 
 
 def _existing(reg: Registry, sql: str) -> set:
-    return set(reg.conn.execute(sql).fetchall())
+    return set(reg.query(sql).fetchall())
 
 
 def _check_households(rows, reg: Registry, problems: _Problems) -> None:
@@ -418,7 +424,7 @@ def _check_tariffs(rows, reg: Registry, problems: _Problems) -> list[tuple[str, 
     open_end = "9999-12-31"
     # (fuel, payment) -> [start, end, description, registry tariff_id or None]
     periods: dict[tuple[str, str], list[list]] = {}
-    for tid, fuel, pay, start, end in reg.conn.execute(
+    for tid, fuel, pay, start, end in reg.query(
             "SELECT tariff_id, fuel, payment_type, valid_from, valid_to FROM tariffs"):
         periods.setdefault((fuel, pay), []).append(
             [start, end or open_end, f"tariff {tid!r} in the registry", tid])

@@ -17,6 +17,14 @@ def home(tmp_path, monkeypatch):
     return tmp_path
 
 
+def test_init_creates_and_is_idempotent(home, capsys):
+    assert main(["registry", "init"]) == 0
+    assert main(["registry", "init"]) == 0
+    out = capsys.readouterr().out
+    assert "0001_base.sql" in out and "schema version" in out
+    assert (home / "var" / "registry.sqlite3").exists()
+
+
 def test_generate_then_show(home, capsys):
     assert main(["registry", "generate", "--households", "250", "--seed", "5",
                  "--as-of", "2026-11-25", "--gateway-base-port", "16000"]) == 0

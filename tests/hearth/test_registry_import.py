@@ -238,3 +238,21 @@ def test_cli_import_reports_and_imports(tmp_path, monkeypatch, capsys):
     assert "imported 8 tariffs" in capsys.readouterr().out
     with Registry(tmp_path / "var" / "registry.sqlite3") as reg:
         assert reg.counts()["devices"] == 5
+
+
+@pytest.mark.parametrize(("text", "stored"), [
+    ("07700 900123", "+447700900123"), ("+44 7700 900123", "+447700900123"),
+    ("+44 (0)7700 900123", "+447700900123"), ("447700900123", "+447700900123"),
+    ("07700-900-123", "+447700900123")])
+def test_uk_mobile_spellings(text, stored):
+    from hearth.registry.importer import _mobile
+
+    assert _mobile(text) == stored
+
+
+@pytest.mark.parametrize("text", ["01632 960123", "0770090012", "+1 202 555 0100", "mobile"])
+def test_not_uk_mobiles(text):
+    from hearth.registry.importer import _mobile
+
+    with pytest.raises(ValueError, match="not a UK mobile"):
+        _mobile(text)

@@ -136,3 +136,41 @@ def test_split_statements_keeps_triggers_whole():
     assert len(statements) == 3
     assert statements[1].endswith("END;")
     assert "'semi;colon'" in statements[2]
+
+
+def test_a_file_that_is_not_a_registry_is_a_clear_error(tmp_path):
+    from hearth.registry import RegistryError
+
+    path = tmp_path / "notes.sqlite3"
+    path.write_text("this is not a database " * 100)
+    with pytest.raises(RegistryError, match="is not a usable registry"):
+        Registry(path)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(RegistryError, match="cannot open the registry"):
+        Registry(tmp_path / "file" / "reg.sqlite3")
+
+
+def _writer(path: str, name: str, n: int) -> None:
+    with Registry(path) as reg:
+        for i in range(n):
+            with reg.transaction():
+                reg.audit(name, "tick", f"{name}-{i}")
+                reg.households()          # a read inside the write lock, as real code does
+
+
+def test_several_processes_write_without_locking_errors(tmp_path):
+    import multiprocessing
+
+    path = str(tmp_path / "reg.sqlite3")
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_writer, args=(path, f"p{k}", 40)) for k in range(3)]
+    for p in procs:
+        p.start()
+    with Registry(path) as reader:           # reads while they write (WAL: never blocked)
+        for _ in range(20):
+            reader.counts()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    with Registry(path) as reg:
+        assert reg.counts()["audit_log"] == 120
