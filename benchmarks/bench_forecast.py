@@ -239,15 +239,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fuel", choices=["electricity", "gas"], default="electricity",
                         help="with --source sim: which meter's use to forecast")
     parser.add_argument("--skip-scale", action="store_true")
+    parser.add_argument("--only-scale", action="store_true")
     parser.add_argument("--scale-worker", help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     if args.scale_worker:
         scale_worker(args.scale_worker, args.n_jobs)
         return
-    acc = accuracy(args)
-    vs = versus_statsforecast(args, acc.pop("portfolio"))
-    print(json.dumps(vs, indent=1))
+    acc = vs = None
+    if not args.only_scale:
+        acc = accuracy(args)
+        vs = versus_statsforecast(args, acc.pop("portfolio"))
+        print(json.dumps(vs, indent=1))
     sc = None if args.skip_scale else scale(args)
     if sc:
         print(json.dumps(sc, indent=1))
