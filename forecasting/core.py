@@ -51,6 +51,7 @@ class Params:
     backtest_weeks: int = 2             # rolling origins for the residual quantiles
     quantile_blocks: int = 6            # blocks of the day with their own quantiles (48 / n)
     persistence: bool = True            # carry the latest day's residual forward, fading
+    median_weeks: int = 6               # weeks of each day type behind the median profile
     step_t: float = 5.0                 # t statistic of a step change
     step_min_change: float = 0.35       # ... and its size relative to the mean day
     step_min_after_days: int = 3        # a step needs this many days after it
@@ -78,7 +79,8 @@ class Fitted:
 
     level_kwh: np.ndarray       # (H, 7) daily energy per day type at 0 HDD [kWh/day]
     beta: np.ndarray            # (H, 2) heating slope [kWh/HDD], recent-week shift [kWh/day]
-    shape: np.ndarray           # (H, 7, 48) share of a day's energy per half hour
+    shape: np.ndarray           # (H, 7, 48) share of a day's energy per half hour (mean)
+    median_shape: np.ndarray    # (H, 7, 48) median share per half hour (median forecast)
     step_day: np.ndarray        # (H,) first grid day used (after a step change)
     flags: np.ndarray           # (H,) uint8 trust bit mask
     hh_z: np.ndarray            # (H, B, 3) half-hourly relative residual quantiles per block
@@ -119,7 +121,8 @@ def _onehot(day_type: np.ndarray) -> np.ndarray:
     return np.eye(7)[day_type]
 
 
-def _shrink_to_groups(value: np.ndarray, weight: np.ndarray, var: np.ndarray) -> np.ndarray:
+def _shrink_to_groups(value: np.ndarray, weight: np.ndarray, var: np.ndarray,
+                      return_factor: bool = False):
     """Empirical-Bayes shrinkage of per-day-type values toward their weekday/weekend group.
 
     value (H, 7, S), weight (H, 7) data weight per day type, var (H, 7) variance of a value's
@@ -144,7 +147,8 @@ def _shrink_to_groups(value: np.ndarray, weight: np.ndarray, var: np.ndarray) ->
     with np.errstate(invalid="ignore", divide="ignore"):
         factor = np.where(var > 0, var / (var + between[:, None]), 0.0)
     factor = np.where(seen, factor, 1.0).astype(value.dtype)[:, :, None]
-    return value + factor * (group - value)
+    shrunk = value + factor * (group - value)
+    return (shrunk, factor) if return_factor else shrunk
 
 
 def fit_daily(daily_kwh: np.ndarray, weight: np.ndarray, day_type: np.ndarray,
@@ -290,17 +294,54 @@ def finish_shape(sums: np.ndarray, daily_kwh: np.ndarray, weight: np.ndarray,
     eff = sw**2 / np.maximum((w**2) @ onehot, TINY)
     var = s2_day[:, None] / np.maximum(eff, 1.0)
     has = (den > 0).any(axis=2)
-    shape = _shrink_to_groups(shape, np.where(has, sw, 0.0), var)
+    shape, factor = _shrink_to_groups(shape, np.where(has, sw, 0.0), var, return_factor=True)
     total = shape.sum(axis=2, keepdims=True)
     shape = np.where(total > 0, shape / np.maximum(total, TINY), 1.0 / SLOTS)
-    return shape.astype(np.float32)
+    return shape.astype(np.float32), factor
+
+
+def _nan_median(values: np.ndarray, axis: int = 1) -> np.ndarray:
+    """Median along ``axis`` ignoring NaN (NaN where all are), by one sort."""
+    ordered = np.sort(values, axis=axis)
+    n = np.isfinite(ordered).sum(axis=axis, keepdims=True)
+    lo = np.take_along_axis(ordered, np.maximum((n - 1) // 2, 0), axis=axis)
+    hi = np.take_along_axis(ordered, np.maximum(n // 2, 0), axis=axis)
+    return np.where(n > 0, (lo + hi) / 2, np.nan).squeeze(axis)
+
+
+def median_shares(prepared: np.ndarray, daily_kwh: np.ndarray, weight: np.ndarray,
+                  day_type: np.ndarray, end: int, weeks: int, factor: np.ndarray,
+                  mean_shape: np.ndarray) -> np.ndarray:
+    """Median share of the day's energy per half hour and day type (H, 7, 48), over the last
+    ``weeks`` days of each type before ``end``; the half-hourly median forecast is the day's
+    energy times it. Use at home is a routine plus occasional events (a kettle, a shower): the
+    median of a half hour over recent weeks follows the routine and ignores the events, which
+    is what minimises the absolute error. Shrunk toward the weekday/weekend median by the
+    mean shape's factor ``factor`` (H, 7, 1); gaps fall back to the mean shape."""
+    usable = (weight[:, :end] > 0) & np.isfinite(daily_kwh[:, :end]) & (daily_kwh[:, :end] > 0)
+    n_h = prepared.shape[0]
+
+    def median_of(idx: np.ndarray) -> np.ndarray:
+        if idx.size == 0:
+            return np.full((n_h, SLOTS), np.nan, np.float32)
+        ok = (prepared[:, idx, 2 * SLOTS:] > 0) & usable[:, idx, None]
+        return _nan_median(np.where(ok, prepared[:, idx, :SLOTS], np.nan), axis=1)
+
+    types = day_type[:end]
+    own = np.stack([median_of(np.flatnonzero(types == j)[-weeks:]) for j in range(7)], 1)
+    group = np.empty_like(own)
+    group[:, :5] = median_of(np.flatnonzero(types < 5)[-5 * weeks:])[:, None, :]
+    group[:, 5:] = median_of(np.flatnonzero(types >= 5)[-2 * weeks:])[:, None, :]
+    group = np.where(np.isfinite(group), group, mean_shape)
+    own = np.where(np.isfinite(own), own, group)
+    return (own + factor * (group - own)).astype(np.float32)
 
 
 def fit_shape(prepared: np.ndarray, daily_kwh: np.ndarray, weight: np.ndarray,
               day_type: np.ndarray) -> np.ndarray:
     """The shape (H, 7, 48) fitted on all days of ``weight`` (see :func:`finish_shape`)."""
     sums = shape_sums(prepared, daily_kwh, weight, day_type, [0, weight.shape[1]])[0]
-    return finish_shape(sums, daily_kwh, weight, day_type)
+    return finish_shape(sums, daily_kwh, weight, day_type)[0]
 
 
 # ----------------------------------------------------------------------------- fit and predict
@@ -421,7 +462,9 @@ def fit(grid: DayGrid, end: int, p: Params = Params()) -> Fitted:
     origins = [end - 7 * k for k in range(1, p.backtest_weeks + 1) if end - 7 * k >= 7]
     bounds = [0, *sorted(origins), end]
     seg = shape_sums(prepared, daily, weight, dtype_, bounds)
-    shape = finish_shape(sum(seg), daily[:, :end], weight[:, :end], dtype_[:end])
+    shape, factor = finish_shape(sum(seg), daily[:, :end], weight[:, :end], dtype_[:end])
+    med_shape = median_shares(prepared, daily, weight, dtype_, end, p.median_weeks, factor,
+                              shape)
     flags = _trust_flags(y, daily, valid, weight, found, step_day, end, p)
     mean_day = (weight * np.where(valid, daily, 0)).sum(1) / np.maximum(weight.sum(1), TINY)
     hh_floor = 0.1 * mean_day / SLOTS + 1e-3
@@ -437,17 +480,21 @@ def fit(grid: DayGrid, end: int, p: Params = Params()) -> Fitted:
         lv, bt, w_o, _, _ = _fit_at(daily[:, cut], valid[:, cut], dtype_[cut], hdd[cut],
                                     origin, p, step_day)
         n_seg = bounds.index(origin)
-        sh = finish_shape(sum(seg[:n_seg]), daily[:, cut], weight[:, cut], dtype_[cut])
+        sh, f_o = finish_shape(sum(seg[:n_seg]), daily[:, cut], weight[:, cut], dtype_[cut])
+        med_o = median_shares(prepared, daily, weight, dtype_, origin, p.median_weeks, f_o, sh)
         span = slice(origin, origin + 7)
         d_hat = predict_daily(lv, bt, dtype_[span], _features(hdd, n_days, origin)[span])
         _, r_o, age_o = _last_residual(daily[:, cut], w_o, lv, bt, dtype_[cut],
                                        _features(hdd, origin, origin), origin)
         fade = phi[:, None] ** np.clip(age_o[:, None] + np.arange(7), 1, 400)
         d_hat = np.maximum(d_hat + r_o[:, None] * fade, 0)
-        y_hat = d_hat[:, :, None] * sh[np.arange(n_h)[:, None], dtype_[span][None, :], :]
+        rows = np.arange(n_h)[:, None]
+        y_hat = d_hat[:, :, None] * sh[rows, dtype_[span][None, :], :]
+        y_med = d_hat[:, :, None] * med_o[rows, dtype_[span][None, :], :]
         usable = (step_day <= origin - 7)[:, None]
         actual = np.where(usable[:, :, None], y[:, span, :], np.nan)
-        z_hh.append((actual - y_hat) / (y_hat + hh_floor[:, None, None]))      # (H, 7, 48)
+        # Errors of the median forecast, relative to the expected level of the half hour.
+        z_hh.append((actual - y_med) / (y_hat + hh_floor[:, None, None]))      # (H, 7, 48)
         actual_d = np.where(usable & valid[:, span], daily[:, span], np.nan)
         z_day.append((actual_d - d_hat) / (d_hat + day_floor[:, None]))
     blocks = p.quantile_blocks
@@ -492,7 +539,8 @@ def fit(grid: DayGrid, end: int, p: Params = Params()) -> Fitted:
     k_idx = np.flatnonzero(known)
     last_anomaly = float(np.mean(anomaly[k_idx[-3:]])) if k_idx.size else 0.0
     last_temp_day = days[k_idx[-1]] if k_idx.size else days[max(end - 1, 0)]
-    return Fitted(level_kwh=level, beta=beta, shape=shape, step_day=step_day, flags=flags,
+    return Fitted(level_kwh=level, beta=beta, shape=shape, median_shape=med_shape,
+                  step_day=step_day, flags=flags,
                   hh_z=hh_z, hh_floor_kwh=hh_floor, day_sigma=day_sigma, day_floor_kwh=day_floor,
                   day_u=np.tile(day_u, (n_h, 1)), fallback=(flags & NO_DATA) > 0,
                   mean_hh_kwh=_mean_seen(seen_kwh, n_seen), last_resid_kwh=last_resid,
@@ -550,9 +598,11 @@ def forecast_days(state: Fitted, day0: np.datetime64, n_days: int,
         rows = np.arange(d_mean.shape[0])[:, None]
         hh_mean = (d_mean[:, :, None].astype(np.float32)
                    * state.shape[rows, dtype_[None, :], :])                 # (H, n, 48)
+        hh_med = (d_mean[:, :, None].astype(np.float32)
+                  * state.median_shape[rows, dtype_[None, :], :])
         scale = hh_mean + state.hh_floor_kwh[:, None, None].astype(np.float32)
         z = np.repeat(state.hh_z, SLOTS // state.hh_z.shape[1], axis=1).astype(np.float32)
-        hh_q = np.stack([np.maximum(hh_mean + scale * z[:, None, :, i], 0) for i in range(3)],
+        hh_q = np.stack([np.maximum(hh_med + scale * z[:, None, :, i], 0) for i in range(3)],
                         axis=-1)
     out = DayForecast(day0=days[0], hh_mean_kwh=hh_mean, hh_kwh=hh_q, daily_mean_kwh=d_mean,
                       daily_kwh=d_q)
