@@ -126,7 +126,7 @@ def accuracy(args) -> dict:
     plot = Path(tempfile.gettempdir()) / "hearth_bench_forecast.png"
     backtest.plot_examples(result, plot)
     print(result.table())
-    print(f"backtest of {args.households} homes (8 fits) in {elapsed:.1f} s; plot {plot}")
+    print(f"backtest of {pf.energy_kwh.shape[0]} homes (8 fits) in {elapsed:.1f} s; plot {plot}")
     return {"summary": summary, "trust": {k: int(v) for k, v in zip(
         *np.unique(result.trust, return_counts=True), strict=True)}, "portfolio": pf}
 
