@@ -302,12 +302,13 @@ def finish_shape(sums: np.ndarray, daily_kwh: np.ndarray, weight: np.ndarray,
 
 
 def _nan_median(values: np.ndarray, axis: int = 1) -> np.ndarray:
-    """Median along ``axis`` ignoring NaN (NaN where all are), by one sort."""
-    ordered = np.sort(values, axis=axis)
-    n = np.isfinite(ordered).sum(axis=axis, keepdims=True)
-    lo = np.take_along_axis(ordered, np.maximum((n - 1) // 2, 0), axis=axis)
-    hi = np.take_along_axis(ordered, np.maximum(n // 2, 0), axis=axis)
-    return np.where(n > 0, (lo + hi) / 2, np.nan).squeeze(axis)
+    """Median along ``axis`` ignoring NaN (NaN where all are), by one sort along the last,
+    contiguous axis (sorting short strided rows is several times slower)."""
+    ordered = np.sort(np.ascontiguousarray(np.moveaxis(values, axis, -1)), axis=-1)
+    n = np.isfinite(ordered).sum(axis=-1, keepdims=True)
+    lo = np.take_along_axis(ordered, np.maximum((n - 1) // 2, 0), axis=-1)
+    hi = np.take_along_axis(ordered, np.maximum(n // 2, 0), axis=-1)
+    return np.where(n > 0, (lo + hi) / 2, np.nan)[..., 0]
 
 
 def median_shares(prepared: np.ndarray, daily_kwh: np.ndarray, weight: np.ndarray,
