@@ -125,6 +125,29 @@ def waking_hours(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
     return (hour >= start) & (hour < end) if start <= end else (hour >= start) | (hour < end)
 
 
+def occupied_hours(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
+    """Buckets when people are likely at home and awake (H, S): waking hours (UK time) in which
+    the household uses electricity above its own base load (the fridge and standby that run
+    when nobody is in). Without electricity readings, the waking hours alone."""
+    waking = waking_hours(inp, s)[None, :]
+    use = inp.usage_kwh.get("electricity")
+    if use is None or not s.cold_home_occupancy_from_use:
+        return np.broadcast_to(waking, (inp.n, len(waking[0])))
+    use = np.asarray(use, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            base = np.nanpercentile(use, 10, axis=1)
+    active = np.isfinite(use) & (use > np.nan_to_num(base)[:, None] * 1.5 + s.active_use_kwh)
+    # A household whose use never rises above its base load (no series, a flat series, a
+    # storage heater's constant load) keeps all its waking hours: absence is not shown.
+    n_wake = np.maximum((waking & np.isfinite(use)).sum(axis=1), 1)
+    usable = ((active & waking).sum(axis=1) / n_wake >= 0.1)[:, None]
+    return waking & np.where(usable, active, True)
+
+
 def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
     """Every rule whose inputs are present, keyed by case kind."""
     out: dict[str, RuleResult] = {}
@@ -138,7 +161,7 @@ def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
         r = cold_home(inp.temp_c, season, vulnerable, step_h, s.cold_home_temp_c,
                       s.cold_home_hours, s.cold_home_vulnerable_hours, s.cold_severe_temp_c,
                       s.cold_severe_hours, s.cold_danger_temp_c, s.cold_danger_hours,
-                      s.min_coverage, waking_hours(inp, s), s.cold_home_share,
+                      s.min_coverage, occupied_hours(inp, s), s.cold_home_share,
                       s.cold_home_vulnerable_share)
         out[r.kind] = r
         cold_h = r.numbers["cold_h"]
@@ -158,7 +181,8 @@ def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
     if (inp.credit_gbp or inp.voltage_v is not None or inp.supply_on) \
             and "electricity" in inp.usage_kwh and inp.temp_c is not None:
         off = supply_off_mask(inp.credit_gbp, inp.voltage_v, s.supply_off_credit_gbp,
-                              supply_on=inp.supply_on)
+                              supply_on=inp.supply_on, usage_kwh=inp.usage_kwh,
+                              no_use_kwh=s.no_use_kwh_per_step)
         r = self_disconnection(off, inp.usage_kwh["electricity"], inp.temp_c, prepayment,
                                vulnerable, step_h, s.cold_home_temp_c, s.supply_off_hours,
                                s.no_use_kwh_per_step, s.no_use_hours)
@@ -249,7 +273,8 @@ def _faults(inp: AdviceInputs, s: AdvisorSettings) -> RuleResult:
         if inp.credit_gbp or inp.supply_on or inp.voltage_v is not None:
             # With the supply off the boiler cannot heat: that is not a device fault.
             off = supply_off_mask(inp.credit_gbp, inp.voltage_v, s.supply_off_credit_gbp,
-                                  supply_on=inp.supply_on)
+                                  supply_on=inp.supply_on, usage_kwh=inp.usage_kwh,
+                                  no_use_kwh=s.no_use_kwh_per_step)
             heating_on = np.where(off, 0, heating_on)
         fall = heating_not_heating(heating_on, inp.temp_c, inp.step_h,
                                    s.fault_cooling_hours, s.fault_cooling_drop_c)

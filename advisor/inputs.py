@@ -294,10 +294,11 @@ class InputLoader:
         inp.device_max_gap_s, inp.device_stuck_h = max_gap, stuck_h
 
     def _stuck_hours(self, window: str) -> dict[str, float]:
-        """Hours per device in 3-hour buckets whose readings all repeat one value: a thermostat
-        whose temperature and humidity never move, an electricity meter whose voltage never
-        moves, a gas meter whose register stands still while it reports a flow."""
-        bucket_h = 3
+        """Hours per device in 1-hour buckets (of 3 readings or more) whose readings all repeat
+        one value: a thermostat whose temperature and humidity never move, an electricity meter
+        whose voltage never moves, a gas meter whose register stands still while it reports a
+        flow."""
+        bucket_h = 1
         group = f"GROUP BY time({bucket_h}h), \"device\" fill(none)"
         out: dict[str, float] = {}
         queries = (
@@ -315,7 +316,7 @@ class InputLoader:
                 n = s.values.get("n")
                 if n is None or not len(n):
                     continue
-                still = (n >= 4) & (s.values["a"] == 0)
+                still = (n >= 3) & (s.values["a"] == 0)
                 if what == "gas":
                     still &= np.nan_to_num(s.values["f"]) > 0
                 else:

@@ -23,18 +23,29 @@ from advisor.rules.base import (
 
 def supply_off_mask(credit_gbp: dict[str, np.ndarray], voltage_v: np.ndarray | None,
                     off_credit_gbp: float = -10.0, min_voltage_v: float = 50.0,
-                    supply_on: dict[str, np.ndarray] | None = None) -> np.ndarray:
+                    supply_on: dict[str, np.ndarray] | None = None,
+                    usage_kwh: dict[str, np.ndarray] | None = None,
+                    no_use_kwh: float = 0.005) -> np.ndarray:
     """Per step whether any prepaid supply is off (H, S).
 
     Per fuel, the meter's own supply switch (`supply_on`, 0/1, NaN where not reported) is the
-    best evidence; where a meter does not report it, a balance at or below `off_credit_gbp`
-    (the disconnection point after emergency credit) counts as off. No voltage is off too."""
+    best evidence. Where a meter does not report it: a balance at or below `off_credit_gbp`
+    (the disconnection point after emergency credit), or a balance at or below zero with none
+    of that fuel used in the bucket (`usage_kwh`; a meter on emergency credit still supplies).
+    No voltage is off too."""
     supply_on = supply_on or {}
+    usage_kwh = usage_kwh or {}
     masks = []
-    for fuel in set(credit_gbp) | set(supply_on):
+    for fuel in sorted(set(credit_gbp) | set(supply_on)):
         switch = supply_on.get(fuel)
         credit = credit_gbp.get(fuel)
-        by_credit = None if credit is None else as_float(credit) <= off_credit_gbp
+        by_credit = None
+        if credit is not None:
+            credit = as_float(credit)
+            by_credit = credit <= off_credit_gbp
+            use = usage_kwh.get(fuel)
+            if use is not None:
+                by_credit = by_credit | ((credit <= 0) & (as_float(use) < no_use_kwh))
         if switch is None:
             masks.append(by_credit)
             continue
