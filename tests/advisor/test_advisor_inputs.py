@@ -155,7 +155,8 @@ def test_hearth_advise_end_to_end(world, capsys):
             "SELECT * FROM cases WHERE status = 'open'")}
         log = [dict(r) for r in conn.execute("SELECT * FROM sms_log")]
     assert ("H000001", "cold_home") in cases
-    assert "below 18 C for 48 of the 48 hours people were at home and awake" in cases[("H000001", "cold_home")]["reasons"]
+    cold = cases[("H000001", "cold_home")]["reasons"]
+    assert "below 18 C for 48 of the 48 hours people were at home and awake" in cold
     credit = cases[("H000001", "credit_runout")]
     # £3 at 16 kWh x £0.25 + £0.50 = £4.50 a day: under a day left.
     assert credit["severity"] == "high" and "£3.0" in credit["reasons"]
