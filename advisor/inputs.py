@@ -9,6 +9,7 @@ hours, daily sums over `advisor.history_days`, and the forecast's daily p10/p50/
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 
 import numpy as np
@@ -67,6 +68,7 @@ class InputLoader:
 
     def __init__(self, settings, registry, client) -> None:
         self.settings = settings
+        self.timings_s: dict[str, float] = {}
         self.s = settings.advisor
         self.registry = registry
         self.client = client
@@ -91,12 +93,17 @@ class InputLoader:
         self._attributes(inp, frame)
         log.info("advisor inputs: %d households, %d buckets of %d min up to %s", len(ids), steps,
                  self.s.step_min, now.isoformat(timespec="minutes"))
-        self._thermostats(inp, index, grid, step_s)
-        self._meters(inp, index, grid, step_s)
-        self._usage(inp, index, grid, step_s)
-        self._history(inp, index, end_ns, frame)
-        self._forecast(inp, index, end_ns, frame)
-        self._devices(inp, index, end_ns, int(grid[0]))
+        steps_to_run = (("thermostats", lambda: self._thermostats(inp, index, grid, step_s)),
+                        ("meters", lambda: self._meters(inp, index, grid, step_s)),
+                        ("usage", lambda: self._usage(inp, index, grid, step_s)),
+                        ("history", lambda: self._history(inp, index, end_ns, frame)),
+                        ("forecast", lambda: self._forecast(inp, index, end_ns, frame)),
+                        ("devices", lambda: self._devices(inp, index, end_ns, int(grid[0]))))
+        for name, step in steps_to_run:
+            t0 = time.perf_counter()
+            step()
+            self.timings_s[name] = time.perf_counter() - t0
+            log.info("advisor inputs: %s read in %.1f s", name, self.timings_s[name])
         return inp
 
     # ---------------------------------------------------------------- registry
