@@ -20,7 +20,6 @@ from hearth.errors import HearthError
 log = logging.getLogger(__name__)
 NS_PER_S = 1_000_000_000
 DAY_NS = 86_400 * NS_PER_S
-DEVICE_LOOKBACK_DAYS = 7
 
 
 def _ns(at: datetime) -> int:
@@ -133,33 +132,20 @@ class InputLoader:
         inp.max_temp_c = grid_matrix(series, index, grid, "max_temp_c", reduce="max")
         inp.humidity_pct = grid_matrix(series, index, grid, "humidity_pct", reduce="max")
         inp.setpoint_c = grid_matrix(series, index, grid, "setpoint_c", reduce="mean")
-        # Booleans: InfluxQL cannot average them, so count the "on" readings per bucket.
-        on = self.client.query(
-            f'SELECT COUNT("heating_on") AS n FROM {self.raw}."thermostat" WHERE'
-            f' {self._window(grid, step_s)} AND "heating_on" = true'
-            f' GROUP BY time({step_s}s), "household" fill(none)')
-        total = self.client.query(
-            f'SELECT COUNT("heating_on") AS n FROM {self.raw}."thermostat" WHERE'
-            f' {self._window(grid, step_s)} GROUP BY time({step_s}s), "household" fill(none)')
-        n_on = grid_matrix(on, index, grid, "n", reduce="max")
-        n_all = grid_matrix(total, index, grid, "n", reduce="max")
-        inp.heating_on = np.where(n_all > 0, np.nan_to_num(n_on) / np.where(n_all > 0, n_all, 1),
-                                  np.nan)
+        # The thermostat calls for heat while the room is below its setpoint: inferred here
+        # rather than read, because InfluxQL cannot average the boolean `heating_on` and
+        # counting it would scan every reading twice more.
+        with np.errstate(invalid="ignore"):
+            calls = (inp.setpoint_c - inp.temp_c) > 0.25
+        inp.heating_on = np.where(np.isfinite(inp.setpoint_c) & np.isfinite(inp.temp_c),
+                                  calls.astype(float), np.nan)
 
     def _meters(self, inp, index, grid, step_s) -> None:
         q = (f'SELECT LAST("energy_kwh") AS counter_kwh, MIN("credit_gbp") AS credit_gbp,'
-             f' MIN("voltage_v") AS voltage_v FROM {self.raw}."meter"'
-             f' WHERE {self._window(grid, step_s)}'
+             f' MIN("voltage_v") AS voltage_v, LAST("supply_on") AS supply_on'
+             f' FROM {self.raw}."meter" WHERE {self._window(grid, step_s)}'
              f' GROUP BY time({step_s}s), "household", "fuel" fill(none)')
         series = self.client.query(q)
-        off = self.client.query(
-            f'SELECT COUNT("supply_on") AS n FROM {self.raw}."meter" WHERE'
-            f' {self._window(grid, step_s)} AND "supply_on" = false'
-            f' GROUP BY time({step_s}s), "household", "fuel" fill(none)')
-        reported = self.client.query(
-            f'SELECT COUNT("supply_on") AS n FROM {self.raw}."meter" WHERE'
-            f' {self._window(grid, step_s)} GROUP BY time({step_s}s), "household", "fuel"'
-            f' fill(none)')
         for fuel in FUELS:
             counter = grid_matrix(series, index, grid, "counter_kwh", {"fuel": fuel}, "max")
             if np.isfinite(counter).any():
@@ -167,13 +153,11 @@ class InputLoader:
             credit = grid_matrix(series, index, grid, "credit_gbp", {"fuel": fuel}, "min")
             if np.isfinite(credit).any():
                 inp.credit_gbp[fuel] = credit
-            n_off = grid_matrix(off, index, grid, "n", {"fuel": fuel}, "max")
-            n_all = grid_matrix(reported, index, grid, "n", {"fuel": fuel}, "max")
-            if np.isfinite(n_all).any():
-                # NaN where the meter did not report its switch: the balance decides there.
-                inp.supply_on[fuel] = np.where(np.nan_to_num(n_all) > 0,
-                                               np.where(np.nan_to_num(n_off) > 0, 0.0, 1.0),
-                                               np.nan)
+            # The supply switch at the end of each bucket (NaN where the meter does not
+            # report one: the balance decides there).
+            switch = grid_matrix(series, index, grid, "supply_on", {"fuel": fuel}, "min")
+            if np.isfinite(switch).any():
+                inp.supply_on[fuel] = switch
         volts = grid_matrix(series, index, grid, "voltage_v", {"fuel": "electricity"}, "min")
         inp.voltage_v = volts if np.isfinite(volts).any() else None
 
@@ -257,7 +241,7 @@ class InputLoader:
         devices = self.registry.devices()
         if not devices:
             return
-        start = end_ns - DEVICE_LOOKBACK_DAYS * DAY_NS
+        start = window_start_ns
         window = f"time >= {window_start_ns} AND time < {end_ns}"
         last: dict[str, int] = {}
         gap: dict[str, float] = {}
@@ -288,7 +272,7 @@ class InputLoader:
         interval = np.full((inp.n, k), np.nan)
         max_gap = np.full((inp.n, k), np.nan)
         stuck_h = np.zeros((inp.n, k))
-        lookback_s = DEVICE_LOOKBACK_DAYS * 86_400
+        lookback_s = (end_ns - window_start_ns) / NS_PER_S
         for row, devs in per_home.items():
             for j, d in enumerate(devs):
                 ids[row, j] = d.device_id
