@@ -148,6 +148,17 @@ def occupied_hours(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
     return waking & np.where(usable, active, True)
 
 
+def _supply_off(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
+    """Per bucket whether a prepaid supply is off (H, S); gas counts as wanted while the
+    thermostat calls for heat."""
+    demand = {}
+    if inp.heating_on is not None:
+        demand["gas"] = np.nan_to_num(np.asarray(inp.heating_on, dtype=np.float64)) >= 0.5
+    return supply_off_mask(inp.credit_gbp, inp.voltage_v, s.supply_off_credit_gbp,
+                           supply_on=inp.supply_on, usage_kwh=inp.usage_kwh,
+                           no_use_kwh=s.no_use_kwh_per_step, demand=demand)
+
+
 def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
     """Every rule whose inputs are present, keyed by case kind."""
     out: dict[str, RuleResult] = {}
@@ -180,12 +191,10 @@ def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
         out[r.kind] = r
     if (inp.credit_gbp or inp.voltage_v is not None or inp.supply_on) \
             and "electricity" in inp.usage_kwh and inp.temp_c is not None:
-        off = supply_off_mask(inp.credit_gbp, inp.voltage_v, s.supply_off_credit_gbp,
-                              supply_on=inp.supply_on, usage_kwh=inp.usage_kwh,
-                              no_use_kwh=s.no_use_kwh_per_step)
+        off = _supply_off(inp, s)
         r = self_disconnection(off, inp.usage_kwh["electricity"], inp.temp_c, prepayment,
                                vulnerable, step_h, s.cold_home_temp_c, s.supply_off_hours,
-                               s.no_use_kwh_per_step, s.no_use_hours)
+                               s.no_use_kwh_per_step, s.no_use_hours, power_w=inp.power_w)
         out[r.kind] = r
     if inp.history_kwh and cold_h is not None:
         r = _rationing(inp, s, cold_h)
@@ -272,9 +281,7 @@ def _faults(inp: AdviceInputs, s: AdvisorSettings) -> RuleResult:
         heating_on = inp.heating_on
         if inp.credit_gbp or inp.supply_on or inp.voltage_v is not None:
             # With the supply off the boiler cannot heat: that is not a device fault.
-            off = supply_off_mask(inp.credit_gbp, inp.voltage_v, s.supply_off_credit_gbp,
-                                  supply_on=inp.supply_on, usage_kwh=inp.usage_kwh,
-                                  no_use_kwh=s.no_use_kwh_per_step)
+            off = _supply_off(inp, s)
             heating_on = np.where(off, 0, heating_on)
         fall = heating_not_heating(heating_on, inp.temp_c, inp.step_h,
                                    s.fault_cooling_hours, s.fault_cooling_drop_c)

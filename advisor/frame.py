@@ -26,7 +26,8 @@ class AdviceInputs:
       setpoint_c: thermostat setpoint [C]; supply_on[fuel]: the meter's supply switch [0/1]
       usage_kwh[fuel]: energy used in the bucket [kWh]
       counter_kwh[fuel]: meter's cumulative register at the end of the bucket [kWh]
-      credit_gbp[fuel]: prepayment balance [GBP]; voltage_v: electricity supply voltage [V]
+      credit_gbp[fuel]: prepayment balance [GBP]; voltage_v: electricity supply voltage [V];
+      power_w: the electricity meter's highest power reading [W]
     Daily arrays: history_kwh[fuel] (H, D) over the past days with the tariff that applied
       (history_rate_gbp_per_kwh, history_standing_gbp_per_day); forecast_kwh_p10/p50/p90[fuel]
       (H, F) for the coming days with forecast_rate_gbp_per_kwh and
@@ -49,6 +50,7 @@ class AdviceInputs:
     heating_on: np.ndarray | None = None
     setpoint_c: np.ndarray | None = None
     voltage_v: np.ndarray | None = None
+    power_w: np.ndarray | None = None
     supply_on: dict[str, np.ndarray] = field(default_factory=dict)
     usage_kwh: dict[str, np.ndarray] = field(default_factory=dict)
     counter_kwh: dict[str, np.ndarray] = field(default_factory=dict)

@@ -142,7 +142,8 @@ class InputLoader:
 
     def _meters(self, inp, index, grid, step_s) -> None:
         q = (f'SELECT LAST("energy_kwh") AS counter_kwh, MIN("credit_gbp") AS credit_gbp,'
-             f' MIN("voltage_v") AS voltage_v, LAST("supply_on") AS supply_on'
+             f' MIN("voltage_v") AS voltage_v, MAX("power_w") AS power_w,'
+             f' LAST("supply_on") AS supply_on'
              f' FROM {self.raw}."meter" WHERE {self._window(grid, step_s)}'
              f' GROUP BY time({step_s}s), "household", "fuel" fill(none)')
         series = self.client.query(q)
@@ -160,6 +161,8 @@ class InputLoader:
                 inp.supply_on[fuel] = switch
         volts = grid_matrix(series, index, grid, "voltage_v", {"fuel": "electricity"}, "min")
         inp.voltage_v = volts if np.isfinite(volts).any() else None
+        power = grid_matrix(series, index, grid, "power_w", {"fuel": "electricity"}, "max")
+        inp.power_w = power if np.isfinite(power).any() else None
 
     def _usage(self, inp, index, grid, step_s) -> None:
         q = (f'SELECT SUM("energy_kwh") AS kwh FROM {self.usage}."usage_30m" WHERE'
