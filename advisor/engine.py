@@ -244,9 +244,9 @@ def _rationing(inp: AdviceInputs, s: AdvisorSettings, cold_h: np.ndarray) -> Rul
     low_sp = None
     if inp.setpoint_c is not None and inp.temp_c is not None:
         season = inp.heating_season(s.heating_season_months)
-        temp = np.where((season & waking_hours(inp, s))[None, :], inp.temp_c, np.nan)
-        low_sp = low_setpoint_share(inp.setpoint_c, inp.heating_on, temp, s.cold_home_temp_c,
-                                    s.rationing_setpoint_c)
+        counted = occupied_hours(inp, s) & season[None, :]
+        low_sp = low_setpoint_share(inp.setpoint_c, inp.heating_on, inp.temp_c, counted,
+                                    s.cold_home_temp_c, s.rationing_setpoint_c)
     return self_rationing(heating, expected, cold_h, s.rationing_ratio, s.rationing_cold_hours,
                           low_sp, s.rationing_setpoint_share)
 

@@ -21,7 +21,8 @@ class AdviceInputs:
 
     Recent series (H, S) on buckets of `step_h` hours ending at `now`:
       temp_c: mean indoor temperature over the home's rooms [C]
-      min_temp_c / max_temp_c: coldest / warmest reading [C]; humidity_pct: most humid room [%RH]
+      min_temp_c / max_temp_c: coldest / warmest reading [C]; humidity_pct: the home's air,
+      mean over its rooms [%RH]; max_humidity_pct: the most humid room's reading [%RH]
       heating_on: share of the bucket the heating was on [0..1]
       setpoint_c: thermostat setpoint [C]; supply_on[fuel]: the meter's supply switch [0/1]
       usage_kwh[fuel]: energy used in the bucket [kWh]
@@ -47,6 +48,7 @@ class AdviceInputs:
     min_temp_c: np.ndarray | None = None
     max_temp_c: np.ndarray | None = None
     humidity_pct: np.ndarray | None = None
+    max_humidity_pct: np.ndarray | None = None
     heating_on: np.ndarray | None = None
     setpoint_c: np.ndarray | None = None
     voltage_v: np.ndarray | None = None

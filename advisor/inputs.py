@@ -123,14 +123,16 @@ class InputLoader:
     def _thermostats(self, inp, index, grid, step_s) -> None:
         q = (f'SELECT MEAN("temp_c") AS temp_c, MIN("temp_c") AS min_temp_c,'
              f' MAX("temp_c") AS max_temp_c,'
-             f' MAX("humidity_pct") AS humidity_pct, MEAN("setpoint_c") AS setpoint_c'
+             f' MEAN("humidity_pct") AS humidity_pct, MAX("humidity_pct") AS max_humidity_pct,'
+             f' MEAN("setpoint_c") AS setpoint_c'
              f' FROM {self.raw}."thermostat" WHERE {self._window(grid, step_s)}'
              f' GROUP BY time({step_s}s), "household" fill(none)')
         series = self.client.query(q)
         inp.temp_c = grid_matrix(series, index, grid, "temp_c", reduce="mean")
         inp.min_temp_c = grid_matrix(series, index, grid, "min_temp_c", reduce="min")
         inp.max_temp_c = grid_matrix(series, index, grid, "max_temp_c", reduce="max")
-        inp.humidity_pct = grid_matrix(series, index, grid, "humidity_pct", reduce="max")
+        inp.humidity_pct = grid_matrix(series, index, grid, "humidity_pct", reduce="mean")
+        inp.max_humidity_pct = grid_matrix(series, index, grid, "max_humidity_pct", reduce="max")
         inp.setpoint_c = grid_matrix(series, index, grid, "setpoint_c", reduce="mean")
         # The thermostat calls for heat while the room is below its setpoint: inferred here
         # rather than read, because InfluxQL cannot average the boolean `heating_on` and

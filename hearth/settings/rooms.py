@@ -232,7 +232,7 @@ class AdvisorSettings(Section):
     rationing_setpoint_c: float = Field(17.0, description="Thermostat at or below this while"
                                         " cold counts as going without heat [C]")
     rationing_setpoint_share: float = Field(0.5, gt=0, le=1, description="... for this share of"
-                                            " the cold hours [ratio]")
+                                            " the hours people are in [ratio]")
     # Bill shock (Ofgem typical domestic consumption values, medium).
     typical_electricity_kwh_per_year: float = Field(2700.0, gt=0, description="Ofgem TDCV [kWh]")
     typical_gas_kwh_per_year: float = Field(11500.0, gt=0, description="Ofgem TDCV [kWh]")

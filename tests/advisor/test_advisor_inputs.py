@@ -126,7 +126,8 @@ def test_inputs_are_aligned_arrays(world):
     assert inp.households.tolist() == ["H000001", "H000002", "H000003"]
     assert inp.temp_c.shape == (3, 144) and inp.step_h == 0.5
     assert np.nanmean(inp.temp_c[0]) == pytest.approx(15.1, abs=0.05)
-    assert np.nanmax(inp.humidity_pct[1]) == pytest.approx(89.2)
+    assert np.nanmax(inp.max_humidity_pct[1]) == pytest.approx(89.2)
+    assert np.nanmax(inp.humidity_pct[1]) == pytest.approx(89.1)  # mean of the bucket
     assert np.isnan(inp.temp_c[2, -10:]).all()  # silent thermostat
     assert np.nanmin(inp.heating_on[0]) == 1.0 and np.nanmax(inp.heating_on[1]) == 0.0  # inferred
     credit = inp.credit_gbp["electricity"][0]

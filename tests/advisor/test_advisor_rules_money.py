@@ -155,3 +155,15 @@ def test_a_stuck_register_is_not_no_use():
     r = self_disconnection(np.zeros((2, S), bool), use, temp, np.ones(2, bool),
                            np.zeros(2, bool), step, power_w=power)
     assert r.flagged.tolist() == [False, True]
+
+
+def test_low_setpoint_share_counts_hours_people_are_in():
+    from advisor.rules.self_rationing import low_setpoint_share
+
+    temp = np.array([[16.0] * 8, [16.0] * 8, [20.0] * 8])
+    setpoint = np.array([[15.0] * 8, [15.0] * 4 + [21.0] * 4, [15.0] * 8])
+    counted = np.array([True] * 8)
+    share = low_setpoint_share(setpoint, None, temp, counted)
+    assert share.tolist() == [1.0, 0.5, 0.0]  # warm homes are not rationing
+    half = np.array([True] * 4 + [False] * 4)
+    assert low_setpoint_share(setpoint, None, temp, half).tolist() == [1.0, 1.0, 0.0]
