@@ -276,6 +276,14 @@ def _faults(inp: AdviceInputs, s: AdvisorSettings) -> RuleResult:
         floor = (s.fault_spike_min_gas_kwh if fuel == "gas"
                  else s.fault_spike_min_electricity_kwh)
         spike = np.maximum(spike, usage_spikes(use, p95, s.fault_spike_ratio, floor))
+    if inp.power_w is not None:
+        # Power readings far above the household's own range (a glitched meter).
+        power = np.asarray(inp.power_w, dtype=np.float64)
+        bar_w = np.maximum(s.fault_spike_ratio * np.nan_to_num(_p95(power)),
+                           s.fault_spike_min_electricity_kwh * 1000.0 / inp.step_h)
+        over = np.where(np.isfinite(power) & (power > bar_w[:, None]), power, 0.0).max(axis=1)
+        # Reported as the energy that power would draw in one bucket [kWh].
+        spike = np.maximum(spike, over * inp.step_h / 1000.0)
     fall = np.zeros(n)
     if inp.heating_on is not None and inp.temp_c is not None:
         heating_on = inp.heating_on

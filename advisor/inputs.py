@@ -143,7 +143,8 @@ class InputLoader:
                                   calls.astype(float), np.nan)
 
     def _meters(self, inp, index, grid, step_s) -> None:
-        q = (f'SELECT LAST("energy_kwh") AS counter_kwh, MIN("credit_gbp") AS credit_gbp,'
+        # MAX, not LAST, of the register: a glitch up and back within a bucket still shows.
+        q = (f'SELECT MAX("energy_kwh") AS counter_kwh, MIN("credit_gbp") AS credit_gbp,'
              f' MIN("voltage_v") AS voltage_v, MAX("power_w") AS power_w,'
              f' LAST("supply_on") AS supply_on'
              f' FROM {self.raw}."meter" WHERE {self._window(grid, step_s)}'
