@@ -20,6 +20,7 @@ from advisor.rules import (
     self_disconnection,
     self_rationing,
 )
+from advisor.rules.base import row_quantile
 from advisor.rules.bill_shock import period_cost_gbp
 from advisor.rules.faults import (
     counter_backwards,
@@ -133,13 +134,8 @@ def occupied_hours(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
     use = inp.usage_kwh.get("electricity")
     if use is None or not s.cold_home_occupancy_from_use:
         return np.broadcast_to(waking, (inp.n, len(waking[0])))
-    use = np.asarray(use, dtype=np.float64)
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            base = np.nanpercentile(use, 10, axis=1)
+    use = np.asarray(use)
+    base = row_quantile(use, 0.10)
     active = np.isfinite(use) & (use > np.nan_to_num(base)[:, None] * 1.5 + s.active_use_kwh)
     # A household whose use never rises above its base load (no series, a flat series, a
     # storage heater's constant load) keeps all its waking hours: absence is not shown.
@@ -298,10 +294,4 @@ def _faults(inp: AdviceInputs, s: AdvisorSettings) -> RuleResult:
 
 
 def _p95(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    if x.shape[1] == 0:
-        return np.full(x.shape[0], np.nan)
-    filled = np.where(np.isfinite(x), x, -np.inf)
-    k = int(0.95 * (x.shape[1] - 1))
-    part = np.partition(filled, k, axis=1)[:, k]
-    return np.where(np.isfinite(part), part, np.nan)
+    return row_quantile(x, 0.95)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from advisor.frame import FUELS, AdviceInputs, epc_index
+from advisor.rules.base import row_quantile
 from hearth.errors import HearthError
 
 log = logging.getLogger(__name__)
@@ -327,13 +328,8 @@ class InputLoader:
 def naive_forecast(history_kwh: np.ndarray, days: int) -> tuple[np.ndarray, ...]:
     """p10/p50/p90 daily use from the last 28 days' daily use (H, days) [kWh]."""
     recent = history_kwh[:, -28:]
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            q = np.nanpercentile(recent, [10, 50, 90], axis=1)
-    return tuple(np.repeat(np.nan_to_num(x)[:, None], days, axis=1) for x in q)
+    q = [np.nan_to_num(row_quantile(recent, p)) for p in (0.10, 0.50, 0.90)]
+    return tuple(np.repeat(x[:, None], days, axis=1) for x in q)
 
 
 def _fill_rows(x: np.ndarray) -> np.ndarray:
@@ -351,9 +347,5 @@ def _fill_rows(x: np.ndarray) -> np.ndarray:
 
 
 def _fill_rows_median(x: np.ndarray) -> np.ndarray:
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        med = np.nanmedian(x, axis=1)
+    med = row_quantile(x, 0.5)
     return np.where(np.isfinite(x), x, np.nan_to_num(med)[:, None])
