@@ -46,8 +46,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     e = os_.add_parser("export", help="consumption and cost by area, property type and fuel")
     e.add_argument("--out", type=Path, help="folder (default [reports] opendata_out_dir)")
     e.add_argument("--month", help="YYYY-MM (default: the last complete month)")
-    e.add_argument("--area", choices=["patch", "estate", "address_area"], default="estate",
-                   help="area column to group by (default estate)")
     e.set_defaults(func=opendata)
 
 
@@ -69,7 +67,7 @@ def opendata(args: argparse.Namespace, settings) -> int:
     from advisor.reports.opendata_export import export_month
 
     try:
-        result = export_month(settings, args.out, args.month, area=args.area)
+        result = export_month(settings, args.out, args.month)
     except ValueError as exc:
         raise HearthError(str(exc)) from exc
     print(f"open data for {result.month}: {result.csv} ({result.rows} rows, "
