@@ -153,6 +153,20 @@ def test_same_data_same_report(report, report_settings, tmp_path):
         assert forbidden not in html
 
 
+def test_each_patch_from_the_same_data(report_settings, tmp_path):
+    r = weekly_report(report_settings, tmp_path, week_end=pf.WEEK_END, generated_at=GENERATED,
+                      pdf=False, progress=False, each_patch=True)
+    assert sorted(r.patches) == ["North", "South"]
+    alone = weekly_report(report_settings, tmp_path / "alone", patch="South",
+                          week_end=pf.WEEK_END, generated_at=GENERATED, pdf=False,
+                          progress=False)
+    # Cut from the portfolio's data or read for the patch alone: the same files.
+    for path in sorted(alone.folder.iterdir()):
+        assert (r.patches["South"] / path.name).read_bytes() == path.read_bytes(), path.name
+    north = pd.read_csv(r.patches["North"] / "tips.csv")
+    assert north["tips_sent"].tolist() == [2, 2]
+
+
 def test_one_patch(report_settings, tmp_path):
     r = weekly_report(report_settings, tmp_path, patch="South", week_end=pf.WEEK_END,
                       generated_at=GENERATED, pdf=False, progress=False)
