@@ -8,6 +8,7 @@ import html
 import logging
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from advisor.reports.render import Table, cards_html, chart_html, fmt, page, tab
 from hearth.errors import HearthError
 
 log = logging.getLogger("hearth.reports")
+QUERY_THREADS = 4      # InfluxDB queries of one report in flight at once
 
 
 @dataclass
@@ -84,21 +86,34 @@ def load_inputs(settings, week: Period, patch: str | None, progress: _Progress
     unit, standing = {}, {}
     for fuel in inputs.FUELS:
         unit[fuel], standing[fuel] = tariffs.matrix(fuel, homes["payment_type"].to_numpy(), fdays)
-    with InfluxClient.from_settings(settings) as client:
-        usage, counts = {}, {}
-        usage["this"], counts["this"] = inputs.daily_usage(client, week, homes.index)
-        progress.step("usage this week")
-        usage["last"], counts["last"] = inputs.daily_usage(client, last_year, homes.index)
-        progress.step("usage same week last year")
-        areas = homes["address_area"]
-        hdd = {"this": inputs.area_hdd(client, week, cfg.hdd_base_c).reindex(areas).to_numpy(),
-               "last": inputs.area_hdd(client, last_year, cfg.hdd_base_c).reindex(areas).to_numpy()}
-        progress.step("weather")
-        last_ns = inputs.device_last_seen(client, week, devices.index)
-        credit = inputs.last_credit(client, week, homes.index)
-        progress.step("devices and credit")
-        forecast = inputs.forecast_daily(client, first_day, cfg.forecast_model, homes.index)
-        progress.step("forecasts")
+    areas = homes["address_area"]
+
+    def read(name: str, func):
+        # One client (one HTTP session) per query: they run at the same time.
+        with InfluxClient.from_settings(settings) as client:
+            return name, func(client)
+
+    jobs = {
+        "usage this week": lambda c: inputs.daily_usage(c, week, homes.index),
+        "usage same week last year": lambda c: inputs.daily_usage(c, last_year, homes.index),
+        "weather": lambda c: {p: inputs.area_hdd(c, w, cfg.hdd_base_c).reindex(areas).to_numpy()
+                              for p, w in (("this", week), ("last", last_year))},
+        "devices": lambda c: inputs.device_last_seen(c, week, devices.index),
+        "credit": lambda c: inputs.last_credit(c, week, homes.index),
+        "forecasts": lambda c: inputs.forecast_daily(c, first_day, cfg.forecast_model,
+                                                     homes.index),
+    }
+    got = {}
+    # InfluxDB answers the queries on several cores while this process decodes the answers.
+    with ThreadPoolExecutor(max_workers=QUERY_THREADS) as pool:
+        for future in as_completed([pool.submit(read, n, f) for n, f in jobs.items()]):
+            name, value = future.result()
+            got[name] = value
+            progress.step(name)
+    usage = {"this": got["usage this week"][0], "last": got["usage same week last year"][0]}
+    counts = {"this": got["usage this week"][1], "last": got["usage same week last year"][1]}
+    hdd, last_ns, credit, forecast = got["weather"], got["devices"], got["credit"], \
+        got["forecasts"]
     dead = inputs.read_dead_letters(settings.collectors.dead_letter_dir)
     runs = inputs.read_job_runs(settings.schedule.state_path)
     return inputs.ReportInputs(
@@ -341,7 +356,7 @@ def weekly_report(settings, out_dir: Path | None = None, patch: str | None = Non
     if pdf:
         find_chromium(cfg.chromium)        # fail before the work, not after
     base = Path(out_dir or cfg.out_dir)
-    bar = _Progress(total=8 + (1 if each_patch else 0), enabled=progress)
+    bar = _Progress(total=8 + (1 if each_patch else 0), enabled=progress)  # 6 reads
     patches: dict[str, Path] = {}
     try:
         week = week_ending(week_end)
