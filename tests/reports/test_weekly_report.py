@@ -213,3 +213,17 @@ def test_missing_chromium_is_a_clear_error(report_settings, tmp_path):
         update={"chromium": "no-such-chromium-browser"})})
     with pytest.raises(HearthError, match="apt-get install -y chromium"):
         weekly_report(settings, tmp_path, week_end=pf.WEEK_END, progress=False)
+
+
+def test_command_line(report_settings, tmp_path, capsys):
+    from hearth.cli import build_parser
+
+    args = build_parser().parse_args(["report", "weekly", "--out", str(tmp_path), "--week-ending",
+                                      "2026-01-11", "--generated-at", "2026-01-12T06:00:00Z",
+                                      "--no-pdf", "--each-patch"])
+    assert args.func(args, report_settings) == 0
+    out = capsys.readouterr().out
+    assert "weekly-2026-01-11/report.html" in out and "patch South:" in out
+    assert (tmp_path / "weekly-2026-01-11-north" / "consumption.csv").exists()
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["report", "weekly", "--week-ending", "11/01/2026"])
