@@ -157,8 +157,14 @@ def day_drivers(pf: Portfolio, time_ns: np.ndarray, step_s: float, outdoor_c: np
     scale = pf.appliance_scale
     dark = 1.0 - np.clip(daylight_factor * 5.0, 0.0, 1.0)
     appliance = np.broadcast_to(pf.standby_w, (len(hour), H)).copy()
+    # Fridge-freezer compressor: ~110 W, on ~40 % of a 45-75 minute cycle.
+    period_h = 0.75 + 0.5 * rng.random(H)
+    phase = rng.random(H)
+    appliance += 110.0 * (np.sin(2 * np.pi * (hour[:, None] / period_h + phase)) > 0.3)
+    # What people switch on varies hour by hour: a lognormal level per home and local hour.
+    level = rng.lognormal(-0.06, 0.35, (25, H))[np.clip(hour.astype(int), 0, 24)]
     evening_boost = np.where((hour >= 18) & (hour < 23), 1.6, 1.0)[:, None]
-    appliance += awake_home * scale * (90.0 * evening_boost + 160.0 * dark[:, None])
+    appliance += awake_home * scale * level * (90.0 * evening_boost + 160.0 * dark[:, None])
     kettle_t = occ.awake_home_times(rng, 6)
     kettles = (rng.random(kettle_t.shape) < 0.6 * np.sqrt(pf.occupants / 2.0))
     kettle_t = np.where(kettles, kettle_t, np.nan)

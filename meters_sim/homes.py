@@ -215,7 +215,7 @@ class Portfolio:
         ret = 16.8 + 2.0 * U[:, 10]
         base_ach = np.where(traits["poor_ventilation"], 0.18 + 0.15 * U[:, 11],
                             0.55 + 0.5 * U[:, 11])
-        standby = 60.0 + 80.0 * U[:, 12]
+        standby = 25.0 + 60.0 * U[:, 12]    # router, standby lights; the fridge cycles apart
         scale = np.exp(0.25 * Z[:, 3]) * (0.6 + 0.2 * occupants) ** 0.7
         dryer = ~traits["indoor_drying"] & (U[:, 13] < 0.55)
 
