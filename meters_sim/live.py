@@ -90,7 +90,7 @@ class LiveRunner:
             self._sync_faults(t)
 
     def _sync_faults(self, t: int) -> None:
-        active = self.views.schedule.active(t, ("exception", "slow"))
+        active = self.views._active_unit_faults
         for gw, unit, i in self._units:
             want = active.get(i)
             key = (id(gw), unit)

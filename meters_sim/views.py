@@ -95,6 +95,7 @@ class DeviceViews:
         self.latest: dict[str, dict[str, np.ndarray]] = {}
         self.latest_present: dict[str, np.ndarray] = {}
         self.latest_time_ns: int | None = None
+        self._active_unit_faults: dict[int, tuple[str, float]] = {}
         self._room_offset = np.array([ROOM_OFFSET_C.get(str(r).lower().replace(" ", "_"), 0.0)
                                       for r in self.room])
 
@@ -163,6 +164,7 @@ class DeviceViews:
         true = {k: v[None, :] for k, v in sim.current.items()}
         self.latest, self.latest_present = self.sample(t, true)
         self.latest_time_ns = int(sim.time_ns)
+        self._active_unit_faults = self.schedule.active(self.latest_time_ns, ("exception", "slow"))
 
     # ---------------------------------------------------------------- persistence
     def fault_state(self) -> dict:
@@ -216,7 +218,7 @@ class DeviceViews:
         i = self._unit_index.get((int(gateway_port), int(unit_id)))
         if i is None or self.latest_time_ns is None:
             return NO_FAULT
-        active = self.schedule.active(self.latest_time_ns, ("exception", "slow")).get(i)
+        active = self._active_unit_faults.get(i)
         if active:
             return UnitFault(active[0], active[1] if active[0] == "slow" else 0.0)
         kind, c = self._row_of[i]
