@@ -201,7 +201,9 @@ async def _start_gateways(devices, views, bind_host: str):
         return None
     maps = load_register_maps(DEFAULT_MAPS_DIR)
     try:
-        group = gateways_for_devices(devices, views.values_for_device, maps, bind_host=bind_host)
+        # Values, faults and the meters' clock (sim time) are asked of the views per request.
+        group = gateways_for_devices(devices, views.values_for_device, maps, bind_host=bind_host,
+                                     fault_of=views.fault_for_device, clock=views.clock_s)
     except ValueError as exc:
         raise HearthError(f"cannot serve the registry's Modbus meters: {exc}") from None
     try:

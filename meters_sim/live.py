@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,7 +34,6 @@ class LiveStats:
     silent_skipped: int = 0
     sim_start_ns: int = 0
     sim_end_ns: int = 0
-    faults_set: dict[str, int] = field(default_factory=dict)
 
 
 class LiveRunner:
@@ -56,17 +55,12 @@ class LiveRunner:
         self._mqtt = [(int(i), str(views.device_id[i]), topic_for(views.rows[i]),
                        int(views.rows[i].get("interval_s") or default_interval_s) * NS)
                       for i in mqtt_idx]
-        # Modbus units the gateways serve: (gateway, unit id, device index).
-        self._units = []
-        for gw in gateways or ():
-            for unit in gw.units:
-                i = views._unit_index.get((int(gw.port), int(unit)))
-                if i is not None:
-                    self._units.append((gw, int(unit), i))
-        self._faulted: dict[tuple[int, int], tuple[str, float]] = {}
+        # The gateways ask the views for values and faults at each request (fault_of); the
+        # loop only yields to them between steps.
+        self._has_gateways = bool(gateways)
 
     def step_once(self) -> None:
-        """Advance one step, refresh the views, publish what is due, sync gateway faults."""
+        """Advance one step, refresh the views (the gateways read them), publish what is due."""
         for tr in self.sim.run(1):
             if self.truth is not None:
                 self.truth.update(tr)
@@ -86,28 +80,6 @@ class LiveRunner:
                 values.pop("energy_wh_total", None)
                 self.publisher.publish(device_id, topic, t, values)
                 self.stats.published += 1
-        if self._units:
-            self._sync_faults(t)
-
-    def _sync_faults(self, t: int) -> None:
-        active = self.views._active_unit_faults
-        for gw, unit, i in self._units:
-            want = active.get(i)
-            key = (id(gw), unit)
-            have = self._faulted.get(key)
-            if want == have:
-                continue
-            if want is None:
-                gw.clear_fault(unit)
-                self._faulted.pop(key, None)
-            else:
-                kind, magnitude = want
-                if kind == "slow":
-                    gw.set_fault(unit, "slow", delay_s=magnitude)
-                else:
-                    gw.set_fault(unit, "exception")
-                self._faulted[key] = want
-                self.stats.faults_set[kind] = self.stats.faults_set.get(kind, 0) + 1
 
     async def run(self, stop: asyncio.Event | None = None, duration_s: float | None = None,
                   status_every_s: float = 60.0) -> LiveStats:
@@ -133,7 +105,7 @@ class LiveRunner:
                             due, self.speed)
             for _ in range(int(min(due, self.max_lag_steps))):
                 self.step_once()
-                if len(self._units):
+                if self._has_gateways:
                     await asyncio.sleep(0)      # let the gateways answer between steps
             if self.checkpoint is not None and now >= next_checkpoint:
                 next_checkpoint = now + self.checkpoint_every_s

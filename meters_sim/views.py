@@ -85,6 +85,7 @@ class DeviceViews:
                 if key in self._unit_index:
                     raise ValueError(f"two devices on gateway port {key[0]} unit id {key[1]}")
                 self._unit_index[key] = i
+        self._unit_rows = {i: key for key, i in self._unit_index.items()}
         self.faults = faults or FaultConfig()
         self.schedule = FaultSchedule(self.device_id, self.protocol == "modbus",
                                       self.kind != "thermostat", self.faults, seed)
@@ -198,6 +199,10 @@ class DeviceViews:
         out["device_time_s"] = self.latest_time_ns / 1e9
         return out
 
+    def clock_s(self) -> float:
+        """The devices' clock: sim time of the latest sample [s since the Unix epoch]."""
+        return (self.latest_time_ns or 0) / 1e9
+
     def values_for_device(self, device_id: str) -> dict[str, float] | None:
         """Current values of a device by id (the gateway's `values_of`), None while silent."""
         i = self._index_of.get(device_id)
@@ -225,6 +230,13 @@ class DeviceViews:
         if not self.latest_present[kind][0, c]:
             return UnitFault("silent")
         return NO_FAULT
+
+    def fault_for_device(self, device_id: str) -> UnitFault:
+        """`unit_fault` by device id (the gateways' `fault_of`)."""
+        i = self._index_of.get(device_id)
+        if i is None or self.latest_time_ns is None or i not in self._unit_rows:
+            return NO_FAULT
+        return self.unit_fault(*self._unit_rows[i])
 
     def units(self) -> dict[int, list[tuple[int, str, str]]]:
         """Modbus units per gateway port: [(unit_id, device_id, register_map)]."""
