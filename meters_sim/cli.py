@@ -170,7 +170,7 @@ def handler(args: argparse.Namespace, settings) -> int:
             publisher = MqttPublisher.from_settings(settings, EmissionLog(s.emission_log_path))
             await asyncio.to_thread(publisher.start)
         runner = LiveRunner(sim, views, speed, publisher, gateways, truth, s.interval_s,
-                            checkpoint=checkpoint)
+                            checkpoint=checkpoint, max_lead_s=s.max_lead_s)
         print(f"sim: {pf.n} homes, {len(views.device_id)} devices, live at {speed:g}x from"
               f" {np.datetime64(sim.time_ns, 'ns').astype('datetime64[s]')} UTC"
               + (f"; {len(list(gateways))} Modbus gateways" if gateways else "")

@@ -42,7 +42,8 @@ class LiveRunner:
     def __init__(self, sim: Simulation, views: DeviceViews, speed: float,
                  publisher: MqttPublisher | None = None, gateways=None,
                  truth: TruthAccumulator | None = None, default_interval_s: int = 60,
-                 max_lag_steps: int = 10_000, checkpoint=None, checkpoint_every_s: float = 60.0):
+                 max_lag_steps: int = 10_000, checkpoint=None, checkpoint_every_s: float = 60.0,
+                 max_lead_s: float = 43_200.0):
         if speed <= 0:
             raise ValueError("speed must be > 0 (simulated seconds per real second)")
         self.sim, self.views, self.speed = sim, views, float(speed)
@@ -50,6 +51,7 @@ class LiveRunner:
         self.max_lag_steps = max_lag_steps
         self.checkpoint = checkpoint          # callable saving the sim state, or None
         self.checkpoint_every_s = checkpoint_every_s
+        self.max_lead_ns = int(max_lead_s * NS)
         self.stats = LiveStats()
         mqtt_idx = np.flatnonzero(views.protocol == "mqtt")
         self._mqtt = [(int(i), str(views.device_id[i]), topic_for(views.rows[i]),
@@ -83,13 +85,22 @@ class LiveRunner:
 
     async def run(self, stop: asyncio.Event | None = None, duration_s: float | None = None,
                   status_every_s: float = 60.0) -> LiveStats:
-        """Run until `stop` is set or `duration_s` real seconds have passed."""
+        """Run until `stop` is set or `duration_s` real seconds have passed.
+
+        Sim time advances at `speed` x real time until it is `max_lead_s` ahead of the wall
+        clock, then at real time, so that timestamps never run further into the future than
+        collectors accept (their `max_future_s`)."""
         stop = stop or asyncio.Event()
         step_ns = self.sim.step_ns
         t0 = time.monotonic()
-        sim0 = self.sim.time_ns
-        self.stats.sim_start_ns = sim0
+        self.stats.sim_start_ns = self.sim.time_ns
         self.views.update(self.sim)
+        # Piecewise clock: sim time = anchor_sim + (monotonic - anchor_mono) x rate.
+        anchor_sim, anchor_mono, rate = self.sim.time_ns, t0, self.speed
+        if self.sim.time_ns - time.time_ns() >= self.max_lead_ns:
+            rate = 1.0
+            log.info("sim time is already %.1f h ahead of the clock: running at real time",
+                     (self.sim.time_ns - time.time_ns()) / 3.6e12)
         next_status = t0 + status_every_s
         next_checkpoint = t0 + self.checkpoint_every_s
         next_lag_warning = t0
@@ -97,12 +108,18 @@ class LiveRunner:
             now = time.monotonic()
             if duration_s is not None and now - t0 >= duration_s:
                 break
-            target = sim0 + int((now - t0) * self.speed * NS)
+            target = anchor_sim + int((now - anchor_mono) * rate * NS)
+            cap = time.time_ns() + self.max_lead_ns
+            if rate != 1.0 and target >= cap:
+                log.info("sim time reaches %.1f h ahead of the clock ([sim] max_lead_s): from"
+                         " there on it runs at real time", self.max_lead_ns / 3.6e12)
+                anchor_sim, anchor_mono, rate = cap, now, 1.0
+                target = cap
             due = (target - self.sim.time_ns) // step_ns
             if due > self.max_lag_steps and now >= next_lag_warning:
                 next_lag_warning = now + 30.0
                 log.warning("simulator is %d steps behind real time x %g; lower --speed",
-                            due, self.speed)
+                            due, rate)
             for _ in range(int(min(due, self.max_lag_steps))):
                 self.step_once()
                 if self._has_gateways:
@@ -116,7 +133,8 @@ class LiveRunner:
                          np.datetime64(self.sim.time_ns, "ns").astype("datetime64[s]"),
                          self.stats.steps, self.stats.published,
                          self.publisher.pending if self.publisher else 0)
-            wait = (self.sim.time_ns + step_ns - sim0) / NS / self.speed - (time.monotonic() - t0)
+            wait = (self.sim.time_ns + step_ns - anchor_sim) / NS / rate - (
+                time.monotonic() - anchor_mono)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=min(max(wait, 0.001), 0.5))
         if self.checkpoint is not None:

@@ -21,6 +21,9 @@ class SimSettings(Section):
                               " backfill; default now")
     backfill_interval_s: int = Field(1800, ge=60, description="Spacing of backfilled meter,"
                                      " thermostat and weather points [s]")
+    max_lead_s: float = Field(43_200.0, ge=0, description="How far sim time may run ahead of"
+                              " the wall clock before it slows to real time [s]; keep below"
+                              " collectors.mqtt.max_future_s")
     fault_rate: float = Field(0.0, ge=0, description="Fault episodes per device per day")
     malformed_rate: float = Field(0.0, ge=0, le=1, description="Share of MQTT payloads sent"
                                   " malformed")

@@ -184,3 +184,20 @@ def test_saved_state_resumes_exactly(tmp_path, portfolio_60):
         np.testing.assert_allclose(getattr(ta, name), getattr(tb, name), rtol=1e-6, err_msg=name)
     assert Simulation.resume(portfolio_60, tmp_path / "state.npz", seed=8) is None
     assert Simulation.resume(portfolio_60, tmp_path / "missing.npz", seed=7) is None
+
+
+def test_live_clock_never_runs_further_ahead_than_max_lead(portfolio_60):
+    import asyncio
+    import time
+
+    from meters_sim.live import LiveRunner
+    from meters_sim.views import DeviceViews
+
+    now = np.datetime64(time.time_ns(), "ns")
+    sim = Simulation(portfolio_60, now, seed=7, spinup_days=0)
+    runner = LiveRunner(sim, DeviceViews([], portfolio_60, seed=7), speed=36_000.0,
+                        max_lead_s=1800.0)
+    stats = asyncio.run(runner.run(duration_s=1.5))
+    lead_s = (sim.time_ns - time.time_ns()) / 1e9
+    assert stats.steps >= 25                       # it ran fast up to the lead ...
+    assert lead_s <= 1800 + 60                     # ... and no further
