@@ -280,6 +280,20 @@ class Simulation:
         self._awake_home = d.home & ~d.asleep
         h = d.local_hour
         self._friendly = d.weekend | (h >= pm.FRIENDLY_START_HOUR) | (h < pm.FRIENDLY_END_HOUR)
+        # Keep only what the loop reads, in float32 (coefficients and drivers; the state stays
+        # float64): memory is ~80 kB per home for a day of 1-minute steps.
+        f32 = np.float32
+        for name in ("_sp", "_app85", "_a11", "_inv_det", "_ra_ext", "_rf_ext", "_base_elec",
+                     "_vap_in", "_inv_denom", "_t_out"):
+            setattr(self, name, getattr(self, name).astype(f32))
+        d.hot_water_gas_w = d.hot_water_gas_w.astype(f32)
+        d.laundry_water_g = d.laundry_water_g.astype(f32)
+        for name in ("setpoint_c", "appliance_w", "hot_water_elec_w", "moisture_g_per_h", "ach",
+                     "gains_w", "solar_w", "asleep"):
+            setattr(d, name, None)
+        self._vap_out = None
+        self._topup_amount_u = self._topup_amount_u.astype(f32)
+        self._topup_u = self._topup_u.astype(f32)
 
     def _advance_within_day(self, first: int, size: int) -> Trace:
         pf, d, dt = self.pf, self._drivers, float(self.step_s)
