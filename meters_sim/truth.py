@@ -10,8 +10,9 @@ Definitions (docs/simulator.md, "Ground truth"); thresholds are `TruthRules` fie
 - credit_out: a prepayment supply (electricity or gas) reached its disconnection point and was
   off at some time;
 - self_disconnection: a prepayment supply off for 3 h or more in total in the period;
-- self_rationing: in the heating season, for at least half of the awake-at-home hours the
-  thermostat setpoint in force was at most 17 C (or heating off) while the air was below 18 C;
+- self_rationing: in the heating season, once the household has switched its heating on for
+  the season, for at least half of the awake-at-home hours the thermostat setpoint in force
+  was at most 17 C (or heating off) while the air was below 18 C;
 - faulty devices: every device with a fault episode in the period, with the kinds.
 """
 
@@ -58,6 +59,7 @@ class TruthAccumulator:
         self.awake_h = np.zeros(H)
         self.cold_awake_h = np.zeros(H)
         self.ration_awake_h = np.zeros(H)
+        self.enabled_awake_h = np.zeros(H)
         self.off_h = np.zeros(H)
         self.gas_off_h = np.zeros(H)
         self.min_credit_gbp = np.full(H, np.inf)
@@ -87,7 +89,11 @@ class TruthAccumulator:
         cold = tr.t_air_c < r.cold_temp_c
         self.awake_h += awake.sum(0) * step_h
         self.cold_awake_h += (awake & cold).sum(0) * step_h
-        rationed = awake & cold & (tr.setpoint_c <= r.ration_setpoint_c)
+        # Rationing: heating held low while the household has its heating on for the season
+        # (the season switch itself is not rationing; a cold home still counts as cold).
+        enabled = awake & (tr.season_on > 0.5)
+        rationed = enabled & cold & (tr.setpoint_c <= r.ration_setpoint_c)
+        self.enabled_awake_h += enabled.sum(0) * step_h
         self.ration_awake_h += rationed.sum(0) * step_h
         pp = self.pf.prepayment
         self.off_h += ((tr.supply_on < 0.5) & pp).sum(0) * step_h
@@ -124,7 +130,8 @@ class TruthAccumulator:
         enough = self.awake_h >= r.min_awake_hours
         with np.errstate(invalid="ignore", divide="ignore"):
             cold_share = np.where(self.awake_h > 0, self.cold_awake_h / self.awake_h, 0.0)
-            ration_share = np.where(self.awake_h > 0, self.ration_awake_h / self.awake_h, 0.0)
+            ration_share = np.where(self.enabled_awake_h > 0,
+                                    self.ration_awake_h / self.enabled_awake_h, 0.0)
         flagged, total = self.damp_blocks()
         damp_share = np.where(total > 0, flagged / np.maximum(total, 1), 0.0)
         off_total = np.maximum(self.off_h, self.gas_off_h)
@@ -137,7 +144,8 @@ class TruthAccumulator:
                 "credit_out": bool(pf.prepayment[i] and off_total[i] > 0),
                 "self_disconnection": bool(pf.prepayment[i]
                                            and off_total[i] >= r.disconnection_hours),
-                "self_rationing": bool(enough[i] and ration_share[i] >= r.ration_share),
+                "self_rationing": bool(self.enabled_awake_h[i] >= r.min_awake_hours
+                                       and ration_share[i] >= r.ration_share),
                 "cold_awake_share": round(float(cold_share[i]), 3),
                 "damp_block_share": round(float(damp_share[i]), 3),
                 "supply_off_h": round(float(self.off_h[i]), 2),
