@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as paho
-from conftest import INFLUX_PASSWORD, MQTT_PASSWORD, MQTT_USER
 from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.conftest import INFLUX_PASSWORD, MQTT_PASSWORD, MQTT_USER
 
 ROOT = Path(__file__).resolve().parents[2]
 # Two days ago on the hour: inside the raw retention policy, in the past.

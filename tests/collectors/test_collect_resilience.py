@@ -10,7 +10,6 @@ import time
 
 import pytest
 import requests
-from conftest import INFLUX_PASSWORD, INFLUX_USER, MQTT_PASSWORD, MQTT_USER, make_settings
 from mqtt_e2e_support import (
     Publisher,
     ServiceThread,
@@ -24,6 +23,7 @@ from mqtt_e2e_support import (
 
 from hearth.influx import InfluxClient
 from hearth.stack import InfluxServer, MosquittoServer, free_port
+from tests.conftest import INFLUX_PASSWORD, INFLUX_USER, MQTT_PASSWORD, MQTT_USER, make_settings
 
 
 def assert_exactly(db, msgs) -> None:
