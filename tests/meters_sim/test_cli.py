@@ -121,3 +121,20 @@ def test_sim_serves_the_registry_meters_over_modbus(sim_settings):
                 "--no-mqtt") == 0
     thread.join()
     assert got and next(iter(got.values())) > 0
+
+
+def test_sim_can_run_one_patch(sim_settings):
+    from hearth.registry.generate import GenerateOptions, generate_portfolio, write_portfolio
+
+    with Registry(sim_settings.registry.path) as reg:
+        write_portfolio(reg, generate_portfolio(GenerateOptions(households=400, seed=6)))
+        patches = reg.patches()
+        first = {h.household_id for h in reg.households(patch=patches[0])}
+    assert len(patches) >= 2
+    assert _run(sim_settings, "--seed", "6", "--patch", patches[0], "--duration-s", "1",
+                "--speed", "600", "--no-modbus") == 0
+    slug = patches[0].lower().replace(" ", "_")
+    truth = json.loads((sim_settings.sim.truth_dir / f"truth_live-{slug}.json").read_text())
+    assert {h["household_id"] for h in truth["households"]} == first
+    with pytest.raises(HearthError, match="unknown patch"):
+        _run(sim_settings, "--patch", "Atlantis", "--duration-s", "0")
