@@ -124,7 +124,7 @@ def handler(args: argparse.Namespace, settings) -> int:
                 "valid_to": None if t.get("valid_to") is None else str(t["valid_to"])}
                for t in tariffs]
     try:
-        pf = Portfolio.from_rows(homes, seed, [t for t in tariffs if t["valid_from"] <= today])
+        pf = Portfolio.from_rows(homes, seed, tariffs, tariff_date=today)
         faults = FaultConfig(rate_per_device_day=fault_rate, slow_delay_s=s.slow_delay_s,
                              malformed_rate=s.malformed_rate)
         views = DeviceViews(devices, pf, seed, faults)

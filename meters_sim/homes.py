@@ -138,7 +138,10 @@ class Portfolio:
 
     @classmethod
     def from_rows(cls, rows: Iterable[Mapping], seed: int,
-                  tariff_rows: Iterable[Mapping] | None = None) -> Portfolio:
+                  tariff_rows: Iterable[Mapping] | None = None,
+                  tariff_date: str | None = None) -> Portfolio:
+        """`rows`: registry households; `tariff_rows`: registry tariffs, those valid on
+        `tariff_date` (ISO date; default the latest) are used for prepayment charges."""
         rows = list(rows)
         if not rows:
             raise ValueError("no households to simulate: create some with `hearth registry`"
@@ -241,7 +244,7 @@ class Portfolio:
             topup_threshold_gbp=threshold, topup_amount_gbp=amount,
             money_day=(U[:, 18] * 7).astype(int), uses_emergency_credit=emergency,
             initial_credit_gbp=initial, traits=traits, ration_spells=spells,
-            tariffs=tariffs_from_rows(tariff_rows),
+            tariffs=tariffs_from_rows(tariff_rows, tariff_date),
         )
 
 

@@ -201,3 +201,21 @@ def test_live_clock_never_runs_further_ahead_than_max_lead(portfolio_60):
     lead_s = (sim.time_ns - time.time_ns()) / 1e9
     assert stats.steps >= 25                       # it ran fast up to the lead ...
     assert lead_s <= 1800 + 60                     # ... and no further
+
+
+def test_tariffs_from_the_registry_rows_on_a_date():
+    from meters_sim.homes import tariffs_from_rows
+
+    rows = [
+        {"fuel": "electricity", "payment_type": "prepayment", "unit_rate_gbp_per_kwh": 0.30,
+         "standing_charge_gbp_per_day": 0.60, "valid_from": "2025-10-01", "valid_to": "2025-12-31"},
+        {"fuel": "electricity", "payment_type": "prepayment", "unit_rate_gbp_per_kwh": 0.25,
+         "standing_charge_gbp_per_day": 0.50, "valid_from": "2026-01-01", "valid_to": None},
+    ]
+    t = tariffs_from_rows(rows, "2025-11-15")[("electricity", "prepayment")]
+    assert (t.unit_rate_gbp_per_kwh, t.standing_charge_gbp_per_day) == (0.30, 0.60)
+    t = tariffs_from_rows(rows, "2026-02-01")[("electricity", "prepayment")]
+    assert t.unit_rate_gbp_per_kwh == 0.25
+    # Missing pairs fall back to the documented price-cap defaults.
+    gas = tariffs_from_rows(rows)[("gas", "credit")]
+    assert gas.unit_rate_gbp_per_kwh == pm.DEFAULT_TARIFFS["gas"]["unit_rate_gbp_per_kwh"]
