@@ -192,8 +192,12 @@ def handler(args: argparse.Namespace, settings) -> int:
             publisher = MqttPublisher.from_settings(settings, EmissionLog(emission_path),
                                                     client_id=s.mqtt_client_id + part)
             await asyncio.to_thread(publisher.start)
+        from meters_sim.weather_feed import WeatherFeed
+
+        feed = WeatherFeed(settings)
         runner = LiveRunner(sim, views, speed, publisher, gateways, truth, s.interval_s,
-                            checkpoint=checkpoint, max_lead_s=s.max_lead_s)
+                            checkpoint=checkpoint, max_lead_s=s.max_lead_s,
+                            weather_sink=feed.put)
         print(f"sim: {pf.n} homes, {len(views.device_id)} devices, live at {speed:g}x from"
               f" {np.datetime64(sim.time_ns, 'ns').astype('datetime64[s]')} UTC"
               + (f"; {len(list(gateways))} Modbus gateways" if gateways else "")
@@ -206,6 +210,7 @@ def handler(args: argparse.Namespace, settings) -> int:
                 publisher.log.close()
             if gateways is not None:
                 await gateways.stop()
+            await asyncio.to_thread(feed.close)
         print(f"sim: stopped after {stats.steps} steps; {stats.published} MQTT readings published")
 
     asyncio.run(live())

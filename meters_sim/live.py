@@ -25,6 +25,7 @@ from meters_sim.views import DeviceViews
 
 log = logging.getLogger(__name__)
 NS = 1_000_000_000
+HOUR_NS = 3600 * NS
 
 
 @dataclass
@@ -43,7 +44,7 @@ class LiveRunner:
                  publisher: MqttPublisher | None = None, gateways=None,
                  truth: TruthAccumulator | None = None, default_interval_s: int = 60,
                  max_lag_steps: int = 10_000, checkpoint=None, checkpoint_every_s: float = 60.0,
-                 max_lead_s: float = 43_200.0):
+                 max_lead_s: float = 43_200.0, weather_sink=None):
         if speed <= 0:
             raise ValueError("speed must be > 0 (simulated seconds per real second)")
         self.sim, self.views, self.speed = sim, views, float(speed)
@@ -52,6 +53,7 @@ class LiveRunner:
         self.checkpoint = checkpoint          # callable saving the sim state, or None
         self.checkpoint_every_s = checkpoint_every_s
         self.max_lead_ns = int(max_lead_s * NS)
+        self.weather_sink = weather_sink      # callable(lines): hourly weather and forecast
         self.stats = LiveStats()
         mqtt_idx = np.flatnonzero(views.protocol == "mqtt")
         self._mqtt = [(int(i), str(views.device_id[i]), topic_for(views.rows[i]),
@@ -70,6 +72,12 @@ class LiveRunner:
         t = self.sim.time_ns
         self.stats.steps += 1
         self.stats.sim_end_ns = t
+        if self.weather_sink is not None and t % HOUR_NS == 0:
+            from meters_sim.backfill import weather_forecast_lines, weather_lines
+
+            areas = np.array(self.sim.pf.areas, dtype=object)
+            now = weather_lines(areas, np.array([t]), self.sim.t_out_area[None, :])
+            self.weather_sink(now + weather_forecast_lines(self.sim))
         if self.publisher is not None:
             for i, device_id, topic, interval_ns in self._mqtt:
                 if t % interval_ns:

@@ -54,7 +54,17 @@ def test_backfill_writes_every_sample_of_every_device(client):
     assert res.dead_lettered == 0
     assert _count(client, "meter", "energy_kwh") == n_meters * samples
     assert _count(client, "thermostat", "temp_c") == n_th * samples
-    assert _count(client, "weather", "temp_c") == len(pf.areas) * samples
+    end = res.end_ns
+    w = client.query(f'SELECT count("temp_c") FROM "weather" WHERE time <= {end}')
+    assert int(w[0].values["count"][0]) == len(pf.areas) * samples
+    # Then a 5-day hourly weather forecast from the end, for the forecaster.
+    ahead = client.query(f'SELECT "temp_c" FROM "weather" WHERE time > {end} GROUP BY "area"')
+    assert len(ahead) == len(pf.areas)
+    assert all(len(s) == 120 for s in ahead)
+    t_true = sim.weather.temperature_c(ahead[0].values["time"])[pf.areas.index(
+        ahead[0].tags["area"])]
+    err = ahead[0].values["temp_c"] - t_true
+    assert 0 < np.abs(err).mean() < 6
     # credit_gbp only on prepayment meters.
     prepay_homes = set(pf.household_id[pf.prepayment])
     n_prepay_meters = sum(d["kind"] != "thermostat" and d["household_id"] in prepay_homes

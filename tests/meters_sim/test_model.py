@@ -219,3 +219,19 @@ def test_tariffs_from_the_registry_rows_on_a_date():
     # Missing pairs fall back to the documented price-cap defaults.
     gas = tariffs_from_rows(rows)[("gas", "credit")]
     assert gas.unit_rate_gbp_per_kwh == pm.DEFAULT_TARIFFS["gas"]["unit_rate_gbp_per_kwh"]
+
+
+def test_live_weather_feed_sends_the_hour_and_a_forecast(portfolio_60):
+    from meters_sim.live import LiveRunner
+    from meters_sim.views import DeviceViews
+
+    sent: list[list[str]] = []
+    sim = Simulation(portfolio_60, np.datetime64(WINTER), seed=7, spinup_days=0)
+    runner = LiveRunner(sim, DeviceViews([], portfolio_60, seed=7), speed=60.0,
+                        weather_sink=sent.append)
+    for _ in range(125):
+        runner.step_once()
+    assert len(sent) == 2                          # 01:00 and 02:00
+    areas = len(portfolio_60.areas)
+    assert all(len(lines) == areas * (1 + 120) for lines in sent)
+    assert all(line.startswith("weather,area=") for line in sent[0])
