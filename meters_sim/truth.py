@@ -14,6 +14,8 @@ Definitions (docs/simulator.md, "Ground truth"); thresholds are `TruthRules` fie
   the season, for at least half of the awake-at-home hours the thermostat setpoint in force
   was at most 17 C (or heating off) while the air was below 18 C;
 - faulty devices: every device with a fault episode in the period, with the kinds.
+Each home's record also carries the numbers behind its labels, and `condensation_h`: hours the
+air's dew point was within 2 C of the coldest surface (DESIGN.md's condensation criterion).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 from meters_sim.faults import FAULT_KINDS, FaultSchedule
 from meters_sim.homes import Portfolio
 from meters_sim.model import Trace
+from meters_sim.physics import dew_point_c
 
 NS_PER_HOUR = 3_600_000_000_000
 BLOCK_NS = 12 * NS_PER_HOUR
@@ -40,6 +43,7 @@ class TruthRules:
     severe_rh_pct: float = 90.0
     severe_hours: float = 1.0
     damp_block_share: float = 0.2
+    condensation_margin_c: float = 2.0
     disconnection_hours: float = 3.0
     ration_setpoint_c: float = 17.0
     ration_share: float = 0.5
@@ -64,6 +68,7 @@ class TruthAccumulator:
         self.gas_off_h = np.zeros(H)
         self.min_credit_gbp = np.full(H, np.inf)
         self.mean_temp_sum = np.zeros(H)
+        self.condensation_h = np.zeros(H)
         self.steps = 0
         self._blocks: dict[int, np.ndarray] = {}   # block -> (3, H): h>70, h>90, hours
         self.start_ns: int | None = None
@@ -102,6 +107,9 @@ class TruthAccumulator:
         self.min_credit_gbp = np.fmin(self.min_credit_gbp, np.nanmin(
             np.where(np.isnan(credit), np.inf, credit), axis=0))
         self.mean_temp_sum += tr.t_air_c.sum(0)
+        # Condensation risk: the air's dew point within 2 C of the coldest surface (DESIGN.md).
+        dew = dew_point_c(tr.t_air_c.astype(float), tr.rh_pct.astype(float))
+        self.condensation_h += (dew >= tr.t_surface_c - r.condensation_margin_c).sum(0) * step_h
         self.steps += tr.steps
         block = (tr.time_ns - step_h * NS_PER_HOUR) // BLOCK_NS
         for b in np.unique(block):
@@ -151,6 +159,7 @@ class TruthAccumulator:
                 "supply_off_h": round(float(self.off_h[i]), 2),
                 "gas_supply_off_h": round(float(self.gas_off_h[i]), 2),
                 "mean_indoor_temp_c": round(float(self.mean_temp_sum[i] / max(self.steps, 1)), 2),
+                "condensation_h": round(float(self.condensation_h[i]), 2),
                 "traits": sorted(k for k, v in pf.traits.items() if v[i]),
             })
         devices = []
