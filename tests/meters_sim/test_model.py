@@ -235,3 +235,17 @@ def test_live_weather_feed_sends_the_hour_and_a_forecast(portfolio_60):
     areas = len(portfolio_60.areas)
     assert all(len(lines) == areas * (1 + 120) for lines in sent)
     assert all(line.startswith("weather,area=") for line in sent[0])
+
+
+def test_two_node_step_reaches_the_network_steady_state():
+    from meters_sim.physics import two_node_step
+
+    h_ao, h_af, h_fo, h_fn = 50.0, 1000.0, 120.0, 30.0
+    q_air, t_out, t_n = 3000.0, 0.0, 18.0
+    a, f = 15.0, 15.0
+    for _ in range(3000):                           # 3000 h at 1 h steps: implicit, stable
+        a, f = two_node_step(a, f, t_out, q_air, 0.0, 2e6, 2e7, h_ao, h_af, h_fo, h_fn, 18.0,
+                             3600.0)
+    # Steady state: heat in = heat out, node by node.
+    assert q_air == pytest.approx(h_ao * (a - t_out) + h_af * (a - f), rel=1e-6)
+    assert h_af * (a - f) == pytest.approx(h_fo * (f - t_out) + h_fn * (f - t_n), rel=1e-6)
