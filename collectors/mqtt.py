@@ -21,7 +21,7 @@ import logging
 import struct
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -101,12 +101,29 @@ class MqttConfig:
     password: str | None
     keepalive_s: int
     options: object  # hearth.settings.rooms.MqttCollectorSettings
+    # device_id -> room of the registry's MQTT devices (None: no room); empty without registry
+    devices: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings) -> MqttConfig:
         m = settings.mqtt
         password = m.password.get_secret_value() if m.password is not None else None
-        return cls(m.host, m.port, m.username, password, m.keepalive_s, settings.collectors.mqtt)
+        return cls(m.host, m.port, m.username, password, m.keepalive_s, settings.collectors.mqtt,
+                   registry_devices(settings.registry.path))
+
+
+def registry_devices(path) -> dict[str, str | None]:
+    """The registry's MQTT devices and their rooms; {} when there is no registry yet."""
+    from pathlib import Path
+
+    if not Path(path).exists():
+        log.info("no registry at %s: thermostats get no room tag, silent devices are those"
+                 " heard once and then not again", path)
+        return {}
+    from hearth.registry.store import Registry
+
+    with Registry(path, migrate_schema=False) as reg:
+        return {d.device_id: d.room for d in reg.devices(protocol="mqtt")}
 
 
 @register_collector
@@ -117,7 +134,9 @@ class MqttCollector(Collector):
         super().__init__(name, config, sink)
         o = config.options
         self.parser = PayloadParser(o.topic_pattern, o.max_payload_bytes, o.max_future_s,
-                                    o.gas_calorific_value_mj_per_m3, source="mqtt")
+                                    o.gas_calorific_value_mj_per_m3, source="mqtt",
+                                    rooms={k: v for k, v in config.devices.items() if v})
+        self._started = time.monotonic()
         self._pending: list[tuple[int, int, object]] = []
         self._cond = threading.Condition()
         self._accepting = True
@@ -237,9 +256,16 @@ class MqttCollector(Collector):
     # ---- lifecycle ----------------------------------------------------------------------------
 
     def silent_devices(self, after_s: float | None = None) -> int:
+        """Devices heard and then not for `after_s`, plus registry devices never heard once
+        the collector has run that long."""
         after_s = self.config.options.silent_after_s if after_s is None else after_s
         now = time.monotonic()
-        return sum(1 for t in list(self.last_seen.values()) if now - t > after_s)
+        seen = dict(self.last_seen)
+        silent = sum(1 for t in seen.values() if now - t > after_s)
+        if now - self._started > after_s:
+            heard = {key.split("/")[1] for key in seen}
+            silent += sum(1 for d in self.config.devices if d not in heard)
+        return silent
 
     def start(self) -> None:
         self._committer = threading.Thread(target=self._commit_loop, name="mqtt-commit",
