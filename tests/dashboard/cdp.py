@@ -123,9 +123,11 @@ class Browser:
 
     def screenshot(self, path: Path, full_page: bool = True) -> Path:
         params: dict = {"format": "png"}
-        # Charts draw after the text: wait until every plotly chart has its SVG.
-        deadline = time.monotonic() + 15
+        # Charts draw after the text (plotly.js loads lazily, behind a skeleton): wait until
+        # no skeleton is left and every plotly chart has its SVG.
+        deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not self.eval(
+                "!document.querySelector('[data-testid=\"stSkeleton\"]') && "
                 "[...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
                 ".every(c => c.querySelector('.main-svg'))"):
             time.sleep(0.2)

@@ -118,6 +118,7 @@ def test_overview_counts(portfolio):
     reporting, total = metrics["Devices reporting"].split(" of ")
     assert int(total.replace(",", "")) - int(reporting.replace(",", "")) >= 1  # the silent home
     assert "past the Awaab's Law deadline" in texts(at)
+    assert len(at.get("plotly_chart")) == 1  # the weekly trend of open cases
 
 
 def test_damp_page_overdue_first(portfolio):
