@@ -148,7 +148,7 @@ if msgs.empty:
     st.write("No text messages in the last 12 months.")
 else:
     st.dataframe(pd.DataFrame({
-        "Sent": [uk_time(t) for t in msgs["sent_at"]], "Tip": msgs["template"],
+        "Sent": [uk_time(t) for t in msgs["sent_at"]], "Tip": msgs["template"].map(kind_label),
         "Status": msgs["status"].map(lambda s: SMS_STATUS_LABEL.get(s, s)),
         "Why not sent": msgs["skip_reason"].map(skip_reason_label), "Text": msgs["body"].fillna("")}),
         hide_index=True, width="stretch")
