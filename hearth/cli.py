@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "hearth.registry.cli",
     "meters_sim.cli",
     "collectors.cli",
+    "collectors.modbus_cli",
     "forecasting.cli",
     "advisor.cli",
     "dashboard.cli",

@@ -16,8 +16,12 @@ log = logging.getLogger("hearth.influx")
 
 class BatchWriter:
     """Write line protocol in batches of ``client.batch_size`` lines, or whatever has waited
-    ``client.flush_interval_s``, on a background thread (so building lines and sending them
-    overlap). ``add`` blocks when ``max_pending_batches`` are waiting (backpressure).
+    ``client.flush_interval_s``, on background threads (so building lines, compressing and
+    sending overlap, and InfluxDB gets ``senders`` requests at once to use more than one core).
+    ``add`` blocks when ``max_pending_batches`` are waiting (backpressure).
+
+    With more than one sender, batches may land out of order: if the same point (series and
+    time) is added twice with different values, either may win; use ``senders=1`` then.
 
     A write that fails for good (server unreachable for ``max_retry_s``, bad credentials) is
     raised from the next ``add``/``flush``/``close``; its lines stay in ``unwritten`` so the
@@ -26,7 +30,7 @@ class BatchWriter:
 
     def __init__(self, client: InfluxClient, retention_policy: str | None = None,
                  batch_size: int | None = None, flush_interval_s: float | None = None,
-                 max_pending_batches: int = 4):
+                 max_pending_batches: int = 4, senders: int = 2):
         self.client = client
         self.retention_policy = retention_policy
         self.batch_size = batch_size or client.batch_size
@@ -39,8 +43,10 @@ class BatchWriter:
         self._queue: queue.Queue[list[str] | None] = queue.Queue(max_pending_batches)
         self._error: BaseException | None = None
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name="influx-batch-writer", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run, name=f"influx-batch-writer-{i}",
+                                          daemon=True) for i in range(max(1, senders))]
+        for thread in self._threads:
+            thread.start()
 
     def __enter__(self) -> BatchWriter:
         return self
@@ -89,8 +95,10 @@ class BatchWriter:
             self.flush()
         finally:
             self._closed = True
-            self._queue.put(None)
-            self._thread.join()
+            for _ in self._threads:
+                self._queue.put(None)
+            for thread in self._threads:
+                thread.join()
         return self.result
 
     def _take_due_buffer(self) -> list[str] | None:
@@ -118,11 +126,16 @@ class BatchWriter:
 
     def _write(self, batch: list[str]) -> None:
         if self._error is not None:  # keep later batches too: the caller decides what to do
-            self.unwritten.extend(batch)
+            with self._lock:
+                self.unwritten.extend(batch)
             return
         try:
-            self.result += self.client.write_lines(batch, self.retention_policy)
+            result = self.client.write_lines(batch, self.retention_policy)
         except BaseException as exc:
-            self.unwritten.extend(batch)
-            self._error = exc
+            with self._lock:
+                self.unwritten.extend(batch)
+                self._error = exc
             log.error("InfluxDB write failed, %d lines kept unwritten: %s", len(batch), exc)
+        else:
+            with self._lock:
+                self.result += result

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -136,11 +137,14 @@ class Point:
 
 
 def _column_strings(name: str, values: np.ndarray, measurement: str) -> tuple[list, str]:
-    """(list of per-point Python values, format spec) for one field column."""
+    """(per-point Python values, how the formatter writes them: 'r' repr, 'i' int, 's' str)."""
     if values.dtype == np.bool_:
-        return np.where(values, "true", "false").tolist(), "{}"
+        return np.where(values, "true", "false").tolist(), "s"
     if np.issubdtype(values.dtype, np.integer):
-        return values.tolist(), "{}i"
+        if values.dtype == np.uint64 and len(values) and values.max() > INT64_MAX:
+            raise LineProtocolError(f"field {name!r} of {measurement!r}: integer"
+                                    f" {values.max()} does not fit in 64 bits")
+        return values.tolist(), "i"
     if np.issubdtype(values.dtype, np.floating):
         finite = np.isfinite(values)
         if not finite.all():
@@ -149,7 +153,11 @@ def _column_strings(name: str, values: np.ndarray, measurement: str) -> tuple[li
                 f"field {name!r} of {measurement!r} is {values[i]!r} at index {i}"
                 f" ({int((~finite).sum())} non-finite values); InfluxDB cannot store NaN or"
                 " infinity: write those points without this field")
-        return values.astype(np.float64, copy=False).tolist(), "{!r}"
+        if values.dtype in (np.float32, np.float16):
+            # The shortest text that gives back the same float32 (a register's 231.1, not
+            # 231.10000610351562): shorter lines, and the value the meter reported.
+            return values.astype("U32").tolist(), "s"
+        return values.astype(np.float64, copy=False).tolist(), "r"
     if values.dtype.kind in "UO":
         out = []
         for i, v in enumerate(values.tolist()):
@@ -157,50 +165,86 @@ def _column_strings(name: str, values: np.ndarray, measurement: str) -> tuple[li
                 raise LineProtocolError(f"field {name!r} of {measurement!r} at index {i} is"
                                         f" {type(v).__name__}; a text column must hold str")
             out.append(escape_string_field(v, name, measurement))
-        return out, "{}"
+        return out, "s"
     raise LineProtocolError(f"field {name!r} of {measurement!r} has dtype {values.dtype};"
                             " use float, int, bool or str arrays")
 
 
+# Tag prefixes already escaped, by (measurement, tag names, tag values): households and
+# devices repeat from call to call, so each is escaped and checked once per process.
+_PREFIX_CACHE: dict[tuple, str] = {}
+_PREFIX_CACHE_MAX = 500_000
+
+
+def _prefix(measurement: str, names: tuple, values: tuple) -> str:
+    key = (measurement, names, values)
+    prefix = _PREFIX_CACHE.get(key)
+    if prefix is None:
+        parts = [escape_measurement(measurement)]
+        for k, v in sorted(zip(names, values, strict=True)):
+            ctx = f"tag {k!r} of {measurement!r}"
+            parts.append(f"{escape_key(k, 'tag key', measurement)}="
+                         f"{escape_key(v if isinstance(v, str) else str(v), 'tag value', ctx)}")
+        prefix = ",".join(parts)
+        if len(_PREFIX_CACHE) >= _PREFIX_CACHE_MAX:
+            _PREFIX_CACHE.clear()
+        _PREFIX_CACHE[key] = prefix
+    return prefix
+
+
 def _tag_prefixes(measurement: str, tags: Mapping[str, object], n: int) -> list[str]:
-    """Per point 'measurement,tag=value,...' built from the unique tag combinations only."""
-    head = escape_measurement(measurement)
-    consts: list[tuple[str, str]] = []
-    arrays: list[tuple[str, np.ndarray]] = []
+    """Per point 'measurement,tag=value,...' built once per unique tag combination."""
+    const_names, const_values, arrays = [], [], []
     for k in sorted(tags):
         v = tags[k]
-        ek = escape_key(k, "tag key", measurement)
         if isinstance(v, str):
-            ev = escape_key(v, "tag value", f"tag {k!r} of {measurement!r}")
-            consts.append((k, f"{ek}={ev}"))
-        else:
-            arr = np.asarray(v)
-            if arr.shape != (n,):
-                raise LineProtocolError(f"tag {k!r} of {measurement!r} has shape {arr.shape};"
-                                        f" expected ({n},) like time_ns")
-            arrays.append((k, arr))
+            const_names.append(k)
+            const_values.append(v)
+            continue
+        arr = np.asarray(v)
+        if arr.shape != (n,):
+            raise LineProtocolError(f"tag {k!r} of {measurement!r} has shape {arr.shape};"
+                                    f" expected ({n},) like time_ns")
+        arrays.append((k, arr))
+    names = tuple(const_names) + tuple(k for k, _ in arrays)
     if not arrays:
-        return [",".join([head] + [c for _, c in consts])] * n
-    codes, pieces = [], []
-    for k, arr in arrays:
-        uniq, inverse = np.unique(arr.astype(str), return_inverse=True)
-        codes.append(inverse.reshape(-1))
-        ek = escape_key(k, "tag key", measurement)
-        ctx = f"tag {k!r} of {measurement!r}"
-        pieces.append((k, [f"{ek}={escape_key(u, 'tag value', ctx)}" for u in uniq.tolist()],
-                       len(uniq)))
-    dims = tuple(p[2] for p in pieces)
-    combo = np.ravel_multi_index(codes, dims) if len(codes) > 1 else codes[0]
-    uniq_combo, inverse = np.unique(combo, return_inverse=True)
-    idx = np.unravel_index(uniq_combo, dims)
-    const_map = dict(consts)
-    prefixes = []
-    for j in range(len(uniq_combo)):
-        parts = dict(const_map)
-        for (k, strs, _), ix in zip(pieces, idx, strict=True):
-            parts[k] = strs[int(ix[j])]
-        prefixes.append(",".join([head] + [parts[k] for k in sorted(parts)]))
-    return np.array(prefixes, dtype=object)[inverse.reshape(-1)].tolist()
+        return [_prefix(measurement, names, tuple(const_values))] * n
+    codes, uniques = [], []
+    for _, arr in arrays:
+        # Hash-based factorize: several times faster than np.unique's sort on strings.
+        inverse, uniq = pd.factorize(arr, use_na_sentinel=False)
+        codes.append(inverse.astype(np.int64, copy=False))
+        uniques.append(np.asarray(uniq, dtype=object))
+    dims = [len(u) for u in uniques]
+    if len(codes) == 1:
+        combo_codes, combos = codes[0], np.arange(dims[0])
+    else:
+        combo_codes, combos = pd.factorize(np.ravel_multi_index(codes, dims))
+    idx = np.unravel_index(combos, dims)
+    columns = [u[ix].tolist() for u, ix in zip(uniques, idx, strict=True)]
+    const = tuple(const_values)
+    prefixes = [_prefix(measurement, names, const + combo) for combo in zip(*columns, strict=True)]
+    return np.array(prefixes, dtype=object)[combo_codes].tolist()
+
+
+_FORMATTERS: dict[tuple[str, ...], object] = {}
+
+
+def _formatter(kinds: tuple[str, ...]):
+    """A function (prefix, *values, time, *keys) -> line, compiled once per column kinds.
+
+    An f-string is faster than str.format for millions of lines; the generated source holds
+    only argument names (keys arrive as arguments), never data.
+    """
+    fn = _FORMATTERS.get(kinds)
+    if fn is None:
+        args = ", ".join(f"v{i}" for i in range(len(kinds)))
+        keys = ", ".join(f"k{i}" for i in range(len(kinds)))
+        body = "".join(f"{{k{i}}}{{v{i}{'!r' if kind == 'r' else ''}}}{'i' if kind == 'i' else ''}"
+                       for i, kind in enumerate(kinds))
+        src = f"lambda {keys}: lambda p, {args}, t: f'{{p}} {body} {{t}}'"
+        fn = _FORMATTERS[kinds] = eval(src, {})  # source holds names only
+    return fn
 
 
 def lines_from_arrays(measurement: str, tags: Mapping[str, object],
@@ -208,8 +252,9 @@ def lines_from_arrays(measurement: str, tags: Mapping[str, object],
     """Line protocol for many points at once.
 
     ``tags``: name -> str (same for all points) or array of n values; ``fields``: name -> array
-    of n values (float, int, bool or str); ``time_ns``: n int64 timestamps [ns, UTC]. Tag strings
-    are escaped once per unique tag combination, numbers are formatted column by column.
+    of n values (float64, float32, int, bool or str); ``time_ns``: n int64 timestamps [ns since
+    the epoch, UTC] or datetime64. Tag strings are escaped once per unique combination, values
+    are converted column by column. float32 columns are written with float32's shortest text.
     """
     t = np.asarray(time_ns)
     if t.ndim != 1:
@@ -224,15 +269,15 @@ def lines_from_arrays(measurement: str, tags: Mapping[str, object],
     prefixes = _tag_prefixes(measurement, tags, n)
     if n == 0:
         return []
-    cols, specs = [], []
-    for k, v in fields.items():
+    cols, kinds, keys = [], [], []
+    for i, (k, v) in enumerate(fields.items()):
         arr = np.asarray(v)
         if arr.shape != (n,):
             raise LineProtocolError(f"field {k!r} of {measurement!r} has shape {arr.shape};"
                                     f" expected ({n},) like time_ns")
-        values, spec = _column_strings(k, arr, measurement)
+        values, kind = _column_strings(k, arr, measurement)
         cols.append(values)
-        key = escape_key(k, "field key", measurement).replace("{", "{{").replace("}", "}}")
-        specs.append(f"{key}={spec}")
-    fmt = "{} " + ",".join(specs) + " {}"
-    return list(map(fmt.format, prefixes, *cols, t.astype(np.int64).tolist()))
+        kinds.append(kind)
+        keys.append(("," if i else "") + escape_key(k, "field key", measurement) + "=")
+    line = _formatter(tuple(kinds))(*keys)
+    return list(map(line, prefixes, *cols, t.astype(np.int64, copy=False).tolist()))

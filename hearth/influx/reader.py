@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,22 +128,55 @@ def half_hour_grid(start_ns: int, end_ns: int) -> np.ndarray:
     return np.arange(first, last, HALF_HOUR_NS, dtype=np.int64)
 
 
-def build_usage_matrix(series: Iterable[Series], grid_ns: np.ndarray,
-                       households: list[str] | None, field: str = "energy_kwh") -> UsageMatrix:
-    """Scatter per-household series onto the half-hour grid (NaN where missing)."""
-    by_household = {s.tags.get("household", ""): s for s in series}
-    names = list(households) if households is not None else sorted(by_household)
-    row_of = {h: i for i, h in enumerate(names)}
-    matrix = np.full((len(names), len(grid_ns)), np.nan)
-    first = int(grid_ns[0]) if len(grid_ns) else 0
-    for h, s in by_household.items():
-        i = row_of.get(h)
-        if i is None or len(s) == 0:
-            continue
-        t = s.values["time"]
-        # Points not on a half-hour boundary land in the half hour that contains them.
-        steps = (t - first) // HALF_HOUR_NS
-        ok = (steps >= 0) & (steps < len(grid_ns))
-        matrix[i, steps[ok]] = s.values[field][ok]
-    return UsageMatrix(np.array(names, dtype=object).astype(str) if names else
-                       np.empty(0, dtype=str), grid_ns.view("datetime64[ns]"), matrix)
+class UsageCollector:
+    """Scatters ``SELECT energy_kwh ... GROUP BY household`` answers (epoch=s) onto a
+    half-hour grid as they arrive, chunk by chunk, from one or more threads."""
+
+    def __init__(self, grid_ns: np.ndarray, households=None):
+        self.grid_ns = grid_ns
+        self.fixed = households is not None
+        self.names: list[str] = list(households) if households is not None else []
+        self.row_of = {h: i for i, h in enumerate(self.names)}
+        self.rows: list[np.ndarray] = [np.full(len(grid_ns), np.nan) for _ in self.names]
+        self.first_s = int(grid_ns[0]) // 1_000_000_000 if len(grid_ns) else 0
+        self._lock = threading.Lock()
+
+    def _row(self, household: str) -> np.ndarray | None:
+        i = self.row_of.get(household)
+        if i is None:
+            if self.fixed:
+                return None
+            with self._lock:
+                i = self.row_of.get(household)
+                if i is None:
+                    i = self.row_of[household] = len(self.names)
+                    self.names.append(household)
+                    self.rows.append(np.full(len(self.grid_ns), np.nan))
+        return self.rows[i]
+
+    def add_response(self, obj: dict, query: str) -> None:
+        if "error" in obj:
+            raise InfluxError(f"InfluxDB query failed: {obj['error']} (query: {query[:300]})")
+        for result in obj.get("results", []):
+            if "error" in result:
+                raise InfluxError(f"InfluxDB query failed: {result['error']}"
+                                  f" (query: {query[:300]})")
+            for s in result.get("series", []) or []:
+                row = self._row((s.get("tags") or {}).get("household", ""))
+                values = s.get("values")
+                if row is None or not values:
+                    continue
+                a = np.array(values, dtype=np.float64)  # [[time_s, energy_kwh|None], ...]
+                # A value not on a half-hour boundary lands in the half hour that holds it.
+                steps = (a[:, 0].astype(np.int64) - self.first_s) // (HALF_HOUR_NS // 10**9)
+                ok = (steps >= 0) & (steps < len(row))
+                row[steps[ok]] = a[ok, 1]
+
+    def matrix(self) -> UsageMatrix:
+        order = range(len(self.names)) if self.fixed else sorted(
+            range(len(self.names)), key=self.names.__getitem__)
+        names = [self.names[i] for i in order]
+        energy = (np.stack([self.rows[i] for i in order]) if names
+                  else np.empty((0, len(self.grid_ns))))
+        return UsageMatrix(np.array(names, dtype=str) if names else np.empty(0, dtype=str),
+                           self.grid_ns.view("datetime64[ns]"), energy)

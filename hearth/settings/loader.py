@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from hearth.errors import ConfigError
 from hearth.secrets import read_or_create_secret
@@ -36,13 +36,30 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, dict[str, str]]:
     return out
 
 
+def _allowed_keys(loc: tuple) -> list[str]:
+    """The keys the model accepts where `loc` points (a section, or the top level)."""
+    model = Settings
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        if field is None or not isinstance(field.annotation, type) or not issubclass(
+                field.annotation, BaseModel):
+            return []
+        model = field.annotation
+    return list(model.model_fields)
+
+
 def _format_errors(err: ValidationError, source: str) -> str:
     lines = [f"invalid settings in {source}:"]
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"])
         value = e.get("input")
         shown = "" if isinstance(value, dict) else f" = {value!r}"
-        lines.append(f"  {key}{shown}: {e['msg']}")
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            where = f"[{e['loc'][0]}]" if len(e["loc"]) > 1 else "the file"
+            msg = (f"unknown {'key' if len(e['loc']) > 1 else 'section'}; allowed in {where}: "
+                   + ", ".join(_allowed_keys(e["loc"])))
+        lines.append(f"  {key}{shown}: {msg}")
     return "\n".join(lines)
 
 

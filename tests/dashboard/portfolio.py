@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from hearth.influx import InfluxClient, lines_from_arrays
-from hearth.registry.generate import GenerateOptions, generate_portfolio, write_portfolio
 
 from dashboard.users import UserStore
+from hearth.influx import InfluxClient, lines_from_arrays
 from hearth.registry import Registry
+from hearth.registry.generate import GenerateOptions, generate_portfolio, write_portfolio
 
 PASSWORD = "correct horse battery staple"
 HALF_HOUR_S = 1800

@@ -161,3 +161,60 @@ def test_query_error_is_one_line(client):
 
     with pytest.raises(InfluxError, match="SELEC"):
         client.query("SELEC nonsense")
+
+
+def test_ensure_database_needs_no_admin_once_created(influx_server, influx_settings):
+    from tests.conftest import INFLUX_PASSWORD, INFLUX_USER
+
+    db = influx_settings.influxdb.database
+    with InfluxClient(influx_server.url, db, INFLUX_USER, INFLUX_PASSWORD) as admin:
+        admin.ensure_database()
+        admin.execute("CREATE USER \"officer_app\" WITH PASSWORD 'pw'")
+        admin.execute(f'GRANT ALL ON "{db}" TO "officer_app"')
+    with InfluxClient(influx_server.url, db, "officer_app", "pw") as user:
+        user.ensure_database()  # nothing to change: no admin statement is sent
+        assert user.write_lines([f"m v=1.0 {NOW_NS}"]) == WriteResult(1, 0)
+
+
+def test_chunked_answers_are_merged_into_one_series(client):
+    client.write_lines([f"m,h=H{i % 3} v={i}.5 {NOW_NS + i}" for i in range(100)])
+    by_tag = client.query('SELECT "v" FROM "m" GROUP BY "h"', chunk_size=7)
+    assert sorted(s.tags["h"] for s in by_tag) == ["H0", "H1", "H2"]
+    assert sum(len(s) for s in by_tag) == 100
+    [one] = client.query('SELECT "v" FROM "m"', chunk_size=7)
+    np.testing.assert_array_equal(one.values["time"], NOW_NS + np.arange(100))
+    np.testing.assert_array_equal(one.values["v"], np.arange(100) + 0.5)
+
+
+def test_usage_matrix_over_days_read_in_slices(client):
+    start = np.datetime64("2026-02-02T00:00", "ns")
+    steps = 5 * 48
+    t = start + np.arange(steps) * np.timedelta64(30, "m")
+    for h in ("H1", "H2", "H3"):
+        lines = lines_from_arrays("usage_30m", {"household": h, "fuel": "electricity"},
+                                  {"energy_kwh": np.arange(steps) + int(h[1]) / 10}, t)
+        client.write_lines(lines, retention_policy="usage")
+    for parallel in (1, 2, 3):
+        client.query_parallelism = parallel
+        m = client.usage_matrix(start, t[-1] + np.timedelta64(30, "m"),
+                                households=["H3", "H1"])
+        assert m.shape == (2, steps) and m.households.tolist() == ["H3", "H1"]
+        np.testing.assert_array_equal(m.energy_kwh[0], np.arange(steps) + 0.3)
+        np.testing.assert_array_equal(m.energy_kwh[1], np.arange(steps) + 0.1)
+    assert client.usage_matrix(start, t[-1], households=[]).shape == (0, steps - 1)
+
+
+def test_points_outside_the_retention_policy_are_dead_lettered(client):
+    old = NOW_NS - 400 * 86_400 * 10**9  # older than the raw RP's 90 days
+    result = client.write_lines([f"m v=1.0 {NOW_NS}", f"m v=2.0 {old}"])
+    assert result == WriteResult(1, 1)
+    [letter] = client.dead_letters.read()
+    assert letter["line"].endswith(str(old)) and "retention policy" in letter["error"]
+
+
+def test_unknown_retention_policy_is_a_clear_error(client):
+    from hearth.errors import InfluxError
+
+    with pytest.raises(InfluxError, match="retention policy not found") as err:
+        client.write_lines([f"m v=1.0 {NOW_NS}"], retention_policy="nosuch")
+    assert "hearth stack up" in str(err.value) and "\n" not in str(err.value)

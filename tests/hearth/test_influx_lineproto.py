@@ -151,6 +151,24 @@ def test_lines_from_arrays_matches_points():
                              t.view("datetime64[ns]")) == lines
 
 
+def test_float32_columns_use_the_shortest_float32_text(client):
+    volts = np.array([231.1, 0.1, 3.4e38, 1e-7], dtype=np.float32)
+    lines = lines_from_arrays("f32", {}, {"voltage_v": volts}, NOW_NS + np.arange(4))
+    assert [line.split()[1] for line in lines] == ["voltage_v=231.1", "voltage_v=0.1",
+                                                   "voltage_v=3.4e+38", "voltage_v=1e-07"]
+    client.write_lines(lines)
+    [s] = client.query('SELECT "voltage_v" FROM "f32"')
+    np.testing.assert_array_equal(s.values["voltage_v"].astype(np.float32), volts)
+
+
+def test_prefix_cache_still_rejects_bad_values():
+    good = np.array(["H1", "H2"])
+    lines_from_arrays("m", {"h": good}, {"v": np.ones(2)}, np.arange(2))
+    with pytest.raises(LineProtocolError, match="tag value"):
+        lines_from_arrays("m", {"h": np.array(["H1", "bad\\"])}, {"v": np.ones(2)},
+                          np.arange(2))
+
+
 @pytest.mark.parametrize(("kwargs", "words"), [
     ({"fields": {"v": np.array([1.0, np.nan, 2.0])}}, ["'v'", "index 1", "nan"]),
     ({"fields": {"v": np.ones(2)}}, ["'v'", "shape (2,)", "(3,)"]),
