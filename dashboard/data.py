@@ -214,8 +214,7 @@ def bill_forecast(household_id: str, scope: Scope) -> pd.DataFrame:
     energy_kwh_p10, energy_kwh_p90, cost_gbp, cost_gbp_p10, cost_gbp_p90, days."""
     home = household(household_id, scope)
     f = forecasts(household_id, scope)
-    today = pd.Timestamp.now(tz="Europe/London").normalize()
-    f = f[(f["step"] == "daily") & (f["time"] >= today) & (f["time"] < today + pd.Timedelta(days=30))]
+    f = f[f["step"] == "daily"].sort_values("time").groupby("fuel").head(30)
     rows = []
     for fuel, g in f.groupby("fuel"):
         tariff = tariff_on(fuel, home["payment_type"])
@@ -333,19 +332,16 @@ def device_status(scope: Scope, wait: bool = True) -> pd.DataFrame | None:
 
 
 def _compute_forecast_cost() -> pd.DataFrame:
-    """Next 30 days' forecast cost per home [GBP] (p50 energy at today's tariff plus 30 days of
-    standing charges), over every home."""
-    models = r.forecast_models(influx())
-    daily = [m for m in models if "daily" in m.lower() or "30d" in m.lower()]
-    model = daily[0] if daily else (models[0] if models else None)
-    energy = r.forecast_energy_30d(influx(), model)
+    """Next 30 days' forecast cost per home [GBP] (expected energy of the latest daily forecast
+    at today's tariff, plus the standing charges of those days), over every home."""
+    energy = r.forecast_energy_30d(influx())
     homes = _read(q.households, None)[["household_id", "payment_type"]]
     t = _read(q.tariffs)
     today = datetime.now(UTC).date().isoformat()
     t = t[(t["valid_from"] <= today) & (t["valid_to"].isna() | (t["valid_to"] >= today))]
     df = energy.merge(homes, on="household_id").merge(t, on=["fuel", "payment_type"], how="left")
     df["cost_gbp"] = (df["energy_kwh"] * df["unit_rate_gbp_per_kwh"]
-                      + 30 * df["standing_charge_gbp_per_day"])
+                      + df["days"] * df["standing_charge_gbp_per_day"])
     return df.groupby("household_id", as_index=False)["cost_gbp"].sum()
 
 

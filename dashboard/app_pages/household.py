@@ -10,6 +10,7 @@ from dashboard.auth import audit
 from dashboard.fmt import (
     SMS_STATUS_LABEL,
     STATUS_LABEL,
+    TRUST_WORDS,
     gbp,
     kind_label,
     number,
@@ -81,12 +82,18 @@ if bills is not None and not bills.empty:
     cols = st.columns(len(bills) + 1)
     for col, b in zip(cols, bills.to_dict("records"), strict=False):
         col.metric(f"{b['fuel'].capitalize()}", gbp(b["cost_gbp"]),
-                   help=f"Likely between {gbp(b['cost_gbp_p10'])} and {gbp(b['cost_gbp_p90'])}; "
+                   help=f"Most likely figure. {gbp(b['cost_gbp_p10'])} if every day is as low as "
+                        f"the forecast allows, {gbp(b['cost_gbp_p90'])} if every day is high; "
                         f"{b['energy_kwh']:.0f} kWh at {b['unit_rate_gbp_per_kwh'] * 100:.2f} p/kWh "
                         f"plus {b['standing_charge_gbp_per_day'] * 100:.2f} p/day standing charge")
-        col.caption(f"likely {gbp(b['cost_gbp_p10'], 0)} to {gbp(b['cost_gbp_p90'], 0)} · "
+        col.caption(f"{gbp(b['cost_gbp_p10'], 0)} if every day is low, "
+                    f"{gbp(b['cost_gbp_p90'], 0)} if every day is high · "
                     f"{b['energy_kwh']:.0f} kWh over {b['days']} days")
     cols[-1].metric("All fuels", gbp(bills["cost_gbp"].sum()))
+    fc_trust = data.forecasts(hid, scope)
+    for fuel, trust in fc_trust.groupby("fuel")["trust"].first().items():
+        if trust in TRUST_WORDS:
+            st.caption(f"{fuel.capitalize()} forecast: {TRUST_WORDS[trust]}.")
 
 usage = guarded("The consumption history", data.usage_daily, hid, scope)
 fc = guarded("The forecast", data.forecasts, hid, scope)
