@@ -156,7 +156,7 @@ def _influx(settings, demo: Demo, rows, now: datetime) -> None:
                                            np.array([t * 10**9]))
         client.write_lines(lines)
         _detailed(client, demo, info, devices, now_s, rng)
-        _forecasts(client, info, now)
+        _forecasts(client, info, now, demo.detailed)
 
 
 def _detailed(client, demo: Demo, info, devices, now_s: int, rng) -> None:
@@ -197,9 +197,10 @@ def _detailed(client, demo: Demo, info, devices, now_s: int, rng) -> None:
                      "power_w": np.full(len(hours), 350.0)}, hours * 10**9))
 
 
-def _forecasts(client, info, now: datetime) -> None:
+def _forecasts(client, info, now: datetime, detailed: list[str]) -> None:
     """The latest forecast run as `hearth forecast` writes it: 30 daily totals of every home
-    (forecast_daily), 7 days of half hours (forecast) and the run marker (forecast_run)."""
+    (forecast_daily), 7 days of half hours (forecast; here only for the homes the tests open)
+    and the run marker (forecast_run)."""
     origin_s = int(now.timestamp()) // 1800 * 1800
     first_day = -(-origin_s // 86400) * 86400
     days = (first_day + np.arange(30) * 86400) * 10**9
@@ -218,6 +219,8 @@ def _forecasts(client, info, now: datetime) -> None:
                                        {"energy_kwh": p50, "energy_kwh_p10": p50 * 0.7,
                                         "energy_kwh_p90": p50 * 1.4,
                                         "trust": np.array(["good"] * 30, dtype=object)}, days)
+            if h not in detailed:
+                continue
             e = shape * base / shape.sum() * 48
             lines += lines_from_arrays("forecast", tags,
                                        {"energy_kwh": e, "energy_kwh_p10": e * 0.6,
