@@ -57,18 +57,20 @@ def consumption(usage: pd.DataFrame, forecast: pd.DataFrame, fuel: str,
                                  fill="tonexty", fillcolor=_alpha(colour, 0.18),
                                  name="Likely range (p10 to p90)",
                                  hovertemplate="p10 %{y:.2f} kWh<extra></extra>"))
-        fig.add_trace(go.Scatter(x=t, y=f["energy_kwh"], mode="lines+markers",
+        fig.add_trace(go.Scatter(x=t, y=f["energy_kwh"],
+                                 mode="lines+markers" if step == "daily" else "lines",
                                  line={"color": colour, "dash": "dash"},
                                  marker={"symbol": "circle-open"}, name="Forecast (p50)",
                                  hovertemplate="forecast %{y:.2f} kWh<extra></extra>"))
     u = usage[usage["fuel"] == fuel]
     if not u.empty:
-        fig.add_trace(go.Scatter(x=_uk(u["time"]), y=u["energy_kwh"], mode="lines+markers",
+        fig.add_trace(go.Scatter(x=_uk(u["time"]), y=u["energy_kwh"],
+                                 mode="lines+markers" if step == "daily" else "lines",
                                  line={"color": colour}, marker={"symbol": "circle", "size": 5},
                                  name="Used",
                                  hovertemplate="used %{y:.2f} kWh<extra></extra>"))
     fig.update_yaxes(title_text=f"{fuel.capitalize()} [{unit}]", rangemode="tozero")
-    fig.update_xaxes(title_text="Date (UK time)")
+    fig.update_xaxes(title_text="Date (UK time)" if step == "daily" else "Date and time (UK)")
     fig.update_layout(title=f"{fuel.capitalize()}: used and forecast")
     return _layout(fig)
 

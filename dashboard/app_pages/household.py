@@ -95,15 +95,23 @@ if bills is not None and not bills.empty:
         if trust in TRUST_WORDS:
             st.caption(f"{fuel.capitalize()} forecast: {TRUST_WORDS[trust]}.")
 
-usage = guarded("The consumption history", data.usage_daily, hid, scope)
+st.markdown("#### Energy used and forecast")
+view = st.radio("Show", ["Days: 8 weeks back, 30 days ahead",
+                         "Half hours: 7 days back, 7 days ahead"], horizontal=True,
+                key="usage_view", label_visibility="collapsed")
+step = "daily" if view.startswith("Days") else "half-hourly"
+usage = guarded("The consumption history",
+                data.usage_daily if step == "daily" else data.usage_halfhourly, hid, scope)
 fc = guarded("The forecast", data.forecasts, hid, scope)
 if usage is not None and fc is not None:
     fuels = sorted(set(usage["fuel"]) | set(fc["fuel"]))
     if not fuels:
         st.info("No half-hourly consumption or forecast for this home yet.")
     for fuel in fuels:
-        st.plotly_chart(charts.consumption(usage, fc, fuel), width="stretch",
+        st.plotly_chart(charts.consumption(usage, fc, fuel, step), width="stretch",
                         config=charts.CHART_CONFIG, key=f"consumption_{fuel}")
+    st.caption("The shaded band is the likely range: on 8 days (or half hours) in 10 use should "
+               "fall inside it.")
 
 ind = guarded("Indoor temperature and humidity", data.indoor, hid, scope)
 if ind is not None:

@@ -97,6 +97,9 @@ def test_household_page_shows_readings_forecast_and_cases(portfolio):
     assert "Credit running out" in shown
     assert len(at.get("plotly_chart")) >= 2
     assert "days at the forecast" in shown  # prepayment: days of credit left
+    at.radio(key="usage_view").set_value("Half hours: 7 days back, 7 days ahead").run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) >= 2
 
 
 def test_silent_home_says_what_to_do(portfolio):
