@@ -89,17 +89,19 @@ class Browser:
         return self.eval("document.body ? document.body.innerText : ''") or ""
 
     def wait_for_text(self, *needles: str, timeout_s: float = 40) -> str:
-        """Wait until every needle is on the page and Streamlit has finished running."""
+        """Wait until every needle is on the page and the page has stopped changing (Streamlit
+        sends a page in pieces: the text must be the same on two looks 0.4 s apart)."""
         deadline = time.monotonic() + timeout_s
-        text = ""
+        text, previous = "", None
         while time.monotonic() < deadline:
             text = self.text()
-            running = self.eval("!!document.querySelector('[data-testid=\"stStatusWidget\"]')")
-            if all(n in text for n in needles) and not running:
+            if all(n in text for n in needles) and text == previous:
                 return text
-            time.sleep(0.25)
+            previous = text
+            time.sleep(0.4)
         missing = [n for n in needles if n not in text]
-        raise AssertionError(f"page never showed {missing}; it shows:\n{text[:1500]}")
+        raise AssertionError(f"page never showed {missing} (or kept changing); it shows:\n"
+                             f"{text[:1500]}")
 
     def type_into(self, aria_label: str, value: str, timeout_s: float = 15) -> None:
         deadline = time.monotonic() + timeout_s
