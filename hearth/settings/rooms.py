@@ -337,6 +337,8 @@ class ReportsSettings(Section):
     pdf_timeout_s: float = Field(120.0, gt=0, description="Longest the PDF may take [s]")
     # Open data: monthly aggregates the council publishes (`hearth opendata export`).
     opendata_out_dir: Path = Field(Path("var/opendata"), description="Where open data is written")
+    opendata_area: str = Field("estate", pattern="^(patch|estate|address_area)$",
+                               description="Area column the open data is grouped by")
     opendata_min_group_homes: int = Field(10, ge=2, description="Smallest group published [homes]")
     opendata_publisher: str = Field("Hearth housing provider", min_length=1)
     opendata_licence_name: str = Field("Open Government Licence v3.0", min_length=1)
