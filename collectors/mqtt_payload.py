@@ -120,12 +120,14 @@ class PayloadParser:
 
     def __init__(self, topic_pattern: str = "hearth/{household}/{device}/{kind}",
                  max_payload_bytes: int = 65_536, max_future_s: float = 86_400.0,
-                 gas_calorific_value_mj_per_m3: float = 39.5, source: str = "mqtt"):
+                 gas_calorific_value_mj_per_m3: float = 39.5, source: str = "mqtt",
+                 rooms: dict[str, str] | None = None):
         self.topics = TopicMap(topic_pattern)
         self.max_payload_bytes = max_payload_bytes
         self.max_future_ns = int(max_future_s * 1e9)
         self.gas_kwh_per_m3 = GAS_M3_TO_KWH_FACTOR * gas_calorific_value_mj_per_m3
         self.source = source
+        self.rooms = rooms or {}  # device_id -> room (registry) for thermostats' room tag
 
     def parse(self, topic: str, payload: bytes, now_ns: int | None = None) -> tuple[str, Reading]:
         """(device key, reading) or PayloadError."""
@@ -192,6 +194,10 @@ class PayloadParser:
                 raise PayloadError(f"missing_field: {key!r} is required for a {kind}")
         if kind == "gas_meter" and "energy_kwh" not in fields:
             fields["energy_kwh"] = fields["volume_m3"] * self.gas_kwh_per_m3
+        if kind == "thermostat" and "room" not in tags:
+            room = self.rooms.get(tags.get("device", ""))
+            if room and _TAG_VALUE.match(room):
+                tags["room"] = room
         if fuel is not None:
             tags["fuel"] = fuel
             tags["source"] = self.source

@@ -128,3 +128,22 @@ def test_accuracy_and_calibration_on_a_synthetic_portfolio():
     cover = np.nanmean(metrics.coverage(future, fc.energy_kwh_p10, fc.energy_kwh_p90))
     assert 0.72 <= cover <= 0.88
     _finite_and_ordered(fc)
+
+
+def test_a_persistent_departure_carries_into_the_next_days():
+    # Daily level follows an AR(1) around a weekly pattern: the last day's departure should
+    # carry into tomorrow's forecast and fade over the week.
+    rng = np.random.default_rng(3)
+    n_days = 56
+    factor = np.ones(n_days)
+    for d in range(1, n_days):
+        factor[d] = 1 + 0.8 * (factor[d - 1] - 1) + rng.normal(0, 0.1)
+    factor[-1] = 1.6                                    # yesterday far above the pattern
+    week = weekly_profile(1, 1, seed=4)[0].reshape(7, 48)
+    energy = (np.tile(week, (8, 1)) * factor[:, None]).reshape(1, -1).astype(np.float32)
+    m = _fit(energy)
+    assert 0.5 < m.state_.persistence[0] <= 0.9
+    fc = m.predict(48, 7)
+    pattern = week.sum(1)[(np.arange(7) + n_days) % 7] * np.mean(factor[-21:])
+    ratio = fc.daily_kwh[0] / pattern
+    assert ratio[0] > 1.2 and ratio[0] > ratio[3] + 0.1
