@@ -73,12 +73,11 @@ def flagged_counts(results: dict[str, RuleResult]) -> dict[str, Counter]:
 def run_advice(settings, now: datetime | None = None, dry_run: bool = False,
                patch: str | None = None, send_tips: bool = True) -> RunReport:
     """Read the inputs, assess every household, update the cases and send the tips."""
-    from hearth.influx import InfluxClient
-
     from advisor.db import utc_now
     from advisor.engine import assess
     from advisor.inputs import InputLoader
     from advisor.notify import TipDispatcher, make_sender
+    from hearth.influx import InfluxClient
     from hearth.registry import Registry
 
     now = now or utc_now()

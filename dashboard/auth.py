@@ -91,6 +91,7 @@ def _sso_configured() -> bool:
 
 def login_page() -> None:
     """The sign-in page (shown instead of the app until someone signs in)."""
+    data.warm_up()  # portfolio figures are ready by the time the officer has signed in
     st.title("Hearth: sign in")
     st.write("For housing officers and managers. Sign in with the account your administrator "
              "gave you.")

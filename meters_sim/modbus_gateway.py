@@ -128,8 +128,14 @@ class _GatewayHandler(ServerRequestHandler):
                                              transaction=exc.transaction_id or 0))
                 return
             if not used:
-                if len(self._buffer) > _MAX_FRAME_BYTES:
-                    self._buffer = b""  # not Modbus TCP: drop what cannot be framed
+                protocol_id = self._buffer[2:4]
+                if (len(protocol_id) == 2 and protocol_id != b"\0\0") or \
+                        len(self._buffer) > _MAX_FRAME_BYTES:
+                    # Not Modbus TCP (protocol id must be 0): close, as gateways do, rather
+                    # than wait on bytes that can never frame.
+                    self._buffer = b""
+                    if self.transport is not None:
+                        self.transport.close()
                 return
             self._buffer = self._buffer[used:]
             if pdu is not None:

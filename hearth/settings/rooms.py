@@ -21,6 +21,9 @@ class SimSettings(Section):
                               " backfill; default now")
     backfill_interval_s: int = Field(1800, ge=60, description="Spacing of backfilled meter,"
                                      " thermostat and weather points [s]")
+    max_lead_s: float = Field(43_200.0, ge=0, description="How far sim time may run ahead of"
+                              " the wall clock before it slows to real time [s]; keep below"
+                              " collectors.mqtt.max_future_s")
     fault_rate: float = Field(0.0, ge=0, description="Fault episodes per device per day")
     malformed_rate: float = Field(0.0, ge=0, le=1, description="Share of MQTT payloads sent"
                                   " malformed")
@@ -334,6 +337,8 @@ class ReportsSettings(Section):
     pdf_timeout_s: float = Field(120.0, gt=0, description="Longest the PDF may take [s]")
     # Open data: monthly aggregates the council publishes (`hearth opendata export`).
     opendata_out_dir: Path = Field(Path("var/opendata"), description="Where open data is written")
+    opendata_area: str = Field("estate", pattern="^(patch|estate|address_area)$",
+                               description="Area column the open data is grouped by")
     opendata_min_group_homes: int = Field(10, ge=2, description="Smallest group published [homes]")
     opendata_publisher: str = Field("Hearth housing provider", min_length=1)
     opendata_licence_name: str = Field("Open Government Licence v3.0", min_length=1)

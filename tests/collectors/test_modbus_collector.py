@@ -178,7 +178,10 @@ def test_faulty_meters_do_not_delay_the_others():
         steady = times_s[1:]
         assert len(steady) >= 6, (device_id, len(times_s))
         gaps = [b - a for a, b in itertools.pairwise(steady)]
-        assert all(abs(g - interval) < 0.15 for g in gaps), (device_id, gaps)
+        # Waiting behind a faulty meter would cost at least its 0.3 s timeout; scheduling jitter
+        # on a loaded machine costs less, and a late poll is followed by an early one.
+        assert all(g < interval + 0.25 for g in gaps), (device_id, gaps)
+        assert abs((steady[-1] - steady[0]) / len(gaps) - interval) < 0.05, (device_id, gaps)
     # slow but within the timeout: still read, after the healthy ones, deferred when its
     # 0.3 s timeout would run into the next tick
     assert len(got["G0U4"]) >= 3

@@ -193,6 +193,19 @@ def test_pipelined_requests_in_one_segment_are_all_answered():
     run(main())
 
 
+def test_garbage_closes_only_that_connection():
+    async def main():
+        async with ModbusGateway({1: EM1}, values_of) as gateway:
+            good = await client_for(gateway)
+            reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
+            writer.write(b"GET / HTTP/1.1\r\n\r\n")
+            assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the gateway
+            writer.close()
+            assert not (await good.read_holding_registers(0, count=2, device_id=1)).isError()
+            good.close()
+    run(main())
+
+
 def test_stop_drops_connections_and_restart_serves_on_the_same_port():
     async def main():
         gateway = ModbusGateway({1: EM1}, values_of)
