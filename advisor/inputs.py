@@ -125,7 +125,7 @@ class InputLoader:
         q = (f'SELECT MEAN("temp_c") AS temp_c, MIN("temp_c") AS min_temp_c,'
              f' MAX("temp_c") AS max_temp_c,'
              f' MEAN("humidity_pct") AS humidity_pct, MAX("humidity_pct") AS max_humidity_pct,'
-             f' MEAN("setpoint_c") AS setpoint_c'
+             f' MEAN("setpoint_c") AS setpoint_c, LAST("heating_on") AS heating_on'
              f' FROM {self.raw}."thermostat" WHERE {self._window(grid, step_s)}'
              f' GROUP BY time({step_s}s), "household" fill(none)')
         series = self.client.query(q)
@@ -135,13 +135,14 @@ class InputLoader:
         inp.humidity_pct = grid_matrix(series, index, grid, "humidity_pct", reduce="mean")
         inp.max_humidity_pct = grid_matrix(series, index, grid, "max_humidity_pct", reduce="max")
         inp.setpoint_c = grid_matrix(series, index, grid, "setpoint_c", reduce="mean")
-        # The thermostat calls for heat while the room is below its setpoint: inferred here
-        # rather than read, because InfluxQL cannot average the boolean `heating_on` and
-        # counting it would scan every reading twice more.
+        # The thermostat's call for heat: its own `heating_on` at the end of each bucket (LAST
+        # works on booleans; InfluxQL cannot average them); where a thermostat does not report
+        # it, inferred from the room being below its setpoint.
+        reported = grid_matrix(series, index, grid, "heating_on", reduce="max")
         with np.errstate(invalid="ignore"):
-            calls = (inp.setpoint_c - inp.temp_c) > 0.25
-        inp.heating_on = np.where(np.isfinite(inp.setpoint_c) & np.isfinite(inp.temp_c),
-                                  calls.astype(float), np.nan)
+            calls = ((inp.setpoint_c - inp.temp_c) > 0.25).astype(float)
+        inferred = np.where(np.isfinite(inp.setpoint_c) & np.isfinite(inp.temp_c), calls, np.nan)
+        inp.heating_on = np.where(np.isfinite(reported), reported, inferred)
 
     def _meters(self, inp, index, grid, step_s) -> None:
         # MAX, not LAST, of the register: a glitch up and back within a bucket still shows.

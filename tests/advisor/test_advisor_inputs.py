@@ -72,8 +72,10 @@ def populate(settings, now: datetime) -> None:
             if h != "H000001" or k >= 36:  # T1 stuck on one reading for its first 6 hours
                 temp, rh = round(temp + wobble, 1), rh + wobble
             n = h[-1]
+            # T3 does not report its call for heat: the advisor infers it from the setpoint.
+            call = "" if h == "H000003" else ",heating_on=true"
             lines.append(f"thermostat,household={h},device=T{n},room=living_room temp_c={temp},"
-                         f"setpoint_c=20.0,humidity_pct={rh},heating_on=true {t}")
+                         f"setpoint_c=20.0,humidity_pct={rh}{call} {t}")
         # Meters: H1's prepayment electricity credit falls from £6 to £3.
         credit = 6.0 - 3.0 * k / 431
         lines.append(f"meter,household=H000001,device=E1,fuel=electricity,source=mqtt "
@@ -129,7 +131,8 @@ def test_inputs_are_aligned_arrays(world):
     assert np.nanmax(inp.max_humidity_pct[1]) == pytest.approx(89.2)
     assert np.nanmax(inp.humidity_pct[1]) == pytest.approx(89.1)  # mean of the bucket
     assert np.isnan(inp.temp_c[2, -10:]).all()  # silent thermostat
-    assert np.nanmin(inp.heating_on[0]) == 1.0 and np.nanmax(inp.heating_on[1]) == 0.0  # inferred
+    assert np.nanmin(inp.heating_on[0]) == 1.0 and np.nanmin(inp.heating_on[1]) == 1.0
+    assert np.nanmax(inp.heating_on[2]) == 0.0  # inferred: 20-20.2 C at a 20 C setpoint
     credit = inp.credit_gbp["electricity"][0]
     assert credit[np.isfinite(credit)][-1] == pytest.approx(3.0, abs=0.05)
     assert np.isnan(inp.credit_gbp["electricity"][1]).all()
