@@ -222,16 +222,17 @@ def influx_strings(client: InfluxClient) -> list[tuple[str, str]]:
                 q = f"SHOW TAG VALUES ON {db} FROM {quote_ident(m)} WITH KEY = {quote_ident(key)}"
                 for tv in client.query(q, epoch=None):
                     out.extend((f"tag {m}.{key}", str(v)) for v in tv.values.get("value", []))
-        string_fields = [str(k) for s in client.query(f"SHOW FIELD KEYS ON {db} FROM"
-                                                      f" {quote_ident(m)}", epoch=None)
-                         for k, t in zip(s.values.get("fieldKey", []),
-                                         s.values.get("fieldType", []), strict=True)
-                         if t == "string"]
         for rp in rps:
+            source = f"{db}.{quote_ident(rp)}.{quote_ident(m)}"
+            # Field keys live per retention policy (forecast_daily's are in "usage" only).
+            string_fields = [str(k) for s in client.query(f"SHOW FIELD KEYS FROM {source}",
+                                                          epoch=None)
+                             for k, t in zip(s.values.get("fieldKey", []),
+                                             s.values.get("fieldType", []), strict=True)
+                             if t == "string"]
             for f in string_fields:
                 # DISTINCT: every value once, not once per point.
-                q = (f"SELECT DISTINCT({quote_ident(f)}) FROM {db}.{quote_ident(rp)}."
-                     f"{quote_ident(m)}")
+                q = f"SELECT DISTINCT({quote_ident(f)}) FROM {source}"
                 for s in client.query(q, epoch="s"):
                     out.extend((f"field {rp}.{m}.{f}", str(v))
                                for v in s.values.get("distinct", []) if v is not None)

@@ -112,6 +112,7 @@ class Flow:
     out_dir: Path | None = None
     month: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    registry_hits_before: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def registry_path(self) -> Path:
@@ -224,6 +225,7 @@ def flow(tmp_path_factory, influx_server, mqtt_server):  # noqa: F811 - pytest f
             f, "backfill", "sim", "--backfill", str(_backfill_days(today)), "--duration-s", "0")),
         ("derive-usage", lambda: _run_stage(f, "derive-usage", "collect", "derive-usage")),
         ("forecast", lambda: _forecast(f)),
+        ("advise cases", lambda: _run_stage(f, "advise cases", "advise", "--no-tips")),
         ("opt-out", lambda: _opt_out(f)),
         ("advise", lambda: _run_stage(f, "advise", "advise")),
         ("report", lambda: _run_stage(f, "report", "report", "weekly", "--out",
@@ -260,13 +262,23 @@ def _forecast(f: Flow) -> bool:
     return False
 
 
+def _tip_eligible(f: Flow) -> list[str]:
+    """Households with an open case that earns a tip (kind and severity), contactable."""
+    kinds = list(f.settings.notifier.tip_kinds)
+    rows = registry_rows(f.registry_path, "SELECT DISTINCT household_id FROM cases WHERE status"
+                         " IN ('open', 'acknowledged') AND severity IN ('medium', 'high',"
+                         f" 'emergency') AND kind IN ({', '.join('?' * len(kinds))})", kinds)
+    contactable = {t.household_id for t in f.tenants if t.contactable}
+    return sorted(h for (h,) in rows if h in contactable)
+
+
 def _opt_out(f: Flow) -> bool:
-    """Opt out one contactable household (a STOP reply) before the advisor runs."""
-    contactable = sorted({t.household_id for t in f.tenants if t.contactable})
-    if not contactable:
-        pytest.fail("registry generate --seed 7 made no contactable tenant: the SMS checks"
-                    " need some; pick another seed")
-    f.opted_out_household = contactable[0]
+    """A tenant who would get a tip replies STOP between the advisor's runs."""
+    eligible = _tip_eligible(f)
+    if not eligible:
+        pytest.fail("no contactable household has a case that earns a tip after `hearth advise"
+                    f" --no-tips`: {f.stages['advise cases'].stdout[-1500:]}")
+    f.opted_out_household = eligible[0]
     return _run_stage(f, "opt-out", "advise", "opt-out", f.opted_out_household, "--actor",
                       "e2e-test", "--source", "sms_stop_reply")
 
@@ -281,6 +293,9 @@ def _export(f: Flow) -> bool:
 
 
 def _end_tenancy(f: Flow) -> bool:
+    files = sorted(f.registry_path.parent.glob(f.registry_path.name + "*"))
+    mine = [t for t in f.tenants if t.household_id == f.ended_household]
+    f.registry_hits_before = scan_files(files, [n for t in mine for n in t.needles])
     return _run_stage(f, "end-tenancy", "tenant", "end-tenancy", f.ended_household,
                       "--actor", "e2e-test")
 
@@ -291,7 +306,8 @@ def test_every_stage_succeeded(flow):
     failed = {name: run.describe() for name, run in flow.stages.items() if run.returncode != 0
               and name not in ("live sim", "live collect")}
     assert not failed, "stages failed:\n" + "\n\n".join(f"[{k}] {v}" for k, v in failed.items())
-    expected = ["generate", "backfill", "derive-usage", "forecast", "opt-out", "advise", "report",
+    expected = ["generate", "backfill", "derive-usage", "forecast", "advise cases", "opt-out",
+                "advise", "report",
                 "opendata", "tenant export", "end-tenancy", "live sim", "live collect"]
     assert list(flow.stages) == expected, f"stages run: {list(flow.stages)}"
 
@@ -379,6 +395,11 @@ def test_tips_only_to_consenting_tenants(flow):
                           " household_id = ?", (flow.opted_out_household,))
     assert opted and all(o for (o,) in opted), (
         f"`hearth advise opt-out {flow.opted_out_household}` did not set opted_out_at")
+    skipped = registry_rows(flow.registry_path, "SELECT skip_reason FROM sms_log WHERE"
+                            " household_id = ? AND status = 'skipped'", (flow.opted_out_household,))
+    assert ("opted_out",) in skipped, (
+        f"{flow.opted_out_household} had a case earning a tip and opted out: sms_log should"
+        f" record the tip skipped as 'opted_out'; it has {skipped}")
 
 
 def test_weekly_report_files(flow):
@@ -506,7 +527,10 @@ def test_no_personal_data_in_influxdb(flow):
     needles = flow.needles()
     with flow.influx() as client:
         strings = influx_strings(client)
-    assert strings, "found no string in InfluxDB at all: the scan is broken"
+    assert any(w.startswith("tag meter.household") for w, _ in strings) and any(
+        w.startswith("field ") for w, _ in strings), (
+        "the InfluxDB scan found no household tag or no string field (forecast_daily.trust):"
+        " it is broken")
     hits = [(where, value) for where, value in strings if find_needles(value, needles)]
     assert not hits, f"tenants' names or numbers stored in InfluxDB: {hits[:5]}"
 
@@ -577,6 +601,8 @@ def _ended(flow) -> tuple[list[Tenant], list[str]]:
 def test_end_of_tenancy_removes_names_and_numbers_from_the_registry_file(flow):
     _mine, needles = _ended(flow)
     assert needles, f"{flow.ended_household}'s tenants share every name and number: pick another"
+    assert flow.registry_hits_before, ("the byte scan found the tenants' data in the registry"
+                                       " files not even before end of tenancy: it is broken")
     rows = registry_rows(flow.registry_path, "SELECT full_name, mobile FROM tenants WHERE"
                          " household_id = ?", (flow.ended_household,))
     assert all(m is None or m == "" for _, m in rows), "mobiles still set after end of tenancy"
@@ -598,6 +624,7 @@ def test_end_of_tenancy_removes_numbers_and_bodies_from_the_outbox(flow):
     before = [line for line in flow.outbox_before_end
               if line["household_id"] == flow.ended_household]
     assert len(lines) == len(before), "end of tenancy must keep the outbox lines (without data)"
+    assert find_needles(json.dumps(before), needles), "the household's tips held no number before"
     leaked = find_needles(json.dumps(lines), needles)
     assert not leaked, f"the outbox still holds {flow.ended_household}'s numbers after end of tenancy"
     assert all(not line.get("body") for line in lines), "outbox bodies kept after end of tenancy"
