@@ -30,7 +30,7 @@ class DemoOptions:
     households: int = 200
     seed: int = 42
     backfill_days: int = 28
-    speed: float = 60.0
+    speed: float = 1.0      # real time; faster runs stamp readings in the future
     dashboard_port: int = 8501
 
 
