@@ -154,7 +154,9 @@ def run_demo(settings, options: DemoOptions) -> int:
     marker = Path(settings.paths.var_dir) / "demo" / "backfilled"
     if _registry_is_empty(settings):
         run_step(f"generating {options.households} simulated homes", "registry", "generate",
-                 "--households", str(options.households), "--seed", str(options.seed))
+                 "--households", str(options.households), "--seed", str(options.seed),
+                 # Two patches or more, so that an officer sees fewer homes than a manager.
+                 "--patch-size", str(max(10, options.households // 2)))
     if not marker.exists():
         run_step(f"writing {options.backfill_days} days of simulated history", "sim",
                  "--backfill", str(options.backfill_days), "--duration-s", "0")
