@@ -26,7 +26,6 @@ import subprocess
 import threading
 import time
 import uuid
-import warnings
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -65,7 +64,6 @@ HOUSEHOLDS, SEED = 30, 7
 LIVE_DURATION_S, LIVE_SPEED = 10, 600
 MIN_GROUP_HOMES = 10
 # The known race in hearth/influx/reader.py (see test_usage_collector_is_thread_safe).
-READER_RACE = re.compile(r"reader\.py.*in _row.*IndexError: list index out of range", re.S)
 
 
 def _backfill_days(today: date) -> int:
@@ -111,7 +109,6 @@ class Flow:
     sar_path: Path | None = None
     backfill_end_ns: int = 0
     live_started_ns: int = 0
-    forecast_race: CommandRun | None = None
     out_dir: Path | None = None
     month: str = ""
     timings: dict[str, float] = field(default_factory=dict)
@@ -230,7 +227,7 @@ def flow(tmp_path_factory, influx_server, mqtt_server):  # noqa: F811 - pytest f
         ("backfill", lambda: _run_stage(
             f, "backfill", "sim", "--backfill", str(_backfill_days(today)), "--duration-s", "0")),
         ("derive-usage", lambda: _run_stage(f, "derive-usage", "collect", "derive-usage")),
-        ("forecast", lambda: _forecast(f)),
+        ("forecast", lambda: _run_stage(f, "forecast", "forecast")),
         ("advise cases", lambda: _run_stage(f, "advise cases", "advise", "--no-tips")),
         ("opt-out", lambda: _opt_out(f)),
         ("advise", lambda: _run_stage(f, "advise", "advise")),
@@ -254,19 +251,6 @@ def flow(tmp_path_factory, influx_server, mqtt_server):  # noqa: F811 - pytest f
     f.timings["total"] = time.monotonic() - t_all
     print("\nend-to-end timings [s]: " + ", ".join(f"{k} {v:.1f}" for k, v in f.timings.items()))
     return f
-
-
-def _forecast(f: Flow) -> bool:
-    if _run_stage(f, "forecast", "forecast"):
-        return True
-    run = f.stages["forecast"]
-    if READER_RACE.search(run.stderr):
-        # Known bug (xfail test below): retry once so that the later stages are still checked.
-        f.forecast_race = run
-        warnings.warn("hearth forecast hit the UsageCollector race in hearth/influx/reader.py;"
-                      " retried once", stacklevel=1)
-        return _run_stage(f, "forecast", "forecast")
-    return False
 
 
 def _tip_eligible(f: Flow) -> list[str]:
@@ -357,13 +341,6 @@ def test_usage_and_forecasts_for_every_household_and_fuel(flow):
                 f"{flow.stages['forecast' if 'forecast' in measurement else 'derive-usage'].stdout[-600:]})")
             extra = sorted(got - want)
             assert not extra, f"{measurement} has points for unknown household/fuel pairs {extra[:5]}"
-
-
-def test_forecast_reader_race_did_not_happen(flow):
-    """Reported separately: the flow retries the known race once (see the xfail test)."""
-    if flow.forecast_race is not None:
-        pytest.fail("the first `hearth forecast` crashed in hearth/influx/reader.py"
-                    f" (UsageCollector race): {flow.forecast_race.describe()}")
 
 
 def test_cases_opened_with_numbers_in_reasons(flow):
@@ -729,11 +706,6 @@ def test_mqtt_refuses_wrong_and_missing_passwords(flow):
 
 # ==== findings in other rooms (strict xfail: they pass once fixed) ==========================
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hearth/influx/reader.py UsageCollector._row publishes row_of[household] before appending"
-    " to rows, so a second slice thread of usage_matrix can read rows[i] too early: IndexError"
-    " (seen as `hearth forecast` crashing on its first run). Fix: append to names/rows first,"
-    " then set row_of[household]."))
 def test_usage_collector_is_thread_safe(monkeypatch):
     """Two slice threads meet the same new household: the second must wait, not crash."""
     from hearth.influx import reader
