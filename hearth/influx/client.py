@@ -72,6 +72,14 @@ def quote_string(value: str) -> str:
 
 
 def _error_text(resp: requests.Response) -> str:
+    # Query errors come back in msgpack when msgpack was asked for; writes answer in JSON.
+    if "msgpack" in resp.headers.get("Content-Type", ""):
+        try:
+            body = msgpack.unpackb(resp.content, raw=False)
+            if isinstance(body, dict):
+                return str(body.get("error") or body.get("message") or body)
+        except (ValueError, msgpack.UnpackException):
+            pass
     try:
         body = resp.json()
         if isinstance(body, dict):
