@@ -1,0 +1,301 @@
+"""Cases in the registry: one open case per household and kind, kept up to date by the advisor
+and worked by officers. Every change writes `case_events`; officers' actions also `audit_log`.
+
+Other rooms use `CaseStore(registry)`: open_cases, case, history, acknowledge, assign, add_note,
+resolve, dismiss, record_stage. The advisor calls `sync(results, households, now)`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from advisor import awaab
+from advisor.db import connection, iso, parse_iso, transaction, utc_now
+from advisor.rules.base import SEVERITIES, RuleResult
+from hearth.errors import HearthError
+from hearth.settings.rooms import AdvisorSettings
+
+OPEN_STATUSES = ("open", "acknowledged")
+SEVERITY_RANK = {name: i for i, name in enumerate(SEVERITIES)}
+ADVISOR = "advisor"
+
+
+class CaseError(HearthError):
+    """An officer's action that cannot be applied (unknown case, already closed, no reason)."""
+
+
+@dataclass
+class SyncSummary:
+    """What one advisor run did to the cases, by kind."""
+
+    opened: Counter = field(default_factory=Counter)
+    worsened: Counter = field(default_factory=Counter)
+    improved: Counter = field(default_factory=Counter)
+    closed: Counter = field(default_factory=Counter)
+    unchanged: Counter = field(default_factory=Counter)
+    changed_case_ids: list[int] = field(default_factory=list)
+
+
+class CaseStore:
+    """Cases over the registry database (see docs/architecture.md for the tables)."""
+
+    def __init__(self, registry, settings: AdvisorSettings | None = None) -> None:
+        self.conn = connection(registry)
+        self.settings = settings or AdvisorSettings()
+
+    # ----------------------------------------------------------------- reads
+    def open_cases(self, patches: list[str] | None = None, kind: str | None = None) -> list[dict]:
+        """Open and acknowledged cases, most urgent first; only `patches` if given."""
+        sql = ("SELECT c.*, h.patch AS patch FROM cases c LEFT JOIN households h"
+               " ON h.household_id = c.household_id WHERE c.status IN ('open', 'acknowledged')")
+        params: list = []
+        if patches is not None:
+            sql += f" AND h.patch IN ({','.join('?' * len(patches))})"
+            params += list(patches)
+        if kind is not None:
+            sql += " AND c.kind = ?"
+            params.append(kind)
+        sql += (" ORDER BY CASE c.severity WHEN 'emergency' THEN 0 WHEN 'high' THEN 1"
+                " WHEN 'medium' THEN 2 ELSE 3 END, c.due_by IS NULL, c.due_by, c.score DESC")
+        return [dict(r) for r in self.conn.execute(sql, params)]
+
+    def case(self, case_id: int) -> dict:
+        row = self.conn.execute("SELECT * FROM cases WHERE case_id = ?", (case_id,)).fetchone()
+        if row is None:
+            raise CaseError(f"case {case_id} does not exist; list cases with the dashboard")
+        return dict(row)
+
+    def history(self, case_id: int) -> list[dict]:
+        rows = self.conn.execute("SELECT * FROM case_events WHERE case_id = ? ORDER BY event_id",
+                                 (case_id,))
+        return [dict(r) for r in rows]
+
+    def open_case_for(self, household_id: str, kind: str) -> dict | None:
+        row = self.conn.execute(
+            "SELECT * FROM cases WHERE household_id = ? AND kind = ? AND status IN"
+            " ('open', 'acknowledged')", (household_id, kind)).fetchone()
+        return dict(row) if row else None
+
+    # ------------------------------------------------------- officer actions
+    def acknowledge(self, case_id: int, officer: str, at: datetime | None = None) -> None:
+        case = self._open(case_id)
+        self._officer_change(case, officer, "acknowledged", "", at,
+                             status="acknowledged", officer=case["officer"] or officer)
+
+    def assign(self, case_id: int, officer: str, assignee: str,
+               at: datetime | None = None) -> None:
+        self._open(case_id)
+        if not assignee:
+            raise CaseError("assign needs the username of the officer to assign the case to")
+        self._officer_change(self.case(case_id), officer, "assigned", f"assigned to {assignee}",
+                             at, officer=assignee)
+
+    def add_note(self, case_id: int, officer: str, note: str, at: datetime | None = None) -> None:
+        if not note.strip():
+            raise CaseError("a note cannot be empty")
+        self._officer_change(self.case(case_id), officer, "note", note.strip(), at)
+
+    def resolve(self, case_id: int, officer: str, note: str = "",
+                at: datetime | None = None) -> None:
+        case = self._open(case_id)
+        at = at or utc_now()
+        self._officer_change(case, officer, "resolved", note.strip(), at, status="resolved",
+                             closed_at=iso(at), close_reason=note.strip() or "resolved by officer")
+
+    def dismiss(self, case_id: int, officer: str, reason: str,
+                at: datetime | None = None) -> None:
+        if not reason or not reason.strip():
+            raise CaseError("dismissing a case needs a reason (for example 'tenant away')")
+        case = self._open(case_id)
+        at = at or utc_now()
+        self._officer_change(case, officer, "dismissed", reason.strip(), at, status="dismissed",
+                             closed_at=iso(at), close_reason=reason.strip())
+
+    def record_stage(self, case_id: int, officer: str, done: str,
+                     at: datetime | None = None) -> None:
+        """Awaab's Law: record a step as done and start the next step's clock.
+
+        done: "made_safe" | "investigate" (investigation concluded) | "written_summary" |
+        "safety_work" (safety work begun)."""
+        case = self._open(case_id)
+        if case["kind"] != "damp_mould":
+            raise CaseError(f"case {case_id} is {case['kind']}: Awaab's Law stages are for"
+                            " damp_mould cases")
+        at = at or utc_now()
+        s = self.settings
+        if done in ("made_safe", "investigate"):
+            clock = awaab.clock(parse_iso(case["opened_at"]), False,
+                                s.awaab_investigate_working_days, s.awaab_summary_working_days,
+                                s.awaab_safety_work_working_days, s.awaab_emergency_hours,
+                                investigated_at=at if done == "investigate" else None)
+            stage, due = (("investigate", clock["investigate"]) if done == "made_safe"
+                          else ("written_summary", clock["written_summary"]))
+        elif done == "written_summary":
+            concluded = self._stage_time(case_id, "investigate") or at
+            stage = "safety_work"
+            due = awaab.working_deadline(concluded, s.awaab_safety_work_working_days)
+        elif done == "safety_work":
+            stage, due = "safety_work", None
+        else:
+            raise CaseError(f"unknown stage {done!r}: use made_safe, investigate,"
+                            " written_summary or safety_work")
+        self._officer_change(case, officer, "stage", f"{done} done; next: {stage}"
+                             + (f" due by {iso(due)}" if due else ""), at, stage=stage,
+                             due_by=iso(due))
+
+    def _stage_time(self, case_id: int, done: str) -> datetime | None:
+        row = self.conn.execute("SELECT at FROM case_events WHERE case_id = ? AND action = 'stage'"
+                                " AND detail LIKE ? ORDER BY event_id DESC LIMIT 1",
+                                (case_id, f"{done} done%")).fetchone()
+        return parse_iso(row["at"]) if row else None
+
+    def _open(self, case_id: int) -> dict:
+        case = self.case(case_id)
+        if case["status"] not in OPEN_STATUSES:
+            raise CaseError(f"case {case_id} is already {case['status']}")
+        return case
+
+    def _officer_change(self, case: dict, actor: str, action: str, detail: str,
+                        at: datetime | None, **changes) -> None:
+        if not actor:
+            raise CaseError("an officer's username is needed for this action")
+        at_s = iso(at or utc_now())
+        with transaction(self.conn):
+            if changes:
+                cols = ", ".join(f"{k} = ?" for k in changes)
+                self.conn.execute(f"UPDATE cases SET {cols}, updated_at = ? WHERE case_id = ?",
+                                  [*changes.values(), at_s, case["case_id"]])
+            self._event(case["case_id"], at_s, actor, action, detail)
+            self.conn.execute("INSERT INTO audit_log (at, actor, action, target, detail)"
+                              " VALUES (?, ?, ?, ?, ?)",
+                              (at_s, actor, f"case.{action}", f"case:{case['case_id']}",
+                               json.dumps({"household_id": case["household_id"],
+                                           "kind": case["kind"], "detail": detail})))
+
+    def _event(self, case_id: int, at_s: str, actor: str, action: str, detail: str) -> None:
+        self.conn.execute("INSERT INTO case_events (case_id, at, actor, action, detail)"
+                          " VALUES (?, ?, ?, ?, ?)", (case_id, at_s, actor, action, detail))
+
+    # ------------------------------------------------------------ the advisor
+    def sync(self, results: dict[str, RuleResult], households: np.ndarray,
+             now: datetime | None = None, dry_run: bool = False) -> SyncSummary:
+        """Bring the cases in line with one assessment of `households`.
+
+        Flagged and no open case: open one (damp_mould with the Awaab's Law clock). Flagged with
+        an open case: update it in place; a higher severity is 'worsened', a lower 'improved'.
+        Not flagged with an open case: start (or continue) the clear clock and close the case
+        once clear for `auto_close_h` (not damp_mould: the landlord's duty stays once aware).
+        dry_run: count what would change, write nothing.
+        """
+        now = now or utc_now()
+        now_s = iso(now)
+        summary = SyncSummary()
+        ids = [str(h) for h in households]
+        with transaction(self.conn):
+            for kind, result in results.items():
+                existing = {r["household_id"]: dict(r) for r in self.conn.execute(
+                    "SELECT * FROM cases WHERE kind = ? AND status IN ('open', 'acknowledged')",
+                    (kind,))}
+                for i, severity, score, reason, numbers in result.iter_flagged():
+                    hid = ids[i]
+                    case = existing.pop(hid, None)
+                    if case is None:
+                        summary.opened[kind] += 1
+                        if not dry_run:
+                            summary.changed_case_ids.append(
+                                self._open_case(hid, kind, severity, score, reason, numbers, now))
+                        continue
+                    self._update_case(case, severity, score, reason, numbers, now, summary,
+                                      dry_run)
+                assessed = set(ids)
+                for hid, case in existing.items():
+                    if hid not in assessed:
+                        continue
+                    self._clear_case(case, now, now_s, summary, dry_run)
+        return summary
+
+    def _open_case(self, hid: str, kind: str, severity: str, score: float, reason: str,
+                   numbers: dict, now: datetime) -> int:
+        due, stage = self._awaab(kind, severity, now)
+        now_s = iso(now)
+        cur = self.conn.execute(
+            "INSERT INTO cases (household_id, kind, severity, score, reasons, evidence_json,"
+            " opened_at, updated_at, due_by, stage, status) VALUES (?,?,?,?,?,?,?,?,?,?, 'open')",
+            (hid, kind, severity, round(score, 1), reason, _json(numbers), now_s, now_s,
+             iso(due), stage))
+        case_id = cur.lastrowid
+        detail = f"{severity}: {reason}" + (f" (due by {iso(due)}, {stage})" if due else "")
+        self._event(case_id, now_s, ADVISOR, "opened", detail)
+        return case_id
+
+    def _awaab(self, kind: str, severity: str, aware_at: datetime):
+        if kind != "damp_mould":
+            return None, None
+        s = self.settings
+        clock = awaab.clock(aware_at, severity == "emergency", s.awaab_investigate_working_days,
+                            s.awaab_summary_working_days, s.awaab_safety_work_working_days,
+                            s.awaab_emergency_hours)
+        if severity == "emergency":
+            return clock["made_safe"], "made_safe"
+        return clock["investigate"], "investigate"
+
+    def _update_case(self, case: dict, severity: str, score: float, reason: str, numbers: dict,
+                     now: datetime, summary: SyncSummary, dry_run: bool) -> None:
+        kind = case["kind"]
+        old = SEVERITY_RANK[case["severity"]]
+        new = SEVERITY_RANK[severity]
+        action = "worsened" if new > old else "improved" if new < old else None
+        if action is None:
+            summary.unchanged[kind] += 1
+        else:
+            getattr(summary, action)[kind] += 1
+        if dry_run:
+            return
+        now_s = iso(now)
+        changes = {"score": round(score, 1), "reasons": reason, "evidence_json": _json(numbers),
+                   "updated_at": now_s, "clear_since": None}
+        if action:
+            changes["severity"] = severity
+        if action == "worsened" and kind == "damp_mould" and severity == "emergency" \
+                and case["stage"] != "made_safe":
+            due, stage = self._awaab(kind, severity, now)
+            # An escalation to an emergency can only bring the deadline forward.
+            if case["due_by"] is None or iso(due) < case["due_by"]:
+                changes.update(due_by=iso(due), stage=stage)
+        cols = ", ".join(f"{k} = ?" for k in changes)
+        self.conn.execute(f"UPDATE cases SET {cols} WHERE case_id = ?",
+                          [*changes.values(), case["case_id"]])
+        if action:
+            self._event(case["case_id"], now_s, ADVISOR, action,
+                        f"{case['severity']} -> {severity}: {reason}")
+            summary.changed_case_ids.append(case["case_id"])
+
+    def _clear_case(self, case: dict, now: datetime, now_s: str, summary: SyncSummary,
+                    dry_run: bool) -> None:
+        kind = case["kind"]
+        clear_since = parse_iso(case["clear_since"]) or now
+        limit = timedelta(hours=self.settings.auto_close_h)
+        if kind not in self.settings.auto_close_exclude and now - clear_since >= limit:
+            summary.closed[kind] += 1
+            if dry_run:
+                return
+            hours = (now - clear_since).total_seconds() / 3600
+            why = f"condition clear for {hours:.0f} hours (since {iso(clear_since)})"
+            self.conn.execute("UPDATE cases SET status = 'resolved', closed_at = ?,"
+                              " close_reason = ?, updated_at = ?, clear_since = ?"
+                              " WHERE case_id = ?",
+                              (now_s, f"auto-closed: {why}", now_s, iso(clear_since),
+                               case["case_id"]))
+            self._event(case["case_id"], now_s, ADVISOR, "auto_closed", f"closed: {why}")
+        elif case["clear_since"] is None and not dry_run:
+            self.conn.execute("UPDATE cases SET clear_since = ? WHERE case_id = ?",
+                              (now_s, case["case_id"]))
+
+
+def _json(numbers: dict) -> str:
+    return json.dumps(numbers, default=str, allow_nan=False, sort_keys=True)

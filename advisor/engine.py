@@ -1,0 +1,307 @@
+"""Run every risk rule over the aligned inputs: `assess(inputs, settings) -> {kind: RuleResult}`.
+
+Pure: no I/O. The derived quantities the rules share (costs, cold hours, the supply state, the
+household's usual range) are computed here once, vectorised over all households.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from advisor.frame import FUELS, AdviceInputs
+from advisor.rules import (
+    RuleResult,
+    bill_shock,
+    cold_home,
+    credit_runout,
+    damp_mould,
+    device_faults,
+    fuel_poverty,
+    self_disconnection,
+    self_rationing,
+)
+from advisor.rules.bill_shock import period_cost_gbp
+from advisor.rules.faults import (
+    counter_backwards,
+    heating_not_heating,
+    implausible_readings,
+    silent_devices,
+    usage_spikes,
+)
+from advisor.rules.profiles import day_months, typical_daily_kwh
+from advisor.rules.self_disconnection import supply_off_mask
+from advisor.rules.self_rationing import expected_heating_kwh, low_setpoint_share
+from hearth.settings.rooms import AdvisorSettings
+
+RATIONING_DAYS = 7
+
+
+def _fuels(inp: AdviceInputs, table: dict) -> list[str]:
+    return [f for f in FUELS if f in table]
+
+
+def forecast_cost_gbp(inp: AdviceInputs, which: str, days: int | None = None) -> np.ndarray:
+    """Forecast energy cost over the horizon, all fuels, standing charges included [GBP] (H,).
+
+    which: "p10" | "p50" | "p90". Gas costs nothing for households without gas."""
+    table = getattr(inp, f"forecast_kwh_{which}")
+    has_gas = inp.attr("has_gas", 1).astype(bool)
+    total = np.zeros(inp.n)
+    for fuel in _fuels(inp, table):
+        kwh = table[fuel][:, :days]
+        cost = period_cost_gbp(kwh, inp.forecast_rate_gbp_per_kwh[fuel][:, :days],
+                               inp.forecast_standing_gbp_per_day[fuel][:, :days])
+        total += np.where(has_gas, cost, 0.0) if fuel == "gas" else cost
+    return total
+
+
+def recent_cost_gbp_30d(inp: AdviceInputs) -> np.ndarray:
+    """The household's own recent cost scaled to 30 days [GBP] (H,); NaN with too little data."""
+    has_gas = inp.attr("has_gas", 1).astype(bool)
+    total = np.zeros(inp.n)
+    days_seen = np.zeros(inp.n)
+    for fuel in _fuels(inp, inp.history_kwh):
+        kwh = np.asarray(inp.history_kwh[fuel], dtype=np.float64)
+        seen = np.isfinite(kwh)
+        rate = inp.history_rate_gbp_per_kwh[fuel]
+        standing = inp.history_standing_gbp_per_day[fuel]
+        cost = (np.where(seen, kwh * rate + standing, 0.0)).sum(axis=1)
+        n_seen = seen.sum(axis=1)
+        per_day = np.where(n_seen > 0, cost / np.maximum(n_seen, 1), np.nan)
+        contrib = np.where(has_gas, per_day, 0.0) if fuel == "gas" else per_day
+        total += np.nan_to_num(contrib)
+        days_seen = np.maximum(days_seen, n_seen)
+    return np.where(days_seen >= 14, 30 * total, np.nan)
+
+
+def typical_cost_gbp_30d(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
+    """Ofgem typical use over the forecast's first 30 days (month by month) at the tariffs
+    that apply, standing charges included [GBP] (H,). An electrically heated home's typical
+    electricity is Ofgem's Economy 7 value on the heating profile."""
+    has_gas = inp.attr("has_gas", 1).astype(bool)
+    gas_heating = inp.attr("gas_heating", 1).astype(bool) & has_gas
+    total = np.zeros(inp.n)
+    first = np.datetime64(inp.now.replace(tzinfo=None), "D")
+    for fuel in _fuels(inp, inp.forecast_rate_gbp_per_kwh):
+        rate = inp.forecast_rate_gbp_per_kwh[fuel][:, :30]
+        standing = inp.forecast_standing_gbp_per_day[fuel][:, :30]
+        months = day_months(first, rate.shape[1])
+        if fuel == "gas":
+            kwh = typical_daily_kwh(months, s.typical_gas_kwh_per_year, True)
+        else:
+            annual = np.where(gas_heating, s.typical_electricity_kwh_per_year,
+                              s.typical_electric_heating_kwh_per_year)
+            kwh = typical_daily_kwh(months, annual, ~gas_heating)
+        cost = (kwh * rate + standing).sum(axis=1) * (30.0 / max(rate.shape[1], 1))
+        total += np.where(has_gas, cost, 0.0) if fuel == "gas" else cost
+    return total
+
+
+def typical_annual_cost_gbp(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
+    """Ofgem typical use for a year at the forecast's first-day tariffs [GBP] (H,)."""
+    has_gas = inp.attr("has_gas", 1).astype(bool)
+    gas_heating = inp.attr("gas_heating", 1).astype(bool) & has_gas
+    total = np.zeros(inp.n)
+    for fuel in _fuels(inp, inp.forecast_rate_gbp_per_kwh):
+        rate = inp.forecast_rate_gbp_per_kwh[fuel][:, 0]
+        standing = inp.forecast_standing_gbp_per_day[fuel][:, 0]
+        if fuel == "gas":
+            total += np.where(has_gas, s.typical_gas_kwh_per_year * rate + 365 * standing, 0.0)
+        else:
+            annual = np.where(gas_heating, s.typical_electricity_kwh_per_year,
+                              s.typical_electric_heating_kwh_per_year)
+            total += annual * rate + 365 * standing
+    return total
+
+
+def waking_hours(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
+    """Per step whether it falls in the waking hours (UK local time) the cold rules count (S,)."""
+    import pandas as pd
+
+    local = pd.DatetimeIndex(np.asarray(inp.step_times, dtype="datetime64[ns]")) \
+        .tz_localize("UTC").tz_convert(s.timezone)
+    hour = local.hour.to_numpy() + local.minute.to_numpy() / 60.0
+    start, end = s.cold_home_waking_from_h, s.cold_home_waking_to_h
+    return (hour >= start) & (hour < end) if start <= end else (hour >= start) | (hour < end)
+
+
+def occupied_hours(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
+    """Buckets when people are likely at home and awake (H, S): waking hours (UK time) in which
+    the household uses electricity above its own base load (the fridge and standby that run
+    when nobody is in). Without electricity readings, the waking hours alone."""
+    waking = waking_hours(inp, s)[None, :]
+    use = inp.usage_kwh.get("electricity")
+    if use is None or not s.cold_home_occupancy_from_use:
+        return np.broadcast_to(waking, (inp.n, len(waking[0])))
+    use = np.asarray(use, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            base = np.nanpercentile(use, 10, axis=1)
+    active = np.isfinite(use) & (use > np.nan_to_num(base)[:, None] * 1.5 + s.active_use_kwh)
+    # A household whose use never rises above its base load (no series, a flat series, a
+    # storage heater's constant load) keeps all its waking hours: absence is not shown.
+    n_wake = np.maximum((waking & np.isfinite(use)).sum(axis=1), 1)
+    usable = ((active & waking).sum(axis=1) / n_wake >= 0.1)[:, None]
+    return waking & np.where(usable, active, True)
+
+
+def _supply_off(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
+    """Per bucket whether a prepaid supply is off (H, S); gas counts as wanted while the
+    thermostat calls for heat."""
+    demand = {}
+    if inp.heating_on is not None:
+        demand["gas"] = np.nan_to_num(np.asarray(inp.heating_on, dtype=np.float64)) >= 0.5
+    return supply_off_mask(inp.credit_gbp, inp.voltage_v, s.supply_off_credit_gbp,
+                           supply_on=inp.supply_on, usage_kwh=inp.usage_kwh,
+                           no_use_kwh=s.no_use_kwh_per_step, demand=demand)
+
+
+def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
+    """Every rule whose inputs are present, keyed by case kind."""
+    out: dict[str, RuleResult] = {}
+    step_h = inp.step_h
+    vulnerable = inp.attr("vulnerable", 0).astype(bool)
+    prepayment = inp.attr("prepayment", 0).astype(bool)
+    benefits = inp.attr("means_tested_benefits", 0).astype(bool)
+    cold_h = None
+    if inp.temp_c is not None:
+        season = inp.heating_season(s.heating_season_months)
+        r = cold_home(inp.temp_c, season, vulnerable, step_h, s.cold_home_temp_c,
+                      s.cold_home_hours, s.cold_home_vulnerable_hours, s.cold_severe_temp_c,
+                      s.cold_severe_hours, s.cold_danger_temp_c, s.cold_danger_hours,
+                      s.min_coverage, occupied_hours(inp, s), s.cold_home_share,
+                      s.cold_home_vulnerable_share)
+        out[r.kind] = r
+        cold_h = r.numbers["cold_h"]
+    if inp.humidity_pct is not None and inp.temp_c is not None:
+        coldest = inp.min_temp_c if inp.min_temp_c is not None else inp.temp_c
+        r = damp_mould(inp.humidity_pct, inp.temp_c, coldest, vulnerable, step_h, s.damp_rh_pct,
+                       s.damp_rh_hours, s.damp_window_h, s.damp_very_high_rh_pct,
+                       s.damp_very_high_hours, s.damp_dew_margin_c, s.damp_condensation_hours,
+                       s.damp_emergency_hours, s.min_coverage, inp.step_times,
+                       s.damp_block_share)
+        out[r.kind] = r
+    if inp.credit_gbp and inp.forecast_kwh_p90:
+        r = credit_runout(inp.credit_gbp, inp.forecast_kwh_p90, inp.forecast_rate_gbp_per_kwh,
+                          inp.forecast_standing_gbp_per_day, prepayment, s.credit_days_low,
+                          s.credit_days_medium, s.credit_days_high)
+        out[r.kind] = r
+    if (inp.credit_gbp or inp.voltage_v is not None or inp.supply_on) \
+            and "electricity" in inp.usage_kwh and inp.temp_c is not None:
+        off = _supply_off(inp, s)
+        r = self_disconnection(off, inp.usage_kwh["electricity"], inp.temp_c, prepayment,
+                               vulnerable, step_h, s.cold_home_temp_c, s.supply_off_hours,
+                               s.no_use_kwh_per_step, s.no_use_hours, power_w=inp.power_w)
+        out[r.kind] = r
+    if inp.history_kwh and cold_h is not None:
+        r = _rationing(inp, s, cold_h)
+        if r is not None:
+            out[r.kind] = r
+    if inp.forecast_kwh_p50 and inp.forecast_rate_gbp_per_kwh:
+        p50 = forecast_cost_gbp(inp, "p50", 30)
+        p90 = forecast_cost_gbp(inp, "p90", 30)
+        r = bill_shock(p50, p90, recent_cost_gbp_30d(inp), typical_cost_gbp_30d(inp, s),
+                       benefits, s.bill_own_ratio, s.bill_typical_ratio,
+                       s.bill_benefits_own_ratio, s.bill_benefits_typical_ratio,
+                       s.bill_min_increase_gbp)
+        out[r.kind] = r
+        # A year's cost: the 30-day forecast scaled by the typical year over the typical 30 days
+        # (a January forecast times 365/30 would overstate the year by half).
+        typical_30 = typical_cost_gbp_30d(inp, s)
+        annual = p50 * typical_annual_cost_gbp(inp, s) / np.where(typical_30 > 0, typical_30,
+                                                                   np.nan)
+    else:
+        annual = np.full(inp.n, np.nan)
+    if inp.epc_band is not None:
+        r = fuel_poverty(inp.epc_band, benefits, annual, s.fuel_poverty_epc_bands,
+                         s.fuel_poverty_burden, s.fuel_poverty_proxy_income_gbp)
+        out[r.kind] = r
+    out["device_fault"] = _faults(inp, s)
+    return out
+
+
+def _rationing(inp: AdviceInputs, s: AdvisorSettings, cold_h: np.ndarray) -> RuleResult | None:
+    gas_heating = inp.attr("gas_heating", 1).astype(bool) & inp.attr("has_gas", 1).astype(bool)
+    if "gas" not in inp.history_kwh:
+        gas_heating = np.zeros(inp.n, dtype=bool)
+    elec = inp.history_kwh.get("electricity")
+    gas = inp.history_kwh.get("gas")
+    base = elec if elec is not None else gas
+    if base is None:
+        return None
+    days = min(RATIONING_DAYS, base.shape[1])
+    heating = np.where(gas_heating[:, None],
+                       gas[:, -days:] if gas is not None else np.nan,
+                       elec[:, -days:] if elec is not None else np.nan)
+    end = np.datetime64(inp.now.replace(tzinfo=None), "D")
+    day_months = (np.arange(end - days, end, dtype="datetime64[D]").astype("datetime64[M]")
+                  .astype(np.int64) % 12 + 1)
+    expected = expected_heating_kwh(day_months, gas_heating, s.typical_gas_kwh_per_year,
+                                    s.typical_electric_heating_kwh_per_year, inp.floor_area_m2)
+    low_sp = None
+    if inp.setpoint_c is not None and inp.temp_c is not None:
+        season = inp.heating_season(s.heating_season_months)
+        counted = occupied_hours(inp, s) & season[None, :]
+        low_sp = low_setpoint_share(inp.setpoint_c, inp.heating_on, inp.temp_c, counted,
+                                    s.cold_home_temp_c, s.rationing_setpoint_c)
+    return self_rationing(heating, expected, cold_h, s.rationing_ratio, s.rationing_cold_hours,
+                          low_sp, s.rationing_setpoint_share)
+
+
+def _faults(inp: AdviceInputs, s: AdvisorSettings) -> RuleResult:
+    n = inp.n
+    stuck = None
+    if inp.device_age_s is not None:
+        silent, worst = silent_devices(inp.device_age_s, inp.device_interval_s,
+                                       s.fault_silent_intervals, s.fault_silent_grace_s,
+                                       inp.device_max_gap_s)
+        if inp.device_stuck_h is not None:
+            stuck = np.asarray(inp.device_stuck_h) >= s.fault_stuck_hours
+    else:
+        silent, worst = np.zeros((n, 0), dtype=bool), np.zeros(n)
+    implausible = None
+    if inp.min_temp_c is not None and inp.max_temp_c is not None:
+        implausible = implausible_readings(inp.min_temp_c, inp.max_temp_c,
+                                           s.fault_temp_low_c, s.fault_temp_high_c)
+    drop = np.zeros(n)
+    for counter in inp.counter_kwh.values():
+        drop = np.maximum(drop, counter_backwards(counter, s.fault_counter_tolerance_kwh))
+    spike = np.zeros(n)
+    for fuel, use in inp.usage_kwh.items():
+        # The usual range: p95 of the recent window's buckets (robust to a few spikes).
+        p95 = _p95(use)
+        floor = (s.fault_spike_min_gas_kwh if fuel == "gas"
+                 else s.fault_spike_min_electricity_kwh)
+        spike = np.maximum(spike, usage_spikes(use, p95, s.fault_spike_ratio, floor))
+    if inp.power_w is not None:
+        # Power readings far above the household's own range (a glitched meter).
+        power = np.asarray(inp.power_w, dtype=np.float64)
+        bar_w = np.maximum(s.fault_spike_ratio * np.nan_to_num(_p95(power)),
+                           s.fault_spike_min_electricity_kwh * 1000.0 / inp.step_h)
+        over = np.where(np.isfinite(power) & (power > bar_w[:, None]), power, 0.0).max(axis=1)
+        # Reported as the energy that power would draw in one bucket [kWh].
+        spike = np.maximum(spike, over * inp.step_h / 1000.0)
+    fall = np.zeros(n)
+    if inp.heating_on is not None and inp.temp_c is not None:
+        heating_on = inp.heating_on
+        if inp.credit_gbp or inp.supply_on or inp.voltage_v is not None:
+            # With the supply off the boiler cannot heat: that is not a device fault.
+            off = _supply_off(inp, s)
+            heating_on = np.where(off, 0, heating_on)
+        fall = heating_not_heating(heating_on, inp.temp_c, inp.step_h,
+                                   s.fault_cooling_hours, s.fault_cooling_drop_c)
+    return device_faults(silent, worst, drop, spike, fall, inp.device_ids, s.fault_cooling_hours,
+                         stuck, implausible)
+
+
+def _p95(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if x.shape[1] == 0:
+        return np.full(x.shape[0], np.nan)
+    filled = np.where(np.isfinite(x), x, -np.inf)
+    k = int(0.95 * (x.shape[1] - 1))
+    part = np.partition(filled, k, axis=1)[:, k]
+    return np.where(np.isfinite(part), part, np.nan)

@@ -1,0 +1,102 @@
+"""The aligned arrays every rule reads: one row per household, one column per time step.
+
+`advisor.inputs` fills this from InfluxDB and the registry; tests and benchmarks build it
+directly. Missing data is NaN; a rule that lacks an input it needs flags nobody.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+FUELS = ("electricity", "gas")
+EPC_BANDS = "ABCDEFG"
+
+
+@dataclass
+class AdviceInputs:
+    """Aligned arrays for H households.
+
+    Recent series (H, S) on buckets of `step_h` hours ending at `now`:
+      temp_c: mean indoor temperature over the home's rooms [C]
+      min_temp_c / max_temp_c: coldest / warmest reading [C]; humidity_pct: the home's air,
+      mean over its rooms [%RH]; max_humidity_pct: the most humid room's reading [%RH]
+      heating_on: share of the bucket the heating was on [0..1]
+      setpoint_c: thermostat setpoint [C]; supply_on[fuel]: the meter's supply switch [0/1]
+      usage_kwh[fuel]: energy used in the bucket [kWh]
+      counter_kwh[fuel]: meter's cumulative register at the end of the bucket [kWh]
+      credit_gbp[fuel]: prepayment balance [GBP]; voltage_v: electricity supply voltage [V];
+      power_w: the electricity meter's highest power reading [W]
+    Daily arrays: history_kwh[fuel] (H, D) over the past days with the tariff that applied
+      (history_rate_gbp_per_kwh, history_standing_gbp_per_day); forecast_kwh_p10/p50/p90[fuel]
+      (H, F) for the coming days with forecast_rate_gbp_per_kwh and
+      forecast_standing_gbp_per_day.
+    Registry attributes (H,): prepayment, has_gas, gas_heating, epc_band (0=A..6=G, -1 unknown),
+      means_tested_benefits, vulnerable, floor_area_m2.
+    Devices (H, K), padded with NaN / "": device_ids, device_age_s (seconds since the last
+      reading), device_interval_s (expected reporting interval), device_max_gap_s (longest gap
+      between readings in the window), device_stuck_h (hours of readings repeating one value).
+    """
+
+    households: np.ndarray
+    now: datetime
+    step_h: float
+    step_times: np.ndarray
+    temp_c: np.ndarray | None = None
+    min_temp_c: np.ndarray | None = None
+    max_temp_c: np.ndarray | None = None
+    humidity_pct: np.ndarray | None = None
+    max_humidity_pct: np.ndarray | None = None
+    heating_on: np.ndarray | None = None
+    setpoint_c: np.ndarray | None = None
+    voltage_v: np.ndarray | None = None
+    power_w: np.ndarray | None = None
+    supply_on: dict[str, np.ndarray] = field(default_factory=dict)
+    usage_kwh: dict[str, np.ndarray] = field(default_factory=dict)
+    counter_kwh: dict[str, np.ndarray] = field(default_factory=dict)
+    credit_gbp: dict[str, np.ndarray] = field(default_factory=dict)
+    history_kwh: dict[str, np.ndarray] = field(default_factory=dict)
+    history_rate_gbp_per_kwh: dict[str, np.ndarray] = field(default_factory=dict)
+    history_standing_gbp_per_day: dict[str, np.ndarray] = field(default_factory=dict)
+    forecast_kwh_p10: dict[str, np.ndarray] = field(default_factory=dict)
+    forecast_kwh_p50: dict[str, np.ndarray] = field(default_factory=dict)
+    forecast_kwh_p90: dict[str, np.ndarray] = field(default_factory=dict)
+    forecast_rate_gbp_per_kwh: dict[str, np.ndarray] = field(default_factory=dict)
+    forecast_standing_gbp_per_day: dict[str, np.ndarray] = field(default_factory=dict)
+    prepayment: np.ndarray | None = None
+    has_gas: np.ndarray | None = None
+    gas_heating: np.ndarray | None = None
+    epc_band: np.ndarray | None = None
+    means_tested_benefits: np.ndarray | None = None
+    vulnerable: np.ndarray | None = None
+    floor_area_m2: np.ndarray | None = None
+    device_ids: np.ndarray | None = None
+    device_age_s: np.ndarray | None = None
+    device_interval_s: np.ndarray | None = None
+    device_max_gap_s: np.ndarray | None = None
+    device_stuck_h: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.households)
+
+    def attr(self, name: str, default=0) -> np.ndarray:
+        """A registry attribute (H,), or `default` for everyone when it is missing."""
+        value = getattr(self, name)
+        if value is None:
+            return np.full(self.n, default)
+        return np.asarray(value)
+
+    def heating_season(self, months: list[int]) -> np.ndarray:
+        """Per step, whether it falls in the heating season (S,)."""
+        month = np.asarray(self.step_times, dtype="datetime64[M]").astype(np.int64) % 12 + 1
+        return np.isin(month, np.asarray(months))
+
+
+def epc_index(bands) -> np.ndarray:
+    """EPC band letters to 0 (A) .. 6 (G); -1 where unknown."""
+    lookup = {b: i for i, b in enumerate(EPC_BANDS)}
+    return np.array([lookup.get(str(b).strip().upper(), -1) if b else -1 for b in bands],
+                    dtype=np.int8)

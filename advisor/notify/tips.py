@@ -1,0 +1,102 @@
+"""Tips for tenants: short, plain English, neutral service wording, specific to the risk and the
+household's own numbers. Templates use GOV.UK Notify's ((placeholder)) syntax; the texts live in
+config ([notifier.templates]) and, for Notify, in the Notify templates with the same wording.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Built-in texts (also in config/hearth.toml). Each ends with how to stop the messages.
+DEFAULT_TEMPLATES: dict[str, str] = {
+    "credit_runout": (
+        "((service)): your ((fuel)) meter has £((credit_gbp)) credit left, enough for"
+        " ((days_left)). If it runs out you can ((emergency_credit_hint)). For help with"
+        " energy costs, ((fuel_voucher_hint)) on ((help_phone)). Reply STOP to stop these texts."),
+    "self_disconnection": (
+        "((service)): your meter shows no energy used for ((hours)) hours while your home was"
+        " cold. If your credit has run out you can ((emergency_credit_hint)), and"
+        " ((fuel_voucher_hint)) on ((help_phone)). Reply STOP to stop these texts."),
+    "cold_home": (
+        "((service)): your home has been below ((bar_c)) C for ((cold_hours)) of the last"
+        " ((window_hours)) hours. Heating at least the room you use most to 18 C protects your"
+        " health. For help with heating or its cost call ((help_phone)). Reply STOP to stop"
+        " these texts."),
+    "self_rationing": (
+        "((service)): your home has been cold (below 18 C for ((cold_hours)) hours) and your"
+        " heating use is low. If cost is the reason, help is available: ((fuel_voucher_hint))"
+        " on ((help_phone)). Reply STOP to stop these texts."),
+    "damp_mould": (
+        "((service)): the air in your home has been very damp (up to ((max_rh_pct))%). To cut"
+        " condensation: use the extractor fan or open a window a little when cooking or"
+        " showering, dry clothes outdoors or in a ventilated room, and wipe windows dry in the"
+        " morning. We will contact you about it. If you see mould call ((help_phone)). Reply"
+        " STOP to stop these texts."),
+    "bill_shock": (
+        "((service)): your energy for the next 30 days may cost about £((cost_gbp)), more than"
+        " usual for your home. Turning the heating down 1 C and washing at 30 C can help. For"
+        " help with bills call ((help_phone)). Reply STOP to stop these texts."),
+    "fuel_poverty": (
+        "((service)): you may be able to get help with energy bills, for example the Warm Home"
+        " Discount or home insulation grants. To find out call ((help_phone)). Reply STOP to"
+        " stop these texts."),
+}
+
+TIP_KINDS = tuple(DEFAULT_TEMPLATES)
+# When a household has several new cases, the most urgent tip goes first.
+PRIORITY = ("self_disconnection", "credit_runout", "damp_mould", "cold_home", "self_rationing",
+            "bill_shock", "fuel_poverty")
+
+PLACEHOLDER = re.compile(r"\(\(([a-z_][a-z0-9_]*)\)\)")
+
+
+class TemplateError(ValueError):
+    """A template names a placeholder the tip does not provide."""
+
+
+def render(template: str, personalisation: dict[str, str]) -> str:
+    """Fill ((placeholders)) as GOV.UK Notify does; a missing value is an error."""
+    missing = [m for m in PLACEHOLDER.findall(template) if m not in personalisation]
+    if missing:
+        raise TemplateError(f"template needs {', '.join(sorted(set(missing)))}")
+    return PLACEHOLDER.sub(lambda m: str(personalisation[m.group(1)]), template)
+
+
+def _num(value, digits: int = 0) -> str:
+    if value is None:
+        return "?"
+    return f"{value:.{digits}f}"
+
+
+def personalisation(kind: str, evidence: dict, settings) -> dict[str, str]:
+    """The ((placeholders)) of a tip from a case's evidence numbers and the notifier settings."""
+    common = {"service": settings.service_name, "help_phone": settings.help_phone,
+              "emergency_credit_hint": settings.emergency_credit_hint,
+              "fuel_voucher_hint": settings.fuel_voucher_hint}
+    e = evidence
+    if kind == "credit_runout":
+        days = e.get("days_left")
+        if days is None:
+            left = "a few days"
+        elif days < 1:
+            left = "less than a day"
+        else:
+            left = f"about {days:.0f} day" + ("" if round(days) == 1 else "s")
+        common |= {"fuel": e.get("fuel") or "energy", "credit_gbp": _num(e.get("credit_gbp"), 2),
+                   "days_left": left}
+    elif kind == "self_disconnection":
+        common |= {"hours": _num(max(e.get("off_h") or 0, e.get("no_use_cold_h") or 0))}
+    elif kind == "cold_home":
+        common |= {"bar_c": _num(e.get("bar_c")), "cold_hours": _num(e.get("cold_h")),
+                   "window_hours": _num(e.get("window_h"))}
+    elif kind == "self_rationing":
+        common |= {"cold_hours": _num(e.get("cold_h"))}
+    elif kind == "damp_mould":
+        common |= {"max_rh_pct": _num(e.get("max_rh_pct"))}
+    elif kind == "bill_shock":
+        common |= {"cost_gbp": _num(e.get("p50_gbp"))}
+    return common
+
+
+def template_text(kind: str, settings) -> str:
+    return settings.templates.get(kind) or DEFAULT_TEMPLATES[kind]

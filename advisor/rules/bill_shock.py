@@ -1,0 +1,79 @@
+"""Bill shock and unaffordable bills: the 30-day cost forecast against the household's own recent
+months and against Ofgem's typical use.
+
+Cost = sum over days and fuels of (kWh x unit rate that applies that day + standing charge).
+Two bars: the forecast over the household's own recent 30-day cost by `own_ratio` (a shock), or
+over the cost of Ofgem typical use for the same days at the same tariffs by `typical_ratio` (an
+unaffordable bill). Households on means-tested benefits get the lower ratios. p50 over a bar
+flags medium, 1.5 times over it high; the p90 over the own-history bar raised by 0.5 (2.0
+or 1.75 times the own cost) flags low.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from advisor.rules.base import HIGH, LOW, MEDIUM, NONE, RuleResult
+
+
+def period_cost_gbp(kwh: np.ndarray, rate_gbp_per_kwh: np.ndarray,
+                    standing_gbp_per_day: np.ndarray) -> np.ndarray:
+    """Cost of daily energy (H, D) at daily rates (H, D) plus standing charges [GBP] (H,).
+
+    Days without a reading cost the standing charge only."""
+    energy = np.nan_to_num(np.asarray(kwh, dtype=np.float64)) * rate_gbp_per_kwh
+    return (energy + standing_gbp_per_day).sum(axis=1)
+
+
+def bill_shock(forecast_p50_gbp: np.ndarray, forecast_p90_gbp: np.ndarray,
+               recent_gbp_30d: np.ndarray, typical_gbp_30d: np.ndarray,
+               benefits: np.ndarray, own_ratio: float = 1.5, typical_ratio: float = 1.5,
+               benefits_own_ratio: float = 1.25, benefits_typical_ratio: float = 1.2,
+               min_increase_gbp: float = 15.0) -> RuleResult:
+    """Flag households facing a much higher bill than usual or than typical.
+
+    forecast_p50_gbp / forecast_p90_gbp: 30-day cost forecast (H,) [GBP]. recent_gbp_30d: own
+    recent cost scaled to 30 days (H,) [GBP], NaN without history. typical_gbp_30d: typical use
+    at the tariffs that apply, 30 days (H,) [GBP]. benefits: (H,) bool.
+    """
+    benefits = np.asarray(benefits, dtype=bool)
+    p50 = np.asarray(forecast_p50_gbp, dtype=np.float64)
+    p90 = np.asarray(forecast_p90_gbp, dtype=np.float64)
+    recent = np.asarray(recent_gbp_30d, dtype=np.float64)
+    typical = np.asarray(typical_gbp_30d, dtype=np.float64)
+    r_own = np.where(benefits, benefits_own_ratio, own_ratio)
+    r_typ = np.where(benefits, benefits_typical_ratio, typical_ratio)
+    # How far over each bar (1.0 = at the bar); an own-history shock needs a real rise in pounds.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rise50 = (recent > 0) & (p50 - recent >= min_increase_gbp)
+        rise90 = (recent > 0) & (p90 - recent >= min_increase_gbp)
+        own50 = np.where(rise50, p50 / (recent * r_own), 0)
+        # The p90 must clear a higher bar (ratio + 0.5): a real chance of a much bigger bill.
+        own90 = np.where(rise90, p90 / (recent * (r_own + 0.5)), 0)
+        typ50 = np.where(typical > 0, p50 / (typical * r_typ), 0)
+    # The p90 (a cold month, a bad estimate) only counts against the household's own history:
+    # against typical use it would flag every household whose forecast is merely uncertain.
+    over50 = np.nan_to_num(np.maximum(own50, typ50))
+    over90 = np.nan_to_num(own90)
+    severity = np.select([over50 >= 1.5, over50 >= 1.0, over90 >= 1.0], [HIGH, MEDIUM, LOW], NONE)
+    flagged = np.isfinite(p50) & (severity > NONE)
+    score = 100 * np.clip((np.maximum(over50, over90 * 0.8) - 0.8) / 1.2, 0, 1)
+    numbers = {"p50_gbp": p50, "p90_gbp": p90, "recent_gbp": recent, "typical_gbp": typical,
+               "own_ratio": np.where(recent > 0, p50 / np.where(recent > 0, recent, 1), np.nan),
+               "typical_ratio": np.where(typical > 0, p50 / np.where(typical > 0, typical, 1),
+                                         np.nan),
+               "benefits": benefits}
+
+    def reason(n: dict) -> str:
+        text = (f"Next 30 days' energy cost forecast £{n['p50_gbp']:.0f} (up to"
+                f" £{n['p90_gbp']:.0f})")
+        if n["recent_gbp"] is not None:
+            text += (f", {n['own_ratio']:.1f} times the household's own recent"
+                     f" £{n['recent_gbp']:.0f} a month")
+        text += (f", {n['typical_ratio']:.1f} times the £{n['typical_gbp']:.0f} of typical use"
+                 " (Ofgem)")
+        if n["benefits"]:
+            text += "; receives means-tested benefits (lower bar)"
+        return text
+
+    return RuleResult("bill_shock", flagged, severity, score, numbers, reason)

@@ -1,0 +1,86 @@
+"""Cold home: indoor temperature under 18 C (UKHSA) for long spells in the heating season.
+
+Vulnerable households are flagged after fewer cold hours. Severity rises with time below the
+UKHSA's lower levels (16 C: respiratory risk; 12 C: cardiovascular risk).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from advisor.rules.base import (
+    EMERGENCY,
+    HIGH,
+    LOW,
+    MEDIUM,
+    RuleResult,
+    as_float,
+    coverage,
+    fmt_h,
+    longest_run,
+    nanmin_safe,
+)
+
+
+def cold_home(temp_c: np.ndarray, in_season: np.ndarray, vulnerable: np.ndarray, step_h: float,
+              cold_temp_c: float = 18.0, cold_hours: float = 24.0,
+              vulnerable_hours: float = 12.0, severe_temp_c: float = 16.0,
+              severe_hours: float = 12.0, danger_temp_c: float = 12.0, danger_hours: float = 6.0,
+              min_coverage: float = 0.5, waking: np.ndarray | None = None, share: float = 0.0,
+              vulnerable_share: float = 0.0) -> RuleResult:
+    """Flag homes colder than `cold_temp_c` for long in the heating season.
+
+    temp_c: indoor temperature (H, S) [C], NaN where missing. in_season: (S,) or (H, S) bool.
+    vulnerable: (H,) bool. step_h: bucket length [h]. waking: (S,) or (H, S) bool, the hours
+    that count (people up and about); all hours when None. Flagged when the cold counted hours
+    reach `cold_hours` and are at least `share` of the counted hours with data (vulnerable
+    households: `vulnerable_hours` and `vulnerable_share`).
+    """
+    temp = as_float(temp_c)
+    season = np.broadcast_to(np.asarray(in_season, dtype=bool), temp.shape)
+    if waking is not None:
+        season = season & np.broadcast_to(np.asarray(waking, dtype=bool), temp.shape)
+    valid = np.isfinite(temp)
+    seen = valid & season
+    cold = seen & (temp < cold_temp_c)
+    severe = seen & (temp < severe_temp_c)
+    danger = seen & (temp < danger_temp_c)
+    cold_h = cold.sum(axis=1) * step_h
+    seen_h = seen.sum(axis=1) * step_h
+    cold_share = np.where(seen_h > 0, cold_h / np.maximum(seen_h, 1e-9), 0.0)
+    severe_h = severe.sum(axis=1) * step_h
+    danger_h = danger.sum(axis=1) * step_h
+    spell_h = longest_run(cold) * step_h
+    lowest = nanmin_safe(np.where(season, temp, np.nan))
+    window_h = temp.shape[1] * step_h
+    vulnerable = np.asarray(vulnerable, dtype=bool)
+    bar_h = np.where(vulnerable, vulnerable_hours, cold_hours)
+    bar_share = np.where(vulnerable, vulnerable_share, share)
+    enough = coverage(temp) >= min_coverage
+    flagged = enough & (cold_h >= bar_h) & (cold_share >= bar_share - 1e-9)
+    severity = np.full(temp.shape[0], LOW, dtype=np.int8)
+    severity[cold_h >= 2 * bar_h] = MEDIUM
+    severity[severe_h >= severe_hours] = HIGH
+    severity[(danger_h >= danger_hours) & vulnerable] = EMERGENCY
+    severity[(danger_h >= danger_hours) & ~vulnerable] = HIGH
+    # Score: share of the window spent cold, plus weight for depth below the bar.
+    depth_c = np.clip(cold_temp_c - np.nan_to_num(lowest, nan=cold_temp_c), 0, 10)
+    score = 60 * cold_share + 4 * depth_c + 10 * vulnerable
+    numbers = {"cold_h": cold_h, "counted_h": seen_h, "window_h": np.full(temp.shape[0], window_h),
+               "lowest_c": lowest, "longest_spell_h": spell_h, "below_severe_h": severe_h,
+               "bar_c": np.full(temp.shape[0], cold_temp_c), "vulnerable": vulnerable}
+
+    def reason(n: dict) -> str:
+        of = (f"{fmt_h(n['window_h'])} hours" if waking is None else
+              f"{fmt_h(n['counted_h'])} hours people were at home and awake in the last"
+              f" {fmt_h(n['window_h'])} hours")
+        text = (f"Indoor temperature below {n['bar_c']:g} C for {fmt_h(n['cold_h'])} of the"
+                f" {'last ' if waking is None else ''}{of} (lowest {n['lowest_c']:.1f} C,"
+                f" longest spell {fmt_h(n['longest_spell_h'])} h) while the heating season is on")
+        if n["below_severe_h"]:
+            text += f"; below {severe_temp_c:g} C for {fmt_h(n['below_severe_h'])} h"
+        if n["vulnerable"]:
+            text += "; household flagged as vulnerable"
+        return text
+
+    return RuleResult("cold_home", flagged, severity, score, numbers, reason)

@@ -1,0 +1,165 @@
+"""Benchmark: the advisor against the simulator's ground truth.
+
+    PYTHONPATH=. /work/venv/bin/python -m benchmarks.bench_advisor_truth [--households 500]
+        [--days 14] [--seed 42] [--fault-rate 0.05]
+
+Starts its own InfluxDB (free loopback ports, temporary folder), then runs the service's own
+commands as a council would: `hearth registry generate`, `hearth sim --backfill DAYS` (which
+writes the ground truth), `hearth collect derive-usage`, `hearth forecast`, and
+`hearth advise --no-tips --now END` with the advisor's window set to the simulated period.
+It then compares the open cases with the truth labels, per risk: recall (share of the truly
+affected homes flagged) and precision (share of flagged homes truly affected). Goal: recall
+>= 95% and precision >= 90% per risk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+INFLUX_USER, INFLUX_PASSWORD = "bench_admin", "bench-influx-password"
+
+# Truth label -> advisor case kinds that answer it. credit_out (a supply off at any time) is
+# answered by self_disconnection (off for 3 hours or more); credit_runout looks ahead (days of
+# credit left) and has no ground-truth label.
+MAPPING = {
+    "cold_home": ("cold_home",),
+    "damp_mould": ("damp_mould",),
+    "self_disconnection": ("self_disconnection",),
+    "credit_out": ("self_disconnection",),
+    "self_rationing": ("self_rationing",),
+    "device_fault": ("device_fault",),
+}
+# Fault kinds visible in the data (Modbus exceptions and slow answers are not written to InfluxDB
+# by a backfill, so no reading shows them).
+VISIBLE_FAULTS = {"silent", "reset", "stuck", "spike"}
+
+
+def hearth(env: dict, *args: str, timeout_s: float = 3600) -> float:
+    t0 = time.perf_counter()
+    print(f"$ hearth {' '.join(args)}", flush=True)
+    proc = subprocess.run([sys.executable, "-m", "hearth", *args], env=env, cwd=ROOT,
+                          timeout=timeout_s)
+    if proc.returncode != 0:
+        raise SystemExit(f"hearth {' '.join(args)} failed with exit code {proc.returncode}")
+    return time.perf_counter() - t0
+
+
+def score(truth: dict, flagged: dict[str, set[str]]) -> list[dict]:
+    homes = {h["household_id"]: h for h in truth["households"]}
+    faulty: dict[str, set[str]] = {}
+    device_home = truth.get("device_households", {})
+    for d in truth.get("devices", []):
+        hid = device_home.get(d["device_id"])
+        if hid:
+            faulty.setdefault(hid, set()).update(d["fault_kinds"])
+    rows = []
+    for label, kinds in MAPPING.items():
+        got = set().union(*(flagged.get(k, set()) for k in kinds))
+        if label == "device_fault":
+            want = {h for h, k in faulty.items() if k & VISIBLE_FAULTS}
+        else:
+            want = {h for h, v in homes.items() if v.get(label)}
+        tp = len(got & want)
+        rows.append({"risk": label, "advisor": "+".join(kinds), "truth": len(want),
+                     "flagged": len(got), "hits": tp,
+                     "recall": tp / len(want) if want else None,
+                     "precision": tp / len(got) if got else None})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--households", type=int, default=500)
+    ap.add_argument("--days", type=float, default=14.0)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--fault-rate", type=float, default=0.05,
+                    help="fault episodes per device per day")
+    ap.add_argument("--interval-s", type=int, default=600,
+                    help="backfill sample spacing [s] (the devices' reporting interval)")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--json", type=Path, help="write the figures here")
+    args = ap.parse_args(argv)
+    if args.days * 24 > 24 * 14:
+        raise SystemExit("--days: at most 14 (the advisor's longest window)")
+
+    from hearth.stack import InfluxServer, free_port
+
+    tmp = Path(tempfile.mkdtemp(prefix="hearth-truth-"))
+    server = InfluxServer(tmp / "influxdb", free_port(), free_port(), INFLUX_USER, INFLUX_PASSWORD)
+    server.start()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HEARTH_HOME": str(tmp),
+           "HEARTH_INFLUX_PASSWORD": INFLUX_PASSWORD, "HEARTH_MQTT_PASSWORD": "unused",
+           "HEARTH__INFLUXDB__URL": server.url, "HEARTH__INFLUXDB__USERNAME": INFLUX_USER,
+           "HEARTH__INFLUXDB__MANAGE_SERVER": "false", "HEARTH__INFLUXDB__RPC_PORT": "1",
+           "HEARTH__ADVISOR__WINDOW_H": str(int(args.days * 24)),
+           "HEARTH__SIM__BACKFILL_INTERVAL_S": str(args.interval_s),
+           "HEARTH__INFLUXDB__TIMEOUT_S": "600",
+           "HEARTH__COLLECTORS__METRICS_PORT": str(free_port())}
+    timings = {}
+    try:
+        timings["generate"] = hearth(env, "registry", "generate", "--households",
+                                     str(args.households), "--seed", str(args.seed))
+        timings["backfill"] = hearth(env, "sim", "--backfill", str(args.days), "--duration-s",
+                                     "0", "--fault-rate", str(args.fault_rate), "--seed",
+                                     str(args.seed))
+        # The backfill samples every device every --interval-s: that is their reporting
+        # interval in this run (the registry's live intervals are shorter).
+        with sqlite3.connect(tmp / "var" / "registry.sqlite3") as conn:
+            conn.execute("UPDATE devices SET interval_s = MAX(interval_s, ?)", (args.interval_s,))
+        truth_path = tmp / "var" / "sim" / "truth_backfill.json"
+        truth = json.loads(truth_path.read_text())
+        start = datetime.fromtimestamp(truth["period"]["start_ns"] / 1e9, UTC)
+        end = datetime.fromtimestamp(truth["period"]["end_ns"] / 1e9, UTC)
+        timings["derive_usage"] = hearth(env, "collect", "derive-usage", "--since",
+                                         start.isoformat(), "--until", end.isoformat())
+        timings["forecast"] = hearth(env, "forecast", "--now", end.isoformat())
+        timings["advise"] = hearth(env, "advise", "--no-tips", "--now", end.isoformat())
+        conn = sqlite3.connect(tmp / "var" / "registry.sqlite3")
+        flagged: dict[str, set[str]] = {}
+        for hid, kind in conn.execute("SELECT household_id, kind FROM cases WHERE status IN"
+                                      " ('open', 'acknowledged')"):
+            flagged.setdefault(kind, set()).add(hid)
+        truth["device_households"] = dict(conn.execute("SELECT device_id, household_id"
+                                                       " FROM devices").fetchall())
+        conn.close()
+    finally:
+        server.stop()
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"kept {tmp}")
+    rows = score(truth, flagged)
+    print(f"\n{args.households} homes, {args.days:g} days, seed {args.seed}, fault rate"
+          f" {args.fault_rate}/device/day, readings every {args.interval_s} s")
+    print(f"{'risk':<20}{'advisor kinds':<34}{'truth':>6}{'flagged':>8}{'hits':>6}"
+          f"{'recall':>8}{'precision':>10}")
+    for r in rows:
+        rec = "-" if r["recall"] is None else f"{100 * r['recall']:.0f}%"
+        pre = "-" if r["precision"] is None else f"{100 * r['precision']:.0f}%"
+        print(f"{r['risk']:<20}{r['advisor']:<34}{r['truth']:>6}{r['flagged']:>8}{r['hits']:>6}"
+              f"{rec:>8}{pre:>10}")
+    print("times: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "timings_s": timings,
+                                         "households": args.households, "days": args.days,
+                                         "seed": args.seed}, indent=2))
+    met = all((r["recall"] or 0) >= 0.95 and (r["precision"] or 0) >= 0.90 for r in rows
+              if r["truth"])
+    print("goal (recall >= 95%, precision >= 90% per risk):", "met" if met else "NOT met")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,81 @@
+"""`hearth collect`: run the collectors; `derive-usage`; `status` (spool and dead letters)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "collect", help="run the collectors (MQTT, Modbus) and the spool writer",
+        description="Runs the MQTT and Modbus collectors and drains the spool into InfluxDB"
+                    " until SIGTERM or Ctrl-C. Logs a summary line every minute and serves"
+                    " Prometheus metrics on 127.0.0.1:collectors.metrics_port.")
+    p.set_defaults(func=run_handler)
+    sub = p.add_subparsers(dest="collect_command", metavar="SUBCOMMAND")
+    d = sub.add_parser("derive-usage", help="derive half-hourly usage_30m from the meter registers",
+                       description="Derives usage_30m (kWh per half hour per household and fuel)"
+                                   " from the cumulative meter registers. Without --since it"
+                                   " continues from the last derived half hour (minus a margin);"
+                                   " re-running overwrites the same half hours.")
+    d.add_argument("--since", help="start (ISO 8601, UTC if no offset), e.g. 2026-01-05T00:00Z")
+    d.add_argument("--until", help="end (ISO 8601; default now)")
+    d.add_argument("--fuel", choices=["electricity", "gas"], action="append",
+                   help="only this fuel (repeatable; default both)")
+    d.set_defaults(func=derive_usage_handler)
+    s = sub.add_parser("status", help="spool backlog and dead letters by reason")
+    s.set_defaults(func=status_handler)
+
+
+def run_handler(args: argparse.Namespace, settings) -> int:
+    from collectors.service import run_forever
+
+    return run_forever(settings)
+
+
+def _parse_time(text: str | None, name: str):
+    import datetime as dt
+
+    from hearth.errors import HearthError
+
+    if text is None:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise HearthError(f"{name} {text!r} is not an ISO 8601 time; write e.g."
+                          " 2026-01-05T00:00Z") from None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+def derive_usage_handler(args: argparse.Namespace, settings) -> int:
+    from collectors.usage import derive_usage_from_settings
+
+    results = derive_usage_from_settings(settings, since=_parse_time(args.since, "--since"),
+                                         until=_parse_time(args.until, "--until"),
+                                         fuels=args.fuel)
+    for r in results:
+        print(r.describe())
+    return 0
+
+
+def status_handler(args: argparse.Namespace, settings) -> int:
+    from collectors.deadletter import count_by_reason
+    from collectors.service import open_spool
+
+    spool = open_spool(settings)
+    try:
+        print(f"spool {settings.collectors.spool_dir}: {spool.backlog_readings()} readings"
+              f" ({spool.backlog_bytes()} bytes,"
+              f" {100 * spool.backlog_bytes() / spool.max_bytes:.1f}%"
+              f" of {spool.max_bytes}) waiting for InfluxDB; position segment"
+              f" {spool.position.segment} offset {spool.position.offset}")
+    finally:
+        spool.close()
+        spool.dead_letters.close()
+    counts = count_by_reason(settings.collectors.dead_letter_dir)
+    total = sum(counts.values())
+    print(f"dead letters in {settings.collectors.dead_letter_dir}: {total}")
+    for (source, code), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        print(f"  {n:>8}  {source:<8} {code}")
+    return 0

@@ -1,0 +1,157 @@
+"""`hearth collect`: the collectors, the spool and its writer in one process.
+
+asyncio runs the collectors (paho keeps its own network thread; the spool writer is a thread
+of its own, as `requests` blocks). SIGTERM/SIGINT set the stop event: collectors store and
+acknowledge what they took, the writer finishes its batch, the rest waits in the spool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+import time
+
+from collectors.base import COLLECTOR_TYPES, Collector, create_collector
+from collectors.deadletter import DeadLetters
+from collectors.health import Snapshot, metrics_registry, summary_line
+from collectors.spool import Spool
+from collectors.writer import SpoolWriter
+
+log = logging.getLogger("hearth.collectors")
+
+
+def open_spool(settings) -> Spool:
+    c = settings.collectors
+    letters = DeadLetters(c.dead_letter_dir, c.dead_letter_max_bytes, c.dead_letter_max_raw_bytes)
+    return Spool(c.spool_dir, letters, c.spool.max_bytes, c.spool.segment_bytes,
+                 c.spool.warn_fraction)
+
+
+class CollectService:
+    """Everything `hearth collect` runs; `run(stop)` until the event is set."""
+
+    def __init__(self, settings, collectors: list[Collector] | None = None,
+                 serve_metrics: bool = True):
+        from hearth.influx import InfluxClient
+
+        self.settings = settings
+        self.spool = open_spool(settings)
+        self.client = InfluxClient.from_settings(settings)
+        c = settings.collectors
+        self.writer = SpoolWriter(self.spool, self.client, c.spool.batch_lines,
+                                  retry_max_s=c.spool.retry_max_s, prepare=self._prepare_db)
+        self.collectors = collectors if collectors is not None else self._configured()
+        self.serve_metrics = serve_metrics
+        self._http = None
+
+    def _prepare_db(self) -> None:
+        self.client.ensure_database()
+
+    def _configured(self) -> list[Collector]:
+        out: list[Collector] = []
+        if self.settings.collectors.mqtt.enabled:
+            from collectors.mqtt import MqttConfig
+
+            out.append(create_collector("mqtt", "mqtt", MqttConfig.from_settings(self.settings),
+                                        self.spool))
+        try:
+            importlib.import_module("collectors.modbus")
+        except ModuleNotFoundError as exc:
+            if exc.name != "collectors.modbus":
+                raise
+        if "modbus" in COLLECTOR_TYPES:
+            modbus = create_collector("modbus", "modbus", self.settings, self.spool)
+            if getattr(modbus, "gateways", None):
+                out.append(modbus)
+            else:
+                log.info("no Modbus devices in the registry or config: Modbus collector not run")
+        if not out:
+            log.warning("no collectors configured: only draining the spool into InfluxDB")
+        return out
+
+    # ---- figures ----------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        per = {}
+        for col in self.collectors:
+            per[col.name] = (col.stats.readings_in, col.stats.dead_lettered,
+                             col.stats.devices_silent)
+        return Snapshot(
+            readings_in=sum(v[0] for v in per.values()),
+            written=self.writer.stats.written,
+            dead_lettered=sum(v[1] for v in per.values()),
+            influx_dead_lettered=self.writer.stats.dead_lettered,
+            backlog_readings=self.spool.backlog_readings(),
+            backlog_bytes=self.spool.backlog_bytes(),
+            spool_max_bytes=self.spool.max_bytes,
+            devices_silent=sum(v[2] for v in per.values()),
+            per_collector=per,
+            write_failures=self.writer.stats.failures)
+
+    async def _summaries(self, stop: asyncio.Event) -> None:
+        interval = self.settings.collectors.summary_interval_s
+        before, t0 = None, time.monotonic()
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            now = self.snapshot()
+            t1 = time.monotonic()
+            log.info("collect: %s", summary_line(now, before, t1 - t0))
+            before, t0 = now, t1
+
+    def _start_metrics(self) -> None:
+        from prometheus_client import start_http_server
+
+        port = self.settings.collectors.metrics_port
+        try:
+            server, _thread = start_http_server(port, addr="127.0.0.1",
+                                                registry=metrics_registry(self.snapshot))
+        except OSError as exc:
+            from hearth.errors import HearthError
+
+            raise HearthError(f"cannot serve metrics on 127.0.0.1:{port} ({exc}); is another"
+                              " `hearth collect` running? Change collectors.metrics_port") from exc
+        self._http = server
+        log.info("metrics on http://127.0.0.1:%d/metrics", port)
+
+    # ---- running ----------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        if self.serve_metrics:
+            self._start_metrics()
+        self.writer.start()
+        tasks = [asyncio.create_task(col.run(stop), name=f"collector-{col.name}")
+                 for col in self.collectors]
+        tasks.append(asyncio.create_task(self._summaries(stop), name="summary"))
+        try:
+            await stop.wait()
+        finally:
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            for col, res in zip(self.collectors, results, strict=False):
+                if isinstance(res, BaseException):
+                    log.error("collector %s stopped with an error: %r", col.name, res)
+            await asyncio.to_thread(self.writer.stop, 5.0)
+            self.spool.close()
+            self.spool.dead_letters.close()
+            self.client.close()
+            if self._http is not None:
+                self._http.shutdown()
+            log.info("collect: stopped; %s", summary_line(self.snapshot(), None, 0))
+
+
+def run_forever(settings) -> int:
+    """Run until SIGTERM/SIGINT."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        service = CollectService(settings)
+        await service.run(stop)
+
+    asyncio.run(main())
+    return 0

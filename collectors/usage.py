@@ -1,0 +1,262 @@
+"""Half-hourly usage (`usage_30m`) from the cumulative meter registers: the forecaster's input.
+
+The numeric core, `half_hour_usage`, is pure numpy on ``(series, samples)`` arrays:
+
+1. **Spikes**: a single sample that jumps away and back (its step in and its step out are both
+   implausible, while skipping it gives a plausible step) is removed. A step is implausible when
+   it is negative beyond jitter or larger than ``max_power_kw`` x its duration (+ a small floor).
+2. **Counter resets**: a step down (beyond ``jitter_kwh``) means the register restarted from 0,
+   so the step's energy is the new value itself. Smaller steps down are jitter (0 kWh).
+3. Any remaining step above the physical cap (a spike that did not come back, a reset to a
+   large value) is dropped (0 kWh) and counted as a spike.
+4. **Gaps**: the cleaned register is interpolated linearly at each half-hour boundary, but only
+   between samples at most ``max_gap_s`` apart. Half hours with a boundary inside a longer gap
+   are NaN and not written: usage is never invented across long gaps (the register still
+   carries the total, so the energy reappears in no half hour, and the forecaster sees a gap).
+   Short gaps are spread linearly, which is what interpolating the register means.
+
+Usage per half hour = cleaned register at its end boundary minus at its start. A household's
+usage is the sum over its meters of that fuel (NaN only if all of them are NaN).
+
+The I/O wrapper `derive_usage` queries raw `meter` readings per fuel, derives, and writes
+`usage_30m` (tags household, fuel; field energy_kwh; time = start of the half hour) into the
+`usage` retention policy. Writing the same half hour again overwrites it (idempotent);
+without `since` it continues from the last derived half hour minus `margin_s`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+log = logging.getLogger("hearth.collectors.usage")
+
+HALF_HOUR_S = 1800
+HALF_HOUR_NS = HALF_HOUR_S * 10**9
+FUELS = ("electricity", "gas")
+
+
+@dataclass(frozen=True)
+class UsageResult:
+    """`energy_kwh` (series, intervals) [kWh], NaN where unknown; per-series counts."""
+
+    energy_kwh: np.ndarray
+    resets: np.ndarray
+    spikes: np.ndarray
+
+
+def _compact(t: np.ndarray, e: np.ndarray, valid: np.ndarray):
+    """Sort each row by time with invalid samples moved to the end."""
+    order = np.argsort(np.where(valid, t, np.inf), axis=1, kind="stable")
+    take = np.take_along_axis
+    return take(t, order, 1), take(e, order, 1), take(valid, order, 1)
+
+
+def half_hour_usage(times_s, energy_kwh, boundaries_s, *, max_gap_s: float = 7200.0,
+                    max_power_kw: float = 25.0, jitter_kwh: float = 0.01,
+                    spike_floor_kwh: float = 0.05) -> UsageResult:
+    """Energy per interval between consecutive `boundaries_s` from cumulative registers.
+
+    times_s: (series, samples) sample times [s], NaN for padding; any order.
+    energy_kwh: (series, samples) cumulative register [kWh], NaN where missing.
+    boundaries_s: (intervals + 1,) increasing interval boundaries [s].
+    """
+    t = np.array(times_s, dtype=float, ndmin=2)
+    e = np.array(energy_kwh, dtype=float, ndmin=2)
+    b = np.asarray(boundaries_s, dtype=float)
+    R, S = t.shape
+    n_int = max(len(b) - 1, 0)
+    if R == 0 or S == 0 or n_int == 0:
+        return UsageResult(np.full((R, n_int), np.nan), np.zeros(R, int), np.zeros(R, int))
+
+    def cap(dt_s):
+        return max_power_kw * np.maximum(dt_s, 0) / 3600.0 + spike_floor_kwh
+
+    t, e, valid = _compact(t, e, np.isfinite(t) & np.isfinite(e))
+
+    # 1. isolated spikes: bad in, bad out, fine when skipped.
+    spikes = np.zeros(R, int)
+    if S >= 3:
+        tp, tc, tn = t[:, :-2], t[:, 1:-1], t[:, 2:]
+        ep, ec, en = e[:, :-2], e[:, 1:-1], e[:, 2:]
+        din, dout, dskip = ec - ep, en - ec, en - ep
+        with np.errstate(invalid="ignore"):
+            bad_in = (din > cap(tc - tp)) | (din < -jitter_kwh)
+            bad_out = (dout > cap(tn - tc)) | (dout < -jitter_kwh)
+            fine_skip = (dskip >= -jitter_kwh) & (dskip <= cap(tn - tp))
+        spike = valid[:, :-2] & valid[:, 1:-1] & valid[:, 2:] & bad_in & bad_out & fine_skip
+        if spike.any():
+            spikes += spike.sum(axis=1)
+            valid = valid.copy()
+            valid[:, 1:-1] &= ~spike
+            t, e, valid = _compact(t, e, valid)
+
+    # 2-3. steps between consecutive valid samples: resets, jitter, implausible steps.
+    pair = valid[:, 1:] & valid[:, :-1]
+    with np.errstate(invalid="ignore"):
+        dt_s = np.diff(t, axis=1)
+        de = np.diff(e, axis=1)
+        reset = pair & (de < -jitter_kwh)
+        step = np.where(reset, e[:, 1:], np.where(de < 0, 0.0, de))
+        implausible = pair & (step > cap(dt_s))
+    step = np.where(pair & ~implausible, step, 0.0)
+    spikes += implausible.sum(axis=1)
+    cum = np.concatenate([np.zeros((R, 1)), np.cumsum(step, axis=1)], axis=1)
+
+    # 4. cleaned register at each boundary, by one searchsorted over all rows at once.
+    tv = t[valid]
+    lo = min(tv.min() if tv.size else b[0], b[0])
+    width = max(tv.max() if tv.size else b[-1], b[-1]) - lo + 2.0
+    rows = np.arange(R, dtype=float)[:, None] * width
+    flat = (np.where(valid, t - lo, width - 1.0) + rows).ravel()
+    queries = ((b - lo)[None, :] + rows).ravel()
+    j = np.searchsorted(flat, queries, side="right") - 1
+    r_of_q = np.repeat(np.arange(R), len(b))
+    jr, jc = np.divmod(np.maximum(j, 0), S)
+    left_ok = (j >= 0) & (jr == r_of_q) & valid[jr, jc]
+    t_left, c_left = t[jr, jc], cum[jr, jc]
+    bq = np.tile(b, R)
+    exact = left_ok & (t_left == bq)
+    nc = np.minimum(jc + 1, S - 1)
+    right_ok = left_ok & (jc + 1 < S) & valid[jr, nc] & (t[jr, nc] - t_left <= max_gap_s)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = (bq - t_left) / (t[jr, nc] - t_left)
+        interp = c_left + frac * (cum[jr, nc] - c_left)
+    at_b = np.where(exact, c_left, np.where(right_ok, interp, np.nan)).reshape(R, len(b))
+    usage = np.diff(at_b, axis=1)
+    return UsageResult(usage, reset.sum(axis=1), spikes)
+
+
+def sum_by_group(values: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows summed per group label: (labels, (labels, intervals)); NaN only where all are."""
+    labels, inverse = np.unique(groups, return_inverse=True)
+    out = np.zeros((len(labels), values.shape[1]))
+    known = np.zeros_like(out, dtype=bool)
+    np.add.at(out, inverse, np.nan_to_num(values, nan=0.0))
+    np.logical_or.at(known, inverse, np.isfinite(values))
+    return labels, np.where(known, out, np.nan)
+
+
+# ---- I/O -------------------------------------------------------------------------------------
+
+@dataclass
+class DeriveResult:
+    fuel: str
+    since: dt.datetime | None
+    until: dt.datetime | None
+    half_hours_written: int = 0
+    half_hours_unknown: int = 0
+    households: int = 0
+    resets: int = 0
+    spikes: int = 0
+
+    def describe(self) -> str:
+        if self.since is None:
+            return f"usage_30m {self.fuel}: no meter readings, nothing to derive"
+        return (f"usage_30m {self.fuel} {self.since:%Y-%m-%d %H:%M} to {self.until:%Y-%m-%d %H:%M}"
+                f" UTC: {self.half_hours_written} half hours written for {self.households}"
+                f" households; {self.half_hours_unknown} unknown (gaps), {self.resets} counter"
+                f" resets, {self.spikes} spikes dropped")
+
+
+def _to_dt(ns: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC)
+
+
+def _ns(t: dt.datetime) -> int:
+    t = t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+    d = t - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return (d.days * 86_400 + d.seconds) * 10**9 + d.microseconds * 1000
+
+
+def _one_time(client, q: str) -> int | None:
+    series = client.query(q)
+    for s in series:
+        if len(s.values["time"]):
+            return int(s.values["time"][0])
+    return None
+
+
+def derive_usage(client, *, since: dt.datetime | None = None, until: dt.datetime | None = None,
+                 fuels=FUELS, max_gap_s: float = 7200.0, max_power_kw: float = 25.0,
+                 margin_s: float = 7200.0, chunk_s: float = 86_400.0) -> list[DeriveResult]:
+    """Derive and write usage_30m for each fuel; see the module docstring."""
+    from hearth.influx import lines_from_arrays, quote_ident, quote_string
+
+    db = quote_ident(client.database)
+    now_ns = _ns(until) if until is not None else _ns(dt.datetime.now(dt.UTC))
+    end_ns = now_ns // HALF_HOUR_NS * HALF_HOUR_NS
+    results = []
+    for fuel in fuels or FUELS:
+        fq = quote_string(fuel)
+        if since is not None:
+            start_ns = _ns(since) // HALF_HOUR_NS * HALF_HOUR_NS
+        else:
+            last = _one_time(client, f'SELECT last("energy_kwh") FROM {db}."usage"."usage_30m"'
+                                     f' WHERE "fuel" = {fq}')
+            if last is not None:
+                start_ns = (last - int(margin_s * 1e9)) // HALF_HOUR_NS * HALF_HOUR_NS
+            else:
+                first = _one_time(client, f'SELECT first("energy_kwh") FROM {db}."raw"."meter"'
+                                          f' WHERE "fuel" = {fq}')
+                if first is None:
+                    results.append(DeriveResult(fuel, None, None))
+                    continue
+                start_ns = first // HALF_HOUR_NS * HALF_HOUR_NS
+        res = DeriveResult(fuel, _to_dt(start_ns), _to_dt(end_ns))
+        households: set[str] = set()
+        chunk_ns = max(int(chunk_s * 1e9) // HALF_HOUR_NS, 1) * HALF_HOUR_NS
+        gap_ns = int(max_gap_s * 1e9)
+        for w0 in range(start_ns, end_ns, chunk_ns):
+            w1 = min(w0 + chunk_ns, end_ns)
+            series = client.query(
+                f'SELECT "energy_kwh" FROM {db}."raw"."meter" WHERE "fuel" = {fq}'
+                f" AND time >= {w0 - gap_ns} AND time <= {w1 + gap_ns}"
+                ' GROUP BY "household", "device"')
+            series = [s for s in series if len(s.values["time"])]
+            if not series:
+                continue
+            S = max(len(s.values["time"]) for s in series)
+            t = np.full((len(series), S), np.nan)
+            e = np.full((len(series), S), np.nan)
+            for i, s in enumerate(series):
+                n = len(s.values["time"])
+                t[i, :n] = (s.values["time"].astype(np.int64) - w0) / 1e9
+                e[i, :n] = s.values["energy_kwh"]
+            bounds_ns = np.arange(w0, w1 + 1, HALF_HOUR_NS, dtype=np.int64)
+            out = half_hour_usage(t, e, (bounds_ns - w0) / 1e9, max_gap_s=max_gap_s,
+                                  max_power_kw=max_power_kw)
+            houses = np.array([s.tags.get("household", "") for s in series])
+            labels, per_house = sum_by_group(out.energy_kwh, houses)
+            res.resets += int(out.resets.sum())
+            res.spikes += int(out.spikes.sum())
+            ok = np.isfinite(per_house)
+            res.half_hours_unknown += int((~ok).sum())
+            hh, col = np.nonzero(ok)
+            if len(hh):
+                lines = lines_from_arrays("usage_30m", tags={"household": labels[hh], "fuel": fuel},
+                                          fields={"energy_kwh": per_house[hh, col]},
+                                          time_ns=bounds_ns[:-1][col])
+                written = client.write_lines(lines, retention_policy="usage")
+                res.half_hours_written += written.written
+                households.update(labels[np.unique(hh)].tolist())
+            log.info("usage_30m %s: %s to %s derived", fuel, _to_dt(w0), _to_dt(w1))
+        res.households = len(households)
+        if res.spikes or res.resets:
+            log.warning("usage_30m %s: %d counter resets handled, %d implausible steps dropped",
+                        fuel, res.resets, res.spikes)
+        results.append(res)
+    return results
+
+
+def derive_usage_from_settings(settings, since=None, until=None, fuels=None) -> list[DeriveResult]:
+    from hearth.influx import InfluxClient
+
+    c = settings.collectors
+    with InfluxClient.from_settings(settings) as client:
+        client.ensure_database()
+        return derive_usage(client, since=since, until=until, fuels=fuels or FUELS,
+                            max_gap_s=c.usage_max_gap_s, max_power_kw=c.usage_max_power_kw)

@@ -1,0 +1,1 @@
+"""Streamlit dashboard for housing officers: who needs help today, and why."""

@@ -1,0 +1,177 @@
+"""What an officer can do to a case, checked against their patches before the advisor's
+CaseStore records it (CaseStore writes case_events and audit_log with who and when).
+
+The check is here, on the server, not only in the page: a case outside the user's patches
+raises OutOfScopeError whatever the browser sends.
+"""
+
+from __future__ import annotations
+
+from dashboard import data
+from dashboard.auth import registry
+from dashboard.users import User, UserStore
+
+DISMISS_REASONS = ("Already known and being handled", "Tenant has moved out",
+                   "Reading fault, not a real risk", "Tenant declined help", "Duplicate case",
+                   "Other (see note)")
+
+
+class ActionError(ValueError):
+    """The action cannot be done as asked (the message says why, for the officer)."""
+
+
+def _case_store(reg):
+    from advisor.cases import CaseStore
+
+    return CaseStore(reg)
+
+
+def _checked(user: User, case_id: int) -> dict:
+    rec = data.case(int(case_id), user.scope())
+    if rec["status"] not in ("open", "acknowledged"):
+        raise ActionError(f"Case {case_id} is already {rec['status']}; it cannot be changed.")
+    return rec
+
+
+def assignable_users(patch: str) -> list[User]:
+    """Active accounts that may own a case on ``patch``: its officers, and managers."""
+    with registry() as reg:
+        users = UserStore(reg.conn).all()
+    return [u for u in users if not u.disabled and u.role != "admin"
+            and (u.sees_all_patches or patch in u.patches)]
+
+
+def acknowledge(user: User, case_id: int) -> None:
+    _checked(user, case_id)
+    with registry() as reg:
+        _case_store(reg).acknowledge(int(case_id), user.username)
+    data.clear_case_caches()
+
+
+def assign(user: User, case_id: int, to_username: str) -> None:
+    rec = _checked(user, case_id)
+    if to_username not in {u.username for u in assignable_users(rec["patch"])}:
+        raise ActionError(f"{to_username} does not look after patch {rec['patch']}; choose an "
+                          "officer of that patch or a manager.")
+    with registry() as reg:
+        _case_store(reg).assign(int(case_id), user.username, to_username)
+    data.clear_case_caches()
+
+
+def add_note(user: User, case_id: int, text: str) -> None:
+    data.case(int(case_id), user.scope())
+    text = text.strip()
+    if not text:
+        raise ActionError("Write the note first.")
+    with registry() as reg:
+        _case_store(reg).add_note(int(case_id), user.username, text)
+    data.clear_case_caches()
+
+
+def resolve(user: User, case_id: int, note: str) -> None:
+    _checked(user, case_id)
+    if not note.strip():
+        raise ActionError("Say what was done to resolve the case.")
+    with registry() as reg:
+        _case_store(reg).resolve(int(case_id), user.username, note.strip())
+    data.clear_case_caches()
+
+
+def dismiss(user: User, case_id: int, reason: str, note: str = "") -> None:
+    _checked(user, case_id)
+    if reason not in DISMISS_REASONS:
+        raise ActionError("Choose a reason for dismissing the case.")
+    if reason.startswith("Other") and not note.strip():
+        raise ActionError("Say why in the note when the reason is 'Other'.")
+    full = reason + (f": {note.strip()}" if note.strip() else "")
+    with registry() as reg:
+        _case_store(reg).dismiss(int(case_id), user.username, full)
+    data.clear_case_caches()
+
+
+AWAAB_STEPS = {"made_safe": "Emergency hazard made safe",
+               "investigate": "Investigation concluded",
+               "written_summary": "Written summary sent to the tenant",
+               "safety_work": "Safety work begun"}
+
+
+def record_stage(user: User, case_id: int, done: str) -> None:
+    """Record an Awaab's Law step as done; the advisor starts the next step's clock."""
+    rec = _checked(user, case_id)
+    if rec["kind"] != "damp_mould":
+        raise ActionError("Awaab's Law steps are for damp and mould cases only.")
+    if done not in AWAAB_STEPS:
+        raise ActionError("Choose which step was done.")
+    with registry() as reg:
+        _case_store(reg).record_stage(int(case_id), user.username, done)
+    data.clear_case_caches()
+
+
+# -- tips to tenants (the advisor's templates, consent rules and senders) -----------------------
+
+def tip_preview(user: User, case_id: int) -> tuple[str | None, str]:
+    """(text, None-or-why-not): the exact text the tenant would get for this case, or why no
+    text can go (no consent, opted out, no mobile, no tip for this kind of case)."""
+    import json
+
+    from advisor.notify.tips import TIP_KINDS, personalisation, render, template_text
+
+    rec = data.case(int(case_id), user.scope())
+    if rec["kind"] not in TIP_KINDS:
+        return None, f"There is no tenant tip for {rec['kind'].replace('_', ' ')} cases."
+    why = _why_not_contactable(rec["household_id"])
+    if why:
+        return None, why
+    s = data.settings().notifier
+    text = render(template_text(rec["kind"], s),
+                  personalisation(rec["kind"], json.loads(rec["evidence_json"] or "{}"), s))
+    return text, ""
+
+
+def _why_not_contactable(household_id: str) -> str:
+    from advisor.notify.dispatch import TipDispatcher
+
+    with registry() as reg:
+        from advisor.db import connection
+
+        _, reason = TipDispatcher(connection(reg), data.settings().notifier, None)._recipient(
+            household_id)
+    return {None: "", "no_tenant": "No tenant is recorded for this home.",
+            "opted_out": "The tenant opted out of texts: do not text them.",
+            "no_consent": "The tenant has not agreed to texts; ask them on your next contact.",
+            "no_mobile": "The tenant has no mobile number on record."}.get(reason, str(reason))
+
+
+def send_tip(user: User, case_id: int) -> str:
+    """Send this case's tip now through the advisor's dispatcher (consent, opt-out, quiet
+    hours and the rate limit still apply). Returns what happened, in words."""
+    from advisor.db import connection
+    from advisor.notify import TipDispatcher, TipSummary, make_sender
+
+    rec = _checked(user, case_id)
+    settings = data.settings()
+    with registry() as reg:
+        conn = connection(reg)
+        dispatcher = TipDispatcher(conn, settings.notifier, make_sender(settings))
+        summary = TipSummary()
+        case_row = dict(conn.execute("SELECT * FROM cases WHERE case_id = ?",
+                                     (int(case_id),)).fetchone())
+        # The dispatcher's one-household step (consent, rate limit, quiet hours, sending,
+        # sms_log, case_events), for this one case. The advisor has no public per-case call yet.
+        dispatcher._consider(rec["household_id"], [case_row], summary, dry_run=False)
+        if summary.total_sent():
+            outcome = "Tip sent."
+        elif summary.deferred:
+            outcome = ("Tip queued: it goes after quiet hours." if "quiet_hours" in
+                       summary.deferred else "Tip queued to be sent shortly.")
+        elif summary.skipped:
+            reason = next(iter(summary.skipped))
+            outcome = {"rate_limited": "Not sent: this tenant had a text recently.",
+                       }.get(reason, f"Not sent: {reason.replace('_', ' ')}.")
+        else:
+            outcome = "Not sent: the provider refused it (see Messages)."
+        reg.audit(user.username, "case.tip_requested", f"case:{int(case_id)}",
+                  {"household_id": rec["household_id"], "kind": rec["kind"],
+                   "outcome": outcome})
+    data.clear_case_caches()
+    return outcome

@@ -1,0 +1,165 @@
+"""Risk queue: open cases, most urgent first, with reasons, due dates and owners; filter and
+search; act on a case (acknowledge, assign, note, resolve, dismiss, text a tip); export CSV."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import actions, data
+from dashboard.auth import audit
+from dashboard.fmt import (
+    STAGE_LABEL,
+    STATUS_LABEL,
+    due_words,
+    kind_label,
+    severity_label,
+    uk_time,
+)
+from dashboard.ui import open_household, require_user, scope_picker
+
+user = require_user()
+st.title("Risk queue")
+st.caption("Open cases, most urgent first: emergencies, then overdue and soonest due, then the "
+           "highest risk score. Pick a case below the table to act on it.")
+scope = scope_picker(user, "queue_patches", data.all_patches())
+cases = data.open_cases(scope)
+
+f1, f2, f3, f4 = st.columns([2, 2, 1.4, 2])
+kinds = f1.multiselect("Kind", sorted(cases["kind"].unique()), format_func=kind_label,
+                       placeholder="All kinds")
+sevs = f2.multiselect("Urgency", ["emergency", "high", "medium", "low"],
+                      format_func=severity_label, placeholder="Any urgency")
+owner = f3.selectbox("Owner", ["Anyone", "Mine", "Unassigned"])
+search = f4.text_input("Search", placeholder="Home id, estate or words in the reason")
+
+view = cases
+if kinds:
+    view = view[view["kind"].isin(kinds)]
+if sevs:
+    view = view[view["severity"].isin(sevs)]
+if owner == "Mine":
+    view = view[view["officer"] == user.username]
+elif owner == "Unassigned":
+    view = view[view["officer"].isna()]
+if search.strip():
+    s = search.strip().lower()
+    view = view[view["household_id"].str.lower().str.contains(s, regex=False)
+                | view["estate"].str.lower().str.contains(s, regex=False)
+                | view["reasons"].str.lower().str.contains(s, regex=False)]
+
+table = pd.DataFrame({
+    "Case": view["case_id"].astype(int),
+    "Urgency": view["severity"].map(severity_label),
+    "Kind": view["kind"].map(kind_label),
+    "Due": [due_words(d) for d in view["due_by"]],
+    "Home": view["household_id"],
+    "Status": view["status"].map(STATUS_LABEL),
+    "Owner": view["officer"].fillna("Unassigned"),
+    "Why": view["reasons"],
+    "Estate": view["estate"],
+    "Patch": view["patch"],
+    "Opened": [uk_time(t) for t in view["opened_at"]],
+})
+st.write(f"**{len(view):,}** of {len(cases):,} open cases shown.")
+st.dataframe(table, hide_index=True, width="stretch", height=min(36 * (len(table) + 1) + 3, 420),
+             column_config={"Why": st.column_config.TextColumn(width="large"),
+                            "Case": st.column_config.NumberColumn(format="%d")})
+
+
+def _export() -> None:
+    audit(user.username, "exported_cases_csv", "cases", {"rows": len(view), "scope": scope})
+
+
+st.download_button("Export these cases (CSV)", table.to_csv(index=False).encode("utf-8"),
+                   file_name="hearth_risk_queue.csv", mime="text/csv", on_click=_export)
+
+if view.empty:
+    st.stop()
+
+st.divider()
+st.subheader("Act on a case")
+labels = {int(r.case_id): f"Case {int(r.case_id)} · {r.household_id} · {kind_label(r.kind)} · "
+          f"{severity_label(r.severity)}" for r in view.itertuples()}
+picked = st.selectbox("Case", list(labels), format_func=labels.get, key="queue_case")
+case = data.case(picked, scope)
+
+left, right = st.columns([3, 2])
+with left:
+    st.markdown(f"### {severity_label(case['severity'])} · {kind_label(case['kind'])} · "
+                f"home {case['household_id']}")
+    st.write(case["reasons"])
+    facts = [f"**Status:** {STATUS_LABEL.get(case['status'], case['status'])}",
+             f"**Owner:** {case['officer'] or 'Unassigned'}",
+             f"**Opened:** {uk_time(case['opened_at'])}",
+             f"**Risk score:** {case['score']:.0f} out of 100"]
+    if case["due_by"]:
+        facts.append(f"**Awaab's Law clock:** {due_words(case['due_by'])}")
+    if case["stage"]:
+        facts.append(f"**Stage:** {STAGE_LABEL.get(case['stage'], case['stage'])}")
+    if case["vulnerable"]:
+        facts.append("**Household:** ⚠ recorded as vulnerable")
+    st.markdown("  \n".join(facts))
+    if st.button("Open this household", key="open_home"):
+        open_household(case["household_id"])
+    events = data.case_events((int(case["case_id"]),))
+    with st.expander(f"History ({len(events)} events)"):
+        for e in events.itertuples():
+            st.markdown(f"- {uk_time(e.at)} · **{e.actor}** · {e.action.replace('_', ' ')}"
+                        + (f": {e.detail}" if e.detail else ""))
+
+with right:
+    msg = st.session_state.pop("queue_done", None)
+    if msg:
+        (st.success if not msg.startswith(("Not sent", "Tip queued")) else st.warning)(msg)
+
+    def run(action, *args, done: str) -> None:
+        try:
+            action(user, int(case["case_id"]), *args)
+        except (actions.ActionError, data.OutOfScopeError) as exc:
+            st.error(str(exc) if isinstance(exc, actions.ActionError) else
+                     "This case is not on your patches.")
+            return
+        st.session_state["queue_done"] = done
+        st.rerun()
+
+    if case["status"] == "open" and st.button("✔ Acknowledge", key="ack", type="primary",
+                                              help="Say you have seen it and are on it"):
+        run(actions.acknowledge, done=f"Case {case['case_id']} acknowledged.")
+    t_note, t_assign, t_tip, t_resolve, t_dismiss = st.tabs(
+        ["Add a note", "Assign", "✉ Text a tip", "Resolve", "Dismiss"])
+    with t_note, st.form("note_form", clear_on_submit=True):
+        note = st.text_area("Add a note", placeholder="What you did or found (no phone numbers)")
+        if st.form_submit_button("Save note"):
+            run(actions.add_note, note, done="Note saved.")
+    with t_assign:
+        people = actions.assignable_users(case["patch"])
+        with st.form("assign_form"):
+            to = st.selectbox("Assign to", [u.username for u in people],
+                              format_func=lambda n: next(f"{u.display_name} ({u.role})"
+                                                         for u in people if u.username == n))
+            if st.form_submit_button("Assign"):
+                run(actions.assign, to, done=f"Case {case['case_id']} assigned to {to}.")
+    with t_tip:
+        text, why_not = actions.tip_preview(user, int(case["case_id"]))
+        if text is None:
+            st.info(why_not)
+        else:
+            st.caption("The tenant will get exactly this text:")
+            st.markdown(f"> {text}")
+            if st.button("Send this text", key="send_tip"):
+                try:
+                    outcome = actions.send_tip(user, int(case["case_id"]))
+                except actions.ActionError as exc:
+                    st.error(str(exc))
+                else:
+                    st.session_state["queue_done"] = outcome
+                    st.rerun()
+    with t_resolve, st.form("resolve_form"):
+        how = st.text_input("Resolve: what was done", placeholder="e.g. Emergency credit added")
+        if st.form_submit_button("Resolve case"):
+            run(actions.resolve, how, done=f"Case {case['case_id']} resolved.")
+    with t_dismiss, st.form("dismiss_form"):
+        reason = st.selectbox("Dismiss: reason", actions.DISMISS_REASONS)
+        why = st.text_input("Note (needed for 'Other')")
+        if st.form_submit_button("Dismiss case"):
+            run(actions.dismiss, reason, why, done=f"Case {case['case_id']} dismissed.")
+

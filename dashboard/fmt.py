@@ -1,0 +1,146 @@
+"""Plain words for officers: labels with icons (colour is never the only signal), UK local
+times, money and energy with their units."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+UK = ZoneInfo("Europe/London")
+
+# Each severity has its own word and its own icon shape, so it reads the same without colour.
+SEVERITY_LABEL = {"emergency": "‼ Emergency", "high": "▲ High", "medium": "◆ Medium",
+                  "low": "○ Low"}
+SEVERITY_ORDER = {"emergency": 0, "high": 1, "medium": 2, "low": 3}
+KIND_LABEL = {
+    "bill_shock": "Bill shock",
+    "credit_runout": "Credit running out",
+    "self_disconnection": "Self-disconnection",
+    "self_rationing": "Self-rationing",
+    "cold_home": "Cold home",
+    "damp_mould": "Damp and mould",
+    "fuel_poverty": "Fuel poverty",
+    "device_fault": "Device fault",
+}
+STATUS_LABEL = {"open": "New", "acknowledged": "Acknowledged", "resolved": "Resolved",
+                "dismissed": "Dismissed"}
+STAGE_LABEL = {"investigate": "Investigate", "written_summary": "Written summary to tenant",
+               "safety_work": "Begin safety work", "made_safe": "Made safe"}
+SMS_STATUS_LABEL = {"queued": "Queued", "sending": "Sending", "delivered": "✔ Delivered",
+                    "permanent-failure": "✖ Failed (number not reachable)",
+                    "temporary-failure": "⚠ Failed for now (phone off or full)",
+                    "technical-failure": "⚠ Failed (provider problem)",
+                    "skipped": "– Not sent"}
+
+
+SKIP_REASON_LABEL = {"no_consent": "No consent to texts", "opted_out": "Tenant opted out",
+                     "no_tenant": "No tenant recorded", "no_mobile": "No mobile number",
+                     "rate_limited": "A text went recently (limit)",
+                     "another_tip_first": "Another tip goes first",
+                     "quiet_hours": "Waiting for the end of quiet hours"}
+
+
+TRUST_WORDS = {
+    "gaps": "some readings are missing, so the forecast is rougher than usual",
+    "limited_history": "this home has little history yet, so the forecast is rough",
+    "step_change": "use changed recently; the forecast follows the new level",
+    "all_zeros": "no use recorded lately: check the meter",
+    "no_data": "no readings to forecast from",
+}
+
+
+def skip_reason_label(reason) -> str:
+    if reason is None or (isinstance(reason, float) and math.isnan(reason)) or reason == "":
+        return ""
+    return SKIP_REASON_LABEL.get(str(reason), str(reason).replace("_", " "))
+
+
+def severity_label(severity: str | None) -> str:
+    return SEVERITY_LABEL.get(severity or "", str(severity or "–"))
+
+
+def kind_label(kind: str | None) -> str:
+    return KIND_LABEL.get(kind or "", str(kind or "–").replace("_", " ").capitalize())
+
+
+def parse_utc(value) -> datetime | None:
+    """A registry time (ISO 8601 UTC text), datetime or pandas Timestamp as an aware datetime."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, str):
+        if not value:
+            return None
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def uk_time(value, now: datetime | None = None) -> str:
+    """A time in UK local time, in words close to now: '09:40 today', '09:40 yesterday',
+    'Mon 23 Nov 09:40', '23 Nov 2025 09:40'."""
+    when = parse_utc(value)
+    if when is None:
+        return "–"
+    local = when.astimezone(UK)
+    today = (now or datetime.now(UTC)).astimezone(UK).date()
+    days = (today - local.date()).days
+    hm = local.strftime("%H:%M")
+    if days == 0:
+        return f"{hm} today"
+    if days == 1:
+        return f"{hm} yesterday"
+    if days == -1:
+        return f"{hm} tomorrow"
+    if abs(days) < 180:
+        return f"{local.strftime('%a')} {local.day} {local.strftime('%b')} {hm}"
+    return f"{local.day} {local.strftime('%b %Y')} {hm}"
+
+
+def uk_date(value) -> str:
+    when = parse_utc(value)
+    return "–" if when is None else f"{when.astimezone(UK).strftime('%a')} " \
+        f"{when.astimezone(UK).day} {when.astimezone(UK).strftime('%b %Y')}"
+
+
+def duration_words(delta: timedelta) -> str:
+    """'3 days 4 hours', '5 hours', '25 minutes' (always positive)."""
+    s = abs(delta.total_seconds())
+    days, rem = divmod(int(s), 86_400)
+    hours, rem = divmod(rem, 3_600)
+    minutes = rem // 60
+    if days:
+        return f"{days} day{'s' if days != 1 else ''}" + (
+            f" {hours} hour{'s' if hours != 1 else ''}" if hours and days < 3 else "")
+    if hours:
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{max(minutes, 1)} minute{'s' if minutes != 1 else ''}"
+
+
+def due_words(due_by, now: datetime | None = None) -> str:
+    """Awaab's Law clock in words: '⚠ OVERDUE by 2 days', 'Due in 5 hours (17:00 today)'."""
+    due = parse_utc(due_by)
+    if due is None:
+        return "–"
+    now = now or datetime.now(UTC)
+    if due <= now:
+        return f"⚠ OVERDUE by {duration_words(now - due)}"
+    return f"Due in {duration_words(due - now)} ({uk_time(due, now)})"
+
+
+def gbp(value: float | None, decimals: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    sign = "-" if value < 0 else ""
+    return f"{sign}£{abs(value):,.{decimals}f}"
+
+
+def number(value: float | None, unit: str, decimals: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:,.{decimals}f} {unit}"

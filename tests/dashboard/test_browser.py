@@ -1,0 +1,183 @@
+"""The dashboard in a real browser: `hearth dashboard` against a real InfluxDB and a simulated
+portfolio, driven by Debian's headless Chromium over the DevTools protocol. Screenshots go to
+artifacts/screenshots/ (and, with HEARTH_UPDATE_DOC_SCREENSHOTS=1, small copies to
+docs/screenshots/ for the documentation)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from hearth.stack import free_port
+from tests.conftest import INFLUX_PASSWORD, make_settings
+from tests.dashboard.cdp import Browser, find_chromium
+from tests.dashboard.portfolio import PASSWORD, build
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "artifacts" / "screenshots"
+DOC_SHOTS = ROOT / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    path = find_chromium()
+    if path is None:
+        message = ("Debian's chromium is not installed: run `apt-get install -y chromium` "
+                   "(`make setup` does it) to run the browser test")
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, influx_server, mqtt_server):
+    """The portfolio, and `hearth dashboard` serving it on a free port."""
+    var = tmp_path_factory.mktemp("browser")
+    settings = make_settings(var, influx_server, mqtt_server)
+    demo = build(settings)
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT),
+           "HEARTH__PATHS__VAR_DIR": str(var),
+           "HEARTH__INFLUXDB__URL": settings.influxdb.url,
+           "HEARTH__INFLUXDB__DATABASE": settings.influxdb.database,
+           "HEARTH__INFLUXDB__USERNAME": settings.influxdb.username,
+           "HEARTH_INFLUX_PASSWORD": INFLUX_PASSWORD,
+           "HEARTH_MQTT_PASSWORD": "unused-here",
+           "HEARTH__REGISTRY__PATH": str(settings.registry.path),
+           "HEARTH__COLLECTORS__DEAD_LETTER_DIR": str(settings.collectors.dead_letter_dir),
+           "HEARTH__COLLECTORS__METRICS_PORT": str(settings.collectors.metrics_port),
+           "HEARTH__NOTIFIER__OUTBOX_PATH": str(settings.notifier.outbox_path)}
+    log = open(var / "dashboard.log", "wb")  # noqa: SIM115 - handed to the child
+    proc = subprocess.Popen([sys.executable, "-m", "hearth", "dashboard", "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/_stcore/health", timeout=1).text == "ok":
+                break
+        except requests.RequestException:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.3)
+    else:
+        proc.kill()
+    if proc.poll() is not None:
+        pytest.fail("hearth dashboard did not start: "
+                    + (var / "dashboard.log").read_text(errors="replace")[-2000:])
+    yield url, demo
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    log.close()
+
+
+@pytest.fixture
+def browser(chromium, tmp_path):
+    b = Browser(chromium, tmp_path / "profile")
+    yield b
+    b.close()
+
+
+def _shot(browser: Browser, name: str) -> None:
+    path = browser.screenshot(SHOTS / f"{name}.png")
+    assert path.stat().st_size > 10_000  # a real rendered page, not a blank one
+    if os.environ.get("HEARTH_UPDATE_DOC_SCREENSHOTS") == "1":
+        from PIL import Image
+
+        DOC_SHOTS.mkdir(parents=True, exist_ok=True)
+        img = Image.open(path).convert("RGB")
+        img = img.resize((1000, round(img.height * 1000 / img.width)), Image.LANCZOS)
+        img.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(
+            DOC_SHOTS / f"{name}.png", optimize=True)
+
+
+def _charts_drawn(browser: Browser) -> int:
+    return browser.eval("[...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
+                        ".filter(c => c.querySelector('.main-svg')).length")
+
+
+def _no_errors(text: str) -> None:
+    assert "Traceback" not in text and "Error:" not in text, text[:2000]
+
+
+def _open_page(browser: Browser, title: str, *needles: str) -> str:
+    """Follow the sidebar link (in-app navigation keeps the signed-in session)."""
+    url_path = title.lower().replace(" and ", "_").replace(" ", "_")
+    url_path = {"damp_mould": "damp_mould"}.get(url_path, url_path)
+    if not browser.eval(f"(() => {{ const a = document.querySelector("
+                        f"'[data-testid=\"stSidebarNav\"] a[href$=\"/{url_path}\"]'); "
+                        "if (!a) return false; a.click(); return true; })()"):
+        raise AssertionError(f"no sidebar link to {url_path}")
+    text = browser.wait_for_text(title, *needles)
+    _no_errors(text)
+    return text
+
+
+def test_officer_signs_in_works_the_queue_and_opens_a_home(served, browser):
+    url, demo = served
+    patch = demo.patches[0]
+    browser.goto(url)
+    browser.wait_for_text("Hearth: sign in", "Username", "Password")
+    _shot(browser, "sign_in")
+    browser.type_into("Username", "officer1")
+    browser.type_into("Password", PASSWORD)
+    browser.click_text("button", "Sign in")
+    text = browser.wait_for_text("Overview", "Open cases", "Devices reporting",
+                                 "Forecast cost, next 30 days", "past the Awaab's Law deadline",
+                                 "Open cases by kind and urgency")
+    _no_errors(text)
+    assert f"Officer · {patch}" in text
+    _shot(browser, "overview")
+    assert _charts_drawn(browser) == 1
+
+    # Tables are drawn on a canvas: check the text around them, and the screenshot.
+    n = len(demo.cases[patch])
+    text = _open_page(browser, "Risk queue", "Act on a case", f"{n} of {n} open cases shown",
+                      "‼ Emergency · Damp and mould", "Awaab's Law clock: Due in",
+                      "Open this household")
+    other_homes = set(demo.homes_by_patch[demo.patches[1]])
+    assert not any(h in text for h in other_homes), "another patch's home is on the page"
+    _shot(browser, "risk_queue")
+
+    browser.click_text("button", "Open this household")
+    first = demo.case_homes[demo.cases[patch][3]]  # the emergency heads the queue
+    text = browser.wait_for_text("Household", f"Home {first}", "Forecast bill, next 30 days",
+                                 "Cases", "Messages to the tenant", "Show contact details")
+    _no_errors(text)
+    assert "Show contact details" in text  # an officer of the patch may open them
+    _shot(browser, "household")
+    assert _charts_drawn(browser) >= 3
+
+    for title, needle, name in (("Damp and mould", "Awaab's Law", "damp_mould"),
+                                ("Data health", "Silent devices", "data_health"),
+                                ("Messages", "Opt-outs", "messages")):
+        _open_page(browser, title, needle)
+        _shot(browser, name)
+
+    browser.click_text("button", "Sign out")
+    browser.wait_for_text("Hearth: sign in")
+
+
+def test_wrong_password_in_the_browser(served, browser):
+    url, _ = served
+    browser.goto(url)
+    browser.wait_for_text("Hearth: sign in")
+    browser.type_into("Username", "officer1")
+    browser.type_into("Password", "wrong password entirely")
+    browser.click_text("button", "Sign in")
+    text = browser.wait_for_text("do not match an active account")
+    assert "Open cases" not in text

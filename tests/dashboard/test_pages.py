@@ -1,0 +1,186 @@
+"""Every page with AppTest against a real registry and InfluxDB: it renders, shows the right
+cases to the right person, and an officer never sees another patch."""
+
+from __future__ import annotations
+
+import pytest
+import streamlit as st
+
+from dashboard import data
+from hearth.registry import Registry
+from tests.dashboard.conftest import new_app, page, sign_in, texts
+
+PAGES = ["overview", "risk_queue", "household", "damp_mould", "data_health", "messages"]
+
+
+def test_every_page_needs_sign_in(portfolio):
+    at = new_app().run()
+    assert not at.exception
+    assert "Hearth: sign in" in texts(at)
+    assert not at.dataframe and not at.metric
+
+
+def test_wrong_password_is_refused_and_audited(portfolio):
+    settings, _ = portfolio
+    at = sign_in("officer1", "not the password at all")
+    assert "do not match an active account" in texts(at)
+    assert "Hearth: sign in" in texts(at)
+    with Registry(settings.registry.path) as reg:
+        actions = [e["action"] for e in reg.audit_entries("user:officer1")]
+    assert "sign_in_failed" in actions
+
+
+@pytest.mark.parametrize("name", PAGES)
+@pytest.mark.parametrize("user", ["officer1", "manager"])
+def test_page_renders(portfolio, user, name):
+    at = page(sign_in(user), name)
+    assert not at.exception
+    title = {"risk_queue": "Risk queue", "damp_mould": "Damp and mould",
+             "data_health": "Data health"}.get(name, name.capitalize())
+    assert at.title[0].value == title
+
+
+def _queue_case_ids(at) -> set[int]:
+    return set(at.dataframe[0].value["Case"].astype(int))
+
+
+def test_risk_queue_shows_only_the_officers_patch(portfolio):
+    _, demo = portfolio
+    p1, p2 = demo.patches[:2]
+    mine = _queue_case_ids(page(sign_in("officer1"), "risk_queue"))
+    assert mine == set(demo.cases[p1])
+    assert not mine & set(demo.cases[p2])
+    theirs = _queue_case_ids(page(sign_in("officer2"), "risk_queue"))
+    assert theirs == set(demo.cases[p2])
+    everything = _queue_case_ids(page(sign_in("manager"), "risk_queue"))
+    assert everything >= set(demo.cases[p1]) | set(demo.cases[p2])
+
+
+def test_risk_queue_most_urgent_first_with_reasons(portfolio):
+    at = page(sign_in("officer1"), "risk_queue")
+    table = at.dataframe[0].value
+    assert table["Urgency"].iloc[0] == "‼ Emergency"
+    assert "humidity above 90 %" in table["Why"].iloc[0]
+    assert any("OVERDUE" in d for d in table["Due"])
+
+
+def test_risk_queue_filters(portfolio):
+    at = page(sign_in("officer1"), "risk_queue")
+    at.multiselect[0].select("damp_mould").run()
+    kinds = set(at.dataframe[0].value["Kind"])
+    assert kinds == {"Damp and mould"}
+    at.text_input[0].input("counter went backwards").run()
+    assert len(at.dataframe[0].value) == 0
+
+
+def test_household_of_another_patch_is_refused(portfolio):
+    _, demo = portfolio
+    other = demo.homes_by_patch[demo.patches[1]][0]
+    at = sign_in("officer1")
+    at.session_state["household_id"] = other
+    at = page(at, "household")
+    shown = texts(at)
+    assert f"No home {other} on your patches" in shown
+    assert not at.get("plotly_chart")
+    assert "Tenant contact" not in shown
+
+
+def test_household_page_shows_readings_forecast_and_cases(portfolio):
+    _, demo = portfolio
+    home = demo.detailed[0]
+    at = sign_in("officer1")
+    at.session_state["household_id"] = home
+    at = page(at, "household")
+    shown = texts(at)
+    assert f"Home {home}" in shown
+    assert "Forecast bill, next 30 days" in shown
+    assert "Credit running out" in shown
+    assert len(at.get("plotly_chart")) >= 2
+    assert "days at the forecast" in shown  # prepayment: days of credit left
+    at.radio(key="usage_view").set_value("Half hours: 7 days back, 7 days ahead").run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) >= 2
+
+
+def test_silent_home_says_what_to_do(portfolio):
+    _, demo = portfolio
+    at = sign_in("officer1")
+    at.session_state["household_id"] = demo.silent_home
+    at = page(at, "household")
+    assert "No readings from this home since" in texts(at)
+    assert "the meter may be offline" in texts(at)
+
+
+def test_overview_counts(portfolio):
+    _, demo = portfolio
+    data.device_status(None)  # the portfolio figures, as the background refresh makes them
+    data.forecast_cost(None)
+    at = page(sign_in("officer1"), "overview")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Homes"] == f"{len(demo.homes_by_patch[demo.patches[0]]):,}"
+    assert metrics["Open cases"] == str(len(demo.cases[demo.patches[0]]))
+    assert metrics["Damp and mould overdue"] == "1"
+    assert metrics["Forecast cost, next 30 days"].startswith("£")
+    reporting, total = metrics["Devices reporting"].split(" of ")
+    assert int(total.replace(",", "")) - int(reporting.replace(",", "")) >= 1  # the silent home
+    assert "past the Awaab's Law deadline" in texts(at)
+    assert len(at.get("plotly_chart")) == 1  # the weekly trend of open cases
+
+
+def test_damp_page_overdue_first(portfolio):
+    _, demo = portfolio
+    at = page(sign_in("officer1"), "damp_mould")
+    table = at.dataframe[0].value
+    assert int(table["Case"].iloc[0]) == demo.damp_overdue_case
+    assert table["Clock"].iloc[0].startswith("⚠ OVERDUE by")
+    assert table["Clock"].iloc[1].startswith("Due in")
+
+
+def test_data_health_lists_the_silent_home(portfolio):
+    settings, demo = portfolio
+    dl = settings.collectors.dead_letter_dir
+    dl.mkdir(parents=True, exist_ok=True)
+    (dl / "mqtt.jsonl").write_text('{"time": "2026-01-05T09:40:00Z", "reason": "payload is not '
+                                   'JSON", "payload": "garbage"}\n')
+    st.cache_data.clear()  # the dead letters are cached for a minute
+    at = page(sign_in("officer1"), "data_health")
+    shown = texts(at)
+    assert demo.silent_home in shown
+    assert "payload is not JSON" in shown
+    assert "the collectors do not answer" in shown  # no collectors running in this test
+
+
+def test_messages_page(portfolio):
+    at = page(sign_in("officer1"), "messages")
+    shown = texts(at)
+    assert "✔ Delivered" in shown and "No consent to texts" in shown
+
+
+def test_portfolio_figures_never_block_the_overview():
+    """Before the first background computation ends a page gets None at once (and shows
+    'being calculated'); afterwards the latest figures, refreshed in the background."""
+    import threading
+    import time
+
+    import pandas as pd
+
+    gate = threading.Event()
+    calls = []
+
+    def slow() -> pd.DataFrame:
+        gate.wait(10)
+        calls.append(1)
+        return pd.DataFrame({"n": [len(calls)]})
+
+    s = data.PortfolioSummaries(refresh_s=0.2)
+    t0 = time.monotonic()
+    assert s.get("x", slow, wait=False) is None
+    assert time.monotonic() - t0 < 0.5
+    gate.set()
+    deadline = time.monotonic() + 5
+    while s.get("x", slow, wait=False) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    first = s.get("x", slow, wait=False)
+    assert first is not None
+    time.sleep(0.6)
+    assert s.get("x", slow, wait=False)["n"].iloc[0] > first["n"].iloc[0]  # refreshed
