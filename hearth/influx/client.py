@@ -112,6 +112,8 @@ class InfluxClient:
         self.flush_interval_s = flush_interval_s
         self.gzip = gzip_body
         self.query_timeout_s = query_timeout_s
+        # Ask for MessagePack where known to be served (1.x); others answer JSON.
+        self.accept_msgpack = flavour == "v1"
         # InfluxDB 3 has no default RP: name "raw" so that db + rp map to "<db>/raw".
         self.default_rp = RAW_RP if flavour == "v3" else None
         self.query_parallelism = query_parallelism
@@ -313,7 +315,7 @@ class InfluxClient:
             params["rp"] = self.default_rp
         if epoch:
             params["epoch"] = epoch
-        headers = {"Accept": "application/x-msgpack"} if self.flavour == "v1" else {}
+        headers = {"Accept": "application/x-msgpack"} if self.accept_msgpack else {}
         resp = self._request("POST", "/query", "answer a query", self.query_timeout_s,
                              params=params, data={"q": q}, headers=headers, stream=True)
         with resp:
