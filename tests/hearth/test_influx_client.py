@@ -239,3 +239,14 @@ def test_json_answers_give_the_same_series(client):
                                          {"energy_kwh": np.array([1.5])}, [NOW_NS]), "usage")
     m = client.usage_matrix(start, start + np.timedelta64(1, "h"))
     assert m.households.tolist() == ["H1"] and np.nanmax(m.energy_kwh) == 1.5
+
+
+def test_flush_waits_for_batches_taken_by_time(client):
+    with BatchWriter(client, batch_size=10_000, flush_interval_s=0.01) as w:
+        for k in range(10):
+            w.add([f"m v={k}.5 {NOW_NS + k * 100 + i}" for i in range(100)])
+            time.sleep(0.015)  # a sender may take the buffer by time just now
+            w.flush()
+            assert w.result.written == (k + 1) * 100
+    [s] = client.query('SELECT count("v") FROM "m"')
+    assert s.values["count"][0] == 1000
