@@ -223,7 +223,7 @@ class InfluxClient:
         """Write `Point`s (see write_lines)."""
         return self.write_lines([p.to_line() for p in points], retention_policy)
 
-    def write_lines(self, lines: Sequence[str] | str, retention_policy: str | None = None
+    def write_lines(self, lines: Iterable[str] | str, retention_policy: str | None = None
                     ) -> WriteResult:
         """Write line protocol in batches of ``batch_size`` lines.
 
@@ -233,6 +233,8 @@ class InfluxClient:
         """
         if isinstance(lines, str):
             lines = lines.splitlines()
+        elif not isinstance(lines, Sequence):
+            lines = list(lines)
         total = WriteResult()
         for i in range(0, len(lines), self.batch_size):
             total += self._write_batch(list(lines[i:i + self.batch_size]), retention_policy)
