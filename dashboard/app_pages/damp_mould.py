@@ -39,7 +39,8 @@ table = pd.DataFrame({
     "Owner": cases["officer"].fillna("Unassigned"),
     "Opened": [uk_time(t) for t in cases["opened_at"]]})
 st.dataframe(table, hide_index=True, width="stretch",
-             column_config={"Why": st.column_config.TextColumn(width="large")})
+             column_config={"Why": st.column_config.TextColumn(width="large"),
+                            "Clock": st.column_config.TextColumn(width="medium")})
 
 left, right = st.columns(2)
 with left:

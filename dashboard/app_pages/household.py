@@ -152,7 +152,8 @@ else:
         "Closed": [uk_time(t) for t in hc["closed_at"]],
         "Owner": hc["officer"].fillna("Unassigned")}), hide_index=True, width="stretch")
     events = data.case_events(tuple(int(c) for c in hc["case_id"]))
-    with st.expander(f"Full history of these cases ({len(events)} events)"):
+    with st.expander(f"Full history of these cases ({len(events)} "
+                     f"event{'s' if len(events) != 1 else ''})"):
         for e in events.itertuples():
             st.markdown(f"- {uk_time(e.at)} · case {e.case_id} · **{e.actor}** · "
                         f"{e.action.replace('_', ' ')}" + (f": {e.detail}" if e.detail else ""))
