@@ -93,7 +93,7 @@ def test_household_page_shows_readings_forecast_and_cases(portfolio):
     at = page(at, "household")
     shown = texts(at)
     assert f"Home {home}" in shown
-    assert "Forecast bill, next 30 days" in shown
+    assert "Forecast bill, next 30 days" in shown and "kWh over 30 days" in shown
     assert "Credit running out" in shown
     assert len(at.get("plotly_chart")) >= 2
     assert "days at the forecast" in shown  # prepayment: days of credit left
