@@ -33,9 +33,17 @@ MQTT_USER, MQTT_PASSWORD = "bench", "bench-mqtt-password"
 INFLUX_USER, INFLUX_PASSWORD = "bench_admin", "bench-influx-password"
 
 
+WINDOW = 100_000  # readings published but not yet taken by the collector, at most
+
+
 def _publisher(port: int, index: int, n_pub: int, devices: int, rate: float, duration_s: float,
-               t0_ns: int, result: mp.Queue) -> None:
-    """Publish this process's share of readings, paced, at QoS 1; report what was acked."""
+               t0_ns: int, result: mp.Queue, allowed) -> None:
+    """Publish this process's share of readings, paced, at QoS 1; report what was acked.
+
+    Closed loop: a publisher pauses while the readings published by all of them exceed what
+    the collector took by `WINDOW` (`allowed` is set by the main process from the metrics), so
+    a collector slower than the offered rate shows as a lower rate, not as an ever-growing
+    queue in the broker."""
     import paho.mqtt.client as paho
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -60,12 +68,18 @@ def _publisher(port: int, index: int, n_pub: int, devices: int, rate: float, dur
         for i, topic in enumerate(topics):
             payload = (f'{{"ts":"{ts}Z","energy_kwh":{1000 + step * 0.01 + i * 1e-4:.4f},'
                        f'"power_w":{300 + i % 700}.0,"voltage_v":239.5,"supply_on":true}}')
-            client.publish(topic, payload, qos=1)
+            info = client.publish(topic, payload, qos=1)
+            if info.rc != 0:
+                raise SystemExit(f"publisher {index}: publish failed ({info.rc})")
             sent += 1
-            if sent % 200 == 0:  # pace to the target rate
+            if sent % 200 == 0:  # pace to the target rate, the collector and the broker
                 ahead = sent / per_s - (time.monotonic() - start)
                 if ahead > 0:
                     time.sleep(ahead)
+                # paho's packet ids are 16 bits: keep well under 65,535 unacknowledged.
+                while (sent - acked[0] > 20_000 or sent * n_pub > allowed.value) \
+                        and time.monotonic() - start < duration_s:
+                    time.sleep(0.01)
             if time.monotonic() - start >= duration_s:
                 break
         step += 1
@@ -156,8 +170,10 @@ client_id = "bench-collector"
             time.sleep(0.2)
         t0_ns = (time.time_ns() // 10**9 - 86_400) * 10**9  # yesterday: inside retention
         results: mp.Queue = mp.Queue()
+        allowed = mp.Value("d", float(WINDOW), lock=False)
         pubs = [mp.Process(target=_publisher, args=(broker.port, i, args.publishers, args.devices,
-                                                    args.rate, args.duration_s, t0_ns, results))
+                                                    args.rate, args.duration_s, t0_ns, results,
+                                                    allowed))
                 for i in range(args.publishers)]
         cpu0 = {"collector": _cpu_s(collector.pid), "influxd": _cpu_s(influx.pid()),
                 "mosquitto": _cpu_s(broker.pid())}
@@ -167,7 +183,11 @@ client_id = "bench-collector"
         samples = []
         last = (start, 0.0)
         while any(p.is_alive() for p in pubs):
-            time.sleep(10)
+            for _ in range(10):
+                time.sleep(1)
+                taken = _metrics(metrics_port).get("hearth_collector_readings_total")
+                if taken is not None:
+                    allowed.value = taken + WINDOW
             m = _metrics(metrics_port)
             now = time.monotonic()
             written = m.get("hearth_influx_points_written_total", 0.0)

@@ -84,6 +84,10 @@ class _FastClient(paho.Client):
                 self._sockpairW.send(b"0")  # more buffered packets: do not wait in select()
         return paho.MQTTErrorCode.MQTT_ERR_SUCCESS
 
+    def _handle_on_message(self, message) -> None:
+        # One subscription, one callback: skip paho's per-message topic matching and locks.
+        self.on_message(self, self._userdata, message)
+
     def ack_many(self, mids: list[int]) -> None:
         """Acknowledge QoS 1 messages (in this order) with one queued write."""
         if mids:
@@ -197,14 +201,15 @@ class MqttCollector(Collector):
     def _on_message(self, client, userdata, msg) -> None:
         if not self._accepting:
             return  # not acknowledged: the broker delivers it again next session
+        topic = msg._topic.decode("utf-8", "replace")  # the broker checks topics are UTF-8
         try:
-            device, item = self.parser.parse(msg.topic, msg.payload)
+            device, item = self.parser.parse(topic, msg.payload)
             self.last_seen[device] = time.monotonic()
         except PayloadError as exc:
-            item = DeadLetter(str(exc), bytes(msg.payload), {"topic": msg.topic[:300]})
+            item = DeadLetter(str(exc), bytes(msg.payload), {"topic": topic[:300]})
         except Exception as exc:  # never let one message stop the collector
             item = DeadLetter(f"parse_failed: {type(exc).__name__}: {exc}", bytes(msg.payload),
-                              {"topic": msg.topic[:300]})
+                              {"topic": topic[:300]})
         with self._cond:
             self._pending.append((msg.mid, msg.qos, item))
             if len(self._pending) == 1:

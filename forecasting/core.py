@@ -52,6 +52,7 @@ class Params:
     quantile_blocks: int = 6            # blocks of the day with their own quantiles (48 / n)
     persistence: bool = True            # carry the latest day's residual forward, fading
     median_weeks: int = 6               # weeks of each day type behind the median profile
+    min_band: float = 0.1               # p10 / p90 at least this far (relative) from p50
     step_t: float = 5.0                 # t statistic of a step change
     step_min_change: float = 0.35       # ... and its size relative to the mean day
     step_min_after_days: int = 3        # a step needs this many days after it
@@ -527,6 +528,10 @@ def fit(grid: DayGrid, end: int, p: Params = Params()) -> Fitted:
               else np.tile([-0.6, -0.1, 1.2], (blocks, 1)))
     hh_z = np.where(np.isfinite(hh_z), hh_z, pooled).astype(float)
     hh_z = np.sort(hh_z, axis=2)
+    # A band is never narrower than +-min_band of the expected level: a fortnight of errors
+    # can be near zero (an exactly steady standby) without the next week's being so.
+    hh_z[..., 0] = np.minimum(hh_z[..., 0], hh_z[..., 1] - p.min_band)
+    hh_z[..., 2] = np.maximum(hh_z[..., 2], hh_z[..., 1] + p.min_band)
     n_z = np.isfinite(zd).sum(1)
     s2 = np.nansum(zd**2, 1) if zd.size else np.zeros(n_h)
     sig_pool2 = np.nanmedian(s2[n_z > 0] / n_z[n_z > 0]) if (n_z > 0).any() else 0.25**2

@@ -270,7 +270,8 @@ def build_html(inp: inputs.ReportInputs, comp: Computed, scope: str, generated_a
     overview = cards + notes + table_html(by["homes_devices"])
     if multi_patch and len(comp.homes) > 2:
         overview += chart_html(charts.reporting_chart(comp.homes.iloc[:-1]),
-                               "Devices reporting this week by patch, in per cent")
+                               "Devices that reported this week and devices silent at its end,"
+                               " by patch, in per cent")
     sections = [
         ("Summary, homes and devices", overview),
         ("Cases", chart_html(charts.cases_chart(comp.cases_scope, scope),

@@ -227,3 +227,25 @@ def test_command_line(report_settings, tmp_path, capsys):
     assert (tmp_path / "weekly-2026-01-11-north" / "consumption.csv").exists()
     with pytest.raises(SystemExit):
         build_parser().parse_args(["report", "weekly", "--week-ending", "11/01/2026"])
+
+
+def test_new_install_without_readings(tmp_path, influx_server):
+    """Homes in the registry, nothing in InfluxDB yet: a report that says so, not a crash."""
+    from types import SimpleNamespace
+
+    from hearth.stack import free_port
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, influx_server, SimpleNamespace(port=free_port()),
+                             schedule={"state_path": str(tmp_path / "none.sqlite3")})
+    pf.write_registry(settings.registry.path)
+    with InfluxClient.from_settings(settings) as client:
+        client.ensure_database()
+    r = weekly_report(settings, tmp_path / "out", week_end=pf.WEEK_END, generated_at=GENERATED,
+                      pdf=False, progress=False)
+    html = r.html.read_text()
+    assert "No forecasts for the 30 days from 2026-01-12" in html
+    assert "No weather for the same week last year" in html
+    homes = pd.read_csv(r.folder / "homes_devices.csv")
+    assert homes.iloc[-1][["homes", "devices_reporting", "devices_silent"]].tolist() == [17, 0, 45]
+    assert pd.read_csv(r.folder / "top_forecast_cost.csv").empty
