@@ -108,7 +108,7 @@ def build(settings, households: int) -> dict:
         # The latest forecast run as `hearth forecast` writes it: 30 daily totals of every home
         # and 336 half hours (7 days) of every home, and the run markers.
         origin_s = now_s // 1800 * 1800
-        first_day = -(-origin_s // 86400) * 86400
+        first_day = origin_s // 86400 * 86400  # today (UTC), as forecasting.service reads it
         days = (first_day + np.arange(30) * 86400) * 10**9
         halves = (origin_s + np.arange(336) * 1800) * 10**9
         counts = {"electricity": 0, "gas": 0}

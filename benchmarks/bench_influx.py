@@ -25,6 +25,25 @@ from benchmarks._report import machine, write_section
 from hearth.influx import BatchWriter, InfluxClient, lines_from_arrays
 from hearth.stack import InfluxServer, free_port
 
+NOTES = """\
+What limits these figures:
+
+- Writes: the client keeps pace with InfluxDB's own ceiling in wall-clock time; what remains is
+  CPU shared between the client and influxd on 2 cores. influxd spends 6-7 us of CPU per point
+  of this shape, the client about 3 us (lines 2 us, most of it Python's float formatting;
+  gzip level 1 about 0.8 us, saved by `gzip = false` on loopback). 250,000 points/s needs both
+  together under 8 us of CPU per point with the 2 cores to themselves.
+- `usage_matrix`: influxd's raw `SELECT` output path costs about 3 us of CPU per value
+  (8 s for 2.7 million values), the same whether the data sit in its cache or in compacted TSM
+  files; `count()` over the same points takes 0.75 s, so the cost is emitting rows, not
+  reading them. MessagePack answers (used) cost a third less server CPU than JSON. The client
+  side (streaming decode, scatter into the matrix) is about 1.2 s of CPU. Under 3 s needs
+  fewer rows from InfluxDB: the same values as one `usage_day` point per household and day
+  with 48 half-hour fields cost influxd 2.4 times less CPU (measured: 1.05 s against 2.45 s
+  for 300 households x 8 weeks). That would be a second measurement written by the usage
+  derivation beside `usage_30m`, a change to the data layout in DESIGN.md, not made here.
+"""
+
 GOAL_WRITE_PPS = 250_000
 GOAL_MATRIX_S = 3.0
 CHUNK_STEPS = 10  # readings of all households for this many sample times per lines_from_arrays
@@ -249,6 +268,8 @@ energy to 0.001 kWh, power and voltage as float32 registers, credit in pence), a
 of line protocol each, {args.households:,} series. The CPU-bound rate is an estimate from the
 measured CPU time per point, for comparison across runs on a busy machine; it is not a
 measurement of an idle machine.
+
+{NOTES}
 """
     if not args.no_docs:
         write_section("InfluxDB client (issue 2)", body)

@@ -186,7 +186,7 @@ def forecast_energy_30d(client: InfluxClient) -> pd.DataFrame:
 
     rows = []
     for fuel, run in latest_runs(client).items():
-        first_day = -(-run["origin_ns"] // DAY_NS) * DAY_NS
+        first_day = run["origin_ns"] // DAY_NS * DAY_NS  # as forecasting.service: today (UTC)
         days = min(30, run["horizon_days"])
         q = (f"SELECT sum(energy_kwh) AS energy_kwh FROM {_m(client, USAGE_RP, FORECAST_DAILY)} "
              f"WHERE fuel = {quote_string(fuel)} AND model = {quote_string(MODEL)} AND "

@@ -65,8 +65,13 @@ if latest is not None:
             src = str(row["source"]).replace("_", " ").capitalize()
             if row["measurement"] == "meter":
                 label = f"{src} meter"
-                value = number(row.get("power_w"), "W", 0) + " now"
-                extra = [f"register {number(row.get('energy_kwh'), 'kWh', 1)}"]
+                power = row.get("power_w", float("nan"))
+                if pd.notna(power):
+                    value = number(power, "W", 0) + " now"
+                    extra = [f"register {number(row.get('energy_kwh'), 'kWh', 1)}"]
+                else:  # gas meters report a register and a flow, not a power
+                    value = number(row.get("energy_kwh"), "kWh", 0)
+                    extra = ["meter register"]
                 if pd.notna(row.get("credit_gbp", float("nan"))):
                     extra.append(f"credit {gbp(row['credit_gbp'])}")
             else:

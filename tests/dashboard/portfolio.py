@@ -38,7 +38,10 @@ class Demo:
     case_homes: dict[int, str] = field(default_factory=dict)     # case id -> home
 
 
-def build(settings, households: int = 450, seed: int = 11) -> Demo:
+def build(settings, households: int = 450, seed: int = 11, readings: bool = True) -> Demo:
+    """The portfolio. ``readings`` False leaves the meter and thermostat readings and the
+    half-hourly usage to the simulator (`hearth sim --backfill`, `hearth collect
+    derive-usage`); forecasts, cases and accounts are written here either way."""
     now = datetime.now(UTC).replace(microsecond=0)
     with Registry(settings.registry.path) as reg:
         write_portfolio(reg, generate_portfolio(GenerateOptions(households=households,
@@ -58,7 +61,7 @@ def build(settings, households: int = 450, seed: int = 11) -> Demo:
         store.add("admin", "admin", PASSWORD, [], display_name="IT Admin")
         demo = Demo(patches, officers, by_patch)
         _cases(reg, demo, rows, now)
-    _influx(settings, demo, rows, now)
+    _influx(settings, demo, rows, now, readings)
     return demo
 
 
@@ -122,7 +125,7 @@ def _cases(reg: Registry, demo: Demo, rows, now: datetime) -> None:
             (chosen[2], iso(now - timedelta(days=2))))
 
 
-def _influx(settings, demo: Demo, rows, now: datetime) -> None:
+def _influx(settings, demo: Demo, rows, now: datetime, readings: bool) -> None:
     rng = np.random.default_rng(5)
     now_s = int(now.timestamp())
     info = {r[0]: r for r in rows}
@@ -134,6 +137,9 @@ def _influx(settings, demo: Demo, rows, now: datetime) -> None:
                                         ).fetchall()
         finally:
             devs.close()
+        if not readings:
+            _forecasts(client, info, now, demo.detailed)
+            return
         # The latest reading of every device (one home is silent since 26 hours ago).
         demo.silent_home = demo.homes_by_patch[demo.patches[0]][-1]
         lines = []
@@ -202,7 +208,7 @@ def _forecasts(client, info, now: datetime, detailed: list[str]) -> None:
     (forecast_daily), 7 days of half hours (forecast; here only for the homes the tests open)
     and the run marker (forecast_run)."""
     origin_s = int(now.timestamp()) // 1800 * 1800
-    first_day = -(-origin_s // 86400) * 86400
+    first_day = origin_s // 86400 * 86400  # today (UTC), as forecasting.service reads it
     days = (first_day + np.arange(30) * 86400) * 10**9
     halves = (origin_s + np.arange(336) * 1800) * 10**9
     hour = (np.arange(336) * 0.5 + (origin_s % 86400) / 3600) % 24

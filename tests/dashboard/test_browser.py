@@ -39,12 +39,15 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, influx_server, mqtt_server):
-    """The portfolio, and `hearth dashboard` serving it on a free port."""
+    """A simulated portfolio (the registry's generator, three days of the simulator's readings
+    through `hearth sim --backfill`, usage derived by `hearth collect derive-usage`, forecasts
+    and cases as `hearth forecast` and the advisor record them), and `hearth dashboard`
+    serving it on a free port."""
     var = tmp_path_factory.mktemp("browser")
     settings = make_settings(var, influx_server, mqtt_server)
-    demo = build(settings)
+    demo = build(settings, readings=False)
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT),
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HEARTH_HOME": str(var),
            "HEARTH__PATHS__VAR_DIR": str(var),
            "HEARTH__INFLUXDB__URL": settings.influxdb.url,
            "HEARTH__INFLUXDB__DATABASE": settings.influxdb.database,
@@ -55,6 +58,10 @@ def served(tmp_path_factory, influx_server, mqtt_server):
            "HEARTH__COLLECTORS__DEAD_LETTER_DIR": str(settings.collectors.dead_letter_dir),
            "HEARTH__COLLECTORS__METRICS_PORT": str(settings.collectors.metrics_port),
            "HEARTH__NOTIFIER__OUTBOX_PATH": str(settings.notifier.outbox_path)}
+    for args in (["sim", "--backfill", "3", "--duration-s", "0"], ["collect", "derive-usage"]):
+        done = subprocess.run([sys.executable, "-m", "hearth", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, f"hearth {' '.join(args)}: {done.stderr[-2000:]}"
     log = open(var / "dashboard.log", "wb")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen([sys.executable, "-m", "hearth", "dashboard", "--port", str(port)],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

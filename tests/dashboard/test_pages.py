@@ -7,8 +7,10 @@ import pytest
 import streamlit as st
 
 from dashboard import data
+from dashboard.users import UserStore
 from hearth.registry import Registry
 from tests.dashboard.conftest import new_app, page, sign_in, texts
+from tests.dashboard.portfolio import PASSWORD
 
 PAGES = ["overview", "risk_queue", "household", "damp_mould", "data_health", "messages"]
 
@@ -28,6 +30,18 @@ def test_wrong_password_is_refused_and_audited(portfolio):
     with Registry(settings.registry.path) as reg:
         actions = [e["action"] for e in reg.audit_entries("user:officer1")]
     assert "sign_in_failed" in actions
+
+
+def test_repeated_failures_pause_the_account_across_sessions(portfolio):
+    settings, _ = portfolio
+    with Registry(settings.registry.path) as reg:
+        UserStore(reg.conn).add("paused.user", "manager", PASSWORD, [])
+        for _ in range(10):
+            reg.audit("someone", "sign_in_failed", "user:paused.user")
+    at = sign_in("paused.user")  # the right password, in a fresh session
+    assert "This account is paused for 15 minutes" in texts(at)
+    assert "Hearth: sign in" in texts(at)
+    assert sign_in("officer1").title[0].value == "Overview"  # other accounts unaffected
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -93,7 +107,7 @@ def test_household_page_shows_readings_forecast_and_cases(portfolio):
     at = page(at, "household")
     shown = texts(at)
     assert f"Home {home}" in shown
-    assert "Forecast bill, next 30 days" in shown
+    assert "Forecast bill, next 30 days" in shown and "kWh over 30 days" in shown
     assert "Credit running out" in shown
     assert len(at.get("plotly_chart")) >= 2
     assert "days at the forecast" in shown  # prepayment: days of credit left
