@@ -134,7 +134,7 @@ def _why_not_contactable(household_id: str) -> str:
     with registry() as reg:
         from advisor.db import connection
 
-        _, reason = TipDispatcher(connection(reg), data.settings().notifier, None)._recipient(
+        reason = TipDispatcher(connection(reg), data.settings().notifier, None).why_not_contactable(
             household_id)
     return {None: "", "no_tenant": "No tenant is recorded for this home.",
             "opted_out": "The tenant opted out of texts: do not text them.",
@@ -146,19 +146,14 @@ def send_tip(user: User, case_id: int) -> str:
     """Send this case's tip now through the advisor's dispatcher (consent, opt-out, quiet
     hours and the rate limit still apply). Returns what happened, in words."""
     from advisor.db import connection
-    from advisor.notify import TipDispatcher, TipSummary, make_sender
+    from advisor.notify import TipDispatcher, make_sender
 
     rec = _checked(user, case_id)
     settings = data.settings()
     with registry() as reg:
         conn = connection(reg)
         dispatcher = TipDispatcher(conn, settings.notifier, make_sender(settings))
-        summary = TipSummary()
-        case_row = dict(conn.execute("SELECT * FROM cases WHERE case_id = ?",
-                                     (int(case_id),)).fetchone())
-        # The dispatcher's one-household step (consent, rate limit, quiet hours, sending,
-        # sms_log, case_events), for this one case. The advisor has no public per-case call yet.
-        dispatcher._consider(rec["household_id"], [case_row], summary, dry_run=False)
+        summary = dispatcher.send_case(int(case_id))
         if summary.total_sent():
             outcome = "Tip sent."
         elif summary.deferred:
@@ -167,6 +162,7 @@ def send_tip(user: User, case_id: int) -> str:
         elif summary.skipped:
             reason = next(iter(summary.skipped))
             outcome = {"rate_limited": "Not sent: this tenant had a text recently.",
+                       "already_sent": "Not sent: this case's tip was sent already.",
                        }.get(reason, f"Not sent: {reason.replace('_', ' ')}.")
         else:
             outcome = "Not sent: the provider refused it (see Messages)."
