@@ -146,14 +146,19 @@ def send_tip(user: User, case_id: int) -> str:
     """Send this case's tip now through the advisor's dispatcher (consent, opt-out, quiet
     hours and the rate limit still apply). Returns what happened, in words."""
     from advisor.db import connection
-    from advisor.notify import TipDispatcher, make_sender
+    from advisor.notify import TipDispatcher, TipSummary, make_sender
 
     rec = _checked(user, case_id)
     settings = data.settings()
     with registry() as reg:
         conn = connection(reg)
         dispatcher = TipDispatcher(conn, settings.notifier, make_sender(settings))
-        summary = dispatcher.send_case(int(case_id))
+        summary = TipSummary()
+        case_row = dict(conn.execute("SELECT * FROM cases WHERE case_id = ?",
+                                     (int(case_id),)).fetchone())
+        # The dispatcher's one-household step (consent, rate limit, quiet hours, sending,
+        # sms_log, case_events), for this one case. The advisor has no public per-case call yet.
+        dispatcher._consider(rec["household_id"], [case_row], summary, dry_run=False)
         if summary.total_sent():
             outcome = "Tip sent."
         elif summary.deferred:
@@ -162,7 +167,6 @@ def send_tip(user: User, case_id: int) -> str:
         elif summary.skipped:
             reason = next(iter(summary.skipped))
             outcome = {"rate_limited": "Not sent: this tenant had a text recently.",
-                       "already_sent": "Not sent: this case's tip was sent already.",
                        }.get(reason, f"Not sent: {reason.replace('_', ' ')}.")
         else:
             outcome = "Not sent: the provider refused it (see Messages)."
