@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 from collectors.base import Reading
@@ -23,30 +22,57 @@ def retention_policy(measurement: str) -> str:
 def _field(value) -> str:
     # Order matters: bool is an int. Numbers are written as floats so that a field never
     # changes type between sources (InfluxDB keeps a field's first type and refuses others).
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int | float):
-        v = float(value)
-        if not math.isfinite(v):
+    t = type(value)
+    if t is float:
+        if value - value != 0.0:  # NaN or infinity
             raise ValueError(f"field value {value!r} is not finite")
-        return repr(v)
+        return repr(value)
+    if t is bool:
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        try:
+            return _field(float(value))
+        except OverflowError:
+            raise ValueError(f"field value {value!r} is too large") from None
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     raise ValueError(f"field value of type {type(value).__name__} cannot be stored")
 
 
+# Escaped line heads ("measurement,tag=value,...") and field keys, cached: a collector sees the
+# same few thousand devices over and over, and escaping and sorting dominated line building.
+_HEADS: dict[tuple, str] = {}
+_KEYS: dict[str, str] = {}
+_CACHE_MAX = 200_000
+
+
+def _head(measurement: str, tags) -> str:
+    key = (measurement, *tags.items())
+    head = _HEADS.get(key)
+    if head is None:
+        head = measurement.translate(_MEAS_ESCAPE)
+        if tags:
+            head += "," + ",".join(f"{k.translate(_TAG_ESCAPE)}={str(v).translate(_TAG_ESCAPE)}"
+                                   for k, v in sorted(tags.items()) if v != "")
+        if len(_HEADS) >= _CACHE_MAX:
+            _HEADS.clear()
+        _HEADS[key] = head
+    return head
+
+
+def _key(name: str) -> str:
+    k = _KEYS.get(name)
+    if k is None:
+        k = _KEYS[name] = name.translate(_TAG_ESCAPE)
+    return k
+
+
 def reading_to_line(r: Reading) -> str:
     """One reading as one line; tags sorted (cheaper for InfluxDB), fields as given."""
-    head = r.measurement.translate(_MEAS_ESCAPE)
-    if r.tags:
-        head += "," + ",".join(f"{k.translate(_TAG_ESCAPE)}={str(v).translate(_TAG_ESCAPE)}"
-                               for k, v in sorted(r.tags.items()) if v != "")
     if not r.fields:
         raise ValueError(f"reading of {r.measurement!r} has no fields")
-    fields = ",".join(f"{k.translate(_TAG_ESCAPE)}={_field(v)}" for k, v in r.fields.items())
-    return f"{head} {fields} {int(r.time_ns)}"
+    fields = ",".join([f"{_key(k)}={_field(v)}" for k, v in r.fields.items()])
+    return f"{_head(r.measurement, r.tags)} {fields} {int(r.time_ns)}"
 
 
 def group_lines(readings: Iterable[Reading]) -> dict[str, list[str]]:

@@ -120,20 +120,46 @@ class PayloadParser:
 
     def __init__(self, topic_pattern: str = "hearth/{household}/{device}/{kind}",
                  max_payload_bytes: int = 65_536, max_future_s: float = 86_400.0,
-                 gas_calorific_value_mj_per_m3: float = 39.5, source: str = "mqtt"):
+                 gas_calorific_value_mj_per_m3: float = 39.5, source: str = "mqtt",
+                 rooms: dict[str, str] | None = None):
         self.topics = TopicMap(topic_pattern)
         self.max_payload_bytes = max_payload_bytes
         self.max_future_ns = int(max_future_s * 1e9)
         self.gas_kwh_per_m3 = GAS_M3_TO_KWH_FACTOR * gas_calorific_value_mj_per_m3
         self.source = source
+        self.rooms = rooms or {}  # device_id -> room (registry) for thermostats' room tag
+        # Small caches: the same topics and (within a second) the same timestamps come by again
+        # and again, and their parsing was a visible share of the collector's time.
+        self._topic_cache: dict[str, tuple[dict[str, str], str]] = {}
+        self._ts_cache: dict[str, int] = {}
+
+    def _topic(self, topic: str) -> tuple[dict[str, str], str]:
+        hit = self._topic_cache.get(topic)
+        if hit is None:
+            tags = self.topics.tags(topic)
+            kind = tags.pop("kind")
+            if len(self._topic_cache) > 100_000:
+                self._topic_cache.clear()
+            hit = self._topic_cache[topic] = (tags, kind)
+        return dict(hit[0]), hit[1]
+
+    def _ts(self, value) -> int:
+        if isinstance(value, str):
+            ns = self._ts_cache.get(value)
+            if ns is None:
+                ns = parse_ts(value)
+                if len(self._ts_cache) > 4096:
+                    self._ts_cache.clear()
+                self._ts_cache[value] = ns
+            return ns
+        return parse_ts(value)
 
     def parse(self, topic: str, payload: bytes, now_ns: int | None = None) -> tuple[str, Reading]:
         """(device key, reading) or PayloadError."""
         if len(payload) > self.max_payload_bytes:
             raise PayloadError(f"too_large: {len(payload)} bytes, the limit is"
                                f" {self.max_payload_bytes} (collectors.mqtt.max_payload_bytes)")
-        tags = self.topics.tags(topic)
-        kind = tags.pop("kind")
+        tags, kind = self._topic(topic)
         spec = KINDS.get(kind)
         if spec is None:
             raise PayloadError(f"unknown_kind: {kind!r}; expected one of {', '.join(KINDS)}")
@@ -145,7 +171,7 @@ class PayloadParser:
         if not isinstance(obj, dict):
             raise PayloadError(f"not_an_object: the payload must be a JSON object, got"
                                f" {type(obj).__name__}")
-        time_ns = parse_ts(obj.get("ts")) if "ts" in obj else None
+        time_ns = self._ts(obj["ts"]) if "ts" in obj else None
         if time_ns is None:
             raise PayloadError("missing_field: 'ts' (sample time, ISO 8601 UTC) is required")
         now_ns = time.time_ns() if now_ns is None else now_ns
@@ -192,6 +218,10 @@ class PayloadParser:
                 raise PayloadError(f"missing_field: {key!r} is required for a {kind}")
         if kind == "gas_meter" and "energy_kwh" not in fields:
             fields["energy_kwh"] = fields["volume_m3"] * self.gas_kwh_per_m3
+        if kind == "thermostat" and "room" not in tags:
+            room = self.rooms.get(tags.get("device", ""))
+            if room and _TAG_VALUE.match(room):
+                tags["room"] = room
         if fuel is not None:
             tags["fuel"] = fuel
             tags["source"] = self.source

@@ -325,6 +325,16 @@ class Spool:
     def position(self) -> Position:
         return self._pos
 
+    def wait_for_backlog(self, readings: int, timeout_s: float) -> None:
+        """Wait until at least `readings` wait in the spool, or `timeout_s` passed."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            while self._backlog_readings < readings and not self._closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._changed.wait(left)
+
     def read_batch(self, max_readings: int, timeout_s: float = 0.5) -> Batch | None:
         """Records from the position on, up to about `max_readings` (at least one record), only
         what is durably synced. None when nothing arrives within `timeout_s`."""

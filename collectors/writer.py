@@ -20,6 +20,10 @@ from collectors.spool import Batch, Spool
 
 log = logging.getLogger("hearth.collectors.writer")
 
+# Before a write, wait this long for a full batch: fewer, larger requests cost InfluxDB (and
+# the position fsync) far less per point, at a quarter of a second of extra latency.
+LINGER_S = 0.25
+
 
 @dataclass
 class WriterStats:
@@ -63,6 +67,7 @@ class SpoolWriter:
         if self.prepare is not None and not self._retry(self.prepare):
             return
         while not self._stop.is_set():
+            self.spool.wait_for_backlog(self.batch_readings, LINGER_S)
             batch = self.spool.read_batch(self.batch_readings, timeout_s=0.2)
             if batch is None:
                 continue

@@ -10,7 +10,10 @@ import time
 
 import pytest
 import requests
-from mqtt_e2e_support import (
+
+from hearth.influx import InfluxClient
+from hearth.stack import InfluxServer, MosquittoServer, free_port
+from tests.collectors.mqtt_e2e_support import (
     Publisher,
     ServiceThread,
     collect_process,
@@ -20,9 +23,6 @@ from mqtt_e2e_support import (
     wait_until,
     write_config,
 )
-
-from hearth.influx import InfluxClient
-from hearth.stack import InfluxServer, MosquittoServer, free_port
 from tests.conftest import INFLUX_PASSWORD, INFLUX_USER, MQTT_PASSWORD, MQTT_USER, make_settings
 
 

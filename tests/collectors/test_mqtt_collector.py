@@ -8,7 +8,10 @@ import math
 import random
 
 import pytest
-from mqtt_e2e_support import (
+
+from collectors.deadletter import count_by_reason, read_dead_letters
+from hearth.influx import InfluxClient
+from tests.collectors.mqtt_e2e_support import (
     T0_NS,
     Publisher,
     ServiceThread,
@@ -18,9 +21,6 @@ from mqtt_e2e_support import (
     meter_points,
     wait_until,
 )
-
-from collectors.deadletter import count_by_reason, read_dead_letters
-from hearth.influx import InfluxClient
 from tests.conftest import make_settings
 
 
