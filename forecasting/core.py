@@ -304,40 +304,30 @@ def finish_shape(sums: np.ndarray, daily_kwh: np.ndarray, weight: np.ndarray,
 def _nan_median(values: np.ndarray, axis: int = 1) -> np.ndarray:
     """Median along ``axis`` ignoring NaN (NaN where all are), by one sort along the last,
     contiguous axis (sorting short strided rows is several times slower)."""
-    if axis not in (-1, values.ndim - 1):
-        values = np.ascontiguousarray(np.moveaxis(values, axis, -1))
-    ordered = np.sort(values, axis=-1)
+    ordered = np.sort(np.ascontiguousarray(np.moveaxis(values, axis, -1)), axis=-1)
     n = np.isfinite(ordered).sum(axis=-1, keepdims=True)
     lo = np.take_along_axis(ordered, np.maximum((n - 1) // 2, 0), axis=-1)
     hi = np.take_along_axis(ordered, np.maximum(n // 2, 0), axis=-1)
     return np.where(n > 0, (lo + hi) / 2, np.nan)[..., 0]
 
 
-def usable_shares(prepared: np.ndarray, daily_kwh: np.ndarray, weight: np.ndarray
-                  ) -> np.ndarray:
-    """Each day's share per half hour, NaN where not seen or the day is not used (zero,
-    invalid, before a step change), laid out (H, 48, N) so that a day set sorts contiguously.
-    Computed once per fit: the backtest origins use the same days, cut earlier."""
-    usable = (weight > 0) & np.isfinite(daily_kwh) & (daily_kwh > 0)
-    ok = (prepared[..., 2 * SLOTS:] > 0) & usable[:, :, None]
-    return np.ascontiguousarray(np.where(ok, prepared[..., :SLOTS], np.nan).transpose(0, 2, 1))
-
-
-def median_shares(shares: np.ndarray, day_type: np.ndarray, end: int, weeks: int,
-                  factor: np.ndarray, mean_shape: np.ndarray) -> np.ndarray:
+def median_shares(prepared: np.ndarray, daily_kwh: np.ndarray, weight: np.ndarray,
+                  day_type: np.ndarray, end: int, weeks: int, factor: np.ndarray,
+                  mean_shape: np.ndarray) -> np.ndarray:
     """Median share of the day's energy per half hour and day type (H, 7, 48), over the last
     ``weeks`` days of each type before ``end``; the half-hourly median forecast is the day's
     energy times it. Use at home is a routine plus occasional events (a kettle, a shower): the
     median of a half hour over recent weeks follows the routine and ignores the events, which
     is what minimises the absolute error. Shrunk toward the weekday/weekend median by the
-    mean shape's factor ``factor`` (H, 7, 1); gaps fall back to the mean shape. ``shares``
-    from :func:`usable_shares`."""
-    n_h = shares.shape[0]
+    mean shape's factor ``factor`` (H, 7, 1); gaps fall back to the mean shape."""
+    usable = (weight[:, :end] > 0) & np.isfinite(daily_kwh[:, :end]) & (daily_kwh[:, :end] > 0)
+    n_h = prepared.shape[0]
 
     def median_of(idx: np.ndarray) -> np.ndarray:
         if idx.size == 0:
             return np.full((n_h, SLOTS), np.nan, np.float32)
-        return _nan_median(shares[:, :, idx], axis=-1)
+        ok = (prepared[:, idx, 2 * SLOTS:] > 0) & usable[:, idx, None]
+        return _nan_median(np.where(ok, prepared[:, idx, :SLOTS], np.nan), axis=1)
 
     types = day_type[:end]
     own = np.stack([median_of(np.flatnonzero(types == j)[-weeks:]) for j in range(7)], 1)
@@ -475,8 +465,8 @@ def fit(grid: DayGrid, end: int, p: Params = Params()) -> Fitted:
     bounds = [0, *sorted(origins), end]
     seg = shape_sums(prepared, daily, weight, dtype_, bounds)
     shape, factor = finish_shape(sum(seg), daily[:, :end], weight[:, :end], dtype_[:end])
-    shares = usable_shares(prepared, daily, weight)
-    med_shape = median_shares(shares, dtype_, end, p.median_weeks, factor, shape)
+    med_shape = median_shares(prepared, daily, weight, dtype_, end, p.median_weeks, factor,
+                              shape)
     flags = _trust_flags(y, daily, valid, weight, found, step_day, end, p)
     mean_day = (weight * np.where(valid, daily, 0)).sum(1) / np.maximum(weight.sum(1), TINY)
     hh_floor = 0.1 * mean_day / SLOTS + 1e-3
@@ -493,7 +483,7 @@ def fit(grid: DayGrid, end: int, p: Params = Params()) -> Fitted:
                                     origin, p, step_day)
         n_seg = bounds.index(origin)
         sh, f_o = finish_shape(sum(seg[:n_seg]), daily[:, cut], weight[:, cut], dtype_[cut])
-        med_o = median_shares(shares, dtype_, origin, p.median_weeks, f_o, sh)
+        med_o = median_shares(prepared, daily, weight, dtype_, origin, p.median_weeks, f_o, sh)
         span = slice(origin, origin + 7)
         d_hat = predict_daily(lv, bt, dtype_[span], _features(hdd, n_days, origin)[span])
         _, r_o, age_o = _last_residual(daily[:, cut], w_o, lv, bt, dtype_[cut],
