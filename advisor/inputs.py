@@ -252,18 +252,27 @@ class InputLoader:
         start = window_start_ns
         window = f"time >= {window_start_ns} AND time < {end_ns}"
         last: dict[str, int] = {}
+        backfilled: set[str] = set()
         gap: dict[str, float] = {}
         stuck: dict[str, float] = {}
+        # History loaded in bulk (source=backfill, at its own coarser step) says nothing of how a
+        # device reports: silence is judged only on readings the collectors took.
+        live = "\"source\" != 'backfill'"
         for measurement, field in (("meter", "energy_kwh"), ("thermostat", "temp_c")):
             q = (f'SELECT LAST("{field}") FROM {self.raw}."{measurement}" WHERE time >= {start}'
-                 f' AND time < {end_ns} GROUP BY "device"')
+                 f' AND time < {end_ns} AND {live} GROUP BY "device"')
             for s in self.client.query(q):
                 if len(s):
                     last[s.tags.get("device", "")] = int(s.values["time"][-1])
+            q = (f'SELECT LAST("{field}") FROM {self.raw}."{measurement}" WHERE time >= {start}'
+                 f' AND time < {end_ns} AND "source" = \'backfill\' GROUP BY "device"')
+            for s in self.client.query(q):
+                if len(s):
+                    backfilled.add(s.tags.get("device", ""))
             # Longest gap between two readings inside the window (a silence that has ended).
             q = (f'SELECT MAX("gap_s") AS gap_s FROM (SELECT ELAPSED("{field}", 1s) AS gap_s'
-                 f' FROM {self.raw}."{measurement}" WHERE {window} GROUP BY "device")'
-                 f' GROUP BY "device"')
+                 f' FROM {self.raw}."{measurement}" WHERE {window} AND {live}'
+                 f' GROUP BY "device") GROUP BY "device"')
             for s in self.client.query(q):
                 if len(s) and np.isfinite(s.values["gap_s"][-1]):
                     gap[s.tags.get("device", "")] = float(s.values["gap_s"][-1])
@@ -285,7 +294,11 @@ class InputLoader:
             for j, d in enumerate(devs):
                 ids[row, j] = d.device_id
                 seen = last.get(d.device_id)
-                age[row, j] = (end_ns - seen) / NS_PER_S if seen is not None else lookback_s
+                if seen is not None:
+                    age[row, j] = (end_ns - seen) / NS_PER_S
+                elif d.device_id not in backfilled:  # nothing at all in the window
+                    age[row, j] = lookback_s
+                # else only bulk history so far: unknown (NaN), not silent
                 interval[row, j] = d.interval_s
                 max_gap[row, j] = gap.get(d.device_id, np.nan)
                 stuck_h[row, j] = stuck.get(d.device_id, 0.0)

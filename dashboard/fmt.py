@@ -28,7 +28,7 @@ KIND_LABEL = {
 STATUS_LABEL = {"open": "New", "acknowledged": "Acknowledged", "resolved": "Resolved",
                 "dismissed": "Dismissed"}
 STAGE_LABEL = {"investigate": "Investigate", "written_summary": "Written summary to tenant",
-               "safety_work": "Begin safety work", "made_safe": "Made safe"}
+               "safety_work": "Begin safety work", "made_safe": "Make safe (emergency)"}
 SMS_STATUS_LABEL = {"queued": "Queued", "sending": "Sending", "delivered": "✔ Delivered",
                     "permanent-failure": "✖ Failed (number not reachable)",
                     "temporary-failure": "⚠ Failed for now (phone off or full)",

@@ -73,8 +73,10 @@ def _kind_lines(views: DeviceViews, kind: str, times: np.ndarray, values: dict[s
             v = values[name][t_idx, d_idx]
             fields[name] = v > 0.5 if name in BOOL_FIELDS else v.astype(float)
         if kind == "thermostat":
+            # `source` marks bulk history, so the advisor does not judge its coarse step as
+            # the device's own reporting.
             tags = {"household": hid[d_idx], "device": dev[d_idx],
-                    "room": views.room[idx][d_idx].astype(str)}
+                    "room": views.room[idx][d_idx].astype(str), "source": source}
         else:
             tags = {"household": hid[d_idx], "device": dev[d_idx], "fuel": FUEL[kind],
                     "source": source}

@@ -746,13 +746,6 @@ def test_usage_collector_is_thread_safe(monkeypatch):
     assert collector.matrix().energy_kwh.shape == (1, 48)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "After `hearth sim --backfill` (fault_rate 0, truth lists no device faults) `hearth advise`"
-    " opens a device_fault case in every home: '1 device(s) silent (H000001-EM1), longest for"
-    " 0.5 hours'. The backfill writes meters every sim.backfill_interval_s (1800 s) while the"
-    " registry says interval_s 60, and advisor rules/faults judge silence by 3 x interval_s +"
-    " 15 min = 18 min. Either the backfill should write the last advisor window at the devices'"
-    " intervals, or the silence rule should not judge backfilled (source=backfill) points."))
 def test_no_false_device_faults_after_a_clean_backfill(flow):
     flow.stage("advise")
     truth = json.loads((Path(flow.settings.sim.truth_dir) / "truth_backfill.json").read_text())

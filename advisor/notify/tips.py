@@ -10,7 +10,7 @@ import re
 # Built-in texts (also in config/hearth.toml). Each ends with how to stop the messages.
 DEFAULT_TEMPLATES: dict[str, str] = {
     "credit_runout": (
-        "((service)): your ((fuel)) meter has £((credit_gbp)) credit left, enough for"
+        "((service)): your ((fuel)) meter has ((credit_left)), enough for"
         " ((days_left)). If it runs out you can ((emergency_credit_hint)). For help with"
         " energy costs, ((fuel_voucher_hint)) on ((help_phone)). Reply STOP to stop these texts."),
     "self_disconnection": (
@@ -82,8 +82,13 @@ def personalisation(kind: str, evidence: dict, settings) -> dict[str, str]:
             left = "less than a day"
         else:
             left = f"about {days:.0f} day" + ("" if round(days) == 1 else "s")
-        common |= {"fuel": e.get("fuel") or "energy", "credit_gbp": _num(e.get("credit_gbp"), 2),
-                   "days_left": left}
+        credit = e.get("credit_gbp")
+        # A negative balance is emergency credit in use: never "£-0.08 credit left".
+        credit_left = ("some credit left" if credit is None
+                       else f"£{credit:.2f} credit left" if credit >= 0
+                       else f"used £{-credit:.2f} of its emergency credit")
+        common |= {"fuel": e.get("fuel") or "energy", "credit_gbp": _num(credit, 2),
+                   "credit_left": credit_left, "days_left": left}
     elif kind == "self_disconnection":
         common |= {"hours": _num(max(e.get("off_h") or 0, e.get("no_use_cold_h") or 0))}
     elif kind == "cold_home":

@@ -119,9 +119,9 @@ def damp_mould(humidity_pct: np.ndarray, temp_c: np.ndarray, coldest_c: np.ndarr
         parts = []
         if n["worst_window_h"] > rh_hours:
             parts.append(f"Humidity above {rh_pct:g}% for {fmt_hours(n['worst_window_h'])}"
-                         f" within {fmt_hours(n['window_h'])}")
+                         f" of the worst {fmt_hours(n['window_h'])}")
         if n["very_high_h"] > very_high_hours:
-            parts.append(f"above {very_high_rh_pct:g}% for {fmt_hours(n['very_high_h'])}")
+            parts.append(f"above {very_high_rh_pct:g}% for {fmt_hours(n['very_high_h'])} in all")
         text = "; ".join(parts) + f" (highest {n['max_rh_pct']:.0f}%)"
         if n["n_blocks"]:
             text += (f"; on {n['damp_blocks']} of the last {n['n_blocks']} half-days")

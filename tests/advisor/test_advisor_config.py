@@ -57,3 +57,11 @@ def test_each_tip_renders_with_its_numbers(kind):
                 "cold_home": "below 18 C for 41 of the last 72 hours",
                 "damp_mould": "up to 93%", "bill_shock": "about £212"}.get(kind, "")
     assert expected in body
+
+
+def test_credit_tip_on_emergency_credit_never_says_negative_credit_left():
+    s = NotifierSettings()
+    evidence = {**EVIDENCE["credit_runout"], "credit_gbp": -0.08}
+    body = render(template_text("credit_runout", s), personalisation("credit_runout", evidence, s))
+    assert "£-" not in body
+    assert "used £0.08 of its emergency credit" in body

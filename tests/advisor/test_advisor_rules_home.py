@@ -91,7 +91,7 @@ def test_damp_more_than_two_hours_above_70_in_12():
     r = damp_mould(rh, temp, temp - 0.0, np.zeros(3, bool), STEP_H)
     assert r.flagged.tolist() == [False, True, False]
     assert r.numbers["worst_window_h"][1] == pytest.approx(2.5)
-    assert "Humidity above 70% for 2.5 hours within 12 hours" in r.reason_of(1)
+    assert "Humidity above 70% for 2.5 hours of the worst 12 hours" in r.reason_of(1)
 
 
 def test_damp_split_spells_count_within_12_hours_only():
