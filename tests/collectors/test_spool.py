@@ -220,3 +220,25 @@ def test_dead_letters_keep_raw_bytes_and_cap_size(tmp_path):
     last = read_dead_letters(tmp_path / "dl")[-1]
     assert "raw" not in last and last["raw_dropped"] and last["reason"] == "bad_type: z"
     letters.close()
+
+
+def test_one_writer_per_spool_and_read_only_status_never_cuts(tmp_path):
+    from hearth.errors import HearthError
+
+    spool = open_spool(tmp_path)
+    spool.put([reading(0)], "test")
+    with pytest.raises(HearthError, match="in use by another"):
+        open_spool(tmp_path)
+    seg = spool.directory / f"{spool._seg:020d}.seg"
+    with open(seg, "ab") as f:  # a put half-way through its write in the running collector
+        f.write(HEADER.pack(500, 0) + b"partial")
+    size = seg.stat().st_size
+    look = Spool(tmp_path / "spool", DeadLetters(tmp_path / "dead"), read_only=True)
+    assert look.backlog_readings() == 1
+    with pytest.raises(SpoolError, match="read-only"):
+        look.put([reading(1)], "test")
+    look.close()
+    assert seg.stat().st_size == size and read_dead_letters(tmp_path / "dead") == []
+    spool.close()
+    again = open_spool(tmp_path)  # the lock went with the first writer
+    again.close()
