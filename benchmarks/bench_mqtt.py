@@ -88,7 +88,7 @@ def _publisher(port: int, index: int, n_pub: int, devices: int, rate: float, dur
         time.sleep(0.05)
     client.disconnect()
     client.loop_stop()
-    result.put((index, sent, acked[0], time.monotonic() - start))
+    result.put((index, sent, acked[0], time.process_time()))
 
 
 def _metrics(port: int) -> dict[str, float]:
@@ -199,10 +199,12 @@ client_id = "bench-collector"
             last = (now, written)
         publish_end = time.monotonic()
         sent = acked = 0
+        pub_cpu_s = 0.0
         for _ in pubs:
-            _, s, a, _ = results.get(timeout=180)
+            _, s, a, cpu = results.get(timeout=180)
             sent += s
             acked += a
+            pub_cpu_s += cpu
         for p in pubs:
             p.join()
         # Drain: everything acked by the broker must reach InfluxDB.
@@ -243,9 +245,16 @@ client_id = "bench-collector"
     print(f"| write rate per 10 s sample (min / median / max) | {min(steady):,.0f} /"
           f" {sorted(steady)[len(steady) // 2]:,.0f} / {max(steady):,.0f} readings/s |")
     print(f"| peak spool backlog | {max(s[3] for s in samples):,.0f} readings |")
-    for name in cpu0:
-        print(f"| CPU {name} | {cpu1[name] - cpu0[name]:.0f} s ({(cpu1[name] - cpu0[name]) / total:.2f}"
-              " cores) |")
+    cpu = {name: cpu1[name] - cpu0[name] for name in cpu0}
+    cpu["publishers"] = pub_cpu_s
+    for name, sec in cpu.items():
+        print(f"| CPU {name} | {sec:.0f} s ({sec / total:.2f} cores), {sec / stored * 1e6:.0f} us"
+              " per reading |")
+    per_reading = sum(cpu.values()) / stored
+    print(f"| CPU of the whole pipeline per reading | {per_reading * 1e6:.0f} us: {os.cpu_count()}"
+          f" dedicated cores would carry about {os.cpu_count() / per_reading:,.0f} readings/s"
+          " (without publishers"
+          f" {os.cpu_count() / (per_reading - pub_cpu_s / stored):,.0f}/s) |")
     print(f"| dead letters | {m.get('hearth_collector_dead_letters_total', 0):.0f} |")
     print(f"| machine | {platform.machine()}, {os.cpu_count()} cores,"
           f" load average {os.getloadavg()[0]:.1f} at the end |")

@@ -135,10 +135,22 @@ def wait_until(cond, timeout_s: float = 60.0, what: str = "condition") -> None:
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
+def _query(client, q: str):
+    """The query's series; none while the writer has not created the database yet."""
+    from hearth.errors import InfluxError
+
+    try:
+        return client.query(q)
+    except InfluxError as exc:
+        if "not found" in str(exc):
+            return []
+        raise
+
+
 def meter_points(client) -> dict[tuple[str, int], float]:
     """(device, time_ns) -> energy_kwh of every `meter` point in InfluxDB."""
     out = {}
-    for s in client.query('SELECT "energy_kwh" FROM "raw"."meter" GROUP BY "device"'):
+    for s in _query(client, 'SELECT "energy_kwh" FROM "raw"."meter" GROUP BY "device"'):
         dev = s.tags["device"]
         for t, v in zip(s.values["time"], s.values["energy_kwh"], strict=True):
             out[(dev, int(t))] = float(v)
@@ -146,7 +158,7 @@ def meter_points(client) -> dict[tuple[str, int], float]:
 
 
 def count_meter(client) -> int:
-    series = client.query('SELECT count("energy_kwh") FROM "raw"."meter"')
+    series = _query(client, 'SELECT count("energy_kwh") FROM "raw"."meter"')
     return int(series[0].values["count"][0]) if series else 0
 
 
