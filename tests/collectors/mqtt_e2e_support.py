@@ -51,24 +51,39 @@ class Publisher:
     """A QoS 1 publisher that waits for the broker's PUBACKs (so messages are in its care)."""
 
     def __init__(self, port: int, client_id: str = "test-publisher"):
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  protocol=paho.MQTTv5)
-        self.client.username_pw_set(MQTT_USER, MQTT_PASSWORD)
-        self.client.max_inflight_messages_set(1000)
-        self.client.max_queued_messages_set(0)
-        self.client.reconnect_delay_set(1, 2)
+        self.port, self.client_id = port, client_id
+        self.client = self._connect()
+
+    def _connect(self) -> paho.Client:
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
 
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                             protocol=paho.MQTTv5)
+        client.username_pw_set(MQTT_USER, MQTT_PASSWORD)
+        # Unlimited in flight: paho's count of in-flight messages can stay stuck after a
+        # reconnect, and messages queued behind it would then never be sent.
+        client.max_inflight_messages_set(0)
+        client.max_queued_messages_set(0)
+        client.reconnect_delay_set(1, 2)
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 600
-        self.client.connect("127.0.0.1", port, 30, clean_start=False, properties=props)
-        self.client.loop_start()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.connect("127.0.0.1", self.port, 30, clean_start=False, properties=props)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        client.loop_start()
+        return client
 
     def publish(self, messages, timeout_s: float = 120.0) -> None:
         """Publish and wait for every PUBACK. Messages not acknowledged within 15 s (a broker
-        restart can strand them in paho's queue) are published again: a QoS 1 duplicate is
-        the same point, so InfluxDB still holds it once."""
+        restart can strand them in paho) are published again on a new connection: a QoS 1
+        duplicate is the same point, so InfluxDB still holds it once."""
         deadline = time.monotonic() + timeout_s
         todo = list(messages)
         while todo:
@@ -80,6 +95,9 @@ class Publisher:
             if todo and time.monotonic() >= deadline:
                 raise TimeoutError(f"broker did not acknowledge {len(todo)} of the test's"
                                    " publishes")
+            if todo:
+                self.close()
+                self.client = self._connect()
 
     def close(self) -> None:
         self.client.disconnect()
