@@ -20,6 +20,7 @@ from advisor.rules import (
     self_disconnection,
     self_rationing,
 )
+from advisor.rules.base import row_quantile
 from advisor.rules.bill_shock import period_cost_gbp
 from advisor.rules.faults import (
     counter_backwards,
@@ -125,6 +126,35 @@ def waking_hours(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
     return (hour >= start) & (hour < end) if start <= end else (hour >= start) | (hour < end)
 
 
+def occupied_hours(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
+    """Buckets when people are likely at home and awake (H, S): waking hours (UK time) in which
+    the household uses electricity above its own base load (the fridge and standby that run
+    when nobody is in). Without electricity readings, the waking hours alone."""
+    waking = waking_hours(inp, s)[None, :]
+    use = inp.usage_kwh.get("electricity")
+    if use is None or not s.cold_home_occupancy_from_use:
+        return np.broadcast_to(waking, (inp.n, len(waking[0])))
+    use = np.asarray(use)
+    base = row_quantile(use, 0.10)
+    active = np.isfinite(use) & (use > np.nan_to_num(base)[:, None] * 1.5 + s.active_use_kwh)
+    # A household whose use never rises above its base load (no series, a flat series, a
+    # storage heater's constant load) keeps all its waking hours: absence is not shown.
+    n_wake = np.maximum((waking & np.isfinite(use)).sum(axis=1), 1)
+    usable = ((active & waking).sum(axis=1) / n_wake >= 0.1)[:, None]
+    return waking & np.where(usable, active, True)
+
+
+def _supply_off(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
+    """Per bucket whether a prepaid supply is off (H, S); gas counts as wanted while the
+    thermostat calls for heat."""
+    demand = {}
+    if inp.heating_on is not None:
+        demand["gas"] = np.nan_to_num(np.asarray(inp.heating_on, dtype=np.float64)) >= 0.5
+    return supply_off_mask(inp.credit_gbp, inp.voltage_v, s.supply_off_credit_gbp,
+                           supply_on=inp.supply_on, usage_kwh=inp.usage_kwh,
+                           no_use_kwh=s.no_use_kwh_per_step, demand=demand)
+
+
 def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
     """Every rule whose inputs are present, keyed by case kind."""
     out: dict[str, RuleResult] = {}
@@ -138,7 +168,7 @@ def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
         r = cold_home(inp.temp_c, season, vulnerable, step_h, s.cold_home_temp_c,
                       s.cold_home_hours, s.cold_home_vulnerable_hours, s.cold_severe_temp_c,
                       s.cold_severe_hours, s.cold_danger_temp_c, s.cold_danger_hours,
-                      s.min_coverage, waking_hours(inp, s), s.cold_home_share,
+                      s.min_coverage, occupied_hours(inp, s), s.cold_home_share,
                       s.cold_home_vulnerable_share)
         out[r.kind] = r
         cold_h = r.numbers["cold_h"]
@@ -157,11 +187,10 @@ def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
         out[r.kind] = r
     if (inp.credit_gbp or inp.voltage_v is not None or inp.supply_on) \
             and "electricity" in inp.usage_kwh and inp.temp_c is not None:
-        off = supply_off_mask(inp.credit_gbp, inp.voltage_v, s.supply_off_credit_gbp,
-                              supply_on=inp.supply_on)
+        off = _supply_off(inp, s)
         r = self_disconnection(off, inp.usage_kwh["electricity"], inp.temp_c, prepayment,
                                vulnerable, step_h, s.cold_home_temp_c, s.supply_off_hours,
-                               s.no_use_kwh_per_step, s.no_use_hours)
+                               s.no_use_kwh_per_step, s.no_use_hours, power_w=inp.power_w)
         out[r.kind] = r
     if inp.history_kwh and cold_h is not None:
         r = _rationing(inp, s, cold_h)
@@ -211,9 +240,9 @@ def _rationing(inp: AdviceInputs, s: AdvisorSettings, cold_h: np.ndarray) -> Rul
     low_sp = None
     if inp.setpoint_c is not None and inp.temp_c is not None:
         season = inp.heating_season(s.heating_season_months)
-        temp = np.where((season & waking_hours(inp, s))[None, :], inp.temp_c, np.nan)
-        low_sp = low_setpoint_share(inp.setpoint_c, inp.heating_on, temp, s.cold_home_temp_c,
-                                    s.rationing_setpoint_c)
+        counted = occupied_hours(inp, s) & season[None, :]
+        low_sp = low_setpoint_share(inp.setpoint_c, inp.heating_on, inp.temp_c, counted,
+                                    s.cold_home_temp_c, s.rationing_setpoint_c)
     return self_rationing(heating, expected, cold_h, s.rationing_ratio, s.rationing_cold_hours,
                           low_sp, s.rationing_setpoint_share)
 
@@ -243,13 +272,20 @@ def _faults(inp: AdviceInputs, s: AdvisorSettings) -> RuleResult:
         floor = (s.fault_spike_min_gas_kwh if fuel == "gas"
                  else s.fault_spike_min_electricity_kwh)
         spike = np.maximum(spike, usage_spikes(use, p95, s.fault_spike_ratio, floor))
+    if inp.power_w is not None:
+        # Power readings far above the household's own range (a glitched meter).
+        power = np.asarray(inp.power_w, dtype=np.float64)
+        bar_w = np.maximum(s.fault_spike_ratio * np.nan_to_num(_p95(power)),
+                           s.fault_spike_min_electricity_kwh * 1000.0 / inp.step_h)
+        over = np.where(np.isfinite(power) & (power > bar_w[:, None]), power, 0.0).max(axis=1)
+        # Reported as the energy that power would draw in one bucket [kWh].
+        spike = np.maximum(spike, over * inp.step_h / 1000.0)
     fall = np.zeros(n)
     if inp.heating_on is not None and inp.temp_c is not None:
         heating_on = inp.heating_on
         if inp.credit_gbp or inp.supply_on or inp.voltage_v is not None:
             # With the supply off the boiler cannot heat: that is not a device fault.
-            off = supply_off_mask(inp.credit_gbp, inp.voltage_v, s.supply_off_credit_gbp,
-                                  supply_on=inp.supply_on)
+            off = _supply_off(inp, s)
             heating_on = np.where(off, 0, heating_on)
         fall = heating_not_heating(heating_on, inp.temp_c, inp.step_h,
                                    s.fault_cooling_hours, s.fault_cooling_drop_c)
@@ -258,10 +294,4 @@ def _faults(inp: AdviceInputs, s: AdvisorSettings) -> RuleResult:
 
 
 def _p95(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    if x.shape[1] == 0:
-        return np.full(x.shape[0], np.nan)
-    filled = np.where(np.isfinite(x), x, -np.inf)
-    k = int(0.95 * (x.shape[1] - 1))
-    part = np.partition(filled, k, axis=1)[:, k]
-    return np.where(np.isfinite(part), part, np.nan)
+    return row_quantile(x, 0.95)

@@ -21,12 +21,14 @@ class AdviceInputs:
 
     Recent series (H, S) on buckets of `step_h` hours ending at `now`:
       temp_c: mean indoor temperature over the home's rooms [C]
-      min_temp_c / max_temp_c: coldest / warmest reading [C]; humidity_pct: most humid room [%RH]
+      min_temp_c / max_temp_c: coldest / warmest reading [C]; humidity_pct: the home's air,
+      mean over its rooms [%RH]; max_humidity_pct: the most humid room's reading [%RH]
       heating_on: share of the bucket the heating was on [0..1]
       setpoint_c: thermostat setpoint [C]; supply_on[fuel]: the meter's supply switch [0/1]
       usage_kwh[fuel]: energy used in the bucket [kWh]
       counter_kwh[fuel]: meter's cumulative register at the end of the bucket [kWh]
-      credit_gbp[fuel]: prepayment balance [GBP]; voltage_v: electricity supply voltage [V]
+      credit_gbp[fuel]: prepayment balance [GBP]; voltage_v: electricity supply voltage [V];
+      power_w: the electricity meter's highest power reading [W]
     Daily arrays: history_kwh[fuel] (H, D) over the past days with the tariff that applied
       (history_rate_gbp_per_kwh, history_standing_gbp_per_day); forecast_kwh_p10/p50/p90[fuel]
       (H, F) for the coming days with forecast_rate_gbp_per_kwh and
@@ -46,9 +48,11 @@ class AdviceInputs:
     min_temp_c: np.ndarray | None = None
     max_temp_c: np.ndarray | None = None
     humidity_pct: np.ndarray | None = None
+    max_humidity_pct: np.ndarray | None = None
     heating_on: np.ndarray | None = None
     setpoint_c: np.ndarray | None = None
     voltage_v: np.ndarray | None = None
+    power_w: np.ndarray | None = None
     supply_on: dict[str, np.ndarray] = field(default_factory=dict)
     usage_kwh: dict[str, np.ndarray] = field(default_factory=dict)
     counter_kwh: dict[str, np.ndarray] = field(default_factory=dict)

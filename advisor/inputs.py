@@ -9,17 +9,18 @@ hours, daily sums over `advisor.history_days`, and the forecast's daily p10/p50/
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 
 import numpy as np
 
 from advisor.frame import FUELS, AdviceInputs, epc_index
+from advisor.rules.base import row_quantile
 from hearth.errors import HearthError
 
 log = logging.getLogger(__name__)
 NS_PER_S = 1_000_000_000
 DAY_NS = 86_400 * NS_PER_S
-DEVICE_LOOKBACK_DAYS = 7
 
 
 def _ns(at: datetime) -> int:
@@ -67,6 +68,7 @@ class InputLoader:
 
     def __init__(self, settings, registry, client) -> None:
         self.settings = settings
+        self.timings_s: dict[str, float] = {}
         self.s = settings.advisor
         self.registry = registry
         self.client = client
@@ -91,12 +93,17 @@ class InputLoader:
         self._attributes(inp, frame)
         log.info("advisor inputs: %d households, %d buckets of %d min up to %s", len(ids), steps,
                  self.s.step_min, now.isoformat(timespec="minutes"))
-        self._thermostats(inp, index, grid, step_s)
-        self._meters(inp, index, grid, step_s)
-        self._usage(inp, index, grid, step_s)
-        self._history(inp, index, end_ns, frame)
-        self._forecast(inp, index, end_ns, frame)
-        self._devices(inp, index, end_ns, int(grid[0]))
+        steps_to_run = (("thermostats", lambda: self._thermostats(inp, index, grid, step_s)),
+                        ("meters", lambda: self._meters(inp, index, grid, step_s)),
+                        ("usage", lambda: self._usage(inp, index, grid, step_s)),
+                        ("history", lambda: self._history(inp, index, end_ns, frame)),
+                        ("forecast", lambda: self._forecast(inp, index, end_ns, frame)),
+                        ("devices", lambda: self._devices(inp, index, end_ns, int(grid[0]))))
+        for name, step in steps_to_run:
+            t0 = time.perf_counter()
+            step()
+            self.timings_s[name] = time.perf_counter() - t0
+            log.info("advisor inputs: %s read in %.1f s", name, self.timings_s[name])
         return inp
 
     # ---------------------------------------------------------------- registry
@@ -117,42 +124,34 @@ class InputLoader:
     def _thermostats(self, inp, index, grid, step_s) -> None:
         q = (f'SELECT MEAN("temp_c") AS temp_c, MIN("temp_c") AS min_temp_c,'
              f' MAX("temp_c") AS max_temp_c,'
-             f' MAX("humidity_pct") AS humidity_pct, MEAN("setpoint_c") AS setpoint_c'
+             f' MEAN("humidity_pct") AS humidity_pct, MAX("humidity_pct") AS max_humidity_pct,'
+             f' MEAN("setpoint_c") AS setpoint_c, LAST("heating_on") AS heating_on'
              f' FROM {self.raw}."thermostat" WHERE {self._window(grid, step_s)}'
              f' GROUP BY time({step_s}s), "household" fill(none)')
         series = self.client.query(q)
         inp.temp_c = grid_matrix(series, index, grid, "temp_c", reduce="mean")
         inp.min_temp_c = grid_matrix(series, index, grid, "min_temp_c", reduce="min")
         inp.max_temp_c = grid_matrix(series, index, grid, "max_temp_c", reduce="max")
-        inp.humidity_pct = grid_matrix(series, index, grid, "humidity_pct", reduce="max")
+        inp.humidity_pct = grid_matrix(series, index, grid, "humidity_pct", reduce="mean")
+        inp.max_humidity_pct = grid_matrix(series, index, grid, "max_humidity_pct", reduce="max")
         inp.setpoint_c = grid_matrix(series, index, grid, "setpoint_c", reduce="mean")
-        # Booleans: InfluxQL cannot average them, so count the "on" readings per bucket.
-        on = self.client.query(
-            f'SELECT COUNT("heating_on") AS n FROM {self.raw}."thermostat" WHERE'
-            f' {self._window(grid, step_s)} AND "heating_on" = true'
-            f' GROUP BY time({step_s}s), "household" fill(none)')
-        total = self.client.query(
-            f'SELECT COUNT("heating_on") AS n FROM {self.raw}."thermostat" WHERE'
-            f' {self._window(grid, step_s)} GROUP BY time({step_s}s), "household" fill(none)')
-        n_on = grid_matrix(on, index, grid, "n", reduce="max")
-        n_all = grid_matrix(total, index, grid, "n", reduce="max")
-        inp.heating_on = np.where(n_all > 0, np.nan_to_num(n_on) / np.where(n_all > 0, n_all, 1),
-                                  np.nan)
+        # The thermostat's call for heat: its own `heating_on` at the end of each bucket (LAST
+        # works on booleans; InfluxQL cannot average them); where a thermostat does not report
+        # it, inferred from the room being below its setpoint.
+        reported = grid_matrix(series, index, grid, "heating_on", reduce="max")
+        with np.errstate(invalid="ignore"):
+            calls = ((inp.setpoint_c - inp.temp_c) > 0.25).astype(float)
+        inferred = np.where(np.isfinite(inp.setpoint_c) & np.isfinite(inp.temp_c), calls, np.nan)
+        inp.heating_on = np.where(np.isfinite(reported), reported, inferred)
 
     def _meters(self, inp, index, grid, step_s) -> None:
-        q = (f'SELECT LAST("energy_kwh") AS counter_kwh, MIN("credit_gbp") AS credit_gbp,'
-             f' MIN("voltage_v") AS voltage_v FROM {self.raw}."meter"'
-             f' WHERE {self._window(grid, step_s)}'
+        # MAX, not LAST, of the register: a glitch up and back within a bucket still shows.
+        q = (f'SELECT MAX("energy_kwh") AS counter_kwh, MIN("credit_gbp") AS credit_gbp,'
+             f' MIN("voltage_v") AS voltage_v, MAX("power_w") AS power_w,'
+             f' LAST("supply_on") AS supply_on'
+             f' FROM {self.raw}."meter" WHERE {self._window(grid, step_s)}'
              f' GROUP BY time({step_s}s), "household", "fuel" fill(none)')
         series = self.client.query(q)
-        off = self.client.query(
-            f'SELECT COUNT("supply_on") AS n FROM {self.raw}."meter" WHERE'
-            f' {self._window(grid, step_s)} AND "supply_on" = false'
-            f' GROUP BY time({step_s}s), "household", "fuel" fill(none)')
-        reported = self.client.query(
-            f'SELECT COUNT("supply_on") AS n FROM {self.raw}."meter" WHERE'
-            f' {self._window(grid, step_s)} GROUP BY time({step_s}s), "household", "fuel"'
-            f' fill(none)')
         for fuel in FUELS:
             counter = grid_matrix(series, index, grid, "counter_kwh", {"fuel": fuel}, "max")
             if np.isfinite(counter).any():
@@ -160,15 +159,15 @@ class InputLoader:
             credit = grid_matrix(series, index, grid, "credit_gbp", {"fuel": fuel}, "min")
             if np.isfinite(credit).any():
                 inp.credit_gbp[fuel] = credit
-            n_off = grid_matrix(off, index, grid, "n", {"fuel": fuel}, "max")
-            n_all = grid_matrix(reported, index, grid, "n", {"fuel": fuel}, "max")
-            if np.isfinite(n_all).any():
-                # NaN where the meter did not report its switch: the balance decides there.
-                inp.supply_on[fuel] = np.where(np.nan_to_num(n_all) > 0,
-                                               np.where(np.nan_to_num(n_off) > 0, 0.0, 1.0),
-                                               np.nan)
+            # The supply switch at the end of each bucket (NaN where the meter does not
+            # report one: the balance decides there).
+            switch = grid_matrix(series, index, grid, "supply_on", {"fuel": fuel}, "min")
+            if np.isfinite(switch).any():
+                inp.supply_on[fuel] = switch
         volts = grid_matrix(series, index, grid, "voltage_v", {"fuel": "electricity"}, "min")
         inp.voltage_v = volts if np.isfinite(volts).any() else None
+        power = grid_matrix(series, index, grid, "power_w", {"fuel": "electricity"}, "max")
+        inp.power_w = power if np.isfinite(power).any() else None
 
     def _usage(self, inp, index, grid, step_s) -> None:
         q = (f'SELECT SUM("energy_kwh") AS kwh FROM {self.usage}."usage_30m" WHERE'
@@ -250,7 +249,7 @@ class InputLoader:
         devices = self.registry.devices()
         if not devices:
             return
-        start = end_ns - DEVICE_LOOKBACK_DAYS * DAY_NS
+        start = window_start_ns
         window = f"time >= {window_start_ns} AND time < {end_ns}"
         last: dict[str, int] = {}
         gap: dict[str, float] = {}
@@ -281,7 +280,7 @@ class InputLoader:
         interval = np.full((inp.n, k), np.nan)
         max_gap = np.full((inp.n, k), np.nan)
         stuck_h = np.zeros((inp.n, k))
-        lookback_s = DEVICE_LOOKBACK_DAYS * 86_400
+        lookback_s = (end_ns - window_start_ns) / NS_PER_S
         for row, devs in per_home.items():
             for j, d in enumerate(devs):
                 ids[row, j] = d.device_id
@@ -294,10 +293,11 @@ class InputLoader:
         inp.device_max_gap_s, inp.device_stuck_h = max_gap, stuck_h
 
     def _stuck_hours(self, window: str) -> dict[str, float]:
-        """Hours per device in 3-hour buckets whose readings all repeat one value: a thermostat
-        whose temperature and humidity never move, an electricity meter whose voltage never
-        moves, a gas meter whose register stands still while it reports a flow."""
-        bucket_h = 3
+        """Hours per device in 1-hour buckets (of 3 readings or more) whose readings all repeat
+        one value: a thermostat whose temperature and humidity never move, an electricity meter
+        whose voltage never moves, a gas meter whose register stands still while it reports a
+        flow."""
+        bucket_h = 1
         group = f"GROUP BY time({bucket_h}h), \"device\" fill(none)"
         out: dict[str, float] = {}
         queries = (
@@ -315,7 +315,7 @@ class InputLoader:
                 n = s.values.get("n")
                 if n is None or not len(n):
                     continue
-                still = (n >= 4) & (s.values["a"] == 0)
+                still = (n >= 3) & (s.values["a"] == 0)
                 if what == "gas":
                     still &= np.nan_to_num(s.values["f"]) > 0
                 else:
@@ -329,13 +329,8 @@ class InputLoader:
 def naive_forecast(history_kwh: np.ndarray, days: int) -> tuple[np.ndarray, ...]:
     """p10/p50/p90 daily use from the last 28 days' daily use (H, days) [kWh]."""
     recent = history_kwh[:, -28:]
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            q = np.nanpercentile(recent, [10, 50, 90], axis=1)
-    return tuple(np.repeat(np.nan_to_num(x)[:, None], days, axis=1) for x in q)
+    q = [np.nan_to_num(row_quantile(recent, p)) for p in (0.10, 0.50, 0.90)]
+    return tuple(np.repeat(x[:, None], days, axis=1) for x in q)
 
 
 def _fill_rows(x: np.ndarray) -> np.ndarray:
@@ -353,9 +348,5 @@ def _fill_rows(x: np.ndarray) -> np.ndarray:
 
 
 def _fill_rows_median(x: np.ndarray) -> np.ndarray:
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        med = np.nanmedian(x, axis=1)
+    med = row_quantile(x, 0.5)
     return np.where(np.isfinite(x), x, np.nan_to_num(med)[:, None])

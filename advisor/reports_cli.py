@@ -38,6 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    " the Sunday before today)")
     w.add_argument("--generated-at", type=_instant, help="time stated as the generation time"
                    " (default now; fix it to reproduce a report byte for byte)")
+    w.add_argument("--each-patch", action="store_true", help="also a report per patch (from"
+                   " the same data, in weekly-<date>-<patch>/)")
     w.add_argument("--no-pdf", action="store_true", help="HTML and CSV only")
     w.set_defaults(func=weekly)
 
@@ -46,8 +48,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     e = os_.add_parser("export", help="consumption and cost by area, property type and fuel")
     e.add_argument("--out", type=Path, help="folder (default [reports] opendata_out_dir)")
     e.add_argument("--month", help="YYYY-MM (default: the last complete month)")
-    e.add_argument("--area", choices=["patch", "estate", "address_area"], default="estate",
-                   help="area column to group by (default estate)")
     e.set_defaults(func=opendata)
 
 
@@ -57,11 +57,14 @@ def weekly(args: argparse.Namespace, settings) -> int:
     from advisor.reports.weekly import weekly_report
 
     report = weekly_report(settings, args.out, args.patch, args.week_ending, args.generated_at,
-                           pdf=not args.no_pdf, progress=sys.stderr.isatty())
+                           pdf=not args.no_pdf, progress=sys.stderr.isatty(),
+                           each_patch=args.each_patch and not args.patch)
     print(f"weekly report: {report.html}")
     if report.pdf:
         print(f"PDF: {report.pdf}")
     print(f"{len(report.csv)} CSV tables in {report.folder}")
+    for name, folder in report.patches.items():
+        print(f"patch {name}: {folder}")
     return 0
 
 
@@ -69,7 +72,7 @@ def opendata(args: argparse.Namespace, settings) -> int:
     from advisor.reports.opendata_export import export_month
 
     try:
-        result = export_month(settings, args.out, args.month, area=args.area)
+        result = export_month(settings, args.out, args.month)
     except ValueError as exc:
         raise HearthError(str(exc)) from exc
     print(f"open data for {result.month}: {result.csv} ({result.rows} rows, "

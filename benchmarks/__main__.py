@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 import sys
 from pathlib import Path
@@ -14,11 +15,15 @@ def main() -> int:
     failed = []
     for name in names:
         print(f"== benchmarks.{name}", flush=True)
-        module = importlib.import_module(f"benchmarks.{name}")
         try:
-            module.main([])
-        except Exception as exc:  # keep going: one broken benchmark must not hide the others
-            print(f"benchmarks.{name} failed: {exc!r}", file=sys.stderr)
+            module = importlib.import_module(f"benchmarks.{name}")
+            # main(argv) gets an empty argument list (not this command's); main() is fine too.
+            takes_argv = bool(inspect.signature(module.main).parameters)
+            rc = module.main([]) if takes_argv else module.main()
+        except (Exception, SystemExit) as exc:  # one broken benchmark must not hide the others
+            rc = exc.code if isinstance(exc, SystemExit) else exc
+        if rc not in (None, 0):
+            print(f"benchmarks.{name} failed: {rc!r}", file=sys.stderr)
             failed.append(name)
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)

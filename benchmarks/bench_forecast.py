@@ -38,10 +38,10 @@ DAY, WEEK = 48, 336
 HISTORY_DAYS = 56
 
 
-def _portfolio(n: int, n_days: int, seed: int, source: str, fuel: str = "electricity"):
+def _portfolio(n: int, n_days: int, seed: int, source: str, fuel: str, start: str):
     if source == "sim":
-        return sim_portfolio(n, n_days, seed, fuel)
-    return synthetic.portfolio(n, n_days, seed=seed, history_days=n_days - 30)
+        return sim_portfolio(n, n_days, seed, fuel, start=f"{start}T00:00")
+    return synthetic.portfolio(n, n_days, start=start, seed=seed, history_days=n_days - 30)
 
 
 def sim_portfolio(n: int, n_days: int, seed: int, fuel: str = "electricity",
@@ -114,7 +114,8 @@ def _statsforecast(history: np.ndarray, start, models, n_jobs: int) -> tuple[dic
 
 def accuracy(args) -> dict:
     t0 = time.perf_counter()
-    pf = _portfolio(args.households, HISTORY_DAYS + 30, args.seed, args.source, args.fuel)
+    pf = _portfolio(args.households, HISTORY_DAYS + 30, args.seed, args.source, args.fuel,
+                    args.start)
     print(f"{args.source} portfolio ({args.fuel}): {pf.energy_kwh.shape[0]} homes x"
           f" {pf.energy_kwh.shape[1] // DAY} days in {time.perf_counter() - t0:.0f} s")
     t0 = time.perf_counter()
@@ -238,16 +239,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--source", choices=["synthetic", "sim"], default="synthetic")
     parser.add_argument("--fuel", choices=["electricity", "gas"], default="electricity",
                         help="with --source sim: which meter's use to forecast")
+    parser.add_argument("--start", default="2026-09-28", help="first day of the portfolio;"
+                        " the default ends on 23 December: neither the simulator nor the"
+                        " synthetic homes keep bank holidays, which Hearth treats as Sundays")
     parser.add_argument("--skip-scale", action="store_true")
+    parser.add_argument("--only-scale", action="store_true")
     parser.add_argument("--scale-worker", help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     if args.scale_worker:
         scale_worker(args.scale_worker, args.n_jobs)
         return
-    acc = accuracy(args)
-    vs = versus_statsforecast(args, acc.pop("portfolio"))
-    print(json.dumps(vs, indent=1))
+    acc = vs = None
+    if not args.only_scale:
+        acc = accuracy(args)
+        vs = versus_statsforecast(args, acc.pop("portfolio"))
+        print(json.dumps(vs, indent=1))
     sc = None if args.skip_scale else scale(args)
     if sc:
         print(json.dumps(sc, indent=1))

@@ -89,6 +89,24 @@ def dismiss(user: User, case_id: int, reason: str, note: str = "") -> None:
     data.clear_case_caches()
 
 
+AWAAB_STEPS = {"made_safe": "Emergency hazard made safe",
+               "investigate": "Investigation concluded",
+               "written_summary": "Written summary sent to the tenant",
+               "safety_work": "Safety work begun"}
+
+
+def record_stage(user: User, case_id: int, done: str) -> None:
+    """Record an Awaab's Law step as done; the advisor starts the next step's clock."""
+    rec = _checked(user, case_id)
+    if rec["kind"] != "damp_mould":
+        raise ActionError("Awaab's Law steps are for damp and mould cases only.")
+    if done not in AWAAB_STEPS:
+        raise ActionError("Choose which step was done.")
+    with registry() as reg:
+        _case_store(reg).record_stage(int(case_id), user.username, done)
+    data.clear_case_caches()
+
+
 # -- tips to tenants (the advisor's templates, consent rules and senders) -----------------------
 
 def tip_preview(user: User, case_id: int) -> tuple[str | None, str]:
@@ -116,7 +134,7 @@ def _why_not_contactable(household_id: str) -> str:
     with registry() as reg:
         from advisor.db import connection
 
-        _, reason = TipDispatcher(connection(reg), data.settings().notifier, None)._recipient(
+        reason = TipDispatcher(connection(reg), data.settings().notifier, None).why_not_contactable(
             household_id)
     return {None: "", "no_tenant": "No tenant is recorded for this home.",
             "opted_out": "The tenant opted out of texts: do not text them.",

@@ -18,6 +18,9 @@ SIGNED_IN_AT = "hearth_signed_in_at"
 FAILURES_KEY = "hearth_failed_signins"
 MAX_FAILURES = 5
 LOCKOUT_S = 60
+# Across sessions (a new browser tab must not reset the count): failed sign-ins per account.
+ACCOUNT_MAX_FAILURES = 10
+ACCOUNT_WINDOW_MIN = 15
 
 
 @contextmanager
@@ -91,6 +94,7 @@ def _sso_configured() -> bool:
 
 def login_page() -> None:
     """The sign-in page (shown instead of the app until someone signs in)."""
+    data.warm_up()  # portfolio figures are ready by the time the officer has signed in
     st.title("Hearth: sign in")
     st.write("For housing officers and managers. Sign in with the account your administrator "
              "gave you.")
@@ -114,6 +118,16 @@ def login_page() -> None:
     if submitted:
         name = username.strip().lower()
         with registry() as reg:
+            since = (datetime.now(UTC) - timedelta(minutes=ACCOUNT_WINDOW_MIN)).strftime(
+                "%Y-%m-%dT%H:%M:%SZ")
+            failed = reg.conn.execute(
+                "SELECT count(*) FROM audit_log WHERE target = ? AND action = 'sign_in_failed' "
+                "AND at >= ?", (f"user:{name}", since)).fetchone()[0]
+            if failed >= ACCOUNT_MAX_FAILURES:
+                reg.audit(name or "(blank)", "sign_in_refused_paused", f"user:{name}")
+                st.error(f"This account is paused for {ACCOUNT_WINDOW_MIN} minutes after "
+                         "repeated failed sign-ins. If that was not you, tell an administrator.")
+                return
             user = UserStore(reg.conn).authenticate(name, password)
             if user is None:
                 reg.audit(name or "(blank)", "sign_in_failed", f"user:{name}")

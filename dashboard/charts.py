@@ -34,7 +34,8 @@ def _uk(times: pd.Series) -> pd.Series:
 
 def _layout(fig: go.Figure, height: int = 360) -> go.Figure:
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      legend={"orientation": "h", "y": -0.2}, hovermode="x unified",
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0},
+                      hovermode="x unified",
                       template="plotly_white", font={"size": 14})
     return fig
 
@@ -56,18 +57,20 @@ def consumption(usage: pd.DataFrame, forecast: pd.DataFrame, fuel: str,
                                  fill="tonexty", fillcolor=_alpha(colour, 0.18),
                                  name="Likely range (p10 to p90)",
                                  hovertemplate="p10 %{y:.2f} kWh<extra></extra>"))
-        fig.add_trace(go.Scatter(x=t, y=f["energy_kwh"], mode="lines+markers",
+        fig.add_trace(go.Scatter(x=t, y=f["energy_kwh"],
+                                 mode="lines+markers" if step == "daily" else "lines",
                                  line={"color": colour, "dash": "dash"},
                                  marker={"symbol": "circle-open"}, name="Forecast (p50)",
                                  hovertemplate="forecast %{y:.2f} kWh<extra></extra>"))
     u = usage[usage["fuel"] == fuel]
     if not u.empty:
-        fig.add_trace(go.Scatter(x=_uk(u["time"]), y=u["energy_kwh"], mode="lines+markers",
+        fig.add_trace(go.Scatter(x=_uk(u["time"]), y=u["energy_kwh"],
+                                 mode="lines+markers" if step == "daily" else "lines",
                                  line={"color": colour}, marker={"symbol": "circle", "size": 5},
                                  name="Used",
                                  hovertemplate="used %{y:.2f} kWh<extra></extra>"))
     fig.update_yaxes(title_text=f"{fuel.capitalize()} [{unit}]", rangemode="tozero")
-    fig.update_xaxes(title_text="Date (UK time)")
+    fig.update_xaxes(title_text="Date (UK time)" if step == "daily" else "Date and time (UK)")
     fig.update_layout(title=f"{fuel.capitalize()}: used and forecast")
     return _layout(fig)
 
@@ -126,7 +129,9 @@ def case_trend(df: pd.DataFrame) -> go.Figure:
                                  marker={"symbol": SYMBOLS[i % len(SYMBOLS)], "size": 8},
                                  hovertemplate="%{y:d} open<extra>" + KIND_LABEL.get(kind, kind)
                                  + "</extra>"))
-    fig.update_yaxes(title_text="Open cases at the end of the week [cases]", rangemode="tozero")
+    top = int(df["open_cases"].max()) if len(df) else 0
+    fig.update_yaxes(title_text="Open at end of week [cases]", rangemode="tozero",
+                     tickformat="d", dtick=max(1, -(-top // 6)))
     fig.update_xaxes(title_text="Week starting (Monday, UK)")
     fig.update_layout(title="Open cases by week")
     return _layout(fig, height=380)

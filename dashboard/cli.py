@@ -31,7 +31,7 @@ def streamlit_command(settings, port: int, address: str) -> list[str]:
 def handle_dashboard(args, settings) -> int:
     import logging
     import os
-    import subprocess
+    import sys
 
     from dashboard.runtime import settings_to_env
     from hearth.errors import HearthError
@@ -54,9 +54,9 @@ def handle_dashboard(args, settings) -> int:
     env["PYTHONPATH"] = os.pathsep.join(
         [str(APP_PATH.parent.parent), *filter(None, [env.get("PYTHONPATH")])])
     log.info("dashboard: open http://%s:%d in a browser and sign in", address, port)
-    proc = subprocess.Popen(streamlit_command(settings, port, address), env=env)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        return proc.wait()
+    command = streamlit_command(settings, port, address)
+    # Become Streamlit (same pid), so SIGTERM from a service manager or `hearth demo` stops it.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvpe(command[0], command, env)
+    return 0  # not reached

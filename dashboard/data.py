@@ -214,8 +214,7 @@ def bill_forecast(household_id: str, scope: Scope) -> pd.DataFrame:
     energy_kwh_p10, energy_kwh_p90, cost_gbp, cost_gbp_p10, cost_gbp_p90, days."""
     home = household(household_id, scope)
     f = forecasts(household_id, scope)
-    today = pd.Timestamp.now(tz="Europe/London").normalize()
-    f = f[(f["step"] == "daily") & (f["time"] >= today) & (f["time"] < today + pd.Timedelta(days=30))]
+    f = f[f["step"] == "daily"].sort_values("time").groupby("fuel").head(30)
     rows = []
     for fuel, g in f.groupby("fuel"):
         tariff = tariff_on(fuel, home["payment_type"])
@@ -238,9 +237,10 @@ class PortfolioSummaries:
     """Portfolio-wide summaries, kept fresh in the background (stale-while-revalidate).
 
     Reading the last reading of 30,000 devices or summing 30 days of forecasts for 10,000
-    homes takes InfluxDB seconds; no officer should wait for that. The first request computes
-    a summary; after that a daemon thread recomputes every summary every ``refresh_s`` and
-    pages always get the latest finished result at once.
+    homes takes InfluxDB seconds; no officer should wait for that. `warm_up` (called by the
+    sign-in page) starts a daemon thread that computes every summary at once and again every
+    ``refresh_s``; pages get the latest finished result immediately. A page that asks before
+    the first result is ready either waits for it (``wait=True``) or gets None.
     """
 
     def __init__(self, refresh_s: float):
@@ -248,23 +248,33 @@ class PortfolioSummaries:
         self._lock = threading.Lock()
         self._values: dict[str, tuple[float, pd.DataFrame]] = {}
         self._compute: dict[str, Callable[[], pd.DataFrame]] = {}
+        self._busy: dict[str, threading.Lock] = {}
         self._thread: threading.Thread | None = None
 
-    def get(self, name: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    def register(self, name: str, compute: Callable[[], pd.DataFrame]) -> None:
         with self._lock:
             self._compute.setdefault(name, compute)
+            self._busy.setdefault(name, threading.Lock())
+
+    def get(self, name: str, compute: Callable[[], pd.DataFrame], wait: bool = True
+            ) -> pd.DataFrame | None:
+        self.register(name, compute)
+        self.start()
+        hit = self._values.get(name)
+        if hit is None and wait:
+            self._refresh(name, only_if_missing=True)
             hit = self._values.get(name)
-        if hit is None:
-            self._store(name, compute())
-            hit = self._values[name]
-        self._start()
-        return hit[1]
+        return None if hit is None else hit[1]
 
-    def _store(self, name: str, value: pd.DataFrame) -> None:
-        with self._lock:
-            self._values[name] = (time.monotonic(), value)
+    def _refresh(self, name: str, only_if_missing: bool = False) -> None:
+        with self._busy[name]:  # one computation of a summary at a time
+            if only_if_missing and name in self._values:
+                return
+            value = self._compute[name]()
+            with self._lock:
+                self._values[name] = (time.monotonic(), value)
 
-    def _start(self) -> None:
+    def start(self) -> None:
         with self._lock:
             if self._thread is not None:
                 return
@@ -274,13 +284,13 @@ class PortfolioSummaries:
 
     def _run(self) -> None:
         while True:
-            time.sleep(self.refresh_s)
-            for name, compute in list(self._compute.items()):
+            for name in list(self._compute):
                 try:
-                    self._store(name, compute())
+                    self._refresh(name)
                 except Exception:  # keep serving the last good figures; say so in the log
                     log.exception("dashboard: refreshing %s failed; keeping the previous figures",
                                   name)
+            time.sleep(self.refresh_s)
 
 
 @st.cache_resource
@@ -288,23 +298,31 @@ def _summaries() -> PortfolioSummaries:
     return PortfolioSummaries(float(settings().dashboard.portfolio_ttl_s))
 
 
-def _last_seen_all() -> pd.DataFrame:
-    def compute() -> pd.DataFrame:
-        recent = r.last_seen(influx())
-        known = _read(q.devices, None)
-        missing = sorted(set(known["device_id"]) - set(recent["device_id"]))
-        older = r.last_seen_long(influx(), missing) if missing else recent.iloc[:0]
-        return pd.concat([recent, older], ignore_index=True)
-
-    return _summaries().get("last_seen", compute)
+def warm_up() -> None:
+    """Start computing the portfolio summaries in the background (cheap after the first call)."""
+    s = _summaries()
+    s.register("last_seen", _compute_last_seen)
+    s.register("forecast_cost", _compute_forecast_cost)
+    s.start()
 
 
-def device_status(scope: Scope) -> pd.DataFrame:
+def _compute_last_seen() -> pd.DataFrame:
+    recent = r.last_seen(influx())
+    known = _read(q.devices, None)
+    missing = sorted(set(known["device_id"]) - set(recent["device_id"]))
+    older = r.last_seen_long(influx(), missing) if missing else recent.iloc[:0]
+    return pd.concat([recent, older], ignore_index=True)
+
+
+def device_status(scope: Scope, wait: bool = True) -> pd.DataFrame | None:
     """Every device in scope with last_seen (NaT if none in 30 days), silent_s and silent
-    (no reading for more than ``silent_after_intervals`` of its intervals)."""
+    (no reading for more than ``silent_after_intervals`` of its intervals). None while the
+    figures are first being computed, when ``wait`` is False."""
+    seen = _summaries().get("last_seen", _compute_last_seen, wait)
+    if seen is None:
+        return None
     devs = devices(scope)
-    seen = _last_seen_all()[["device_id", "last_seen"]]
-    out = devs.merge(seen, on="device_id", how="left")
+    out = devs.merge(seen[["device_id", "last_seen"]], on="device_id", how="left")
     now = pd.Timestamp.now(tz="UTC")
     out["silent_s"] = (now - out["last_seen"]).dt.total_seconds()
     factor = settings().dashboard.silent_after_intervals
@@ -313,30 +331,26 @@ def device_status(scope: Scope) -> pd.DataFrame:
     return out
 
 
-def _forecast_cost_all() -> pd.DataFrame:
-    """Next 30 days' forecast cost per home [GBP] (p50 energy at today's tariff plus 30 days of
-    standing charges), over every home."""
-
-    def compute() -> pd.DataFrame:
-        models = r.forecast_models(influx())
-        daily = [m for m in models if "daily" in m.lower() or "30d" in m.lower()]
-        model = daily[0] if daily else (models[0] if models else None)
-        energy = r.forecast_energy_30d(influx(), model)
-        homes = _read(q.households, None)[["household_id", "payment_type"]]
-        t = _read(q.tariffs)
-        today = datetime.now(UTC).date().isoformat()
-        t = t[(t["valid_from"] <= today) & (t["valid_to"].isna() | (t["valid_to"] >= today))]
-        df = energy.merge(homes, on="household_id").merge(t, on=["fuel", "payment_type"],
-                                                          how="left")
-        df["cost_gbp"] = (df["energy_kwh"] * df["unit_rate_gbp_per_kwh"]
-                          + 30 * df["standing_charge_gbp_per_day"])
-        return df.groupby("household_id", as_index=False)["cost_gbp"].sum()
-
-    return _summaries().get("forecast_cost", compute)
+def _compute_forecast_cost() -> pd.DataFrame:
+    """Next 30 days' forecast cost per home [GBP] (expected energy of the latest daily forecast
+    at today's tariff, plus the standing charges of those days), over every home."""
+    energy = r.forecast_energy_30d(influx())
+    homes = _read(q.households, None)[["household_id", "payment_type"]]
+    t = _read(q.tariffs)
+    today = datetime.now(UTC).date().isoformat()
+    t = t[(t["valid_from"] <= today) & (t["valid_to"].isna() | (t["valid_to"] >= today))]
+    df = energy.merge(homes, on="household_id").merge(t, on=["fuel", "payment_type"], how="left")
+    df["cost_gbp"] = (df["energy_kwh"] * df["unit_rate_gbp_per_kwh"]
+                      + df["days"] * df["standing_charge_gbp_per_day"])
+    return df.groupby("household_id", as_index=False)["cost_gbp"].sum()
 
 
-def forecast_cost(scope: Scope) -> pd.DataFrame:
-    costs = _forecast_cost_all()
+def forecast_cost(scope: Scope, wait: bool = True) -> pd.DataFrame | None:
+    """Forecast cost of the next 30 days per home in scope; None while first being computed,
+    when ``wait`` is False."""
+    costs = _summaries().get("forecast_cost", _compute_forecast_cost, wait)
+    if costs is None:
+        return None
     homes = households(scope)[["household_id", "patch"]]
     return homes.merge(costs, on="household_id", how="inner")
 

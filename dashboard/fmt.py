@@ -43,6 +43,15 @@ SKIP_REASON_LABEL = {"no_consent": "No consent to texts", "opted_out": "Tenant o
                      "quiet_hours": "Waiting for the end of quiet hours"}
 
 
+TRUST_WORDS = {
+    "gaps": "some readings are missing, so the forecast is rougher than usual",
+    "limited_history": "this home has little history yet, so the forecast is rough",
+    "step_change": "use changed recently; the forecast follows the new level",
+    "all_zeros": "no use recorded lately: check the meter",
+    "no_data": "no readings to forecast from",
+}
+
+
 def skip_reason_label(reason) -> str:
     if reason is None or (isinstance(reason, float) and math.isnan(reason)) or reason == "":
         return ""

@@ -83,23 +83,26 @@ def usage_halfhourly(client: InfluxClient, household_id: str, days: int = 7) -> 
 
 
 def forecasts(client: InfluxClient, household_id: str) -> pd.DataFrame:
-    """Forecasts from yesterday on: columns time, fuel, model, step ('daily' or 'half-hourly'),
-    energy_kwh (p50), energy_kwh_p10, energy_kwh_p90."""
-    q = (f"SELECT energy_kwh, energy_kwh_p10, energy_kwh_p90 FROM "
-         f"{_m(client, USAGE_RP, 'forecast')} WHERE household = {quote_string(household_id)} "
-         "AND time >= now() - 1d GROUP BY fuel, model")
+    """The latest forecasts of one home (forecasting.service.latest_forecasts): columns time,
+    fuel, step ('daily': kWh per UTC day; 'half-hourly': kWh per half hour), energy_kwh (p50),
+    energy_kwh_p10, energy_kwh_p90, trust (the forecaster's label: good, gaps, ...)."""
+    from forecasting.service import latest_forecasts
+
     frames = []
-    for s in client.query(q):
-        t = s.values["time"]
-        step = float(np.median(np.diff(t))) if len(t) > 1 else float(DAY_NS)
-        frames.append(pd.DataFrame({
-            "time": _times(t), "fuel": s.tags.get("fuel", ""), "model": s.tags.get("model", ""),
-            "step": "daily" if step >= DAY_NS * 0.9 else "half-hourly",
-            "energy_kwh": s.values["energy_kwh"],
-            "energy_kwh_p10": s.values.get("energy_kwh_p10", np.full(len(t), np.nan)),
-            "energy_kwh_p90": s.values.get("energy_kwh_p90", np.full(len(t), np.nan))}))
-    return _concat(frames, ["time", "fuel", "model", "step", "energy_kwh", "energy_kwh_p10",
-                            "energy_kwh_p90"])
+    for fuel, f in latest_forecasts(client, households=[household_id]).items():
+        trust = str(f.trust[0]) if len(f.trust) else "unknown"
+        for step, times, e, lo, hi in (
+                ("daily", f.days.astype("datetime64[ns]"), f.daily_kwh, f.daily_kwh_p10,
+                 f.daily_kwh_p90),
+                ("half-hourly", f.times, f.energy_kwh, f.energy_kwh_p10, f.energy_kwh_p90)):
+            if e.size == 0:
+                continue
+            frames.append(pd.DataFrame({
+                "time": pd.to_datetime(times, utc=True), "fuel": fuel, "step": step,
+                "energy_kwh": e[0], "energy_kwh_p10": lo[0], "energy_kwh_p90": hi[0],
+                "trust": trust}).dropna(subset=["energy_kwh"]))
+    return _concat(frames, ["time", "fuel", "step", "energy_kwh", "energy_kwh_p10",
+                            "energy_kwh_p90", "trust"])
 
 
 def indoor(client: InfluxClient, household_id: str, days: int = 7) -> pd.DataFrame:
@@ -174,25 +177,20 @@ def _last_seen_frame(rows: dict[str, tuple[str, str, int]]) -> pd.DataFrame:
         "last_seen": _times(np.array([r[2] for r in rows.values()], dtype=np.int64))})
 
 
-def forecast_models(client: InfluxClient) -> list[str]:
-    q = f"SHOW TAG VALUES FROM {_m(client, USAGE_RP, 'forecast')} WITH KEY = \"model\""
-    out = []
-    for s in client.query(q, epoch=None):
-        out += [str(v) for v in s.values.get("value", [])]
-    return sorted(set(out))
-
-
-def forecast_energy_30d(client: InfluxClient, model: str | None = None) -> pd.DataFrame:
-    """Forecast energy [kWh] (p50) over the 30 days from today (UK) per household and fuel,
-    from the daily model: columns household_id, fuel, energy_kwh. One aggregate only: InfluxDB 1.x
+def forecast_energy_30d(client: InfluxClient) -> pd.DataFrame:
+    """Expected energy [kWh] over the first 30 days of the latest daily forecast, per household
+    and fuel: columns household_id, fuel, energy_kwh, days. One aggregate per fuel: InfluxDB 1.x
     scans the series once per aggregate, and for 10,000 homes each costs seconds."""
-    start = pd.Timestamp.now(tz="Europe/London").normalize()  # today 00:00 UK time
-    end = start + pd.Timedelta(days=30)
-    where = f"time >= {start.value} AND time < {end.value}"
-    if model:
-        where += f" AND model = {quote_string(model)}"
-    q = (f"SELECT sum(energy_kwh) AS energy_kwh FROM {_m(client, USAGE_RP, 'forecast')} "
-         f"WHERE {where} GROUP BY household, fuel")
-    rows = [(s.tags.get("household", ""), s.tags.get("fuel", ""), float(s.values["energy_kwh"][0]))
-            for s in client.query(q)]
-    return pd.DataFrame(rows, columns=["household_id", "fuel", "energy_kwh"])
+    from forecasting.service import latest_runs
+    from forecasting.store import FORECAST_DAILY, MODEL
+
+    rows = []
+    for fuel, run in latest_runs(client).items():
+        first_day = run["origin_ns"] // DAY_NS * DAY_NS  # as forecasting.service: today (UTC)
+        days = min(30, run["horizon_days"])
+        q = (f"SELECT sum(energy_kwh) AS energy_kwh FROM {_m(client, USAGE_RP, FORECAST_DAILY)} "
+             f"WHERE fuel = {quote_string(fuel)} AND model = {quote_string(MODEL)} AND "
+             f"time >= {first_day} AND time < {first_day + days * DAY_NS} GROUP BY household")
+        rows += [(s.tags.get("household", ""), fuel, float(s.values["energy_kwh"][0]), days)
+                 for s in client.query(q)]
+    return pd.DataFrame(rows, columns=["household_id", "fuel", "energy_kwh", "days"])

@@ -19,6 +19,7 @@ Model, per household (all households solved at once, no loop over them):
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +50,9 @@ class Params:
     min_slots_per_day: int = 40         # a day with fewer half-hours is not a daily total
     backtest_weeks: int = 2             # rolling origins for the residual quantiles
     quantile_blocks: int = 6            # blocks of the day with their own quantiles (48 / n)
+    persistence: bool = True            # carry the latest day's residual forward, fading
+    median_weeks: int = 6               # weeks of each day type behind the median profile
+    min_band: float = 0.1               # p10 / p90 at least this far (relative) from p50
     step_t: float = 5.0                 # t statistic of a step change
     step_min_change: float = 0.35       # ... and its size relative to the mean day
     step_min_after_days: int = 3        # a step needs this many days after it
@@ -76,7 +80,8 @@ class Fitted:
 
     level_kwh: np.ndarray       # (H, 7) daily energy per day type at 0 HDD [kWh/day]
     beta: np.ndarray            # (H, 2) heating slope [kWh/HDD], recent-week shift [kWh/day]
-    shape: np.ndarray           # (H, 7, 48) share of a day's energy per half hour
+    shape: np.ndarray           # (H, 7, 48) share of a day's energy per half hour (mean)
+    median_shape: np.ndarray    # (H, 7, 48) median share per half hour (median forecast)
     step_day: np.ndarray        # (H,) first grid day used (after a step change)
     flags: np.ndarray           # (H,) uint8 trust bit mask
     hh_z: np.ndarray            # (H, B, 3) half-hourly relative residual quantiles per block
@@ -86,6 +91,9 @@ class Fitted:
     day_u: np.ndarray           # (H, 3) standardised daily residual quantiles (pooled)
     fallback: np.ndarray        # (H,) True: no usable day, see _fallback
     mean_hh_kwh: np.ndarray     # (H,) mean of any half-hours seen (NaN: none) [kWh]
+    last_resid_kwh: np.ndarray  # (H,) the latest day's residual from the fit [kWh]
+    last_resid_day: np.ndarray  # (H,) datetime64[D] of that day
+    persistence: np.ndarray     # (H,) day-to-day persistence of residuals
     end_day: np.datetime64      # first day not used for fitting
     last_anomaly_c: float       # recent temperature anomaly against climatology [C]
     last_temp_day: np.datetime64
@@ -94,11 +102,12 @@ class Fitted:
 # ----------------------------------------------------------------------------- daily model
 
 
-def daily_totals(energy_kwh: np.ndarray, min_slots: int) -> tuple[np.ndarray, np.ndarray]:
+def daily_totals(energy_kwh: np.ndarray, min_slots: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Daily energy [kWh] from (H, N, 48) half-hours, scaled up for a few missing half-hours;
     NaN for a day with fewer than ``min_slots``. A household with under a week of such days
     (a lossy radio link) uses days with at least half of their half-hours instead. Also
-    returns the count of half-hours seen."""
+    returns the count of half-hours seen and their sum [kWh] per day."""
     seen = np.isfinite(energy_kwh)
     n = seen.sum(axis=2)
     total = np.where(seen, energy_kwh, 0).sum(axis=2, dtype=np.float64)
@@ -106,14 +115,15 @@ def daily_totals(energy_kwh: np.ndarray, min_slots: int) -> tuple[np.ndarray, np
     need = np.where(lossy, SLOTS // 2, min_slots)[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         daily = np.where(n >= need, total * SLOTS / np.maximum(n, 1), np.nan)
-    return daily, n
+    return daily, n, total
 
 
 def _onehot(day_type: np.ndarray) -> np.ndarray:
     return np.eye(7)[day_type]
 
 
-def _shrink_to_groups(value: np.ndarray, weight: np.ndarray, var: np.ndarray) -> np.ndarray:
+def _shrink_to_groups(value: np.ndarray, weight: np.ndarray, var: np.ndarray,
+                      return_factor: bool = False):
     """Empirical-Bayes shrinkage of per-day-type values toward their weekday/weekend group.
 
     value (H, 7, S), weight (H, 7) data weight per day type, var (H, 7) variance of a value's
@@ -138,7 +148,8 @@ def _shrink_to_groups(value: np.ndarray, weight: np.ndarray, var: np.ndarray) ->
     with np.errstate(invalid="ignore", divide="ignore"):
         factor = np.where(var > 0, var / (var + between[:, None]), 0.0)
     factor = np.where(seen, factor, 1.0).astype(value.dtype)[:, :, None]
-    return value + factor * (group - value)
+    shrunk = value + factor * (group - value)
+    return (shrunk, factor) if return_factor else shrunk
 
 
 def fit_daily(daily_kwh: np.ndarray, weight: np.ndarray, day_type: np.ndarray,
@@ -236,23 +247,41 @@ def prepare_shape(energy_kwh: np.ndarray, daily_kwh: np.ndarray) -> np.ndarray:
     return out
 
 
-def fit_shape(prepared: np.ndarray, daily_kwh: np.ndarray, weight: np.ndarray,
-              day_type: np.ndarray) -> np.ndarray:
-    """Share of the day's energy per half hour and day type (H, 7, 48), summing to 1.
-
-    A recency-weighted ratio of sums (robust to zero days and to missing half-hours), shrunk
-    toward the weekday/weekend shape by an empirical-Bayes factor. ``prepared`` comes from
-    :func:`prepare_shape`; all households and day types in one batched matmul.
-    """
-    n_h, n_days = weight.shape
-    onehot = _onehot(day_type).astype(np.float32)                           # (N, 7)
+def _shape_weights(daily_kwh: np.ndarray, weight: np.ndarray):
     ok = (weight > 0) & np.isfinite(daily_kwh)
     w = np.where(ok, weight, 0.0).astype(np.float32)
     d = np.where(ok, daily_kwh, 0.0).astype(np.float32)
-    left = np.empty((n_h, 14, n_days), np.float32)
-    left[:, :7] = (w * d)[:, None, :] * onehot.T[None]     # energy-weighted: ratio of sums
-    left[:, 7:] = (w * (d > 0))[:, None, :] * onehot.T[None]  # day-weighted: spread of shares
-    sums = np.matmul(left, prepared)                                         # (H, 14, 144)
+    return w, d
+
+
+def shape_sums(prepared: np.ndarray, daily_kwh: np.ndarray, weight: np.ndarray,
+               day_type: np.ndarray, bounds: list[int]) -> list[np.ndarray]:
+    """Weighted sums per day type of the prepared statistics over the day ranges
+    [bounds[i], bounds[i+1]): a list of (H, 14, 144) arrays, one batched matmul per range.
+
+    Rows 0-6: energy-weighted (ratio of sums); rows 7-13: day-weighted (spread of shares).
+    Fits at several origins share these: recency weights of different origins differ by a
+    constant factor, which the shape does not see, so sums over earlier ranges add up.
+    """
+    w, d = _shape_weights(daily_kwh, weight)
+    onehot = _onehot(day_type).astype(np.float32).T                          # (7, N)
+    out = []
+    for lo, hi in itertools.pairwise(bounds):
+        left = np.empty((w.shape[0], 14, hi - lo), np.float32)
+        left[:, :7] = (w * d)[:, None, lo:hi] * onehot[None, :, lo:hi]
+        left[:, 7:] = (w * (d > 0))[:, None, lo:hi] * onehot[None, :, lo:hi]
+        out.append(np.matmul(left, prepared[:, lo:hi]))
+    return out
+
+
+def finish_shape(sums: np.ndarray, daily_kwh: np.ndarray, weight: np.ndarray,
+                 day_type: np.ndarray) -> np.ndarray:
+    """Share of the day's energy per half hour and day type (H, 7, 48), summing to 1, from
+    :func:`shape_sums` over the days of ``weight``.
+
+    A recency-weighted ratio of sums (robust to zero days and to missing half-hours), shrunk
+    toward the weekday/weekend shape by an empirical-Bayes factor.
+    """
     num, den = sums[:, :7, :SLOTS], sums[:, :7, 2 * SLOTS:]
     s1, s2, s0 = sums[:, 7:, :SLOTS], sums[:, 7:, SLOTS:2 * SLOTS], sums[:, 7:, 2 * SLOTS:]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -260,14 +289,60 @@ def fit_shape(prepared: np.ndarray, daily_kwh: np.ndarray, weight: np.ndarray,
     # Noise of a day type's shape: spread of single days' shares about it, over its days.
     within = np.maximum(s2 - 2 * shape * s1 + shape**2 * s0, 0.0).sum((1, 2))
     s2_day = within / np.maximum(s0.sum((1, 2)), TINY)
+    w, _ = _shape_weights(daily_kwh, weight)
+    onehot = _onehot(day_type).astype(np.float32)
     sw = w @ onehot
     eff = sw**2 / np.maximum((w**2) @ onehot, TINY)
     var = s2_day[:, None] / np.maximum(eff, 1.0)
     has = (den > 0).any(axis=2)
-    shape = _shrink_to_groups(shape, np.where(has, sw, 0.0), var)
+    shape, factor = _shrink_to_groups(shape, np.where(has, sw, 0.0), var, return_factor=True)
     total = shape.sum(axis=2, keepdims=True)
     shape = np.where(total > 0, shape / np.maximum(total, TINY), 1.0 / SLOTS)
-    return shape.astype(np.float32)
+    return shape.astype(np.float32), factor
+
+
+def _nan_median(values: np.ndarray, axis: int = 1) -> np.ndarray:
+    """Median along ``axis`` ignoring NaN (NaN where all are), by one sort."""
+    ordered = np.sort(values, axis=axis)
+    n = np.isfinite(ordered).sum(axis=axis, keepdims=True)
+    lo = np.take_along_axis(ordered, np.maximum((n - 1) // 2, 0), axis=axis)
+    hi = np.take_along_axis(ordered, np.maximum(n // 2, 0), axis=axis)
+    return np.where(n > 0, (lo + hi) / 2, np.nan).squeeze(axis)
+
+
+def median_shares(prepared: np.ndarray, daily_kwh: np.ndarray, weight: np.ndarray,
+                  day_type: np.ndarray, end: int, weeks: int, factor: np.ndarray,
+                  mean_shape: np.ndarray) -> np.ndarray:
+    """Median share of the day's energy per half hour and day type (H, 7, 48), over the last
+    ``weeks`` days of each type before ``end``; the half-hourly median forecast is the day's
+    energy times it. Use at home is a routine plus occasional events (a kettle, a shower): the
+    median of a half hour over recent weeks follows the routine and ignores the events, which
+    is what minimises the absolute error. Shrunk toward the weekday/weekend median by the
+    mean shape's factor ``factor`` (H, 7, 1); gaps fall back to the mean shape."""
+    usable = (weight[:, :end] > 0) & np.isfinite(daily_kwh[:, :end]) & (daily_kwh[:, :end] > 0)
+    n_h = prepared.shape[0]
+
+    def median_of(idx: np.ndarray) -> np.ndarray:
+        if idx.size == 0:
+            return np.full((n_h, SLOTS), np.nan, np.float32)
+        ok = (prepared[:, idx, 2 * SLOTS:] > 0) & usable[:, idx, None]
+        return _nan_median(np.where(ok, prepared[:, idx, :SLOTS], np.nan), axis=1)
+
+    types = day_type[:end]
+    own = np.stack([median_of(np.flatnonzero(types == j)[-weeks:]) for j in range(7)], 1)
+    group = np.empty_like(own)
+    group[:, :5] = median_of(np.flatnonzero(types < 5)[-5 * weeks:])[:, None, :]
+    group[:, 5:] = median_of(np.flatnonzero(types >= 5)[-2 * weeks:])[:, None, :]
+    group = np.where(np.isfinite(group), group, mean_shape)
+    own = np.where(np.isfinite(own), own, group)
+    return (own + factor * (group - own)).astype(np.float32)
+
+
+def fit_shape(prepared: np.ndarray, daily_kwh: np.ndarray, weight: np.ndarray,
+              day_type: np.ndarray) -> np.ndarray:
+    """The shape (H, 7, 48) fitted on all days of ``weight`` (see :func:`finish_shape`)."""
+    sums = shape_sums(prepared, daily_kwh, weight, day_type, [0, weight.shape[1]])[0]
+    return finish_shape(sums, daily_kwh, weight, day_type)[0]
 
 
 # ----------------------------------------------------------------------------- fit and predict
@@ -279,9 +354,10 @@ def _features(hdd: np.ndarray, n_days: int, end: int) -> np.ndarray:
     return np.stack([hdd[:n_days], recent], axis=1)
 
 
-def _fit_at(prepared: np.ndarray, daily: np.ndarray, valid: np.ndarray, dtype_: np.ndarray,
+def _fit_at(daily: np.ndarray, valid: np.ndarray, dtype_: np.ndarray,
             hdd: np.ndarray, end: int, p: Params, step_day: np.ndarray | None):
-    """Fit on days before ``end``; detect a step change unless ``step_day`` is given."""
+    """Fit daily energy on days before ``end``; detect a step change unless ``step_day`` is
+    given (then history before it gets no weight)."""
     n_days = daily.shape[1]
     age = (end - 1 - np.arange(n_days)).astype(float)
     recency = np.where(age >= 0, 0.5 ** (age / p.halflife_days), 0.0)
@@ -300,8 +376,35 @@ def _fit_at(prepared: np.ndarray, daily: np.ndarray, valid: np.ndarray, dtype_: 
             level, beta = fit_daily(daily, weight, dtype_, feats, ridge)
     else:
         weight = weight * (np.arange(n_days)[None, :] >= step_day[:, None])
-    shape = fit_shape(prepared, daily, weight, dtype_)
-    return level, beta, shape, weight, found, step_day
+        level, beta = fit_daily(daily, weight, dtype_, feats, ridge)
+    return level, beta, weight, found, step_day
+
+
+def _last_residual(daily: np.ndarray, weight: np.ndarray, level: np.ndarray, beta: np.ndarray,
+                   dtype_: np.ndarray, feats: np.ndarray, end: int):
+    """Daily residuals of the fit (H, N) (NaN unusable) and each household's latest one with
+    its age in days at ``end`` (persistence: away for a few days, a cold snap, illness)."""
+    fitted = predict_daily(level, beta, dtype_, feats)
+    resid = np.where((weight > 0) & np.isfinite(daily), daily - fitted, np.nan)
+    ok = np.isfinite(resid[:, :end])
+    if end == 0:
+        return resid, np.zeros(daily.shape[0]), np.full(daily.shape[0], 10**6)
+    last = np.where(ok.any(1), end - 1 - np.argmax(ok[:, ::-1], axis=1), -1)
+    rows = np.arange(daily.shape[0])
+    value = np.where(last >= 0, resid[rows, np.maximum(last, 0)], 0.0)
+    return resid, np.nan_to_num(value), np.where(last >= 0, end - last, 10**6)
+
+
+def _persistence(resid: np.ndarray, prior_days: float = 5.0) -> np.ndarray:
+    """Each household's lag-one autocorrelation of daily residuals (H,), ridge-shrunk toward
+    0 (no persistence) with ``prior_days`` days' worth of weight, clipped to [0, 0.9]."""
+    a, b = resid[:, 1:], resid[:, :-1]
+    ok = np.isfinite(a) & np.isfinite(b)
+    den = np.where(ok, b * b, 0).sum(1)
+    num = np.where(ok, a * b, 0).sum(1)
+    n = np.maximum(ok.sum(1), 1)
+    phi = num / np.maximum(den + prior_days * den / n, TINY)
+    return np.clip(np.where(den > 0, phi, 0.0), 0.0, 0.9)
 
 
 def _trust_flags(grid_kwh: np.ndarray, daily: np.ndarray, valid: np.ndarray,
@@ -351,32 +454,48 @@ def fit(grid: DayGrid, end: int, p: Params = Params()) -> Fitted:
     known = np.isfinite(temp[:end])
     temp_filled = cal.fill_temp_c(np.where(np.arange(n_days) < end, temp, np.nan), days)
     hdd = cal.heating_degree_days(temp_filled, p.hdd_base_c)
-    daily, _ = daily_totals(y, p.min_slots_per_day)
+    daily, n_seen, seen_kwh = daily_totals(y, p.min_slots_per_day)
     valid = np.isfinite(daily) & (np.arange(n_days) < end)[None, :]
 
     prepared = prepare_shape(y, daily)
-    level, beta, shape, weight, found, step_day = _fit_at(prepared, daily, valid, dtype_, hdd,
-                                                          end, p, None)
+    level, beta, weight, found, step_day = _fit_at(daily, valid, dtype_, hdd, end, p, None)
+    # Shape sums over ranges split at the backtest origins, shared by all fits.
+    origins = [end - 7 * k for k in range(1, p.backtest_weeks + 1) if end - 7 * k >= 7]
+    bounds = [0, *sorted(origins), end]
+    seg = shape_sums(prepared, daily, weight, dtype_, bounds)
+    shape, factor = finish_shape(sum(seg), daily[:, :end], weight[:, :end], dtype_[:end])
+    med_shape = median_shares(prepared, daily, weight, dtype_, end, p.median_weeks, factor,
+                              shape)
     flags = _trust_flags(y, daily, valid, weight, found, step_day, end, p)
     mean_day = (weight * np.where(valid, daily, 0)).sum(1) / np.maximum(weight.sum(1), TINY)
     hh_floor = 0.1 * mean_day / SLOTS + 1e-3
     day_floor = 0.05 * mean_day + 1e-2
+    resid, last_resid, last_age = _last_residual(daily, weight, level, beta, dtype_,
+                                                 _features(hdd, n_days, end), end)
+    phi = _persistence(resid) if p.persistence else np.zeros(n_h)
 
     # Out-of-sample residuals at rolling origins, one week ahead each.
     z_hh, z_day = [], []
-    for k in range(1, p.backtest_weeks + 1):
-        origin = end - 7 * k
-        if origin < 7:
-            break
+    for origin in origins:
         cut = slice(0, origin)
-        lv, bt, sh, _, _, _ = _fit_at(prepared[:, cut], daily[:, cut], valid[:, cut],
-                                      dtype_[cut], hdd[cut], origin, p, step_day)
+        lv, bt, w_o, _, _ = _fit_at(daily[:, cut], valid[:, cut], dtype_[cut], hdd[cut],
+                                    origin, p, step_day)
+        n_seg = bounds.index(origin)
+        sh, f_o = finish_shape(sum(seg[:n_seg]), daily[:, cut], weight[:, cut], dtype_[cut])
+        med_o = median_shares(prepared, daily, weight, dtype_, origin, p.median_weeks, f_o, sh)
         span = slice(origin, origin + 7)
         d_hat = predict_daily(lv, bt, dtype_[span], _features(hdd, n_days, origin)[span])
-        y_hat = d_hat[:, :, None] * sh[np.arange(n_h)[:, None], dtype_[span][None, :], :]
+        _, r_o, age_o = _last_residual(daily[:, cut], w_o, lv, bt, dtype_[cut],
+                                       _features(hdd, origin, origin), origin)
+        fade = phi[:, None] ** np.clip(age_o[:, None] + np.arange(7), 1, 400)
+        d_hat = np.maximum(d_hat + r_o[:, None] * fade, 0)
+        rows = np.arange(n_h)[:, None]
+        y_hat = d_hat[:, :, None] * sh[rows, dtype_[span][None, :], :]
+        y_med = d_hat[:, :, None] * med_o[rows, dtype_[span][None, :], :]
         usable = (step_day <= origin - 7)[:, None]
         actual = np.where(usable[:, :, None], y[:, span, :], np.nan)
-        z_hh.append((actual - y_hat) / (y_hat + hh_floor[:, None, None]))      # (H, 7, 48)
+        # Errors of the median forecast, relative to the expected level of the half hour.
+        z_hh.append((actual - y_med) / (y_hat + hh_floor[:, None, None]))      # (H, 7, 48)
         actual_d = np.where(usable & valid[:, span], daily[:, span], np.nan)
         z_day.append((actual_d - d_hat) / (d_hat + day_floor[:, None]))
     blocks = p.quantile_blocks
@@ -409,6 +528,10 @@ def fit(grid: DayGrid, end: int, p: Params = Params()) -> Fitted:
               else np.tile([-0.6, -0.1, 1.2], (blocks, 1)))
     hh_z = np.where(np.isfinite(hh_z), hh_z, pooled).astype(float)
     hh_z = np.sort(hh_z, axis=2)
+    # A band is never narrower than +-min_band of the expected level: a fortnight of errors
+    # can be near zero (an exactly steady standby) without the next week's being so.
+    hh_z[..., 0] = np.minimum(hh_z[..., 0], hh_z[..., 1] - p.min_band)
+    hh_z[..., 2] = np.maximum(hh_z[..., 2], hh_z[..., 1] + p.min_band)
     n_z = np.isfinite(zd).sum(1)
     s2 = np.nansum(zd**2, 1) if zd.size else np.zeros(n_h)
     sig_pool2 = np.nanmedian(s2[n_z > 0] / n_z[n_z > 0]) if (n_z > 0).any() else 0.25**2
@@ -421,10 +544,13 @@ def fit(grid: DayGrid, end: int, p: Params = Params()) -> Fitted:
     k_idx = np.flatnonzero(known)
     last_anomaly = float(np.mean(anomaly[k_idx[-3:]])) if k_idx.size else 0.0
     last_temp_day = days[k_idx[-1]] if k_idx.size else days[max(end - 1, 0)]
-    return Fitted(level_kwh=level, beta=beta, shape=shape, step_day=step_day, flags=flags,
+    return Fitted(level_kwh=level, beta=beta, shape=shape, median_shape=med_shape,
+                  step_day=step_day, flags=flags,
                   hh_z=hh_z, hh_floor_kwh=hh_floor, day_sigma=day_sigma, day_floor_kwh=day_floor,
                   day_u=np.tile(day_u, (n_h, 1)), fallback=(flags & NO_DATA) > 0,
-                  mean_hh_kwh=_mean_seen(y),
+                  mean_hh_kwh=_mean_seen(seen_kwh, n_seen), last_resid_kwh=last_resid,
+                  last_resid_day=days[0] + end - last_age.clip(max=10**4),
+                  persistence=phi,
                   end_day=days[0] + end, last_anomaly_c=last_anomaly, last_temp_day=last_temp_day)
 
 
@@ -460,6 +586,10 @@ def forecast_days(state: Fitted, day0: np.datetime64, n_days: int,
     dtype_ = cal.day_type(days)
     feats = np.stack([hdd, np.ones(n_days)], axis=1)
     d_mean = predict_daily(state.level_kwh, state.beta, dtype_, feats)      # (H, n)
+    # The latest day's departure from the pattern persists for a few days, fading.
+    lag = (days[None, :] - state.last_resid_day[:, None]).astype(np.int64)
+    fade = state.persistence[:, None] ** np.clip(lag, 1, 400)
+    d_mean = np.maximum(d_mean + state.last_resid_kwh[:, None] * fade, 0.0)
     # Heating degree days respond to colder days only: their spread is about half the
     # temperature's when the expected day is near the base.
     hdd_sd = temp_sd * np.clip((p.hdd_base_c - expected) / 2.0 + 0.5, 0.0, 1.0)
@@ -473,9 +603,11 @@ def forecast_days(state: Fitted, day0: np.datetime64, n_days: int,
         rows = np.arange(d_mean.shape[0])[:, None]
         hh_mean = (d_mean[:, :, None].astype(np.float32)
                    * state.shape[rows, dtype_[None, :], :])                 # (H, n, 48)
+        hh_med = (d_mean[:, :, None].astype(np.float32)
+                  * state.median_shape[rows, dtype_[None, :], :])
         scale = hh_mean + state.hh_floor_kwh[:, None, None].astype(np.float32)
         z = np.repeat(state.hh_z, SLOTS // state.hh_z.shape[1], axis=1).astype(np.float32)
-        hh_q = np.stack([np.maximum(hh_mean + scale * z[:, None, :, i], 0) for i in range(3)],
+        hh_q = np.stack([np.maximum(hh_med + scale * z[:, None, :, i], 0) for i in range(3)],
                         axis=-1)
     out = DayForecast(day0=days[0], hh_mean_kwh=hh_mean, hh_kwh=hh_q, daily_mean_kwh=d_mean,
                       daily_kwh=d_q)
@@ -483,11 +615,11 @@ def forecast_days(state: Fitted, day0: np.datetime64, n_days: int,
     return out
 
 
-def _mean_seen(y: np.ndarray) -> np.ndarray:
-    seen = np.isfinite(y)
-    n = seen.sum((1, 2))
+def _mean_seen(seen_kwh: np.ndarray, n_seen: np.ndarray) -> np.ndarray:
+    """Mean of all half-hours seen (H,) [kWh]; NaN where none."""
+    n = n_seen.sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, np.where(seen, y, 0).sum((1, 2)) / n, np.nan)
+        return np.where(n > 0, seen_kwh.sum(1) / n, np.nan)
 
 
 def _fallback(out: DayForecast, fallback: np.ndarray, mean_hh_kwh: np.ndarray) -> None:

@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from forecasting import core
-from forecasting.grid import SLOTS, half_hour, to_day_grid, weather_daily
+from forecasting.grid import SLOTS, STEP, half_hour, to_day_grid, weather_daily
 
 
 @dataclass
@@ -24,8 +24,9 @@ class Forecast:
 
     Half-hourly, one column per target interval start ``times`` (UTC): ``energy_kwh`` is the
     median (p50, best for absolute error), ``energy_kwh_mean`` the expected value (sum it for
-    totals). Daily, one column per UTC day ``days``: ``daily_kwh`` the expected energy of the
-    day with ``daily_kwh_p10`` / ``daily_kwh_p90``. All [kWh], float32, never NaN.
+    totals). Daily, one column per UTC day ``days`` from today (the day of the first forecast
+    half hour, whose total includes what was used so far): ``daily_kwh`` the expected energy
+    of the day with ``daily_kwh_p10`` / ``daily_kwh_p90``. All [kWh], float32, never NaN.
     """
 
     households: np.ndarray
@@ -98,6 +99,13 @@ class HearthForecaster(BaseEstimator):
         if self.households_.shape != (n_h,):
             raise ValueError(f"{len(self.households_)} household ids for {n_h} rows of X")
         self.origin_ = half_hour(start) + X.shape[1] * np.timedelta64(30, "m")
+        # Today's half-hours so far: today's daily forecast is what was used plus the rest.
+        slot = int((self.origin_ - self.origin_.astype("datetime64[D]")) // STEP)
+        today = np.full((n_h, slot), np.nan, np.float32)
+        seen = min(slot, X.shape[1])
+        if seen:
+            today[:, slot - seen:] = X[:, X.shape[1] - seen:]
+        self.today_kwh_ = today
         self.flags_ = self.state_.flags
         self.trust_ = core.trust_labels(self.flags_)
         self.n_households_ = n_h
@@ -105,9 +113,10 @@ class HearthForecaster(BaseEstimator):
 
     def predict(self, horizon_steps: int = 336, horizon_days: int = 30, *, weather=None,
                 progress=None) -> Forecast:
-        """Forecast the next ``horizon_steps`` half-hours from the end of the history and the
-        next ``horizon_days`` whole UTC days. weather: optional (times, temp_c) covering
-        future days (a weather forecast); without it climatology is used."""
+        """Forecast the next ``horizon_steps`` half-hours from the end of the history and
+        ``horizon_days`` UTC days from today (the day of the first forecast half hour; its
+        total is what was already used plus the forecast of the rest). weather: optional
+        (times, temp_c) covering future days (a weather forecast); without it climatology."""
         if not hasattr(self, "state_"):
             raise NotFittedError("This HearthForecaster is not fitted yet: call fit(X, start=...)"
                                  " with the usage history first.")
@@ -117,7 +126,7 @@ class HearthForecaster(BaseEstimator):
         origin_day = self.origin_.astype("datetime64[D]")
         slot = int((self.origin_ - origin_day.astype("datetime64[ns]")) // np.timedelta64(30, "m"))
         n_hh_days = -(-(slot + horizon_steps) // SLOTS)
-        first_day = origin_day + (1 if slot else 0)
+        first_day = origin_day
         n_h = self.n_households_
         out = {k: np.empty((n_h, horizon_steps), np.float32)
                for k in ("energy_kwh", "energy_kwh_mean", "energy_kwh_p10", "energy_kwh_p90")}
@@ -141,6 +150,10 @@ class HearthForecaster(BaseEstimator):
             if horizon_days:
                 dd = core.forecast_days(state, first_day, horizon_days, temp_day, p,
                                         half_hourly=False)
+                if slot:
+                    _today_so_far(dd, hh.hh_mean_kwh[:, 0], self.today_kwh_[rows],
+                                  state.shape[np.arange(rows.stop - rows.start),
+                                              core.cal.day_type(np.array([origin_day]))[0]])
                 daily["daily_kwh"][rows] = dd.daily_mean_kwh
                 daily["daily_kwh_p10"][rows] = dd.daily_kwh[..., 0]
                 daily["daily_kwh_p90"][rows] = dd.daily_kwh[..., 2]
@@ -152,6 +165,22 @@ class HearthForecaster(BaseEstimator):
         return Forecast(households=self.households_, times=times, **out,
                         days=first_day + np.arange(horizon_days), **daily, trust=self.trust_,
                         flags=self.flags_)
+
+
+def _today_so_far(dd: core.DayForecast, hh_mean: np.ndarray, today: np.ndarray,
+                  shape: np.ndarray) -> None:
+    """Today's daily forecast (day 0) = the half-hours already used (missing ones from the
+    model) + the model for the rest; its band narrows to the share of the day still to come."""
+    slot = today.shape[1]
+    used = np.where(np.isfinite(today), today, hh_mean[:, :slot]).sum(1)
+    rest = hh_mean[:, slot:].sum(1)
+    share_left = shape[:, slot:].sum(1)
+    mean = dd.daily_mean_kwh[:, 0]
+    band = dd.daily_kwh[:, 0, :] - mean[:, None]
+    total = used + rest
+    dd.daily_mean_kwh[:, 0] = total
+    dd.daily_kwh[:, 0, :] = np.maximum(total[:, None] + band * share_left[:, None], 0)
+    dd.daily_kwh[:, 0, 1] = total
 
 
 def _map(func, items, n_jobs: int) -> list:

@@ -85,7 +85,7 @@ def latest_forecasts(client, households=None, fuels=None, model: str = MODEL
         if fuels is not None and fuel not in fuels:
             continue
         origin = run["origin_ns"]
-        first_day = -(-origin // DAY_NS) * DAY_NS
+        first_day = origin // DAY_NS * DAY_NS          # today: used so far + the rest
         days_ns = first_day + np.arange(run["horizon_days"], dtype=np.int64) * DAY_NS
         times_ns = origin + np.arange(run["horizon_steps"], dtype=np.int64) * STEP_NS
         where = (f'WHERE "fuel" = {_quote(fuel)} AND "model" = {_quote(model)}'

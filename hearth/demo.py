@@ -8,8 +8,11 @@ scheduler and the dashboard as child processes until Ctrl-C. Every step is an or
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -27,7 +30,7 @@ class DemoOptions:
     households: int = 200
     seed: int = 42
     backfill_days: int = 28
-    speed: float = 60.0
+    speed: float = 1.0      # real time; faster runs stamp readings in the future
     dashboard_port: int = 8501
 
 
@@ -43,6 +46,71 @@ def run_step(title: str, *args: str) -> None:
         raise HearthError(f"demo step '{title}' failed (hearth {' '.join(args)} exited"
                           f" {proc.returncode}); see the messages above")
     log.info("demo: %s done in %.1f s", title, time.monotonic() - t0)
+
+
+def spawn(cmd: list[str], **popen_kwargs) -> subprocess.Popen:
+    """A service in its own process group, so that stopping it also stops what it started
+    (`hearth dashboard` runs Streamlit as a child of its own)."""
+    return subprocess.Popen(cmd, start_new_session=True, **popen_kwargs)
+
+
+def stop_all(children: dict[str, subprocess.Popen], timeout_s: float = 20.0) -> None:
+    """SIGTERM every child's process group; SIGKILL the groups still there after timeout_s [s]
+    (a group can outlive its leader: Streamlit takes a few seconds after `hearth dashboard`)."""
+    for proc in children.values():
+        _signal_group(proc, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any(_group_alive(p) for p in children.values()):
+        for proc in children.values():
+            proc.poll()     # reap leaders that have exited
+        time.sleep(0.2)
+    for name, proc in children.items():
+        if _group_alive(proc):
+            log.warning("demo: the %s did not stop within %.0f s; killing it", name, timeout_s)
+            _signal_group(proc, signal.SIGKILL)
+        proc.wait()
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
+def _group_alive(proc: subprocess.Popen) -> bool:
+    proc.poll()
+    try:
+        os.killpg(proc.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def wait_for_ports(addresses: set[tuple[str, int]], timeout_s: float,
+                   until=lambda: False) -> set[tuple[str, int]]:
+    """Wait until every (host, port) accepts a TCP connection, at most timeout_s [s] or until
+    `until()` is true; return those that never did."""
+    waiting = set(addresses)
+    deadline = time.monotonic() + timeout_s
+    while waiting and time.monotonic() < deadline and not until():
+        for host, port in sorted(waiting):
+            try:
+                with socket.create_connection((host, port), timeout=0.5):
+                    waiting.discard((host, port))
+            except OSError:
+                pass
+        if waiting:
+            time.sleep(0.5)
+    return waiting
+
+
+def _gateways(settings) -> set[tuple[str, int]]:
+    from hearth.registry import Registry
+
+    with Registry(settings.registry.path) as reg:
+        return {(d.gateway_host, int(d.gateway_port)) for d in reg.devices(protocol="modbus")
+                if d.gateway_host and d.gateway_port}
 
 
 def _registry_is_empty(settings) -> bool:
@@ -70,6 +138,15 @@ def _ensure_demo_users(settings, patches: list[str]) -> list[tuple[str, str, str
     return out
 
 
+def _print_ready(options: DemoOptions, users: list[tuple[str, str, str]]) -> None:
+    print("\n" + "=" * 72)
+    print(f"Hearth is running. Open http://127.0.0.1:{options.dashboard_port} in a browser.")
+    for username, role, password in users:
+        print(f"  sign in as {username!r} ({role}) with password {password}")
+    print("  (passwords are kept in var/secrets/; Ctrl-C stops the demo, `make stop` the servers)")
+    print("=" * 72 + "\n", flush=True)
+
+
 def run_demo(settings, options: DemoOptions) -> int:
     from hearth.registry import Registry
 
@@ -77,7 +154,9 @@ def run_demo(settings, options: DemoOptions) -> int:
     marker = Path(settings.paths.var_dir) / "demo" / "backfilled"
     if _registry_is_empty(settings):
         run_step(f"generating {options.households} simulated homes", "registry", "generate",
-                 "--households", str(options.households), "--seed", str(options.seed))
+                 "--households", str(options.households), "--seed", str(options.seed),
+                 # Two patches or more, so that an officer sees fewer homes than a manager.
+                 "--patch-size", str(max(10, options.households // 2)))
     if not marker.exists():
         run_step(f"writing {options.backfill_days} days of simulated history", "sim",
                  "--backfill", str(options.backfill_days), "--duration-s", "0")
@@ -96,13 +175,6 @@ def run_demo(settings, options: DemoOptions) -> int:
         "scheduler": hearth_cmd("schedule"),
         "dashboard": hearth_cmd("dashboard", "--port", str(options.dashboard_port)),
     }
-    children = {name: subprocess.Popen(cmd) for name, cmd in services.items()}
-    print("\n" + "=" * 72)
-    print(f"Hearth is running. Open http://127.0.0.1:{options.dashboard_port} in a browser.")
-    for username, role, password in users:
-        print(f"  sign in as {username!r} ({role}) with password {password}")
-    print("  (passwords are kept in var/secrets/; Ctrl-C stops the demo, `make stop` the servers)")
-    print("=" * 72 + "\n", flush=True)
     stopping = False
 
     def stop(*_):
@@ -111,20 +183,28 @@ def run_demo(settings, options: DemoOptions) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    children: dict[str, subprocess.Popen] = {}
     try:
+        # The simulators first: collectors polling gateways not up yet would only warn.
+        children["simulators"] = spawn(services["simulators"])
+        gateways = _gateways(settings)
+        log.info("demo: waiting for the %d simulated Modbus gateways ...", len(gateways))
+        silent = wait_for_ports(gateways, timeout_s=90, until=lambda: stopping)
+        if silent and not stopping:
+            log.warning("demo: %d Modbus gateway(s) not listening after 90 s (first: %s:%d);"
+                        " the collectors will keep retrying them", len(silent), *min(silent))
+        if not stopping:
+            children.update({name: spawn(cmd) for name, cmd in services.items()
+                             if name not in children})
+            _print_ready(options, users)
         while not stopping:
             for name, proc in list(children.items()):
                 if proc.poll() is not None:
-                    log.error("demo: the %s stopped (exit %s); restarting it", name, proc.returncode)
+                    log.error("demo: the %s stopped (exit %s); restarting it", name,
+                              proc.returncode)
                     time.sleep(2)
-                    children[name] = subprocess.Popen(services[name])
+                    children[name] = spawn(services[name])
             time.sleep(1)
     finally:
-        for proc in children.values():
-            proc.terminate()
-        for proc in children.values():
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_all(children)
     return 0

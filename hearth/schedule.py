@@ -8,6 +8,8 @@ Rules, as cron users expect them (and as Vixie cron does across clock changes):
 - A job whose hour field is `*` or `*/N` runs on elapsed time (in UTC), so an every-30-minutes
   job keeps its rhythm through the repeated hour.
 - A run missed while the service was down runs once when it comes back (not once per miss).
+  A job the scheduler has never seen before waits for its first time: times before the
+  scheduler first knew of it are not missed runs (run it by hand if it is wanted now).
 - Two runs of the same job never overlap: in one process a running job is not started again,
   and across processes a file lock per job guards it.
 - Every attempt is stored with its duration and outcome; a failed run is retried, then left
@@ -101,6 +103,16 @@ class RunStore:
                 duration_s REAL, outcome TEXT NOT NULL CHECK (outcome IN
                 ('running', 'succeeded', 'failed', 'retrying')), error TEXT)""")
             db.execute("CREATE INDEX IF NOT EXISTS job_runs_job ON job_runs (job, scheduled_for)")
+            db.execute("CREATE TABLE IF NOT EXISTS jobs_seen (job TEXT PRIMARY KEY,"
+                       " first_seen TEXT NOT NULL)")
+
+    def first_seen(self, job: str, now: datetime) -> datetime:
+        """When the scheduler first knew of `job`; recorded as `now` the first time."""
+        with self._connect() as db:
+            db.execute("INSERT OR IGNORE INTO jobs_seen (job, first_seen) VALUES (?, ?)",
+                       (job, now.isoformat()))
+            row = db.execute("SELECT first_seen FROM jobs_seen WHERE job = ?", (job,)).fetchone()
+        return datetime.fromisoformat(row[0])
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -176,8 +188,8 @@ class Scheduler:
             scheduled = last_due(job, now, self.tz)
             if scheduled is None:
                 continue
-            done = self.store.last_scheduled_for(job.name)
-            if done is None or scheduled > done:
+            done = self.store.last_scheduled_for(job.name) or self.store.first_seen(job.name, now)
+            if scheduled > done:
                 out.append((job, scheduled))
         return out
 

@@ -6,8 +6,12 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("stack", help="start, stop or inspect the local InfluxDB and Mosquitto")
-    p.add_argument("action", choices=["up", "down", "status"])
+    p = sub.add_parser("stack", help="start, stop or inspect the local InfluxDB and Mosquitto",
+                       description="The local InfluxDB and Mosquitto, with their data, logs and"
+                       " generated passwords under var/ (ports from [influxdb] and [mqtt]).")
+    p.add_argument("action", choices=["up", "down", "status"],
+                   help="up: start both (if not running) and create the database; down: stop"
+                   " both; status: running or not, pid, address, log file")
     p.set_defaults(func=run)
 
 

@@ -322,15 +322,18 @@ def _mobile_pattern(e164: str) -> str:
     return rf"(?:\+44\s?(?:\(0\)\s?)?|0044\s?|0){digits}"
 
 
-def personal_pattern(names: Iterable[str], mobiles: Iterable[str]) -> re.Pattern[str] | None:
-    """Matches the tenants' full names, each part of at least 3 letters (as a word), and their
-    mobiles, case-insensitively."""
+def personal_pattern(names: Iterable[str], mobiles: Iterable[str], name_parts: bool = True
+                     ) -> re.Pattern[str] | None:
+    """Matches the tenants' full names, with ``name_parts`` also each part of at least 3
+    letters (as a word), and their mobiles, case-insensitively."""
     alts = []
     for name in names:
         if not name or name == REMOVED_NAME:
             continue
         alts.append(re.escape(name))
-        alts += [rf"\b{re.escape(part)}\b" for part in re.split(r"\s+", name) if len(part) >= 3]
+        if name_parts:
+            alts += [rf"\b{re.escape(part)}\b" for part in re.split(r"\s+", name)
+                     if len(part) >= 3]
     alts += [_mobile_pattern(m) for m in mobiles if m]
     if not alts:
         return None
@@ -374,8 +377,11 @@ def end_tenancy(settings, household_id: str, tenancy_end: date | None = None,
         conn.execute("PRAGMA secure_delete = ON")
         people = _rows(conn, "SELECT * FROM tenants WHERE household_id = ? ORDER BY tenant_id",
                        (household_id,))
-        pattern = personal_pattern([p["full_name"] for p in people],
-                                   [p["mobile"] for p in people])
+        names, mobiles = [p["full_name"] for p in people], [p["mobile"] for p in people]
+        # In the household's own records a first name alone is theirs; elsewhere only the full
+        # name or the number is (another tenant may share a first name).
+        pattern = personal_pattern(names, mobiles)
+        strict = personal_pattern(names, mobiles, name_parts=False)
         with reg.transaction():
             conn.execute("UPDATE households SET tenancy_end = ? WHERE household_id = ?",
                          (result.tenancy_end, household_id))
@@ -407,14 +413,14 @@ def end_tenancy(settings, household_id: str, tenancy_end: date | None = None,
                     result.removed.append(("sms_log", str(r["message_id"]), "body", "cleared"))
                 conn.execute("UPDATE sms_log SET body = NULL WHERE household_id = ?",
                              (household_id,))
-            if pattern is not None:
-                _redact_tables(conn, household_id, pattern, result)
+            if pattern is not None and strict is not None:
+                _redact_tables(conn, household_id, pattern, strict, result)
             for where, key, fld, how in result.removed:
                 conn.execute("INSERT INTO erasure_log (household_id, at, tenancy_end, actor,"
                              " location, row_key, field, action) VALUES (?,?,?,?,?,?,?,?)",
                              (household_id, at, result.tenancy_end, actor, where, key, fld, how))
-        outbox_removed = scrub_outbox(settings.notifier.outbox_path, household_id, pattern)
-        logs_removed = scrub_logs(Path(settings.paths.var_dir) / "logs", pattern)
+        outbox_removed = scrub_outbox(settings.notifier.outbox_path, household_id, strict)
+        logs_removed = scrub_logs(Path(settings.paths.var_dir) / "logs", strict)
         with reg.transaction():
             for key, fld in outbox_removed:
                 result.removed.append(("outbox", key, fld, "cleared"))
@@ -434,32 +440,30 @@ def end_tenancy(settings, household_id: str, tenancy_end: date | None = None,
 
 
 def _redact_tables(conn: sqlite3.Connection, household_id: str, pattern: re.Pattern[str],
-                   result: Erasure) -> None:
-    """Names and numbers written into free text about the household (case reasons and events,
-    audit details) are replaced by a marker; the rest of the record stays."""
+                   strict: re.Pattern[str], result: Erasure) -> None:
+    """Names and numbers written into free text (case reasons and events, audit details) are
+    replaced by a marker; the rest of each record stays. The household's own records are
+    searched with ``pattern`` (names and their parts), everything else with ``strict``."""
     targets: list[tuple[str, str, str, list[dict[str, Any]]]] = []
     if _has_table(conn, "cases"):
-        cases = _rows(conn, "SELECT case_id, reasons, evidence_json, close_reason FROM cases"
-                      " WHERE household_id = ?", (household_id,))
+        cases = _rows(conn, "SELECT case_id, household_id, reasons, close_reason FROM cases")
         targets.append(("cases", "case_id", "reasons", cases))
         targets.append(("cases", "case_id", "close_reason", cases))
-        ids = [c["case_id"] for c in cases]
-        if ids:
-            events = _rows(conn, f"SELECT event_id, detail FROM case_events WHERE case_id IN"
-                           f" ({','.join('?' * len(ids))})", ids)
-            targets.append(("case_events", "event_id", "detail", events))
-    audit = _rows(conn, "SELECT audit_id, detail FROM audit_log")
+        events = _rows(conn, "SELECT e.event_id, c.household_id, e.detail FROM case_events e"
+                       " JOIN cases c USING (case_id)")
+        targets.append(("case_events", "event_id", "detail", events))
+    audit = _rows(conn, "SELECT audit_id, target AS household_id, detail FROM audit_log")
     targets.append(("audit_log", "audit_id", "detail", audit))
     for table, key, col, rows in targets:
         for r in rows:
             text = r.get(col)
-            if not isinstance(text, str) or not pattern.search(text):
+            pat = pattern if r.get("household_id") == household_id else strict
+            if not isinstance(text, str) or not pat.search(text):
                 continue
-            new = pattern.sub(REMOVED, text)
+            new = pat.sub(REMOVED, text)
             if table == "audit_log":   # keep the detail valid JSON
-                new = json.dumps(_redact_json(json.loads(text), pattern))
-            conn.execute(f"UPDATE {table} SET {col} = ? WHERE {key} = ?",
-                         (new, r[key]))
+                new = json.dumps(_redact_json(json.loads(text), pat))
+            conn.execute(f"UPDATE {table} SET {col} = ? WHERE {key} = ?", (new, r[key]))
             result.removed.append((table, str(r[key]), col, "redacted"))
 
 

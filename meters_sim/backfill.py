@@ -84,11 +84,10 @@ def _kind_lines(views: DeviceViews, kind: str, times: np.ndarray, values: dict[s
 
 def backfill(client, sim: Simulation, views: DeviceViews, days: float, interval_s: int = 1800,
              truth: TruthAccumulator | None = None, source: str = "backfill",
-             progress: bool = True) -> BackfillResult:
+             progress: bool = True, forecast_hours: int = 120) -> BackfillResult:
     """Run `sim` for `days` and write every `interval_s` sample of every device (and the
-    weather) through `client.write_lines`. Returns the point counts."""
-    from hearth.influx import lines_from_arrays
-
+    weather, then a weather forecast `forecast_hours` ahead of the end) through
+    `client.write_lines`. Returns the point counts (the forecast not included)."""
     if interval_s % sim.step_s:
         raise ValueError(f"backfill interval {interval_s} s is not a multiple of the"
                          f" simulation step {sim.step_s} s")
@@ -108,11 +107,13 @@ def backfill(client, sim: Simulation, views: DeviceViews, days: float, interval_
             truth.update(trace)
         sel = trace.time_ns % interval_ns == 0
         if sel.any():
-            _write_samples(client, views, trace, sel, areas, res, source, lines_from_arrays)
+            _write_samples(client, views, trace, sel, areas, res, source)
         if bar is not None:
             bar.update(trace.steps * sim.step_s / 86400)
     if bar is not None:
         bar.close()
+    if forecast_hours:
+        client.write_lines(weather_forecast_lines(sim, forecast_hours))
     res.end_ns = sim.time_ns
     res.seconds = time.monotonic() - t0
     log.info("backfill: %.1f days, %d meter, %d thermostat and %d weather points in %.1f s",
@@ -121,7 +122,25 @@ def backfill(client, sim: Simulation, views: DeviceViews, days: float, interval_
     return res
 
 
-def _write_samples(client, views, trace: Trace, sel, areas, res, source, lines_from_arrays):
+def weather_lines(areas: np.ndarray, times: np.ndarray, temp_c: np.ndarray) -> list[str]:
+    """`weather` points (tag area, field temp_c) for temperatures (times, areas)."""
+    from hearth.influx import lines_from_arrays
+
+    areas = np.asarray(areas).astype(str)
+    return lines_from_arrays("weather", {"area": np.tile(areas, len(times))},
+                             {"temp_c": np.round(np.asarray(temp_c, float).ravel(), 2)},
+                             np.repeat(np.asarray(times, dtype="int64"), len(areas)))
+
+
+def weather_forecast_lines(sim: Simulation, hours: int = 120) -> list[str]:
+    """The sim's weather forecast issued now (hourly, `hours` ahead) as `weather` points: the
+    forecaster reads `weather` beyond its origin as a forecast; actual values written later for
+    the same hours replace these points."""
+    times, temps = sim.weather.forecast_c(sim.time_ns, hours)
+    return weather_lines(np.array(sim.pf.areas, dtype=object), times, temps.T)
+
+
+def _write_samples(client, views, trace: Trace, sel, areas, res, source):
     times = trace.time_ns[sel]
     true = {name: getattr(trace, name)[sel] for name in Trace.HOME_FIELDS}
     values, present = views.sample(times, true)
@@ -130,10 +149,7 @@ def _write_samples(client, views, trace: Trace, sel, areas, res, source, lines_f
         measurement, kl = _kind_lines(views, kind, times, values[kind], present[kind], source)
         res.points[measurement] += len(kl)
         lines += kl
-    t_out = trace.t_out_c[sel].astype(float)             # (samples, areas)
-    w_lines = lines_from_arrays("weather", {"area": np.tile(areas, len(times))},
-                                {"temp_c": np.round(t_out.ravel(), 2)},
-                                np.repeat(times, len(areas)))
+    w_lines = weather_lines(areas, times, trace.t_out_c[sel])   # (samples, areas)
     res.points["weather"] += len(w_lines)
     result = client.write_lines(lines + w_lines)
     res.dead_lettered += getattr(result, "dead_lettered", 0)

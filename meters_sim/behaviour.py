@@ -157,8 +157,14 @@ def day_drivers(pf: Portfolio, time_ns: np.ndarray, step_s: float, outdoor_c: np
     scale = pf.appliance_scale
     dark = 1.0 - np.clip(daylight_factor * 5.0, 0.0, 1.0)
     appliance = np.broadcast_to(pf.standby_w, (len(hour), H)).copy()
+    # Fridge-freezer compressor: ~110 W, on ~40 % of a 45-75 minute cycle.
+    period_h = 0.75 + 0.5 * rng.random(H)
+    phase = rng.random(H)
+    appliance += 110.0 * (np.sin(2 * np.pi * (hour[:, None] / period_h + phase)) > 0.3)
+    # What people switch on varies hour by hour: a lognormal level per home and local hour.
+    level = rng.lognormal(-0.06, 0.35, (25, H))[np.clip(hour.astype(int), 0, 24)]
     evening_boost = np.where((hour >= 18) & (hour < 23), 1.6, 1.0)[:, None]
-    appliance += awake_home * scale * (90.0 * evening_boost + 160.0 * dark[:, None])
+    appliance += awake_home * scale * level * (90.0 * evening_boost + 160.0 * dark[:, None])
     kettle_t = occ.awake_home_times(rng, 6)
     kettles = (rng.random(kettle_t.shape) < 0.6 * np.sqrt(pf.occupants / 2.0))
     kettle_t = np.where(kettles, kettle_t, np.nan)
@@ -214,6 +220,7 @@ def day_drivers(pf: Portfolio, time_ns: np.ndarray, step_s: float, outdoor_c: np
     laundry_water = np.zeros((len(hour), H))
     washer, dryer = events(), events()
     winter = float(np.mean(outdoor_c)) < 12.0
+    cool = float(np.mean(outdoor_c)) < 14.0
     for k in range(2):
         tries = occ.awake_home_times(rng, 4, 7.5, 21.0)
         first = np.argmax(~np.isnan(tries), axis=0)
@@ -221,8 +228,11 @@ def day_drivers(pf: Portfolio, time_ns: np.ndarray, step_s: float, outdoor_c: np
         t = np.where(k < n_loads, t, np.nan)
         washer.add(t, pm.WASHER_MIN / 60)
         end = t + pm.WASHER_MIN / 60
-        indoors = pf.traits["indoor_drying"] | (~pf.has_tumble_dryer & winter
-                                                 & (rng.random(H) < 0.5))
+        # The habit dries indoors in all but warm dry spells; others only in winter without
+        # a dryer, half the time.
+        u = rng.random(H)
+        indoors = (pf.traits["indoor_drying"] & (cool | (u < 0.3))) | (
+            ~pf.has_tumble_dryer & winter & (u < 0.5))
         tumble = pf.has_tumble_dryer & ~indoors
         dryer.add(np.where(tumble, end, np.nan), 1.5)
         at = np.clip(np.floor((end - hour[0]) / step_h), 0, len(hour) - 1)
@@ -239,8 +249,10 @@ def day_drivers(pf: Portfolio, time_ns: np.ndarray, step_s: float, outdoor_c: np
     moisture = people + cook_moist + shower_moist
     fans = ~pf.traits["poor_ventilation"]
     ach = pf.base_ach + fans * pm.EXTRACT_BOOST_ACH * np.clip(cook_frac + shower, 0, 1)
-    # Windows opened in warm weather when someone is up and in.
-    ach = ach + awake_home * np.clip((outdoor_c - 15.0) / 5.0, 0.0, 1.0) * 2.0
+    # Windows: opened more as the weather gets milder, wide while someone is up and in, a
+    # crack otherwise; less in homes with the poor-ventilation habit (noise, security, draughts).
+    mild = np.clip((outdoor_c - 10.0) / 8.0, 0.0, 1.0) * np.where(fans, 1.0, 0.5)
+    ach = ach + mild * np.where(awake_home, 2.5, 0.4)
 
     gains = pm.OCCUPANT_GAIN_W * pf.occupants * home * np.where(asleep, 0.7, 1.0)
     solar = pm.SOLAR_GAIN_W_PER_M2_FLOOR * daylight_factor[:, None] * pf.floor_area_m2

@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    " default: until Ctrl-C)")
     p.add_argument("--fault-rate", type=float, default=None, metavar="R",
                    help="device fault episodes per device per day (default [sim] fault_rate)")
+    p.add_argument("--patch", action="append", default=None, metavar="PATCH",
+                   help="simulate only the homes of this officer patch (repeatable): split a"
+                   " large portfolio over several processes")
     p.add_argument("--no-modbus", action="store_true", help="do not start the Modbus gateways")
     p.add_argument("--no-mqtt", action="store_true", help="do not publish over MQTT")
     p.set_defaults(func=handler)
@@ -45,9 +48,10 @@ def _rows(objs) -> list[dict]:
     return out
 
 
-def load_registry(settings, households: int | None, seed: int):
+def load_registry(settings, households: int | None, seed: int,
+                  patches: list[str] | None = None):
     """(household rows, device rows, tariff rows) from the registry, generating `households`
-    homes first when it is empty."""
+    homes first when it is empty; only the homes of `patches` when given."""
     from hearth.errors import HearthError
     from hearth.registry import Registry
 
@@ -72,12 +76,22 @@ def load_registry(settings, households: int | None, seed: int):
         elif households and households != len(homes):
             log.warning("the registry already holds %d households; simulating those (--households"
                         " %d applies only to an empty registry)", len(homes), households)
-        return _rows(homes), _rows(reg.devices()), _rows(reg.tariffs())
+        if patches:
+            known = set(reg.patches())
+            unknown = sorted(set(patches) - known)
+            if unknown:
+                raise HearthError(f"unknown patch {', '.join(unknown)}; the registry has:"
+                                  f" {', '.join(sorted(known))}")
+            homes = [h for h in homes if h.patch in set(patches)]
+        ids = {h.household_id for h in homes}
+        devices = [d for d in reg.devices() if d.household_id in ids]
+        return _rows(homes), _rows(devices), _rows(reg.tariffs())
 
 
 def handler(args: argparse.Namespace, settings) -> int:
     import asyncio
     import json
+    import re
     import signal
     import time
     from pathlib import Path
@@ -104,13 +118,13 @@ def handler(args: argparse.Namespace, settings) -> int:
     if args.households is not None and args.households < 1:
         raise HearthError(f"--households {args.households}: give at least 1")
 
-    homes, devices, tariffs = load_registry(settings, args.households, seed)
+    homes, devices, tariffs = load_registry(settings, args.households, seed, args.patch)
     today = time.strftime("%Y-%m-%d", time.gmtime())
     tariffs = [{**t, "valid_from": str(t["valid_from"]),
                 "valid_to": None if t.get("valid_to") is None else str(t["valid_to"])}
                for t in tariffs]
     try:
-        pf = Portfolio.from_rows(homes, seed, [t for t in tariffs if t["valid_from"] <= today])
+        pf = Portfolio.from_rows(homes, seed, tariffs, tariff_date=today)
         faults = FaultConfig(rate_per_device_day=fault_rate, slow_delay_s=s.slow_delay_s,
                              malformed_rate=s.malformed_rate)
         views = DeviceViews(devices, pf, seed, faults)
@@ -120,7 +134,15 @@ def handler(args: argparse.Namespace, settings) -> int:
     now_ns = time.time_ns()
     truth_dir = Path(s.truth_dir)
     truth_dir.mkdir(parents=True, exist_ok=True)
-    state_path, fault_path = truth_dir / "state.npz", truth_dir / "fault_state.json"
+    # Processes simulating different patches keep their files (and MQTT client ids) apart.
+    part = "" if not args.patch else "-" + "-".join(
+        re.sub(r"[^A-Za-z0-9]+", "_", p).strip("_").lower() for p in sorted(set(args.patch)))
+    state_path = truth_dir / f"state{part}.npz"
+    fault_path = truth_dir / f"fault_state{part}.json"
+    truth_backfill = truth_dir / f"truth_backfill{part}.json"
+    truth_live = truth_dir / f"truth_live{part}.json"
+    emission_path = Path(s.emission_log_path)
+    emission_path = emission_path.with_name(f"{emission_path.stem}{part}{emission_path.suffix}")
 
     def checkpoint() -> None:
         sim.save_state(state_path)
@@ -137,11 +159,11 @@ def handler(args: argparse.Namespace, settings) -> int:
         with InfluxClient.from_settings(settings) as client:
             client.ensure_database()
             res = backfill(client, sim, views, args.backfill, s.backfill_interval_s, truth)
-        _write_truth(truth_dir / "truth_backfill.json", truth.labels(views.schedule))
+        _write_truth(truth_backfill, truth.labels(views.schedule))
         checkpoint()
         print(f"backfill: {args.backfill:g} days, {res.points['meter']} meter,"
               f" {res.points['thermostat']} thermostat and {res.points['weather']} weather points"
-              f" in {res.seconds:.1f} s; truth in {truth_dir / 'truth_backfill.json'}")
+              f" in {res.seconds:.1f} s; truth in {truth_backfill}")
     else:
         sim = _resume(pf, state_path, fault_path, views, seed, s.step_s, now_ns)
         if sim is None:
@@ -167,10 +189,15 @@ def handler(args: argparse.Namespace, settings) -> int:
         if not args.no_mqtt and (views.protocol == "mqtt").any():
             from meters_sim.mqtt_publisher import EmissionLog, MqttPublisher
 
-            publisher = MqttPublisher.from_settings(settings, EmissionLog(s.emission_log_path))
+            publisher = MqttPublisher.from_settings(settings, EmissionLog(emission_path),
+                                                    client_id=s.mqtt_client_id + part)
             await asyncio.to_thread(publisher.start)
+        from meters_sim.weather_feed import WeatherFeed
+
+        feed = WeatherFeed(settings)
         runner = LiveRunner(sim, views, speed, publisher, gateways, truth, s.interval_s,
-                            checkpoint=checkpoint)
+                            checkpoint=checkpoint, max_lead_s=s.max_lead_s,
+                            weather_sink=feed.put)
         print(f"sim: {pf.n} homes, {len(views.device_id)} devices, live at {speed:g}x from"
               f" {np.datetime64(sim.time_ns, 'ns').astype('datetime64[s]')} UTC"
               + (f"; {len(list(gateways))} Modbus gateways" if gateways else "")
@@ -183,10 +210,11 @@ def handler(args: argparse.Namespace, settings) -> int:
                 publisher.log.close()
             if gateways is not None:
                 await gateways.stop()
+            await asyncio.to_thread(feed.close)
         print(f"sim: stopped after {stats.steps} steps; {stats.published} MQTT readings published")
 
     asyncio.run(live())
-    _write_truth(truth_dir / "truth_live.json", truth.labels(views.schedule))
+    _write_truth(truth_live, truth.labels(views.schedule))
     return 0
 
 
@@ -201,7 +229,9 @@ async def _start_gateways(devices, views, bind_host: str):
         return None
     maps = load_register_maps(DEFAULT_MAPS_DIR)
     try:
-        group = gateways_for_devices(devices, views.values_for_device, maps, bind_host=bind_host)
+        # Values, faults and the meters' clock (sim time) are asked of the views per request.
+        group = gateways_for_devices(devices, views.values_for_device, maps, bind_host=bind_host,
+                                     fault_of=views.fault_for_device, clock=views.clock_s)
     except ValueError as exc:
         raise HearthError(f"cannot serve the registry's Modbus meters: {exc}") from None
     try:

@@ -138,7 +138,10 @@ class Portfolio:
 
     @classmethod
     def from_rows(cls, rows: Iterable[Mapping], seed: int,
-                  tariff_rows: Iterable[Mapping] | None = None) -> Portfolio:
+                  tariff_rows: Iterable[Mapping] | None = None,
+                  tariff_date: str | None = None) -> Portfolio:
+        """`rows`: registry households; `tariff_rows`: registry tariffs, those valid on
+        `tariff_date` (ISO date; default the latest) are used for prepayment charges."""
         rows = list(rows)
         if not rows:
             raise ValueError("no households to simulate: create some with `hearth registry`"
@@ -215,7 +218,7 @@ class Portfolio:
         ret = 16.8 + 2.0 * U[:, 10]
         base_ach = np.where(traits["poor_ventilation"], 0.18 + 0.15 * U[:, 11],
                             0.55 + 0.5 * U[:, 11])
-        standby = 60.0 + 80.0 * U[:, 12]
+        standby = 25.0 + 60.0 * U[:, 12]    # router, standby lights; the fridge cycles apart
         scale = np.exp(0.25 * Z[:, 3]) * (0.6 + 0.2 * occupants) ** 0.7
         dryer = ~traits["indoor_drying"] & (U[:, 13] < 0.55)
 
@@ -241,7 +244,7 @@ class Portfolio:
             topup_threshold_gbp=threshold, topup_amount_gbp=amount,
             money_day=(U[:, 18] * 7).astype(int), uses_emergency_credit=emergency,
             initial_credit_gbp=initial, traits=traits, ration_spells=spells,
-            tariffs=tariffs_from_rows(tariff_rows),
+            tariffs=tariffs_from_rows(tariff_rows, tariff_date),
         )
 
 

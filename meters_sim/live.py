@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from meters_sim.views import DeviceViews
 
 log = logging.getLogger(__name__)
 NS = 1_000_000_000
+HOUR_NS = 3600 * NS
 
 
 @dataclass
@@ -34,7 +35,6 @@ class LiveStats:
     silent_skipped: int = 0
     sim_start_ns: int = 0
     sim_end_ns: int = 0
-    faults_set: dict[str, int] = field(default_factory=dict)
 
 
 class LiveRunner:
@@ -43,7 +43,8 @@ class LiveRunner:
     def __init__(self, sim: Simulation, views: DeviceViews, speed: float,
                  publisher: MqttPublisher | None = None, gateways=None,
                  truth: TruthAccumulator | None = None, default_interval_s: int = 60,
-                 max_lag_steps: int = 10_000, checkpoint=None, checkpoint_every_s: float = 60.0):
+                 max_lag_steps: int = 10_000, checkpoint=None, checkpoint_every_s: float = 60.0,
+                 max_lead_s: float = 43_200.0, weather_sink=None):
         if speed <= 0:
             raise ValueError("speed must be > 0 (simulated seconds per real second)")
         self.sim, self.views, self.speed = sim, views, float(speed)
@@ -51,22 +52,19 @@ class LiveRunner:
         self.max_lag_steps = max_lag_steps
         self.checkpoint = checkpoint          # callable saving the sim state, or None
         self.checkpoint_every_s = checkpoint_every_s
+        self.max_lead_ns = int(max_lead_s * NS)
+        self.weather_sink = weather_sink      # callable(lines): hourly weather and forecast
         self.stats = LiveStats()
         mqtt_idx = np.flatnonzero(views.protocol == "mqtt")
         self._mqtt = [(int(i), str(views.device_id[i]), topic_for(views.rows[i]),
                        int(views.rows[i].get("interval_s") or default_interval_s) * NS)
                       for i in mqtt_idx]
-        # Modbus units the gateways serve: (gateway, unit id, device index).
-        self._units = []
-        for gw in gateways or ():
-            for unit in gw.units:
-                i = views._unit_index.get((int(gw.port), int(unit)))
-                if i is not None:
-                    self._units.append((gw, int(unit), i))
-        self._faulted: dict[tuple[int, int], tuple[str, float]] = {}
+        # The gateways ask the views for values and faults at each request (fault_of); the
+        # loop only yields to them between steps.
+        self._has_gateways = bool(gateways)
 
     def step_once(self) -> None:
-        """Advance one step, refresh the views, publish what is due, sync gateway faults."""
+        """Advance one step, refresh the views (the gateways read them), publish what is due."""
         for tr in self.sim.run(1):
             if self.truth is not None:
                 self.truth.update(tr)
@@ -74,6 +72,12 @@ class LiveRunner:
         t = self.sim.time_ns
         self.stats.steps += 1
         self.stats.sim_end_ns = t
+        if self.weather_sink is not None and t % HOUR_NS == 0:
+            from meters_sim.backfill import weather_forecast_lines, weather_lines
+
+            areas = np.array(self.sim.pf.areas, dtype=object)
+            now = weather_lines(areas, np.array([t]), self.sim.t_out_area[None, :])
+            self.weather_sink(now + weather_forecast_lines(self.sim))
         if self.publisher is not None:
             for i, device_id, topic, interval_ns in self._mqtt:
                 if t % interval_ns:
@@ -86,38 +90,25 @@ class LiveRunner:
                 values.pop("energy_wh_total", None)
                 self.publisher.publish(device_id, topic, t, values)
                 self.stats.published += 1
-        if self._units:
-            self._sync_faults(t)
-
-    def _sync_faults(self, t: int) -> None:
-        active = self.views.schedule.active(t, ("exception", "slow"))
-        for gw, unit, i in self._units:
-            want = active.get(i)
-            key = (id(gw), unit)
-            have = self._faulted.get(key)
-            if want == have:
-                continue
-            if want is None:
-                gw.clear_fault(unit)
-                self._faulted.pop(key, None)
-            else:
-                kind, magnitude = want
-                if kind == "slow":
-                    gw.set_fault(unit, "slow", delay_s=magnitude)
-                else:
-                    gw.set_fault(unit, "exception")
-                self._faulted[key] = want
-                self.stats.faults_set[kind] = self.stats.faults_set.get(kind, 0) + 1
 
     async def run(self, stop: asyncio.Event | None = None, duration_s: float | None = None,
                   status_every_s: float = 60.0) -> LiveStats:
-        """Run until `stop` is set or `duration_s` real seconds have passed."""
+        """Run until `stop` is set or `duration_s` real seconds have passed.
+
+        Sim time advances at `speed` x real time until it is `max_lead_s` ahead of the wall
+        clock, then at real time, so that timestamps never run further into the future than
+        collectors accept (their `max_future_s`)."""
         stop = stop or asyncio.Event()
         step_ns = self.sim.step_ns
         t0 = time.monotonic()
-        sim0 = self.sim.time_ns
-        self.stats.sim_start_ns = sim0
+        self.stats.sim_start_ns = self.sim.time_ns
         self.views.update(self.sim)
+        # Piecewise clock: sim time = anchor_sim + (monotonic - anchor_mono) x rate.
+        anchor_sim, anchor_mono, rate = self.sim.time_ns, t0, self.speed
+        if self.sim.time_ns - time.time_ns() >= self.max_lead_ns:
+            rate = 1.0
+            log.info("sim time is already %.1f h ahead of the clock: running at real time",
+                     (self.sim.time_ns - time.time_ns()) / 3.6e12)
         next_status = t0 + status_every_s
         next_checkpoint = t0 + self.checkpoint_every_s
         next_lag_warning = t0
@@ -125,15 +116,21 @@ class LiveRunner:
             now = time.monotonic()
             if duration_s is not None and now - t0 >= duration_s:
                 break
-            target = sim0 + int((now - t0) * self.speed * NS)
+            target = anchor_sim + int((now - anchor_mono) * rate * NS)
+            cap = time.time_ns() + self.max_lead_ns
+            if rate != 1.0 and target >= cap:
+                log.info("sim time reaches %.1f h ahead of the clock ([sim] max_lead_s): from"
+                         " there on it runs at real time", self.max_lead_ns / 3.6e12)
+                anchor_sim, anchor_mono, rate = cap, now, 1.0
+                target = cap
             due = (target - self.sim.time_ns) // step_ns
             if due > self.max_lag_steps and now >= next_lag_warning:
                 next_lag_warning = now + 30.0
                 log.warning("simulator is %d steps behind real time x %g; lower --speed",
-                            due, self.speed)
+                            due, rate)
             for _ in range(int(min(due, self.max_lag_steps))):
                 self.step_once()
-                if len(self._units):
+                if self._has_gateways:
                     await asyncio.sleep(0)      # let the gateways answer between steps
             if self.checkpoint is not None and now >= next_checkpoint:
                 next_checkpoint = now + self.checkpoint_every_s
@@ -144,7 +141,8 @@ class LiveRunner:
                          np.datetime64(self.sim.time_ns, "ns").astype("datetime64[s]"),
                          self.stats.steps, self.stats.published,
                          self.publisher.pending if self.publisher else 0)
-            wait = (self.sim.time_ns + step_ns - sim0) / NS / self.speed - (time.monotonic() - t0)
+            wait = (self.sim.time_ns + step_ns - anchor_sim) / NS / rate - (
+                time.monotonic() - anchor_mono)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=min(max(wait, 0.001), 0.5))
         if self.checkpoint is not None:

@@ -55,11 +55,13 @@ class Trace:
     gas_supply_on: np.ndarray    # gas supply connected (0 where no gas)
     home: np.ndarray             # someone in
     awake_home: np.ndarray       # someone in and awake
+    season_on: np.ndarray        # the household has switched its heating on for the season
 
     EXACT_FIELDS = ("energy_kwh", "volume_m3", "credit_gbp", "gas_credit_gbp")  # float64
     HOME_FIELDS = ("t_air_c", "t_surface_c", "rh_pct", "setpoint_c", "heating_on", "power_w",
                    "gas_flow_m3_per_h", "energy_kwh", "volume_m3", "credit_gbp",
-                   "gas_credit_gbp", "supply_on", "gas_supply_on", "home", "awake_home")
+                   "gas_credit_gbp", "supply_on", "gas_supply_on", "home", "awake_home",
+                   "season_on")
 
     @property
     def steps(self) -> int:
@@ -138,7 +140,7 @@ class Simulation:
                 "volume_m3": self.volume_m3.copy(), "credit_gbp": self.credit_gbp.copy(),
                 "gas_credit_gbp": self.gas_credit_gbp.copy(), "supply_on": self.supply_on.copy(),
                 "gas_supply_on": self.gas_supply_on.copy(), "home": self.home.copy(),
-                "awake_home": self.awake_home.copy(),
+                "awake_home": self.awake_home.copy(), "season_on": self.season_on.copy(),
                 "t_out_c": self.t_out_area[self.pf.area_index].copy()}
 
     # ------------------------------------------------------------------ persistence
@@ -280,6 +282,20 @@ class Simulation:
         self._awake_home = d.home & ~d.asleep
         h = d.local_hour
         self._friendly = d.weekend | (h >= pm.FRIENDLY_START_HOUR) | (h < pm.FRIENDLY_END_HOUR)
+        # Keep only what the loop reads, in float32 (coefficients and drivers; the state stays
+        # float64): memory is ~80 kB per home for a day of 1-minute steps.
+        f32 = np.float32
+        for name in ("_sp", "_app85", "_a11", "_inv_det", "_ra_ext", "_rf_ext", "_base_elec",
+                     "_vap_in", "_inv_denom", "_t_out"):
+            setattr(self, name, getattr(self, name).astype(f32))
+        d.hot_water_gas_w = d.hot_water_gas_w.astype(f32)
+        d.laundry_water_g = d.laundry_water_g.astype(f32)
+        for name in ("setpoint_c", "appliance_w", "hot_water_elec_w", "moisture_g_per_h", "ach",
+                     "gains_w", "solar_w", "asleep"):
+            setattr(d, name, None)
+        self._vap_out = None
+        self._topup_amount_u = self._topup_amount_u.astype(f32)
+        self._topup_u = self._topup_u.astype(f32)
 
     def _advance_within_day(self, first: int, size: int) -> Trace:
         pf, d, dt = self.pf, self._drivers, float(self.step_s)
@@ -406,6 +422,7 @@ class Simulation:
         out["gas_flow_m3_per_h"] /= 1000.0 * pm.KWH_PER_M3
         out["home"][:] = d.home[first:first + size]
         out["awake_home"][:] = self._awake_home[first:first + size]
+        out["season_on"][:] = self.season_on
         self.current = self._snapshot()
         return Trace(time_ns=times, t_out_c=self._t_out_area[first:first + size].astype(np.float32),
                      **out)

@@ -200,6 +200,7 @@ class MqttPublisher:
         self.client.on_publish = self._on_publish
         self.keepalive_s = keepalive_s
         self._connected = threading.Event()
+        self._answered = threading.Event()     # the broker accepted or refused us
         self._lock = threading.Lock()
         self._unacked: set[int] = set()
         self._early: set[int] = set()
@@ -222,8 +223,10 @@ class MqttPublisher:
             self._refused = str(reason_code)
             log.error("MQTT broker %s:%d refused the simulator: %s", self.host, self.port,
                       reason_code)
+            self._answered.set()
             return
         self._connected.set()
+        self._answered.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         self._connected.clear()
@@ -249,7 +252,9 @@ class MqttPublisher:
             raise HearthError(f"cannot reach the MQTT broker at {self.host}:{self.port} ({exc});"
                               " start it with `hearth stack up`") from exc
         self.client.loop_start()
-        if not self._connected.wait(timeout_s):
+        self._answered.wait(timeout_s)
+        if not self._connected.is_set():
+            self.client.disconnect()
             self.client.loop_stop()
             why = self._refused or "no answer"
             raise HearthError(f"MQTT broker {self.host}:{self.port} did not accept the simulator"

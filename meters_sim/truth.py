@@ -10,9 +10,12 @@ Definitions (docs/simulator.md, "Ground truth"); thresholds are `TruthRules` fie
 - credit_out: a prepayment supply (electricity or gas) reached its disconnection point and was
   off at some time;
 - self_disconnection: a prepayment supply off for 3 h or more in total in the period;
-- self_rationing: in the heating season, for at least half of the awake-at-home hours the
-  thermostat setpoint in force was at most 17 C (or heating off) while the air was below 18 C;
+- self_rationing: in the heating season, once the household has switched its heating on for
+  the season, for at least half of the awake-at-home hours the thermostat setpoint in force
+  was at most 17 C (or heating off) while the air was below 18 C;
 - faulty devices: every device with a fault episode in the period, with the kinds.
+Each home's record also carries the numbers behind its labels, and `condensation_h`: hours the
+air's dew point was within 2 C of the coldest surface (DESIGN.md's condensation criterion).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 from meters_sim.faults import FAULT_KINDS, FaultSchedule
 from meters_sim.homes import Portfolio
 from meters_sim.model import Trace
+from meters_sim.physics import dew_point_c
 
 NS_PER_HOUR = 3_600_000_000_000
 BLOCK_NS = 12 * NS_PER_HOUR
@@ -39,6 +43,7 @@ class TruthRules:
     severe_rh_pct: float = 90.0
     severe_hours: float = 1.0
     damp_block_share: float = 0.2
+    condensation_margin_c: float = 2.0
     disconnection_hours: float = 3.0
     ration_setpoint_c: float = 17.0
     ration_share: float = 0.5
@@ -58,10 +63,12 @@ class TruthAccumulator:
         self.awake_h = np.zeros(H)
         self.cold_awake_h = np.zeros(H)
         self.ration_awake_h = np.zeros(H)
+        self.enabled_awake_h = np.zeros(H)
         self.off_h = np.zeros(H)
         self.gas_off_h = np.zeros(H)
         self.min_credit_gbp = np.full(H, np.inf)
         self.mean_temp_sum = np.zeros(H)
+        self.condensation_h = np.zeros(H)
         self.steps = 0
         self._blocks: dict[int, np.ndarray] = {}   # block -> (3, H): h>70, h>90, hours
         self.start_ns: int | None = None
@@ -87,7 +94,11 @@ class TruthAccumulator:
         cold = tr.t_air_c < r.cold_temp_c
         self.awake_h += awake.sum(0) * step_h
         self.cold_awake_h += (awake & cold).sum(0) * step_h
-        rationed = awake & cold & (tr.setpoint_c <= r.ration_setpoint_c)
+        # Rationing: heating held low while the household has its heating on for the season
+        # (the season switch itself is not rationing; a cold home still counts as cold).
+        enabled = awake & (tr.season_on > 0.5)
+        rationed = enabled & cold & (tr.setpoint_c <= r.ration_setpoint_c)
+        self.enabled_awake_h += enabled.sum(0) * step_h
         self.ration_awake_h += rationed.sum(0) * step_h
         pp = self.pf.prepayment
         self.off_h += ((tr.supply_on < 0.5) & pp).sum(0) * step_h
@@ -96,6 +107,9 @@ class TruthAccumulator:
         self.min_credit_gbp = np.fmin(self.min_credit_gbp, np.nanmin(
             np.where(np.isnan(credit), np.inf, credit), axis=0))
         self.mean_temp_sum += tr.t_air_c.sum(0)
+        # Condensation risk: the air's dew point within 2 C of the coldest surface (DESIGN.md).
+        dew = dew_point_c(tr.t_air_c.astype(float), tr.rh_pct.astype(float))
+        self.condensation_h += (dew >= tr.t_surface_c - r.condensation_margin_c).sum(0) * step_h
         self.steps += tr.steps
         block = (tr.time_ns - step_h * NS_PER_HOUR) // BLOCK_NS
         for b in np.unique(block):
@@ -124,7 +138,8 @@ class TruthAccumulator:
         enough = self.awake_h >= r.min_awake_hours
         with np.errstate(invalid="ignore", divide="ignore"):
             cold_share = np.where(self.awake_h > 0, self.cold_awake_h / self.awake_h, 0.0)
-            ration_share = np.where(self.awake_h > 0, self.ration_awake_h / self.awake_h, 0.0)
+            ration_share = np.where(self.enabled_awake_h > 0,
+                                    self.ration_awake_h / self.enabled_awake_h, 0.0)
         flagged, total = self.damp_blocks()
         damp_share = np.where(total > 0, flagged / np.maximum(total, 1), 0.0)
         off_total = np.maximum(self.off_h, self.gas_off_h)
@@ -137,12 +152,14 @@ class TruthAccumulator:
                 "credit_out": bool(pf.prepayment[i] and off_total[i] > 0),
                 "self_disconnection": bool(pf.prepayment[i]
                                            and off_total[i] >= r.disconnection_hours),
-                "self_rationing": bool(enough[i] and ration_share[i] >= r.ration_share),
+                "self_rationing": bool(self.enabled_awake_h[i] >= r.min_awake_hours
+                                       and ration_share[i] >= r.ration_share),
                 "cold_awake_share": round(float(cold_share[i]), 3),
                 "damp_block_share": round(float(damp_share[i]), 3),
                 "supply_off_h": round(float(self.off_h[i]), 2),
                 "gas_supply_off_h": round(float(self.gas_off_h[i]), 2),
                 "mean_indoor_temp_c": round(float(self.mean_temp_sum[i] / max(self.steps, 1)), 2),
+                "condensation_h": round(float(self.condensation_h[i]), 2),
                 "traits": sorted(k for k, v in pf.traits.items() if v[i]),
             })
         devices = []

@@ -85,6 +85,7 @@ class DeviceViews:
                 if key in self._unit_index:
                     raise ValueError(f"two devices on gateway port {key[0]} unit id {key[1]}")
                 self._unit_index[key] = i
+        self._unit_rows = {i: key for key, i in self._unit_index.items()}
         self.faults = faults or FaultConfig()
         self.schedule = FaultSchedule(self.device_id, self.protocol == "modbus",
                                       self.kind != "thermostat", self.faults, seed)
@@ -95,6 +96,7 @@ class DeviceViews:
         self.latest: dict[str, dict[str, np.ndarray]] = {}
         self.latest_present: dict[str, np.ndarray] = {}
         self.latest_time_ns: int | None = None
+        self._active_unit_faults: dict[int, tuple[str, float]] = {}
         self._room_offset = np.array([ROOM_OFFSET_C.get(str(r).lower().replace(" ", "_"), 0.0)
                                       for r in self.room])
 
@@ -163,6 +165,7 @@ class DeviceViews:
         true = {k: v[None, :] for k, v in sim.current.items()}
         self.latest, self.latest_present = self.sample(t, true)
         self.latest_time_ns = int(sim.time_ns)
+        self._active_unit_faults = self.schedule.active(self.latest_time_ns, ("exception", "slow"))
 
     # ---------------------------------------------------------------- persistence
     def fault_state(self) -> dict:
@@ -196,6 +199,10 @@ class DeviceViews:
         out["device_time_s"] = self.latest_time_ns / 1e9
         return out
 
+    def clock_s(self) -> float:
+        """The devices' clock: sim time of the latest sample [s since the Unix epoch]."""
+        return (self.latest_time_ns or 0) / 1e9
+
     def values_for_device(self, device_id: str) -> dict[str, float] | None:
         """Current values of a device by id (the gateway's `values_of`), None while silent."""
         i = self._index_of.get(device_id)
@@ -216,13 +223,20 @@ class DeviceViews:
         i = self._unit_index.get((int(gateway_port), int(unit_id)))
         if i is None or self.latest_time_ns is None:
             return NO_FAULT
-        active = self.schedule.active(self.latest_time_ns, ("exception", "slow")).get(i)
+        active = self._active_unit_faults.get(i)
         if active:
             return UnitFault(active[0], active[1] if active[0] == "slow" else 0.0)
         kind, c = self._row_of[i]
         if not self.latest_present[kind][0, c]:
             return UnitFault("silent")
         return NO_FAULT
+
+    def fault_for_device(self, device_id: str) -> UnitFault:
+        """`unit_fault` by device id (the gateways' `fault_of`)."""
+        i = self._index_of.get(device_id)
+        if i is None or self.latest_time_ns is None or i not in self._unit_rows:
+            return NO_FAULT
+        return self.unit_fault(*self._unit_rows[i])
 
     def units(self) -> dict[int, list[tuple[int, str, str]]]:
         """Modbus units per gateway port: [(unit_id, device_id, register_map)]."""

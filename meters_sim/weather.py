@@ -120,6 +120,22 @@ class Weather:
         diurnal = amp * np.cos(2 * np.pi * (hour_of_day - pm.DIURNAL_PEAK_HOUR) / 24)
         return (seasonal_mean_c(doy) + diurnal)[None, :] + anom + self.area_offset_c[:, None]
 
+    def forecast_c(self, issue_ns: int, hours: int = 120) -> tuple[np.ndarray, np.ndarray]:
+        """A weather forecast issued at `issue_ns` for the next `hours` hourly times:
+        (times_ns (hours,), temperature [C] (areas, hours)). The truth plus an error that grows
+        with lead time (sd 0.6 C + 0.35 C per day ahead, about the skill of operational
+        forecasts), the same for every area's whole forecast plus a little hourly noise;
+        reproducible by (seed, issue time)."""
+        first = (int(issue_ns) // NS_PER_HOUR + 1) * NS_PER_HOUR
+        times = first + np.arange(hours, dtype="int64") * NS_PER_HOUR
+        truth = self.temperature_c(times)
+        rng = np.random.default_rng([self.seed, 0xF0, int(issue_ns // NS_PER_HOUR)])
+        lead_days = (times - int(issue_ns)) / NS_PER_DAY
+        sd = 0.6 + 0.35 * lead_days
+        err = sd[None, :] * rng.standard_normal((len(self.areas), 1)) \
+            + 0.3 * rng.standard_normal((len(self.areas), hours))
+        return times, truth + err
+
     def relative_humidity(self, time_ns: np.ndarray, temp_c: np.ndarray) -> np.ndarray:
         """Outdoor relative humidity [0-1], shape like temp_c (areas, steps): higher in winter
         and at night (cooler than the day's mean)."""

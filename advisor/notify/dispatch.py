@@ -93,6 +93,33 @@ class TipDispatcher:
                                 " ORDER BY message_id DESC LIMIT 1", (case_id,)).fetchone()
         return row["skip_reason"] if row and row["status"] == "skipped" else None
 
+    # ---------------------------------------------------------- public calls
+    def why_not_contactable(self, household_id: str) -> str | None:
+        """None if a tenant of the household may be texted, else the reason (no_tenant,
+        opted_out, no_consent, no_mobile)."""
+        return self._recipient(household_id)[1]
+
+    def send_case(self, case_id: int, dry_run: bool = False) -> TipSummary:
+        """The tip of one open case now (an officer's request), under the same rules as a
+        run: consent, opt-out, rate limit, quiet hours, and never twice for the same case."""
+        summary = TipSummary()
+        row = self.conn.execute("SELECT * FROM cases WHERE case_id = ?", (case_id,)).fetchone()
+        if row is None or row["status"] not in ("open", "acknowledged"):
+            summary.skipped["case_not_open"] += 1
+            return summary
+        case = dict(row)
+        if case["kind"] not in TIP_KINDS:
+            summary.skipped["no_tip_for_kind"] += 1
+            return summary
+        done = self.conn.execute(
+            f"SELECT 1 FROM sms_log WHERE case_id = ? AND status IN"
+            f" ({','.join('?' * len(SENT_STATUSES))})", (case_id, *SENT_STATUSES)).fetchone()
+        if done:
+            summary.skipped["already_sent"] += 1
+            return summary
+        self._consider(case["household_id"], [case], summary, dry_run)
+        return summary
+
     # ------------------------------------------------------------------- run
     def run(self, dry_run: bool = False) -> TipSummary:
         summary = TipSummary()

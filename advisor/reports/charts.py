@@ -77,16 +77,22 @@ def cases_chart(cases: pd.DataFrame, scope: str) -> str:
 
 
 def reporting_chart(homes: pd.DataFrame) -> str:
-    """Share of devices reporting this week, per patch."""
+    """Per patch: share of devices that reported this week and share silent at its end."""
     subplots = _subplots()
-    fig, ax = subplots(figsize=(8, max(2.5, 0.22 * len(homes) + 1)))
+    fig, ax = subplots(figsize=(8, max(2.5, 0.3 * len(homes) + 1)))
     y = np.arange(len(homes))
-    ax.barh(y, homes["devices_reporting_pct"].fillna(0), color=COLOURS["this"])
+    devices = homes["devices"].to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        silent = np.where(devices > 0, 100.0 * homes["devices_silent"] / devices, 0.0)
+    ax.barh(y - 0.2, homes["devices_reporting_pct"].fillna(0), 0.4, color=COLOURS["this"],
+            label="reported this week")
+    ax.barh(y + 0.2, silent, 0.4, color="#d4351c", label="silent at week end")
     ax.set_yticks(y, homes["patch"])
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
-    ax.set_xlabel("Devices reporting this week [%]")
+    ax.set_xlabel("Devices [% of the patch's devices]")
     ax.set_ylabel("Patch")
-    ax.set_title("Devices reporting by patch")
+    ax.set_title("Devices reporting and silent, by patch")
+    ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return _png(fig)

@@ -10,7 +10,8 @@ no hidden group can be worked out from the published ones:
 2. an exact audit: with the hidden groups as unknowns and every margin as an equation, a hidden
    group is recoverable exactly when its unit vector lies in the row space of the equations, i.e.
    its row of the null space basis is zero. Any such group gets a published neighbour hidden
-   too, and the audit runs again.
+   too (on its own line, or else the smallest published group on a line with a hidden one), and
+   the audit runs again. Hiding only grows, so this ends.
 
 Households never appear, only groups of at least ``k`` homes; hidden groups publish no number.
 """
@@ -90,7 +91,7 @@ def recoverable(n_rows: int, lines: list[list[int]], hidden: np.ndarray) -> np.n
     _, s, vt = np.linalg.svd(A, full_matrices=True)
     rank = int((s > 1e-9 * max(1.0, s.max(initial=0.0))).sum())
     null = vt[rank:].T                              # (unknowns, nullity)
-    determined = np.all(np.abs(null) < 1e-9, axis=1) if null.size else np.ones(idx.size, bool)
+    determined = np.all(np.abs(null) < 1e-7, axis=1) if null.size else np.ones(idx.size, bool)
     out[idx[determined]] = True
     return out
 
@@ -115,13 +116,17 @@ def suppress(table: pd.DataFrame, k: int = 10) -> pd.DataFrame:
             # 2. Exact audit.
             if not changed:
                 found = np.flatnonzero(recoverable(len(t), lines, hidden))
-                for r in found:
+                if found.size:
+                    r = int(found[0])
                     line = next((ln for ln in lines
                                  if r in ln and any(not hidden[x] for x in ln)), None)
-                    if line is not None:
-                        _hide_neighbour(line, hidden, homes, t)
-                        changed = True
-                        break
+                    if line is None:
+                        # Its own lines are all hidden: the published rows that pin it down sit
+                        # further away. Hide the smallest published row next to any hidden one.
+                        line = sorted({x for ln in lines if any(hidden[y] for y in ln)
+                                       for x in ln})
+                    _hide_neighbour(line, hidden, homes, t)
+                    changed = True
             if not changed:
                 break
         t["suppressed"] = hidden

@@ -108,7 +108,9 @@ def export_month(settings, out_dir: Path | None = None, month: str | None = None
     from hearth.registry import Registry
 
     cfg = settings.reports
-    area = area or "estate"
+    # One geography, set once in the settings: publishing the same homes by two overlapping
+    # geographies would let a reader subtract one from the other.
+    area = area or cfg.opendata_area
     if area not in AREA_COLUMNS:
         raise ValueError(f"area must be one of {', '.join(AREA_COLUMNS)}; got {area!r}")
     month = month or default_month(datetime.now(UTC).date())

@@ -4,10 +4,12 @@ be fixed (``generated_at``) so that the same data gives byte-identical HTML and 
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import time
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from advisor.reports.render import Table, cards_html, chart_html, fmt, page, tab
 from hearth.errors import HearthError
 
 log = logging.getLogger("hearth.reports")
+QUERY_THREADS = 4      # InfluxDB queries of one report in flight at once
 
 
 @dataclass
@@ -28,6 +31,7 @@ class WeeklyReport:
     pdf: Path | None
     csv: list[Path]
     timings_s: dict[str, float]
+    patches: dict[str, Path] = field(default_factory=dict)   # patch -> its report's folder
 
 
 class _Progress:
@@ -82,27 +86,34 @@ def load_inputs(settings, week: Period, patch: str | None, progress: _Progress
     unit, standing = {}, {}
     for fuel in inputs.FUELS:
         unit[fuel], standing[fuel] = tariffs.matrix(fuel, homes["payment_type"].to_numpy(), fdays)
-    with InfluxClient.from_settings(settings) as client:
-        usage, counts = {}, {}
-        usage["this"], counts["this"] = inputs.daily_usage(client, week, homes.index)
-        progress.step("usage this week")
-        usage["last"], counts["last"] = inputs.daily_usage(client, last_year, homes.index)
-        progress.step("usage same week last year")
-        areas = homes["address_area"]
-        hdd = {"this": inputs.area_hdd(client, week, cfg.hdd_base_c).reindex(areas).to_numpy(),
-               "last": inputs.area_hdd(client, last_year, cfg.hdd_base_c).reindex(areas).to_numpy()}
-        progress.step("weather")
-        last_ns = inputs.device_last_seen(client, week, devices.index)
-        credit = inputs.last_credit(client, week, homes.index)
-        progress.step("devices and credit")
-        forecast = inputs.forecast_daily(client, first_day, cfg.forecast_model, homes.index)
-        progress.step("forecasts")
-    if all(np.isnan(v).all() for v in forecast.values()):
-        notes.append(f"No forecasts (model {cfg.forecast_model!r}) for the 30 days from "
-                     f"{first_day}: forecast costs and credit run-out are not shown.")
-    if np.isnan(hdd["last"]).all():
-        notes.append("No weather for the same week last year: the weather-adjusted change is "
-                     "not available.")
+    areas = homes["address_area"]
+
+    def read(name: str, func):
+        # One client (one HTTP session) per query: they run at the same time.
+        with InfluxClient.from_settings(settings) as client:
+            return name, func(client)
+
+    jobs = {
+        "usage this week": lambda c: inputs.daily_usage(c, week, homes.index),
+        "usage same week last year": lambda c: inputs.daily_usage(c, last_year, homes.index),
+        "weather": lambda c: {p: inputs.area_hdd(c, w, cfg.hdd_base_c).reindex(areas).to_numpy()
+                              for p, w in (("this", week), ("last", last_year))},
+        "devices": lambda c: inputs.device_last_seen(c, week, devices.index),
+        "credit": lambda c: inputs.last_credit(c, week, homes.index),
+        "forecasts": lambda c: inputs.forecast_daily(c, first_day, cfg.forecast_model,
+                                                     homes.index),
+    }
+    got = {}
+    # InfluxDB answers the queries on several cores while this process decodes the answers.
+    with ThreadPoolExecutor(max_workers=QUERY_THREADS) as pool:
+        for future in as_completed([pool.submit(read, n, f) for n, f in jobs.items()]):
+            name, value = future.result()
+            got[name] = value
+            progress.step(name)
+    usage = {"this": got["usage this week"][0], "last": got["usage same week last year"][0]}
+    counts = {"this": got["usage this week"][1], "last": got["usage same week last year"][1]}
+    hdd, last_ns, credit, forecast = got["weather"], got["devices"], got["credit"], \
+        got["forecasts"]
     dead = inputs.read_dead_letters(settings.collectors.dead_letter_dir)
     runs = inputs.read_job_runs(settings.schedule.state_path)
     return inputs.ReportInputs(
@@ -222,6 +233,18 @@ def _iso(ns) -> np.ndarray:
     return np.where(ns == tables.NAT, "", text)
 
 
+def data_notes(inp: inputs.ReportInputs) -> list[str]:
+    """What the data lacks, said in the report (pure: from the inputs of this scope)."""
+    notes = []
+    if all(np.isnan(v).all() for v in inp.forecast_kwh.values()):
+        notes.append(f"No forecasts for the 30 days from {inp.forecast_days[0]}: forecast "
+                     "costs and credit run-out are not shown.")
+    if np.isnan(inp.hdd["last"]).all():
+        notes.append("No weather for the same week last year: the weather-adjusted change is "
+                     "not available.")
+    return notes
+
+
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "patch"
 
@@ -242,11 +265,13 @@ def build_html(inp: inputs.ReportInputs, comp: Computed, scope: str, generated_a
          s["credit_homes"] > 0),
         (f"{s['tips']:,}", "tips sent", False),
     ])
-    notes = "".join(f'<p class="note">{n}</p>' for n in inp.notes)
+    notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in [*inp.notes,
+                                                                        *data_notes(inp)])
     overview = cards + notes + table_html(by["homes_devices"])
     if multi_patch and len(comp.homes) > 2:
         overview += chart_html(charts.reporting_chart(comp.homes.iloc[:-1]),
-                               "Devices reporting this week by patch, in per cent")
+                               "Devices that reported this week and devices silent at its end,"
+                               " by patch, in per cent")
     sections = [
         ("Summary, homes and devices", overview),
         ("Cases", chart_html(charts.cases_chart(comp.cases_scope, scope),
@@ -271,12 +296,58 @@ def build_html(inp: inputs.ReportInputs, comp: Computed, scope: str, generated_a
     return page(f"Hearth weekly report: {scope}", sections, meta)
 
 
+def subset(inp: inputs.ReportInputs, patch: str) -> inputs.ReportInputs:
+    """The inputs of one patch, cut from the portfolio's (pure: no second read)."""
+    homes = inp.households
+    keep = (homes["patch"] == patch).to_numpy()
+    ids = homes.index[keep]
+    dev_keep = inp.devices["household_id"].isin(ids).to_numpy()
+    cases = inp.cases[inp.cases["household_id"].isin(ids)]
+    return replace(
+        inp, households=homes[keep], devices=inp.devices[dev_keep],
+        device_last_ns=inp.device_last_ns[dev_keep],
+        usage_kwh={p: {f: a[keep] for f, a in d.items()} for p, d in inp.usage_kwh.items()},
+        usage_halfhours={p: {f: a[keep] for f, a in d.items()}
+                         for p, d in inp.usage_halfhours.items()},
+        hdd={p: a[keep] for p, a in inp.hdd.items()},
+        forecast_kwh={f: a[keep] for f, a in inp.forecast_kwh.items()},
+        credit_gbp={f: a[keep] for f, a in inp.credit_gbp.items()},
+        unit_gbp_per_kwh={f: a[keep] for f, a in inp.unit_gbp_per_kwh.items()},
+        standing_gbp_per_day={f: a[keep] for f, a in inp.standing_gbp_per_day.items()},
+        cases=cases, case_events=inp.case_events[inp.case_events["case_id"].isin(cases["case_id"])],
+        sms=inp.sms[inp.sms["household_id"].isin(ids)],
+        opt_outs=inp.opt_outs[inp.opt_outs["household_id"].isin(ids)])
+
+
+def _write(inp: inputs.ReportInputs, cfg, folder: Path, scope: str, generated_at: datetime,
+           multi_patch: bool, pdf: bool) -> tuple[Path, Path | None, list[Path], Computed]:
+    """Compute one report and write its HTML, CSV files and (optionally) PDF into ``folder``."""
+    from advisor.reports.pdf import html_to_pdf
+
+    comp = compute(inp, cfg)
+    doc = build_html(inp, comp, scope, generated_at, multi_patch=multi_patch,
+                     credit_days=cfg.credit_runout_days)
+    folder.mkdir(parents=True, exist_ok=True)
+    html_path = folder / "report.html"
+    html_path.write_text(doc, encoding="utf-8")
+    csv_paths = []
+    for t in comp.tables:
+        path = folder / f"{t.name}.csv"
+        write_csv(t.frame, path)
+        csv_paths.append(path)
+    pdf_path = html_to_pdf(html_path, folder / "report.pdf", cfg.chromium,
+                           cfg.pdf_timeout_s) if pdf else None
+    return html_path, pdf_path, csv_paths, comp
+
+
 def weekly_report(settings, out_dir: Path | None = None, patch: str | None = None,
                   week_end: date | None = None, generated_at: datetime | None = None,
-                  pdf: bool = True, progress: bool = True) -> WeeklyReport:
+                  pdf: bool = True, progress: bool = True, each_patch: bool = False
+                  ) -> WeeklyReport:
     """Write the weekly report of ``week_end``'s week (default: the last complete week) for
-    the portfolio or one patch into ``out_dir``/weekly-<date>[-<patch>]/."""
-    from advisor.reports.pdf import find_chromium, html_to_pdf
+    the portfolio or one patch into ``out_dir``/weekly-<date>[-<patch>]/; with ``each_patch``
+    also one report per patch from the same data (their folders in ``WeeklyReport.patches``)."""
+    from advisor.reports.pdf import find_chromium
     from advisor.reports.period import default_week_ending
 
     cfg = settings.reports
@@ -285,34 +356,28 @@ def weekly_report(settings, out_dir: Path | None = None, patch: str | None = Non
         week_end = default_week_ending(datetime.now(UTC).date())
     if pdf:
         find_chromium(cfg.chromium)        # fail before the work, not after
-    bar = _Progress(total=9, enabled=progress)
+    base = Path(out_dir or cfg.out_dir)
+    bar = _Progress(total=8 + (1 if each_patch else 0), enabled=progress)  # 6 reads
+    patches: dict[str, Path] = {}
     try:
         week = week_ending(week_end)
         inp = load_inputs(settings, week, patch, bar)
-        comp = compute(inp, cfg)
-        bar.step("tables")
         scope = f"patch {patch}" if patch else "all patches"
-        doc = build_html(inp, comp, scope, generated_at, multi_patch=patch is None,
-                         credit_days=cfg.credit_runout_days)
-        bar.step("charts and HTML")
-        folder = Path(out_dir or cfg.out_dir) / (f"weekly-{week_end.isoformat()}"
-                                                 + (f"-{slug(patch)}" if patch else ""))
-        folder.mkdir(parents=True, exist_ok=True)
-        html_path = folder / "report.html"
-        html_path.write_text(doc, encoding="utf-8")
-        csv_paths = []
-        for t in comp.tables:
-            path = folder / f"{t.name}.csv"
-            write_csv(t.frame, path)
-            csv_paths.append(path)
-        pdf_path = html_to_pdf(html_path, folder / "report.pdf", cfg.chromium,
-                               cfg.pdf_timeout_s) if pdf else None
-        bar.step("files written")
+        folder = base / (f"weekly-{week_end.isoformat()}" + (f"-{slug(patch)}" if patch else ""))
+        html_path, pdf_path, csv_paths, comp = _write(inp, cfg, folder, scope, generated_at,
+                                                      patch is None, pdf)
+        bar.step("report written")
+        if each_patch and patch is None:
+            for name in sorted(inp.households["patch"].unique()):
+                sub = base / f"weekly-{week_end.isoformat()}-{slug(name)}"
+                _write(subset(inp, name), cfg, sub, f"patch {name}", generated_at, False, pdf)
+                patches[name] = sub
+            bar.step("patch reports written")
     finally:
         bar.close()
     log.info("weekly report for %s, %s: %s (%d homes, %.1f s)", scope, week.label(), folder,
              comp.summary["homes"], sum(bar.timings.values()))
-    return WeeklyReport(folder, html_path, pdf_path, csv_paths, bar.timings)
+    return WeeklyReport(folder, html_path, pdf_path, csv_paths, bar.timings, patches)
 
 
-__all__ = ["WeeklyReport", "compute", "fmt", "load_inputs", "weekly_report"]
+__all__ = ["WeeklyReport", "compute", "fmt", "load_inputs", "subset", "weekly_report"]

@@ -72,7 +72,8 @@ def cold_home(temp_c: np.ndarray, in_season: np.ndarray, vulnerable: np.ndarray,
 
     def reason(n: dict) -> str:
         of = (f"{fmt_h(n['window_h'])} hours" if waking is None else
-              f"{fmt_h(n['counted_h'])} waking hours in the last {fmt_h(n['window_h'])} hours")
+              f"{fmt_h(n['counted_h'])} hours people were at home and awake in the last"
+              f" {fmt_h(n['window_h'])} hours")
         text = (f"Indoor temperature below {n['bar_c']:g} C for {fmt_h(n['cold_h'])} of the"
                 f" {'last ' if waking is None else ''}{of} (lowest {n['lowest_c']:.1f} C,"
                 f" longest spell {fmt_h(n['longest_spell_h'])} h) while the heating season is on")

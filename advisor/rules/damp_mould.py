@@ -57,8 +57,9 @@ def damp_mould(humidity_pct: np.ndarray, temp_c: np.ndarray, coldest_c: np.ndarr
                block_share: float = 0.0) -> RuleResult:
     """Flag damp and mould risk.
 
-    humidity_pct: most humid room (H, S) [%RH]. temp_c: that air's temperature (H, S) [C].
-    coldest_c: coldest room (H, S) [C]. vulnerable: (H,) bool. step_h: bucket length [h].
+    humidity_pct: the home's air (H, S) [%RH]. temp_c: its temperature (H, S) [C]; the dew point
+    of that air is compared with coldest_c, the coldest room (H, S) [C], where water condenses
+    first. vulnerable: (H,) bool. step_h: bucket length [h].
     "More than N hours" is strict: exactly N hours above the bar does not flag.
     With `step_times` (S,) and `block_share` > 0 the condition must hold in at least that share
     of the complete 12-hour blocks (00-12 and 12-24 UTC) of the window, i.e. be persistent;

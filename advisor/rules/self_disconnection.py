@@ -23,18 +23,34 @@ from advisor.rules.base import (
 
 def supply_off_mask(credit_gbp: dict[str, np.ndarray], voltage_v: np.ndarray | None,
                     off_credit_gbp: float = -10.0, min_voltage_v: float = 50.0,
-                    supply_on: dict[str, np.ndarray] | None = None) -> np.ndarray:
+                    supply_on: dict[str, np.ndarray] | None = None,
+                    usage_kwh: dict[str, np.ndarray] | None = None,
+                    no_use_kwh: float = 0.005,
+                    demand: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """Per step whether any prepaid supply is off (H, S).
 
     Per fuel, the meter's own supply switch (`supply_on`, 0/1, NaN where not reported) is the
-    best evidence; where a meter does not report it, a balance at or below `off_credit_gbp`
-    (the disconnection point after emergency credit) counts as off. No voltage is off too."""
+    best evidence. Where a meter does not report it: a balance at or below `off_credit_gbp`
+    (the disconnection point after emergency credit), or a balance at or below zero with none
+    of that fuel used in the bucket (`usage_kwh`) while it is wanted (`demand[fuel]`, bool
+    (H, S): gas while the thermostat calls for heat; electricity always, for the fridge). A
+    meter on emergency credit still supplies, and a home may simply not want gas for a while.
+    No voltage is off too."""
     supply_on = supply_on or {}
+    usage_kwh = usage_kwh or {}
+    demand = demand or {}
     masks = []
-    for fuel in set(credit_gbp) | set(supply_on):
+    for fuel in sorted(set(credit_gbp) | set(supply_on)):
         switch = supply_on.get(fuel)
         credit = credit_gbp.get(fuel)
-        by_credit = None if credit is None else as_float(credit) <= off_credit_gbp
+        by_credit = None
+        if credit is not None:
+            credit = as_float(credit)
+            by_credit = credit <= off_credit_gbp
+            use = usage_kwh.get(fuel)
+            if use is not None:
+                wanted = demand.get(fuel, True)
+                by_credit = by_credit | ((credit <= 0) & (as_float(use) < no_use_kwh) & wanted)
         if switch is None:
             masks.append(by_credit)
             continue
@@ -55,13 +71,15 @@ def supply_off_mask(credit_gbp: dict[str, np.ndarray], voltage_v: np.ndarray | N
 
 def self_disconnection(supply_off: np.ndarray, electricity_kwh: np.ndarray, temp_c: np.ndarray,
                        prepayment: np.ndarray, vulnerable: np.ndarray, step_h: float,
-                       cold_temp_c: float = 18.0, off_hours: float = 1.0,
+                       cold_temp_c: float = 18.0, off_hours: float = 3.0,
                        no_use_kwh_per_step: float = 0.005, no_use_hours: float = 6.0,
-                       emergency_hours: float = 12.0) -> RuleResult:
+                       emergency_hours: float = 12.0,
+                       power_w: np.ndarray | None = None) -> RuleResult:
     """Flag prepayment households whose supply was off, or who used nothing for hours while cold.
 
     supply_off: (H, S) bool. electricity_kwh: usage per bucket (H, S) [kWh]. temp_c: indoor
     temperature (H, S) [C]. prepayment, vulnerable: (H,) bool. step_h: bucket length [h].
+    power_w: the meter's highest power reading per bucket (H, S) [W], when reported.
     """
     prepay = np.asarray(prepayment, dtype=bool)
     vulnerable = np.asarray(vulnerable, dtype=bool)
@@ -70,6 +88,10 @@ def self_disconnection(supply_off: np.ndarray, electricity_kwh: np.ndarray, temp
     cold = np.isfinite(temp) & (temp < cold_temp_c)
     use = as_float(electricity_kwh)
     no_use = np.isfinite(use) & (use < no_use_kwh_per_step)
+    if power_w is not None:
+        # A meter whose register is stuck shows no use but still reports power drawn.
+        power = as_float(power_w)
+        no_use &= ~(np.isfinite(power) & (power >= 5.0))
     off_h = off.sum(axis=1) * step_h
     off_cold_h = longest_run(off & cold) * step_h
     no_use_cold_h = longest_run(no_use & cold) * step_h

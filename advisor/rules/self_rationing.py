@@ -31,18 +31,22 @@ def expected_heating_kwh(month: np.ndarray, gas_heating: np.ndarray,
 
 
 def low_setpoint_share(setpoint_c: np.ndarray, heating_on: np.ndarray | None,
-                       temp_c: np.ndarray, cold_temp_c: float = 18.0,
-                       setpoint_bar_c: float = 17.0) -> np.ndarray:
-    """Share of the cold buckets in which the thermostat was set low or the heating off (H,).
+                       temp_c: np.ndarray, counted: np.ndarray | None = None,
+                       cold_temp_c: float = 18.0, setpoint_bar_c: float = 17.0) -> np.ndarray:
+    """Share of the counted hours (people at home and awake, in season) spent cold with the
+    thermostat set low or the heating off (H,); NaN where no hour counts.
 
-    setpoint_c, heating_on (0..1), temp_c: (H, S). NaN where no bucket was cold."""
+    setpoint_c, heating_on (0..1), temp_c: (H, S); counted: (H, S) or (S,) bool, all if None."""
     temp = as_float(temp_c)
-    cold = np.isfinite(temp) & (temp < cold_temp_c)
+    seen = np.isfinite(temp)
+    if counted is not None:
+        seen &= np.broadcast_to(np.asarray(counted, dtype=bool), temp.shape)
+    cold = seen & (temp < cold_temp_c)
     low = np.nan_to_num(as_float(setpoint_c), nan=np.inf) <= setpoint_bar_c
     if heating_on is not None:
         low |= np.nan_to_num(as_float(heating_on), nan=1.0) < 0.5
-    n_cold = cold.sum(axis=1)
-    return np.where(n_cold > 0, (low & cold).sum(axis=1) / np.maximum(n_cold, 1), np.nan)
+    n_seen = seen.sum(axis=1)
+    return np.where(n_seen > 0, (low & cold).sum(axis=1) / np.maximum(n_seen, 1), np.nan)
 
 
 def self_rationing(heating_kwh: np.ndarray, expected_kwh: np.ndarray, cold_h: np.ndarray,
@@ -53,9 +57,10 @@ def self_rationing(heating_kwh: np.ndarray, expected_kwh: np.ndarray, cold_h: np
 
     heating_kwh: daily use of the heating fuel (H, D) [kWh]. expected_kwh: what the weather
     calls for on those days (H, D) [kWh]. cold_h: hours below 18 C in the recent window (H,) [h].
-    low_setpoint: share of the cold hours with the thermostat set low or the heating off (H,)
-    [0..1], when thermostats report it. Flagged: cold for `cold_hours` and either the heating
-    fuel use under `ratio` of the expected, or the thermostat kept low for `setpoint_share`.
+    low_setpoint: share of the hours people are at home and awake spent cold with the
+    thermostat set low or the heating off (H,) [0..1], when thermostats report it. Flagged:
+    cold for `cold_hours` and either the heating fuel use under `ratio` of the expected, or
+    cold with the thermostat kept low for `setpoint_share` of the hours at home.
     """
     heat = np.asarray(heating_kwh, dtype=np.float64)
     used = np.nansum(heat, axis=1)
@@ -85,8 +90,8 @@ def self_rationing(heating_kwh: np.ndarray, expected_kwh: np.ndarray, cold_h: np
                          f" {100 * n['share']:.0f}% of the {n['expected_kwh']:.0f} kWh the season"
                          " calls for")
         if n["low_setpoint_share"] is not None and n["low_setpoint_share"] >= setpoint_share:
-            parts.append(f"thermostat set low or heating off for"
-                         f" {100 * n['low_setpoint_share']:.0f}% of the cold hours")
+            parts.append(f"cold with the thermostat set low or the heating off for"
+                         f" {100 * n['low_setpoint_share']:.0f}% of the hours people were in")
         text = "; ".join(parts)
         text = text[0].upper() + text[1:]
         return text + f", while the home was below 18 C for {fmt_hours(n['cold_h'])}"

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import data
+from dashboard import actions, data
 from dashboard.fmt import STAGE_LABEL, STATUS_LABEL, due_words, severity_label, uk_time
 from dashboard.ui import as_of_caption, open_household, require_user, scope_picker
 
@@ -39,8 +39,31 @@ table = pd.DataFrame({
     "Owner": cases["officer"].fillna("Unassigned"),
     "Opened": [uk_time(t) for t in cases["opened_at"]]})
 st.dataframe(table, hide_index=True, width="stretch",
-             column_config={"Why": st.column_config.TextColumn(width="large")})
+             column_config={"Why": st.column_config.TextColumn(width="large"),
+                            "Clock": st.column_config.TextColumn(width="medium")})
 
-pick = st.selectbox("Open a home", list(cases["household_id"].unique()), key="damp_home")
-if st.button("Open household", key="damp_open"):
-    open_household(pick)
+left, right = st.columns(2)
+with left:
+    pick = st.selectbox("Open a home", list(cases["household_id"].unique()), key="damp_home")
+    if st.button("Open household", key="damp_open"):
+        open_household(pick)
+with right:
+    done_msg = st.session_state.pop("damp_done", None)
+    if done_msg:
+        st.success(done_msg)
+    with st.form("awaab_step"):
+        labels = {int(r.case_id): f"Case {int(r.case_id)} · {r.household_id} · "
+                  f"{STAGE_LABEL.get(r.stage, r.stage or '–')}" for r in cases.itertuples()}
+        cid = st.selectbox("Record a step done for case", list(labels), format_func=labels.get)
+        step = st.selectbox("Step done", list(actions.AWAAB_STEPS),
+                            format_func=actions.AWAAB_STEPS.get)
+        if st.form_submit_button("Record step"):
+            try:
+                actions.record_stage(user, cid, step)
+            except (actions.ActionError, data.OutOfScopeError) as exc:
+                st.error(str(exc) if isinstance(exc, actions.ActionError) else
+                         "This case is not on your patches.")
+            else:
+                st.session_state["damp_done"] = (f"Case {cid}: {actions.AWAAB_STEPS[step]} "
+                                                 "recorded; the next deadline is set.")
+                st.rerun()

@@ -10,6 +10,7 @@ from dashboard.auth import audit
 from dashboard.fmt import (
     SMS_STATUS_LABEL,
     STATUS_LABEL,
+    TRUST_WORDS,
     gbp,
     kind_label,
     number,
@@ -64,8 +65,13 @@ if latest is not None:
             src = str(row["source"]).replace("_", " ").capitalize()
             if row["measurement"] == "meter":
                 label = f"{src} meter"
-                value = number(row.get("power_w"), "W", 0) + " now"
-                extra = [f"register {number(row.get('energy_kwh'), 'kWh', 1)}"]
+                power = row.get("power_w", float("nan"))
+                if pd.notna(power):
+                    value = number(power, "W", 0) + " now"
+                    extra = [f"register {number(row.get('energy_kwh'), 'kWh', 1)}"]
+                else:  # gas meters report a register and a flow, not a power
+                    value = number(row.get("energy_kwh"), "kWh", 0)
+                    extra = ["meter register"]
                 if pd.notna(row.get("credit_gbp", float("nan"))):
                     extra.append(f"credit {gbp(row['credit_gbp'])}")
             else:
@@ -81,22 +87,36 @@ if bills is not None and not bills.empty:
     cols = st.columns(len(bills) + 1)
     for col, b in zip(cols, bills.to_dict("records"), strict=False):
         col.metric(f"{b['fuel'].capitalize()}", gbp(b["cost_gbp"]),
-                   help=f"Likely between {gbp(b['cost_gbp_p10'])} and {gbp(b['cost_gbp_p90'])}; "
+                   help=f"Most likely figure. {gbp(b['cost_gbp_p10'])} if every day is as low as "
+                        f"the forecast allows, {gbp(b['cost_gbp_p90'])} if every day is high; "
                         f"{b['energy_kwh']:.0f} kWh at {b['unit_rate_gbp_per_kwh'] * 100:.2f} p/kWh "
                         f"plus {b['standing_charge_gbp_per_day'] * 100:.2f} p/day standing charge")
-        col.caption(f"likely {gbp(b['cost_gbp_p10'], 0)} to {gbp(b['cost_gbp_p90'], 0)} · "
+        col.caption(f"{gbp(b['cost_gbp_p10'], 0)} if every day is low, "
+                    f"{gbp(b['cost_gbp_p90'], 0)} if every day is high · "
                     f"{b['energy_kwh']:.0f} kWh over {b['days']} days")
     cols[-1].metric("All fuels", gbp(bills["cost_gbp"].sum()))
+    fc_trust = data.forecasts(hid, scope)
+    for fuel, trust in fc_trust.groupby("fuel")["trust"].first().items():
+        if trust in TRUST_WORDS:
+            st.caption(f"{fuel.capitalize()} forecast: {TRUST_WORDS[trust]}.")
 
-usage = guarded("The consumption history", data.usage_daily, hid, scope)
+st.markdown("#### Energy used and forecast")
+view = st.radio("Show", ["Days: 8 weeks back, 30 days ahead",
+                         "Half hours: 7 days back, 7 days ahead"], horizontal=True,
+                key="usage_view", label_visibility="collapsed")
+step = "daily" if view.startswith("Days") else "half-hourly"
+usage = guarded("The consumption history",
+                data.usage_daily if step == "daily" else data.usage_halfhourly, hid, scope)
 fc = guarded("The forecast", data.forecasts, hid, scope)
 if usage is not None and fc is not None:
     fuels = sorted(set(usage["fuel"]) | set(fc["fuel"]))
     if not fuels:
         st.info("No half-hourly consumption or forecast for this home yet.")
     for fuel in fuels:
-        st.plotly_chart(charts.consumption(usage, fc, fuel), width="stretch",
+        st.plotly_chart(charts.consumption(usage, fc, fuel, step), width="stretch",
                         config=charts.CHART_CONFIG, key=f"consumption_{fuel}")
+    st.caption("The shaded band is the likely range: on 8 days (or half hours) in 10 use should "
+               "fall inside it.")
 
 ind = guarded("Indoor temperature and humidity", data.indoor, hid, scope)
 if ind is not None:
@@ -137,7 +157,8 @@ else:
         "Closed": [uk_time(t) for t in hc["closed_at"]],
         "Owner": hc["officer"].fillna("Unassigned")}), hide_index=True, width="stretch")
     events = data.case_events(tuple(int(c) for c in hc["case_id"]))
-    with st.expander(f"Full history of these cases ({len(events)} events)"):
+    with st.expander(f"Full history of these cases ({len(events)} "
+                     f"event{'s' if len(events) != 1 else ''})"):
         for e in events.itertuples():
             st.markdown(f"- {uk_time(e.at)} · case {e.case_id} · **{e.actor}** · "
                         f"{e.action.replace('_', ' ')}" + (f": {e.detail}" if e.detail else ""))
@@ -148,7 +169,7 @@ if msgs.empty:
     st.write("No text messages in the last 12 months.")
 else:
     st.dataframe(pd.DataFrame({
-        "Sent": [uk_time(t) for t in msgs["sent_at"]], "Tip": msgs["template"],
+        "Sent": [uk_time(t) for t in msgs["sent_at"]], "Tip": msgs["template"].map(kind_label),
         "Status": msgs["status"].map(lambda s: SMS_STATUS_LABEL.get(s, s)),
         "Why not sent": msgs["skip_reason"].map(skip_reason_label), "Text": msgs["body"].fillna("")}),
         hide_index=True, width="stretch")

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data
-from dashboard.fmt import SMS_STATUS_LABEL, skip_reason_label, uk_time
+from dashboard.fmt import SMS_STATUS_LABEL, kind_label, skip_reason_label, uk_time
 from dashboard.ui import as_of_caption, require_user, scope_picker
 
 user = require_user()
@@ -17,7 +17,7 @@ msgs = data.messages(scope, days)
 
 counts = msgs["status"].value_counts()
 c1, c2, c3, c4 = st.columns(4)
-c1.metric("Texts", f"{len(msgs):,}")
+c1.metric("Tips considered", f"{len(msgs):,}")
 c2.metric("✔ Delivered", f"{int(counts.get('delivered', 0)):,}")
 failed = int(sum(counts.get(s, 0) for s in ("permanent-failure", "temporary-failure",
                                              "technical-failure")))
@@ -30,7 +30,7 @@ if msgs.empty:
 else:
     st.dataframe(pd.DataFrame({
         "Sent": [uk_time(t) for t in msgs["sent_at"]], "Home": msgs["household_id"],
-        "Patch": msgs["patch"], "Tip": msgs["template"],
+        "Patch": msgs["patch"], "Tip": msgs["template"].map(kind_label),
         "Status": msgs["status"].map(lambda s: SMS_STATUS_LABEL.get(s, s)),
         "Why not sent": msgs["skip_reason"].map(skip_reason_label),
         "Case": msgs["case_id"].map(lambda c: "" if pd.isna(c) else str(int(c))),

@@ -20,8 +20,10 @@ now = pd.Timestamp.now(tz="UTC")
 due = pd.to_datetime(damp["due_by"], utc=True, errors="coerce")
 overdue = int((due <= now).sum())
 due_24h = int(((due > now) & (due <= now + pd.Timedelta(hours=24))).sum())
-devs = guarded("Device status", data.device_status, scope)
-costs = guarded("The forecast cost", data.forecast_cost, scope)
+# Portfolio-wide figures are computed in the background; never make the officer wait for them.
+devs = guarded("Device status", data.device_status, scope, wait=False)
+costs = guarded("The forecast cost", data.forecast_cost, scope, wait=False)
+PREPARING = "Being calculated for the whole portfolio: refresh the page in a minute."
 
 c1, c2, c3 = st.columns(3)
 c4, c5, c6 = st.columns(3)
@@ -32,7 +34,7 @@ if devs is not None and len(devs):
               help="A device counts as reporting when its last reading is recent for its "
                    "interval. See Data health for the silent ones.")
 else:
-    c2.metric("Devices reporting", "–")
+    c2.metric("Devices reporting", "…", help=PREPARING)
 n_urgent = int(cases["severity"].isin(["emergency", "high"]).sum())
 c3.metric("Open cases", f"{len(cases):,}", help=f"{n_urgent} of them emergency or high")
 c4.metric("Damp and mould overdue", f"{overdue:,}",
@@ -41,6 +43,8 @@ if costs is not None and len(costs):
     c5.metric("Forecast cost, next 30 days", gbp(costs["cost_gbp"].sum(), 0),
               help=f"All fuels, {len(costs):,} homes with a forecast; average "
                    f"{gbp(costs['cost_gbp'].mean())} per home")
+elif costs is None:
+    c5.metric("Forecast cost, next 30 days", "…", help=PREPARING)
 else:
     c5.metric("Forecast cost, next 30 days", "–", help="No forecasts yet")
 fuel_poor = int((cases["kind"] == "fuel_poverty").sum())

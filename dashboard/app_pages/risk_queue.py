@@ -62,6 +62,7 @@ table = pd.DataFrame({
 st.write(f"**{len(view):,}** of {len(cases):,} open cases shown.")
 st.dataframe(table, hide_index=True, width="stretch", height=min(36 * (len(table) + 1) + 3, 420),
              column_config={"Why": st.column_config.TextColumn(width="large"),
+                            "Due": st.column_config.TextColumn(width="medium"),
                             "Case": st.column_config.NumberColumn(format="%d")})
 
 
@@ -101,7 +102,7 @@ with left:
     if st.button("Open this household", key="open_home"):
         open_household(case["household_id"])
     events = data.case_events((int(case["case_id"]),))
-    with st.expander(f"History ({len(events)} events)"):
+    with st.expander(f"History ({len(events)} event{'s' if len(events) != 1 else ''})"):
         for e in events.itertuples():
             st.markdown(f"- {uk_time(e.at)} · **{e.actor}** · {e.action.replace('_', ' ')}"
                         + (f": {e.detail}" if e.detail else ""))

@@ -40,6 +40,8 @@ class BatchWriter:
         self._buffer: list[str] = []
         self._buffer_since = 0.0
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._inflight = 0  # batches a sender took by time, outside the queue
         self._queue: queue.Queue[list[str] | None] = queue.Queue(max_pending_batches)
         self._error: BaseException | None = None
         self._closed = False
@@ -84,6 +86,9 @@ class BatchWriter:
         if batch:
             self._queue.put(batch)
         self._queue.join()
+        with self._idle:
+            while self._inflight:
+                self._idle.wait()
         self._raise_pending_error()
         return self.result
 
@@ -105,6 +110,7 @@ class BatchWriter:
         with self._lock:
             if self._buffer and time.monotonic() - self._buffer_since >= self.flush_interval_s:
                 batch, self._buffer = self._buffer, []
+                self._inflight += 1
                 return batch
         return None
 
@@ -115,7 +121,12 @@ class BatchWriter:
             except queue.Empty:
                 due = self._take_due_buffer()
                 if due:
-                    self._write(due)
+                    try:
+                        self._write(due)
+                    finally:
+                        with self._idle:
+                            self._inflight -= 1
+                            self._idle.notify_all()
                 continue
             try:
                 if batch is None:

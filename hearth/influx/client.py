@@ -72,6 +72,14 @@ def quote_string(value: str) -> str:
 
 
 def _error_text(resp: requests.Response) -> str:
+    # Query errors come back in msgpack when msgpack was asked for; writes answer in JSON.
+    if "msgpack" in resp.headers.get("Content-Type", ""):
+        try:
+            body = msgpack.unpackb(resp.content, raw=False)
+            if isinstance(body, dict):
+                return str(body.get("error") or body.get("message") or body)
+        except (ValueError, msgpack.UnpackException):
+            pass
     try:
         body = resp.json()
         if isinstance(body, dict):
@@ -112,6 +120,8 @@ class InfluxClient:
         self.flush_interval_s = flush_interval_s
         self.gzip = gzip_body
         self.query_timeout_s = query_timeout_s
+        # Ask for MessagePack where known to be served (1.x); others answer JSON.
+        self.accept_msgpack = flavour == "v1"
         # InfluxDB 3 has no default RP: name "raw" so that db + rp map to "<db>/raw".
         self.default_rp = RAW_RP if flavour == "v3" else None
         self.query_parallelism = query_parallelism
@@ -221,7 +231,7 @@ class InfluxClient:
         """Write `Point`s (see write_lines)."""
         return self.write_lines([p.to_line() for p in points], retention_policy)
 
-    def write_lines(self, lines: Sequence[str] | str, retention_policy: str | None = None
+    def write_lines(self, lines: Iterable[str] | str, retention_policy: str | None = None
                     ) -> WriteResult:
         """Write line protocol in batches of ``batch_size`` lines.
 
@@ -231,6 +241,8 @@ class InfluxClient:
         """
         if isinstance(lines, str):
             lines = lines.splitlines()
+        elif not isinstance(lines, Sequence):
+            lines = list(lines)
         total = WriteResult()
         for i in range(0, len(lines), self.batch_size):
             total += self._write_batch(list(lines[i:i + self.batch_size]), retention_policy)
@@ -313,7 +325,7 @@ class InfluxClient:
             params["rp"] = self.default_rp
         if epoch:
             params["epoch"] = epoch
-        headers = {"Accept": "application/x-msgpack"} if self.flavour == "v1" else {}
+        headers = {"Accept": "application/x-msgpack"} if self.accept_msgpack else {}
         resp = self._request("POST", "/query", "answer a query", self.query_timeout_s,
                              params=params, data={"q": q}, headers=headers, stream=True)
         with resp:

@@ -8,10 +8,12 @@ Escaping follows InfluxDB's parser (1.x, also 2.x/3.x):
 - integers get an ``i`` suffix, floats are written with ``repr`` (shortest exact round-trip),
   booleans as ``true``/``false``; timestamps are integer nanoseconds.
 
-InfluxDB does not unescape a backslash in names and tag values, so a backslash at the end of a
-name or value, or just before ``,``, ``=`` or space, cannot be written so that it reads back the
-same; such values, newlines in names and tag values, empty tag values, NaN and infinities are
-rejected with an error naming the value and what to do.
+What InfluxDB cannot store exactly is refused with a `LineProtocolError` naming the value and
+what to do (each rule found by round trips through a real InfluxDB 1.6): a backslash at the end
+of a name or tag value or just before ``,`` ``=`` space (and ``"`` in measurements and field
+keys), which InfluxDB reads as an escape; newlines and NUL anywhere; a measurement starting with
+``#`` (a comment) or a tab, a field key starting with a tab (skipped as white space); empty
+names and tag values; the name ``time``; NaN, infinities and integers beyond 64 bits.
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ def _check_name(kind: str, value: str, context: str = "") -> None:
     if not isinstance(value, str):
         raise LineProtocolError(f"{kind} {value!r}{where} must be a string")
     if value == "":
+        hint = " (leave the tag out of this point instead)" if kind == "tag value" else ""
         raise LineProtocolError(f"{kind}{where} is empty; InfluxDB needs a non-empty {kind}"
-                                " (drop the tag instead of writing an empty value)")
+                                + hint)
     if "\n" in value or "\r" in value:
         raise LineProtocolError(f"{kind} {value!r}{where} contains a newline, which line protocol"
                                 " cannot carry; remove it")
@@ -100,6 +103,8 @@ def format_field_value(value, key: str = "", measurement: str = "") -> str:
         if not math.isfinite(v):
             raise LineProtocolError(f"field {key!r} of {measurement!r} is {v!r}; InfluxDB cannot"
                                     " store NaN or infinity: leave the field out of this point")
+        if isinstance(value, np.float32 | np.float16):
+            return str(value)  # shortest text of the float32, as for float32 columns
         return repr(v)
     if isinstance(value, str):
         return escape_string_field(value, key, measurement)

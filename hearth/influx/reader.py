@@ -149,9 +149,11 @@ class UsageCollector:
             with self._lock:
                 i = self.row_of.get(household)
                 if i is None:
-                    i = self.row_of[household] = len(self.names)
+                    # Publish the index last: another thread reads row_of without the lock.
+                    i = len(self.names)
                     self.names.append(household)
                     self.rows.append(np.full(len(self.grid_ns), np.nan))
+                    self.row_of[household] = i
         return self.rows[i]
 
     def add_response(self, obj: dict, query: str) -> None:

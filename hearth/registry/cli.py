@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     from hearth.registry.models import (
         DEFAULT_GATEWAY_BASE_PORT,
         DEFAULT_GATEWAY_HOST,
+        DEFAULT_PATCH_SIZE,
         DEFAULT_UNITS_PER_GATEWAY,
     )
 
@@ -41,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--units-per-gateway", type=int, default=DEFAULT_UNITS_PER_GATEWAY,
                      help=f"Modbus unit ids per gateway, 1-247 (default "
                           f"{DEFAULT_UNITS_PER_GATEWAY})")
+    gen.add_argument("--patch-size", type=int, default=DEFAULT_PATCH_SIZE,
+                     help=f"homes per officer's patch, about: whole estates (default {DEFAULT_PATCH_SIZE})")
     gen.add_argument("--replace", action="store_true",
                      help="empty the registry's households, tenants, devices and tariffs first")
     gen.set_defaults(func=run_generate)
@@ -70,7 +73,8 @@ def run_generate(args: argparse.Namespace, settings) -> int:
     opts = GenerateOptions(households=args.households, seed=args.seed, as_of=args.as_of,
                            gateway_host=args.gateway_host,
                            gateway_base_port=args.gateway_base_port,
-                           units_per_gateway=args.units_per_gateway)
+                           units_per_gateway=args.units_per_gateway,
+                           patch_size=args.patch_size)
     log.info("registry generate: drawing %d households (seed %d)", args.households, args.seed)
     portfolio = generate_portfolio(opts)
     log.info("registry generate: drawn in %.1f s, writing", time.perf_counter() - t0)

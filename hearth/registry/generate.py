@@ -38,6 +38,7 @@ from hearth.registry.models import (
     CONSENT_SOURCES,
     DEFAULT_GATEWAY_BASE_PORT,
     DEFAULT_GATEWAY_HOST,
+    DEFAULT_PATCH_SIZE,
     DEFAULT_UNITS_PER_GATEWAY,
     EPC_BANDS,
     OCCUPANCY,
@@ -56,7 +57,7 @@ log = logging.getLogger(__name__)
 
 METER_INTERVAL_S = 60               # meters: one reading a minute (Modbus poll or MQTT publish)
 THERMOSTAT_INTERVAL_S = 300         # thermostats: one reading every five minutes
-PATCH_SIZE = 200                    # homes per housing officer's patch (about)
+PATCH_SIZE = DEFAULT_PATCH_SIZE     # homes per housing officer's patch (about)
 
 # Shares (see the module docstring); the tests check the generated portfolio against these.
 FLAT_BLOCK_SIZE = (12, 60)
@@ -138,6 +139,7 @@ class GenerateOptions:
     gateway_host: str = DEFAULT_GATEWAY_HOST
     gateway_base_port: int = DEFAULT_GATEWAY_BASE_PORT
     units_per_gateway: int = DEFAULT_UNITS_PER_GATEWAY
+    patch_size: int = PATCH_SIZE            # homes per officer's patch (about; whole estates)
 
     def validate(self) -> None:
         if not 1 <= self.households <= 2_000_000:
@@ -147,6 +149,8 @@ class GenerateOptions:
                               "run 1 to 247")
         if not 1024 <= self.gateway_base_port <= 65535:
             raise HearthError(f"--gateway-base-port {self.gateway_base_port}: use 1024-65535")
+        if not 10 <= self.patch_size <= 100_000:
+            raise HearthError(f"--patch-size {self.patch_size}: give 10 to 100,000 homes")
 
 
 @dataclass
@@ -186,12 +190,12 @@ def _quarter_start(day: date, back: int) -> date:
     return date(q // 4, (q % 4) * 3 + 1, 1)
 
 
-def _patches(estate_homes: list[int]) -> np.ndarray:
-    """Group consecutive estates into patches as close to PATCH_SIZE homes as whole estates
+def _patches(estate_homes: list[int], patch_size: int = PATCH_SIZE) -> np.ndarray:
+    """Group consecutive estates into patches as close to `patch_size` homes as whole estates
     allow (greedy: close a patch when the next estate would take it further from the size)."""
     out, patch, homes = [], 0, 0
     for size in estate_homes:
-        if homes and abs(homes + size - PATCH_SIZE) > abs(homes - PATCH_SIZE):
+        if homes and abs(homes + size - patch_size) > abs(homes - patch_size):
             patch, homes = patch + 1, 0
         out.append(patch)
         homes += size
@@ -224,7 +228,7 @@ def generate_portfolio(opts: GenerateOptions) -> Portfolio:
     estate_of_block = np.unique(estate_of_block, return_inverse=True)[1]
     n_estates = int(estate_of_block.max()) + 1
     estate_homes = np.bincount(estate_of_block, weights=size, minlength=n_estates)
-    patch_of_estate = _patches(estate_homes.astype(np.int64).tolist())
+    patch_of_estate = _patches(estate_homes.astype(np.int64).tolist(), opts.patch_size)
     n_patches = int(patch_of_estate.max()) + 1
     patch_names = np.array([PATCH_NAMES[i % len(PATCH_NAMES)]
                             + ("" if i < len(PATCH_NAMES) else f" {i // len(PATCH_NAMES) + 1}")

@@ -29,6 +29,7 @@ FUEL_BY_KIND = {"electricity_meter": "electricity", "gas_meter": "gas"}
 DEFAULT_GATEWAY_HOST = "127.0.0.1"
 DEFAULT_GATEWAY_BASE_PORT = 15020   # above 1024: the simulator runs without root
 DEFAULT_UNITS_PER_GATEWAY = 50
+DEFAULT_PATCH_SIZE = 200          # homes per housing officer's patch, about
 
 
 @dataclass(frozen=True, slots=True)

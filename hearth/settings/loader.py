@@ -24,16 +24,28 @@ SECRET_ENV = {("influxdb", "password"): "HEARTH_INFLUX_PASSWORD",
               ("mqtt", "password"): "HEARTH_MQTT_PASSWORD"}
 
 
-def _env_overrides(environ: dict[str, str]) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {}
+def _env_overrides(environ: dict[str, str]) -> dict[tuple[str, ...], tuple[str, str]]:
+    """`HEARTH__SECTION__KEY` (or `HEARTH__SECTION__SUB__KEY`) -> {(section, ..., key): (name, value)}."""
+    out: dict[tuple[str, ...], tuple[str, str]] = {}
     for name, value in environ.items():
         if not name.startswith("HEARTH__"):
             continue
-        parts = name[len("HEARTH__"):].lower().split("__")
-        if len(parts) != 2:
+        parts = tuple(name[len("HEARTH__"):].lower().split("__"))
+        if len(parts) < 2 or not all(parts):
             raise ConfigError(f"environment variable {name}: use HEARTH__SECTION__KEY")
-        out.setdefault(parts[0], {})[parts[1]] = value
+        out[parts] = (name, value)
     return out
+
+
+def _apply_overrides(raw: dict[str, Any], overrides: dict[tuple[str, ...], tuple[str, str]]) -> None:
+    for path, (name, value) in overrides.items():
+        node = raw
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"environment variable {name}: {'.'.join(path[:-1])} is not a section")
+            node = child
+        node[path[-1]] = value
 
 
 def _allowed_keys(loc: tuple) -> list[str]:
@@ -48,10 +60,14 @@ def _allowed_keys(loc: tuple) -> list[str]:
     return list(model.model_fields)
 
 
-def _format_errors(err: ValidationError, source: str) -> str:
+def _format_errors(err: ValidationError, source: str,
+                   env_names: dict[tuple[str, ...], str] | None = None) -> str:
     lines = [f"invalid settings in {source}:"]
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"])
+        env_name = (env_names or {}).get(tuple(str(p) for p in e["loc"]))
+        if env_name:
+            key = f"{key} (from the environment variable {env_name})"
         value = e.get("input")
         shown = "" if isinstance(value, dict) else f" = {value!r}"
         msg = e["msg"]
@@ -86,8 +102,8 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
         raise ConfigError(f"{config_path}: not valid TOML: {exc}") from exc
     if path is not None and not config_path.exists():
         raise ConfigError(f"settings file {config_path} does not exist")
-    for section, values in _env_overrides(environ).items():
-        raw.setdefault(section, {}).update(values)
+    overrides = _env_overrides(environ)
+    _apply_overrides(raw, overrides)
     base_dir = Path(environ.get("HEARTH_HOME") or ROOT_DIR)
     _resolve_paths(raw, base_dir)
     var_dir = Path(raw["paths"]["var_dir"])
@@ -100,4 +116,6 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, str(config_path))) from None
+        env_names = {path: name for path, (name, _) in overrides.items()}
+        source = str(config_path) + (" and HEARTH__ environment variables" if overrides else "")
+        raise ConfigError(_format_errors(exc, source, env_names)) from None

@@ -21,6 +21,9 @@ class SimSettings(Section):
                               " backfill; default now")
     backfill_interval_s: int = Field(1800, ge=60, description="Spacing of backfilled meter,"
                                      " thermostat and weather points [s]")
+    max_lead_s: float = Field(43_200.0, ge=0, description="How far sim time may run ahead of"
+                              " the wall clock before it slows to real time [s]; keep below"
+                              " collectors.mqtt.max_future_s")
     fault_rate: float = Field(0.0, ge=0, description="Fault episodes per device per day")
     malformed_rate: float = Field(0.0, ge=0, le=1, description="Share of MQTT payloads sent"
                                   " malformed")
@@ -187,10 +190,14 @@ class AdvisorSettings(Section):
                                    " flag [h]")
     cold_home_vulnerable_hours: float = Field(12.0, gt=0,
                                               description="Same for vulnerable households [h]")
-    cold_home_share: float = Field(0.7, ge=0, le=1, description="... and at least this share of"
-                                   " the waking hours with readings [ratio]")
-    cold_home_vulnerable_share: float = Field(0.5, ge=0, le=1, description="Same for vulnerable"
-                                              " households [ratio]")
+    cold_home_share: float = Field(0.5, ge=0, le=1, description="... and at least this share of"
+                                   " the hours people are at home and awake [ratio]")
+    cold_home_vulnerable_share: float = Field(0.35, ge=0, le=1, description="Same for"
+                                              " vulnerable households [ratio]")
+    cold_home_occupancy_from_use: bool = Field(True, description="Count only waking hours with"
+                                               " electricity use above the home's base load")
+    active_use_kwh: float = Field(0.03, ge=0, description="... by this much per bucket (and 1.5"
+                                  " times the base load) [kWh]")
     cold_home_waking_from_h: float = Field(7.0, ge=0, lt=24, description="Waking hours counted"
                                            " from (UK local time) [h]")
     cold_home_waking_to_h: float = Field(23.0, gt=0, le=24, description="... to [h]")
@@ -230,7 +237,7 @@ class AdvisorSettings(Section):
     rationing_setpoint_c: float = Field(17.0, description="Thermostat at or below this while"
                                         " cold counts as going without heat [C]")
     rationing_setpoint_share: float = Field(0.5, gt=0, le=1, description="... for this share of"
-                                            " the cold hours [ratio]")
+                                            " the hours people are in [ratio]")
     # Bill shock (Ofgem typical domestic consumption values, medium).
     typical_electricity_kwh_per_year: float = Field(2700.0, gt=0, description="Ofgem TDCV [kWh]")
     typical_gas_kwh_per_year: float = Field(11500.0, gt=0, description="Ofgem TDCV [kWh]")
@@ -257,7 +264,7 @@ class AdvisorSettings(Section):
                                                    " [kWh/bucket] (6 kWh/30 min = 12 kW)")
     fault_spike_min_gas_kwh: float = Field(20.0, gt=0, description="Spike: at least"
                                            " [kWh/bucket] (above a 40 kW boiler's half hour)")
-    fault_stuck_hours: float = Field(3.0, gt=0, description="A device repeating one reading"
+    fault_stuck_hours: float = Field(2.0, gt=0, description="A device repeating one reading"
                                      " this long [h]")
     fault_temp_low_c: float = Field(-5.0, description="Thermostat readings below: implausible")
     fault_temp_high_c: float = Field(45.0, description="Thermostat readings above: implausible")
@@ -332,6 +339,8 @@ class ReportsSettings(Section):
     pdf_timeout_s: float = Field(120.0, gt=0, description="Longest the PDF may take [s]")
     # Open data: monthly aggregates the council publishes (`hearth opendata export`).
     opendata_out_dir: Path = Field(Path("var/opendata"), description="Where open data is written")
+    opendata_area: str = Field("estate", pattern="^(patch|estate|address_area)$",
+                               description="Area column the open data is grouped by")
     opendata_min_group_homes: int = Field(10, ge=2, description="Smallest group published [homes]")
     opendata_publisher: str = Field("Hearth housing provider", min_length=1)
     opendata_licence_name: str = Field("Open Government Licence v3.0", min_length=1)

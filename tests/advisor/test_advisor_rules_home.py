@@ -145,7 +145,7 @@ def test_cold_home_counts_waking_hours_and_their_share():
                   waking=waking, share=0.7, vulnerable_share=0.5)
     assert r.flagged.tolist() == [False, True, False, True]
     assert r.numbers["cold_h"][1] == 36 and r.numbers["counted_h"][1] == 48
-    assert "for 36 of the 48 waking hours in the last 72 hours" in r.reason_of(1)
+    assert "for 36 of the 48 hours people were at home and awake in the last 72" in r.reason_of(1)
 
 
 def test_damp_must_persist_over_half_days():

@@ -66,7 +66,7 @@ def test_self_disconnection_supply_off_and_no_use_while_cold():
     use[4, 0:11] = 0.0  # 5.5 h
     temp = np.full((5, S), 15.0)
     temp[3] = 20.0
-    r = self_disconnection(off, use, temp, np.ones(5, bool), np.zeros(5, bool), step)
+    r = self_disconnection(off, use, temp, np.ones(5, bool), np.zeros(5, bool), step, off_hours=1.0)
     assert r.flagged.tolist() == [True, False, True, False, False]
     assert r.severity[0] == HIGH  # off while cold
     assert "supply off for 1 hour in the window" in r.reason_of(0)
@@ -127,3 +127,43 @@ def test_fuel_poverty_lilee_and_burden():
     assert r.severity[2] == MEDIUM and r.severity[0] == LOW
     assert "EPC band D" in r.reason_of(0)
     assert "10% of a £16,000" in r.reason_of(4)
+
+
+def test_supply_state_from_switch_balance_and_demand():
+    from advisor.rules.self_disconnection import supply_off_mask
+
+    credit = {"electricity": np.array([[5.0, -2.0, -2.0, -11.0]]),
+              "gas": np.array([[-1.0, -1.0, -1.0, -1.0]])}
+    use = {"electricity": np.array([[0.2, 0.2, 0.0, 0.2]]),
+           "gas": np.array([[0.0, 0.0, 0.0, 1.0]])}
+    heat = {"gas": np.array([[False, True, False, True]])}
+    off = supply_off_mask(credit, None, -10.0, usage_kwh=use, demand=heat)
+    # Electricity: on emergency credit while used; off when nothing is used at -£2, or past
+    # -£10. Gas at -£1: off only when heat is called for and no gas flows (step 1).
+    assert off[0].tolist() == [False, True, True, True]
+    switch = {"electricity": np.array([[1.0, 1.0, 0.0, np.nan]])}
+    off = supply_off_mask({"electricity": np.array([[-20.0, -20.0, 5.0, -20.0]])}, None, -10.0,
+                          supply_on=switch)
+    assert off[0].tolist() == [False, False, True, True]  # the switch wins where reported
+
+
+def test_a_stuck_register_is_not_no_use():
+    S, step = 24, 0.5
+    use = np.zeros((2, S))
+    power = np.array([np.full(S, 150.0), np.zeros(S)])
+    temp = np.full((2, S), 15.0)
+    r = self_disconnection(np.zeros((2, S), bool), use, temp, np.ones(2, bool),
+                           np.zeros(2, bool), step, power_w=power)
+    assert r.flagged.tolist() == [False, True]
+
+
+def test_low_setpoint_share_counts_hours_people_are_in():
+    from advisor.rules.self_rationing import low_setpoint_share
+
+    temp = np.array([[16.0] * 8, [16.0] * 8, [20.0] * 8])
+    setpoint = np.array([[15.0] * 8, [15.0] * 4 + [21.0] * 4, [15.0] * 8])
+    counted = np.array([True] * 8)
+    share = low_setpoint_share(setpoint, None, temp, counted)
+    assert share.tolist() == [1.0, 0.5, 0.0]  # warm homes are not rationing
+    half = np.array([True] * 4 + [False] * 4)
+    assert low_setpoint_share(setpoint, None, temp, half).tolist() == [1.0, 1.0, 0.0]

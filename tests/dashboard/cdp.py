@@ -89,17 +89,19 @@ class Browser:
         return self.eval("document.body ? document.body.innerText : ''") or ""
 
     def wait_for_text(self, *needles: str, timeout_s: float = 40) -> str:
-        """Wait until every needle is on the page and Streamlit has finished running."""
+        """Wait until every needle is on the page and the page has stopped changing (Streamlit
+        sends a page in pieces: the text must be the same on two looks 0.4 s apart)."""
         deadline = time.monotonic() + timeout_s
-        text = ""
+        text, previous = "", None
         while time.monotonic() < deadline:
             text = self.text()
-            running = self.eval("!!document.querySelector('[data-testid=\"stStatusWidget\"]')")
-            if all(n in text for n in needles) and not running:
+            if all(n in text for n in needles) and text == previous:
                 return text
-            time.sleep(0.25)
+            previous = text
+            time.sleep(0.4)
         missing = [n for n in needles if n not in text]
-        raise AssertionError(f"page never showed {missing}; it shows:\n{text[:1500]}")
+        raise AssertionError(f"page never showed {missing} (or kept changing); it shows:\n"
+                             f"{text[:1500]}")
 
     def type_into(self, aria_label: str, value: str, timeout_s: float = 15) -> None:
         deadline = time.monotonic() + timeout_s
@@ -123,9 +125,11 @@ class Browser:
 
     def screenshot(self, path: Path, full_page: bool = True) -> Path:
         params: dict = {"format": "png"}
-        # Charts draw after the text: wait until every plotly chart has its SVG.
-        deadline = time.monotonic() + 15
+        # Charts draw after the text (plotly.js loads lazily, behind a skeleton): wait until
+        # no skeleton is left and every plotly chart has its SVG.
+        deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not self.eval(
+                "!document.querySelector('[data-testid=\"stSkeleton\"]') && "
                 "[...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
                 ".every(c => c.querySelector('.main-svg'))"):
             time.sleep(0.2)

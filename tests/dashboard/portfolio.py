@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from dashboard.users import UserStore
+from forecasting.store import MODEL, run_line
 from hearth.influx import InfluxClient, lines_from_arrays
 from hearth.registry import Registry
 from hearth.registry.generate import GenerateOptions, generate_portfolio, write_portfolio
@@ -37,7 +38,10 @@ class Demo:
     case_homes: dict[int, str] = field(default_factory=dict)     # case id -> home
 
 
-def build(settings, households: int = 450, seed: int = 11) -> Demo:
+def build(settings, households: int = 450, seed: int = 11, readings: bool = True) -> Demo:
+    """The portfolio. ``readings`` False leaves the meter and thermostat readings and the
+    half-hourly usage to the simulator (`hearth sim --backfill`, `hearth collect
+    derive-usage`); forecasts, cases and accounts are written here either way."""
     now = datetime.now(UTC).replace(microsecond=0)
     with Registry(settings.registry.path) as reg:
         write_portfolio(reg, generate_portfolio(GenerateOptions(households=households,
@@ -57,7 +61,7 @@ def build(settings, households: int = 450, seed: int = 11) -> Demo:
         store.add("admin", "admin", PASSWORD, [], display_name="IT Admin")
         demo = Demo(patches, officers, by_patch)
         _cases(reg, demo, rows, now)
-    _influx(settings, demo, rows, now)
+    _influx(settings, demo, rows, now, readings)
     return demo
 
 
@@ -121,7 +125,7 @@ def _cases(reg: Registry, demo: Demo, rows, now: datetime) -> None:
             (chosen[2], iso(now - timedelta(days=2))))
 
 
-def _influx(settings, demo: Demo, rows, now: datetime) -> None:
+def _influx(settings, demo: Demo, rows, now: datetime, readings: bool) -> None:
     rng = np.random.default_rng(5)
     now_s = int(now.timestamp())
     info = {r[0]: r for r in rows}
@@ -133,6 +137,9 @@ def _influx(settings, demo: Demo, rows, now: datetime) -> None:
                                         ).fetchall()
         finally:
             devs.close()
+        if not readings:
+            _forecasts(client, info, now, demo.detailed)
+            return
         # The latest reading of every device (one home is silent since 26 hours ago).
         demo.silent_home = demo.homes_by_patch[demo.patches[0]][-1]
         lines = []
@@ -155,7 +162,7 @@ def _influx(settings, demo: Demo, rows, now: datetime) -> None:
                                            np.array([t * 10**9]))
         client.write_lines(lines)
         _detailed(client, demo, info, devices, now_s, rng)
-        _forecasts(client, info, now)
+        _forecasts(client, info, now, demo.detailed)
 
 
 def _detailed(client, demo: Demo, info, devices, now_s: int, rng) -> None:
@@ -196,17 +203,34 @@ def _detailed(client, demo: Demo, info, devices, now_s: int, rng) -> None:
                      "power_w": np.full(len(hours), 350.0)}, hours * 10**9))
 
 
-def _forecasts(client, info, now: datetime) -> None:
-    """Daily p10/p50/p90 forecasts for the next 30 days of every home (model 'daily')."""
-    today = now.replace(hour=0, minute=0, second=0)
-    days = np.array([int((today + timedelta(days=d)).timestamp()) for d in range(30)]) * 10**9
+def _forecasts(client, info, now: datetime, detailed: list[str]) -> None:
+    """The latest forecast run as `hearth forecast` writes it: 30 daily totals of every home
+    (forecast_daily), 7 days of half hours (forecast; here only for the homes the tests open)
+    and the run marker (forecast_run)."""
+    origin_s = int(now.timestamp()) // 1800 * 1800
+    first_day = origin_s // 86400 * 86400  # today (UTC), as forecasting.service reads it
+    days = (first_day + np.arange(30) * 86400) * 10**9
+    halves = (origin_s + np.arange(336) * 1800) * 10**9
+    hour = (np.arange(336) * 0.5 + (origin_s % 86400) / 3600) % 24
+    shape = 0.15 + 0.25 * np.exp(-((hour - 8) ** 2) / 4) + 0.45 * np.exp(-((hour - 19) ** 2) / 6)
+    counts = {"electricity": 0, "gas": 0}
     lines = []
-    for h, (_, _, _payment, has_gas) in info.items():
+    for h, (_, _, _, has_gas) in info.items():
         for fuel in (["electricity", "gas"] if has_gas else ["electricity"]):
+            counts[fuel] += 1
             base = 8.0 if fuel == "electricity" else 30.0
             p50 = base * (1 + 0.1 * np.sin(np.arange(30) / 5))
-            lines += lines_from_arrays("forecast", {"household": h, "fuel": fuel,
-                                                    "model": "daily"},
+            tags = {"household": h, "fuel": fuel, "model": MODEL}
+            lines += lines_from_arrays("forecast_daily", tags,
                                        {"energy_kwh": p50, "energy_kwh_p10": p50 * 0.7,
-                                        "energy_kwh_p90": p50 * 1.4}, days)
+                                        "energy_kwh_p90": p50 * 1.4,
+                                        "trust": np.array(["good"] * 30, dtype=object)}, days)
+            if h not in detailed:
+                continue
+            e = shape * base / shape.sum() * 48
+            lines += lines_from_arrays("forecast", tags,
+                                       {"energy_kwh": e, "energy_kwh_p10": e * 0.6,
+                                        "energy_kwh_p90": e * 1.6}, halves)
+    for fuel, n in counts.items():
+        lines += run_line(fuel, origin_s * 10**9, n, 336, 30, {"good": n})
     client.write_lines(lines, retention_policy="usage")

@@ -162,3 +162,18 @@ def test_sign_out_is_audited_and_ends_the_session(portfolio):
     with Registry(settings.registry.path) as reg:
         actions_ = [e["action"] for e in reg.audit_entries("user:officer2")]
     assert actions_[:2] == ["signed_out", "signed_in"]
+
+
+def test_awaab_step_moves_the_clock(portfolio):
+    settings, demo = portfolio
+    cid = demo.damp_overdue_case
+    before = _case(settings, cid)
+    at = page(sign_in("officer1"), "damp_mould")
+    next(s for s in at.selectbox if s.label == "Record a step done for case").select(cid)
+    next(s for s in at.selectbox if s.label == "Step done").select("investigate")
+    at.button(key="FormSubmitter:awaab_step-Record step").click().run()
+    assert not at.exception
+    assert "Investigation concluded recorded" in texts(at)
+    after = _case(settings, cid)
+    assert after["stage"] == "written_summary" and after["due_by"] != before["due_by"]
+    assert after["audit"][-1][1:] == ("officer1", "case.stage")

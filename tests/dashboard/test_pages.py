@@ -6,8 +6,11 @@ from __future__ import annotations
 import pytest
 import streamlit as st
 
+from dashboard import data
+from dashboard.users import UserStore
 from hearth.registry import Registry
 from tests.dashboard.conftest import new_app, page, sign_in, texts
+from tests.dashboard.portfolio import PASSWORD
 
 PAGES = ["overview", "risk_queue", "household", "damp_mould", "data_health", "messages"]
 
@@ -27,6 +30,18 @@ def test_wrong_password_is_refused_and_audited(portfolio):
     with Registry(settings.registry.path) as reg:
         actions = [e["action"] for e in reg.audit_entries("user:officer1")]
     assert "sign_in_failed" in actions
+
+
+def test_repeated_failures_pause_the_account_across_sessions(portfolio):
+    settings, _ = portfolio
+    with Registry(settings.registry.path) as reg:
+        UserStore(reg.conn).add("paused.user", "manager", PASSWORD, [])
+        for _ in range(10):
+            reg.audit("someone", "sign_in_failed", "user:paused.user")
+    at = sign_in("paused.user")  # the right password, in a fresh session
+    assert "This account is paused for 15 minutes" in texts(at)
+    assert "Hearth: sign in" in texts(at)
+    assert sign_in("officer1").title[0].value == "Overview"  # other accounts unaffected
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -92,10 +107,13 @@ def test_household_page_shows_readings_forecast_and_cases(portfolio):
     at = page(at, "household")
     shown = texts(at)
     assert f"Home {home}" in shown
-    assert "Forecast bill, next 30 days" in shown
+    assert "Forecast bill, next 30 days" in shown and "kWh over 30 days" in shown
     assert "Credit running out" in shown
     assert len(at.get("plotly_chart")) >= 2
     assert "days at the forecast" in shown  # prepayment: days of credit left
+    at.radio(key="usage_view").set_value("Half hours: 7 days back, 7 days ahead").run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) >= 2
 
 
 def test_silent_home_says_what_to_do(portfolio):
@@ -109,6 +127,8 @@ def test_silent_home_says_what_to_do(portfolio):
 
 def test_overview_counts(portfolio):
     _, demo = portfolio
+    data.device_status(None)  # the portfolio figures, as the background refresh makes them
+    data.forecast_cost(None)
     at = page(sign_in("officer1"), "overview")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Homes"] == f"{len(demo.homes_by_patch[demo.patches[0]]):,}"
@@ -118,6 +138,7 @@ def test_overview_counts(portfolio):
     reporting, total = metrics["Devices reporting"].split(" of ")
     assert int(total.replace(",", "")) - int(reporting.replace(",", "")) >= 1  # the silent home
     assert "past the Awaab's Law deadline" in texts(at)
+    assert len(at.get("plotly_chart")) == 1  # the weekly trend of open cases
 
 
 def test_damp_page_overdue_first(portfolio):
@@ -147,3 +168,33 @@ def test_messages_page(portfolio):
     at = page(sign_in("officer1"), "messages")
     shown = texts(at)
     assert "✔ Delivered" in shown and "No consent to texts" in shown
+
+
+def test_portfolio_figures_never_block_the_overview():
+    """Before the first background computation ends a page gets None at once (and shows
+    'being calculated'); afterwards the latest figures, refreshed in the background."""
+    import threading
+    import time
+
+    import pandas as pd
+
+    gate = threading.Event()
+    calls = []
+
+    def slow() -> pd.DataFrame:
+        gate.wait(10)
+        calls.append(1)
+        return pd.DataFrame({"n": [len(calls)]})
+
+    s = data.PortfolioSummaries(refresh_s=0.2)
+    t0 = time.monotonic()
+    assert s.get("x", slow, wait=False) is None
+    assert time.monotonic() - t0 < 0.5
+    gate.set()
+    deadline = time.monotonic() + 5
+    while s.get("x", slow, wait=False) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    first = s.get("x", slow, wait=False)
+    assert first is not None
+    time.sleep(0.6)
+    assert s.get("x", slow, wait=False)["n"].iloc[0] > first["n"].iloc[0]  # refreshed

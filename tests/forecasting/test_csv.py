@@ -117,3 +117,17 @@ def test_empty_energy_is_a_missing_reading(tmp_path):
     assert table.start == np.datetime64("2026-01-01T00:00", "ns")
     np.testing.assert_array_equal(np.isnan(table.energy_kwh),
                                   [[False, True, True], [True, True, False]])
+
+
+def test_backtest_of_a_csv_prints_every_model_and_saves_a_plot(tmp_path, config, capsys):
+    usage = tmp_path / "usage.csv"
+    _usage_csv(usage, n_households=8, n_days=21)
+    plot = tmp_path / "plots" / "bt.png"
+    rc = cli.main(["--config", config, "forecast", "backtest", "--input", str(usage),
+                   "--origins", "3", "--plot", str(plot)])
+    out = capsys.readouterr().out
+    assert rc == 0
+    for model in ("hearth", "seasonal_naive_week", "mean_last_4_weekdays"):
+        assert model in out
+    assert "n/a" in out                  # 21 days: too short for the 30-day total
+    assert f"plot: {plot}" in out and plot.read_bytes()[:4] == b"\x89PNG"

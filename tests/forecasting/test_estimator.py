@@ -30,14 +30,21 @@ def test_fit_returns_self_and_learned_state_ends_in_underscore():
     assert list(est.households_) == list(pf.households)
 
 
-def test_times_start_at_the_origin_and_days_at_the_next_midnight():
-    pf = synthetic.portfolio(3, 20, seed=2)
+def test_times_start_at_the_origin_and_days_today():
+    pf = synthetic.portfolio(3, 20, seed=2, special_share=0)
     x = pf.energy_kwh[:, :-13]                     # ends at 17:30 UTC
-    fc = HearthForecaster().fit(x, start=pf.start).predict(10, 5)
+    m = HearthForecaster().fit(x, start=pf.start)
+    fc = m.predict(10, 5)
     origin = pf.start + x.shape[1] * STEP
     assert fc.times[0] == origin and fc.times[-1] == origin + 9 * STEP
-    assert fc.days[0] == origin.astype("datetime64[D]") + 1
+    assert fc.days[0] == origin.astype("datetime64[D]")
     assert fc.energy_kwh.shape == (3, 10) and fc.daily_kwh.shape == (3, 5)
+    # Today's total = the 35 half-hours used so far + the forecast of the other 13.
+    used = np.nansum(pf.energy_kwh[:, -48:-13], axis=1)
+    rest = m.predict(13, 1).energy_kwh_mean.sum(1)
+    np.testing.assert_allclose(fc.daily_kwh[:, 0], used + rest, rtol=1e-4)
+    assert (fc.daily_kwh_p90[:, 0] - fc.daily_kwh_p10[:, 0]
+            < fc.daily_kwh_p90[:, 1] - fc.daily_kwh_p10[:, 1]).all()
 
 
 def test_chunks_and_threads_give_the_same_point_forecasts():

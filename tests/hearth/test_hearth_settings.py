@@ -56,9 +56,11 @@ def test_environment_overrides_are_validated_too(tmp_path):
     s = load(tmp_path, "", HEARTH__INFLUXDB__BATCH_SIZE="250")
     assert s.influxdb.batch_size == 250
     msg = error_of(tmp_path, "", HEARTH__INFLUXDB__BATCH_SIZE="many")
-    assert "influxdb.batch_size = 'many'" in msg
+    assert "influxdb.batch_size (from the environment variable HEARTH__INFLUXDB__BATCH_SIZE) = 'many'" in msg
     with pytest.raises(ConfigError, match="HEARTH__SECTION__KEY"):
         load(tmp_path, "", HEARTH__BATCH_SIZE="1")
+    nested = load(tmp_path, "", HEARTH__COLLECTORS__MODBUS__TIMEOUT_S="2.5")
+    assert nested.collectors.modbus.timeout_s == 2.5
 
 
 def test_bad_toml_and_missing_file(tmp_path):

@@ -218,3 +218,35 @@ def test_unknown_retention_policy_is_a_clear_error(client):
     with pytest.raises(InfluxError, match="retention policy not found") as err:
         client.write_lines([f"m v=1.0 {NOW_NS}"], retention_policy="nosuch")
     assert "hearth stack up" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_json_answers_give_the_same_series(client):
+    """Servers that do not speak MessagePack (2.x, 3.x) answer JSON, chunked line by line."""
+    client.write_lines([f"m,h=H{i % 2} v={i}.5,s=\"x{i}\",b=true {NOW_NS + i}"
+                        for i in range(50)])
+    q = 'SELECT * FROM "m" GROUP BY "h"'
+    packed = client.query(q, chunk_size=7)
+    client.accept_msgpack = False
+    plain = client.query(q, chunk_size=7)
+    assert [s.tags for s in plain] == [s.tags for s in packed]
+    for a, b in zip(plain, packed, strict=True):
+        assert a.columns == b.columns
+        for c in a.columns:
+            np.testing.assert_array_equal(a.values[c], b.values[c])
+            assert a.values[c].dtype == b.values[c].dtype
+    start = np.datetime64(NOW_NS, "ns")
+    client.write_lines(lines_from_arrays("usage_30m", {"household": "H1", "fuel": "electricity"},
+                                         {"energy_kwh": np.array([1.5])}, [NOW_NS]), "usage")
+    m = client.usage_matrix(start, start + np.timedelta64(1, "h"))
+    assert m.households.tolist() == ["H1"] and np.nanmax(m.energy_kwh) == 1.5
+
+
+def test_flush_waits_for_batches_taken_by_time(client):
+    with BatchWriter(client, batch_size=10_000, flush_interval_s=0.01) as w:
+        for k in range(10):
+            w.add([f"m v={k}.5 {NOW_NS + k * 100 + i}" for i in range(100)])
+            time.sleep(0.015)  # a sender may take the buffer by time just now
+            w.flush()
+            assert w.result.written == (k + 1) * 100
+    [s] = client.query('SELECT count("v") FROM "m"')
+    assert s.values["count"][0] == 1000

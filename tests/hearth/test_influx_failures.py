@@ -89,6 +89,7 @@ def test_wrong_password_is_one_line_naming_user_and_setting(influx_server):
     assert "\n" not in msg and "401" in msg
     assert repr(INFLUX_USER) in msg and "HEARTH_INFLUX_PASSWORD" in msg
     assert "influxdb.username" in msg
+    assert "authorization failed" in msg  # the server's words, decoded (queries answer in msgpack)
 
 
 def test_user_without_privileges_gets_403_error(influx_server, tmp_path):

@@ -183,3 +183,24 @@ def test_lines_from_arrays_rejections(kwargs, words):
         lines_from_arrays(**args)
     for w in words:
         assert w in str(err.value)
+
+
+@settings(max_examples=int(os.environ.get("HEARTH_HYPOTHESIS_EXAMPLES", "200")), deadline=None)
+@given(data=st.data(), n=st.integers(1, 30))
+def test_lines_from_arrays_equals_points_for_hostile_values(data, n):
+    tag_value = hostile_text(1, 6).filter(representable("tag value"))
+    tags = {"a b": np.array(data.draw(st.lists(tag_value, min_size=n, max_size=n))),
+            "c,d": data.draw(tag_value)}
+    floats = np.array(data.draw(st.lists(st.floats(allow_nan=False, allow_infinity=False),
+                                         min_size=n, max_size=n)))
+    ints = np.array(data.draw(st.lists(st.integers(-(2**63), 2**63 - 1), min_size=n,
+                                       max_size=n)), dtype=np.int64)
+    text = np.array(data.draw(st.lists(hostile_text(0, 6).filter(lambda v: "\x00" not in v),
+                                       min_size=n, max_size=n)), dtype=object)
+    t = NOW_NS + np.arange(n)
+    lines = lines_from_arrays("m e", tags, {"f=1": floats, "i": ints, "s": text}, t)
+    for i, line in enumerate(lines):
+        expected = Point("m e", {"a b": str(tags["a b"][i]), "c,d": tags["c,d"]},
+                         {"f=1": float(floats[i]), "i": int(ints[i]), "s": text[i]},
+                         int(t[i])).to_line()
+        assert line == expected

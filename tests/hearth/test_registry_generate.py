@@ -87,6 +87,14 @@ def test_patches_are_about_200_homes_of_whole_estates(big):
     assert all(len(p) == 1 for p in estate_patches.values())
 
 
+def test_patch_size_option():
+    sizes = Counter(generate_portfolio(GenerateOptions(4_000, seed=3, patch_size=100))
+                    .households["patch"].tolist()).values()
+    assert np.mean(list(sizes)) == pytest.approx(100, rel=0.3)  # whole estates
+    with pytest.raises(Exception, match="patch-size"):
+        generate_portfolio(GenerateOptions(10, patch_size=5))
+
+
 def test_tenants_consent_and_mobiles(big):
     t = big.tenants
     m = len(t["tenant_id"])

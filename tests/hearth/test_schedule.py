@@ -21,6 +21,14 @@ def utc(*args) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
+def known_store(path, *jobs: str) -> RunStore:
+    """A run store whose scheduler has known the jobs since 2025, so past times count as missed."""
+    store = RunStore(path)
+    for job in jobs:
+        store.first_seen(job, utc(2025, 1, 1))
+    return store
+
+
 class FakeClock:
     def __init__(self, start: datetime):
         self.now = start
@@ -95,11 +103,16 @@ def test_missed_runs_run_once_when_service_returns(tmp_path):
     assert s.due(clock()) == []
 
 
-def test_never_run_job_runs_at_first_start(tmp_path):
+def test_new_job_waits_for_its_first_time(tmp_path):
     job = Job("forecast", "30 1 * * *", ("forecast",))
+    clock = FakeClock(utc(2026, 2, 2, 12))
+    runs = []
     s = Scheduler([job], RunStore(tmp_path / "r.sqlite3"), tmp_path / "locks",
-                  runner=lambda j: (True, ""), clock=FakeClock(utc(2026, 2, 2, 12)))
-    assert [j.name for j, _ in s.due(s.clock())] == ["forecast"]
+                  runner=lambda j: (runs.append(clock()) or (True, "")), clock=clock)
+    assert s.due(clock()) == []  # 01:30 today was before the scheduler knew of the job
+    clock.now = utc(2026, 2, 3, 1, 31)
+    s.tick(wait=True)
+    assert runs == [utc(2026, 2, 3, 1, 31)]
 
 
 def test_no_overlap_in_process(tmp_path):
@@ -113,8 +126,8 @@ def test_no_overlap_in_process(tmp_path):
         return True, ""
 
     clock = FakeClock(utc(2026, 1, 1, 10, 0, 30))
-    s = Scheduler([job], RunStore(tmp_path / "r.sqlite3"), tmp_path / "locks", runner=runner,
-                  clock=clock)
+    s = Scheduler([job], known_store(tmp_path / "r.sqlite3", "slow"), tmp_path / "locks",
+                  runner=runner, clock=clock)
     first = s.tick()
     clock.now += timedelta(minutes=1)
     assert s.tick() == []  # still running: not started twice
@@ -128,7 +141,7 @@ def test_no_overlap_across_processes(tmp_path):
     job = Job("forecast", "30 1 * * *", ("forecast",))
     locks = tmp_path / "locks"
     locks.mkdir()
-    store = RunStore(tmp_path / "r.sqlite3")
+    store = known_store(tmp_path / "r.sqlite3", "forecast")
     calls = []
     s = Scheduler([job], store, locks, runner=lambda j: (calls.append(j) or (True, "")),
                   clock=FakeClock(utc(2026, 2, 2, 12)))
@@ -142,14 +155,14 @@ def test_no_overlap_across_processes(tmp_path):
 def test_failed_run_is_retried_then_recorded(tmp_path):
     job = Job("report", "0 6 * * 1", ("report", "weekly"), retries=2, retry_delay_s=0)
     results = iter([(False, "InfluxDB unreachable"), (False, "InfluxDB unreachable"), (True, "")])
-    store = RunStore(tmp_path / "r.sqlite3")
+    store = known_store(tmp_path / "r.sqlite3", "report")
     s = Scheduler([job], store, tmp_path / "locks", runner=lambda j: next(results),
                   clock=FakeClock(utc(2026, 2, 2, 7)))
     s.tick(wait=True)
     outcomes = [r["outcome"] for r in reversed(store.recent())]
     assert outcomes == ["retrying", "retrying", "succeeded"]
 
-    always = Scheduler([job], RunStore(tmp_path / "r2.sqlite3"), tmp_path / "locks2",
+    always = Scheduler([job], known_store(tmp_path / "r2.sqlite3", "report"), tmp_path / "locks2",
                        runner=lambda j: (False, "boom"), clock=FakeClock(utc(2026, 2, 2, 7)))
     always.tick(wait=True)
     final = always.store.recent()[0]
@@ -160,7 +173,7 @@ def test_runner_exception_is_a_failed_run(tmp_path):
     def broken(j):
         raise RuntimeError("bug")
 
-    s = Scheduler([Job("x", "0 6 * * *", ("advise",), retries=0)], RunStore(tmp_path / "r.sqlite3"),
+    s = Scheduler([Job("x", "0 6 * * *", ("advise",), retries=0)], known_store(tmp_path / "r", "x"),
                   tmp_path / "l", runner=broken, clock=FakeClock(utc(2026, 2, 2, 7)))
     s.tick(wait=True)
     assert s.store.recent()[0]["error"] == "RuntimeError: bug"

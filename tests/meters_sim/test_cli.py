@@ -78,3 +78,63 @@ def test_a_later_run_continues_the_meters_of_the_backfill(sim_settings):
             assert readings[0][1]["energy_kwh"] - backfilled[device] < 50
             checked += 1
     assert checked > 0
+
+
+def test_sim_serves_the_registry_meters_over_modbus(sim_settings):
+    """`hearth sim` opens the registry's gateways; a Modbus client reads live meters there."""
+    import threading
+    import time
+
+    from pymodbus.client import ModbusTcpClient
+
+    from hearth.registermap import DEFAULT_MAPS_DIR, decode, load_register_maps
+    from hearth.registry.generate import GenerateOptions, generate_portfolio, write_portfolio
+    from hearth.stack import free_port
+
+    port = free_port()
+    with Registry(sim_settings.registry.path) as reg:
+        write_portfolio(reg, generate_portfolio(GenerateOptions(
+            households=8, seed=5, gateway_base_port=port, units_per_gateway=200)))
+        meters = reg.devices(protocol="modbus")
+    assert meters and {d.gateway_port for d in meters} == {port}
+    maps = load_register_maps(DEFAULT_MAPS_DIR)
+    got: dict[str, float] = {}
+
+    def poll():
+        deadline = time.monotonic() + 15
+        client = ModbusTcpClient("127.0.0.1", port=port, timeout=1)
+        while time.monotonic() < deadline and not got:
+            if client.connect():
+                dev = meters[0]
+                spec = maps[dev.register_map].registers[0]
+                read = (client.read_holding_registers if spec.type == "holding"
+                        else client.read_input_registers)
+                resp = read(spec.address, count=spec.count, device_id=dev.unit_id)
+                if not resp.isError():
+                    got[spec.field] = decode(resp.registers, spec)
+            time.sleep(0.2)
+        client.close()
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    assert _run(sim_settings, "--seed", "5", "--duration-s", "3", "--speed", "60",
+                "--no-mqtt") == 0
+    thread.join()
+    assert got and next(iter(got.values())) > 0
+
+
+def test_sim_can_run_one_patch(sim_settings):
+    from hearth.registry.generate import GenerateOptions, generate_portfolio, write_portfolio
+
+    with Registry(sim_settings.registry.path) as reg:
+        write_portfolio(reg, generate_portfolio(GenerateOptions(households=400, seed=6)))
+        patches = reg.patches()
+        first = {h.household_id for h in reg.households(patch=patches[0])}
+    assert len(patches) >= 2
+    assert _run(sim_settings, "--seed", "6", "--patch", patches[0], "--duration-s", "1",
+                "--speed", "600", "--no-modbus") == 0
+    slug = patches[0].lower().replace(" ", "_")
+    truth = json.loads((sim_settings.sim.truth_dir / f"truth_live-{slug}.json").read_text())
+    assert {h["household_id"] for h in truth["households"]} == first
+    with pytest.raises(HearthError, match="unknown patch"):
+        _run(sim_settings, "--patch", "Atlantis", "--duration-s", "0")

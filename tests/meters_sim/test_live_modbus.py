@@ -11,15 +11,13 @@ from pymodbus.client import AsyncModbusTcpClient
 
 from hearth.registermap import DEFAULT_MAPS_DIR, decode, load_register_maps
 from hearth.stack import free_port
+from meters_sim.cli import _start_gateways
 from meters_sim.faults import FaultConfig
 from meters_sim.homes import Portfolio, synthetic_households
 from meters_sim.live import LiveRunner
 from meters_sim.model import Simulation
 from meters_sim.views import DeviceViews, synthetic_devices
 from tests.meters_sim.conftest import WINTER
-
-pytest.importorskip("meters_sim.modbus_gateway", reason="the Modbus gateway lands with issue 3's"
-                    " Modbus part")
 
 
 async def _read(client, unit, rmap):
@@ -35,7 +33,6 @@ async def _read(client, unit, rmap):
 
 
 def test_gateways_serve_the_live_values():
-    from meters_sim.cli import _start_gateways
 
     rows = synthetic_households(10, seed=2)
     pf = Portfolio.from_rows(rows, seed=2)
@@ -67,7 +64,6 @@ def test_gateways_serve_the_live_values():
 
 
 def test_scheduled_exceptions_reach_the_gateway():
-    from meters_sim.cli import _start_gateways
 
     rows = synthetic_households(6, seed=4)
     pf = Portfolio.from_rows(rows, seed=4)

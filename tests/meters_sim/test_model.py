@@ -113,18 +113,18 @@ def test_poorer_fabric_needs_more_gas():
     assert (b.volume_m3[-1] - b.volume_m3[0]).sum() > 1.5 * (g.volume_m3[-1] - g.volume_m3[0]).sum()
 
 
-def _forced(pf: Portfolio, **traits) -> Portfolio:
+def _forced(pf: Portfolio, dryer: bool, **traits) -> Portfolio:
     new = dict(pf.traits)
     for k, v in traits.items():
         new[k] = np.full(pf.n, v)
-    return dataclasses.replace(pf, traits=new, has_tumble_dryer=np.zeros(pf.n, bool))
+    return dataclasses.replace(pf, traits=new, has_tumble_dryer=np.full(pf.n, dryer))
 
 
 def test_drying_indoors_and_poor_ventilation_raise_humidity(portfolio_60):
     pf = portfolio_60
-    dry_in = _run(_forced(pf, indoor_drying=True), WINTER, 3)
-    dry_out = _run(_forced(pf, indoor_drying=False), WINTER, 3)
-    assert dry_in.rh_pct.mean() > dry_out.rh_pct.mean() + 1.0
+    dry_in = _run(_forced(pf, False, indoor_drying=True), WINTER, 3)
+    dry_out = _run(_forced(pf, True, indoor_drying=False), WINTER, 3)
+    assert dry_in.rh_pct.mean() > dry_out.rh_pct.mean() + 1.5
     assert np.percentile(dry_in.rh_pct, 95) > np.percentile(dry_out.rh_pct, 95)
     poor = _run(dataclasses.replace(pf, base_ach=np.full(pf.n, 0.2)), WINTER, 3)
     good = _run(dataclasses.replace(pf, base_ach=np.full(pf.n, 0.9)), WINTER, 3)
@@ -184,3 +184,68 @@ def test_saved_state_resumes_exactly(tmp_path, portfolio_60):
         np.testing.assert_allclose(getattr(ta, name), getattr(tb, name), rtol=1e-6, err_msg=name)
     assert Simulation.resume(portfolio_60, tmp_path / "state.npz", seed=8) is None
     assert Simulation.resume(portfolio_60, tmp_path / "missing.npz", seed=7) is None
+
+
+def test_live_clock_never_runs_further_ahead_than_max_lead(portfolio_60):
+    import asyncio
+    import time
+
+    from meters_sim.live import LiveRunner
+    from meters_sim.views import DeviceViews
+
+    now = np.datetime64(time.time_ns(), "ns")
+    sim = Simulation(portfolio_60, now, seed=7, spinup_days=0)
+    runner = LiveRunner(sim, DeviceViews([], portfolio_60, seed=7), speed=36_000.0,
+                        max_lead_s=1800.0)
+    stats = asyncio.run(runner.run(duration_s=1.5))
+    lead_s = (sim.time_ns - time.time_ns()) / 1e9
+    assert stats.steps >= 25                       # it ran fast up to the lead ...
+    assert lead_s <= 1800 + 60                     # ... and no further
+
+
+def test_tariffs_from_the_registry_rows_on_a_date():
+    from meters_sim.homes import tariffs_from_rows
+
+    rows = [
+        {"fuel": "electricity", "payment_type": "prepayment", "unit_rate_gbp_per_kwh": 0.30,
+         "standing_charge_gbp_per_day": 0.60, "valid_from": "2025-10-01", "valid_to": "2025-12-31"},
+        {"fuel": "electricity", "payment_type": "prepayment", "unit_rate_gbp_per_kwh": 0.25,
+         "standing_charge_gbp_per_day": 0.50, "valid_from": "2026-01-01", "valid_to": None},
+    ]
+    t = tariffs_from_rows(rows, "2025-11-15")[("electricity", "prepayment")]
+    assert (t.unit_rate_gbp_per_kwh, t.standing_charge_gbp_per_day) == (0.30, 0.60)
+    t = tariffs_from_rows(rows, "2026-02-01")[("electricity", "prepayment")]
+    assert t.unit_rate_gbp_per_kwh == 0.25
+    # Missing pairs fall back to the documented price-cap defaults.
+    gas = tariffs_from_rows(rows)[("gas", "credit")]
+    assert gas.unit_rate_gbp_per_kwh == pm.DEFAULT_TARIFFS["gas"]["unit_rate_gbp_per_kwh"]
+
+
+def test_live_weather_feed_sends_the_hour_and_a_forecast(portfolio_60):
+    from meters_sim.live import LiveRunner
+    from meters_sim.views import DeviceViews
+
+    sent: list[list[str]] = []
+    sim = Simulation(portfolio_60, np.datetime64(WINTER), seed=7, spinup_days=0)
+    runner = LiveRunner(sim, DeviceViews([], portfolio_60, seed=7), speed=60.0,
+                        weather_sink=sent.append)
+    for _ in range(125):
+        runner.step_once()
+    assert len(sent) == 2                          # 01:00 and 02:00
+    areas = len(portfolio_60.areas)
+    assert all(len(lines) == areas * (1 + 120) for lines in sent)
+    assert all(line.startswith("weather,area=") for line in sent[0])
+
+
+def test_two_node_step_reaches_the_network_steady_state():
+    from meters_sim.physics import two_node_step
+
+    h_ao, h_af, h_fo, h_fn = 50.0, 1000.0, 120.0, 30.0
+    q_air, t_out, t_n = 3000.0, 0.0, 18.0
+    a, f = 15.0, 15.0
+    for _ in range(3000):                           # 3000 h at 1 h steps: implicit, stable
+        a, f = two_node_step(a, f, t_out, q_air, 0.0, 2e6, 2e7, h_ao, h_af, h_fo, h_fn, 18.0,
+                             3600.0)
+    # Steady state: heat in = heat out, node by node.
+    assert q_air == pytest.approx(h_ao * (a - t_out) + h_af * (a - f), rel=1e-6)
+    assert h_af * (a - f) == pytest.approx(h_fo * (f - t_out) + h_fn * (f - t_n), rel=1e-6)

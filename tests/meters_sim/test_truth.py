@@ -59,6 +59,8 @@ def test_labels_follow_the_latent_traits(winter_500):
     assert lab["credit_out"][pf.prepayment & ~constrained].mean() < 0.05
     damp_prone = t["poor_ventilation"]
     assert lab["damp_mould"][damp_prone].mean() > 3 * lab["damp_mould"][~damp_prone].mean()
+    cond = np.array([h["condensation_h"] for h in homes])
+    assert cond[lab["damp_mould"]].mean() > 2 * cond[~lab["damp_mould"]].mean()
     temps = np.array([h["mean_indoor_temp_c"] for h in homes])
     assert temps[lab["cold_home"]].mean() < temps[~lab["cold_home"]].mean() - 2
 

@@ -153,6 +153,20 @@ def test_same_data_same_report(report, report_settings, tmp_path):
         assert forbidden not in html
 
 
+def test_each_patch_from_the_same_data(report_settings, tmp_path):
+    r = weekly_report(report_settings, tmp_path, week_end=pf.WEEK_END, generated_at=GENERATED,
+                      pdf=False, progress=False, each_patch=True)
+    assert sorted(r.patches) == ["North", "South"]
+    alone = weekly_report(report_settings, tmp_path / "alone", patch="South",
+                          week_end=pf.WEEK_END, generated_at=GENERATED, pdf=False,
+                          progress=False)
+    # Cut from the portfolio's data or read for the patch alone: the same files.
+    for path in sorted(alone.folder.iterdir()):
+        assert (r.patches["South"] / path.name).read_bytes() == path.read_bytes(), path.name
+    north = pd.read_csv(r.patches["North"] / "tips.csv")
+    assert north["tips_sent"].tolist() == [2, 2]
+
+
 def test_one_patch(report_settings, tmp_path):
     r = weekly_report(report_settings, tmp_path, patch="South", week_end=pf.WEEK_END,
                       generated_at=GENERATED, pdf=False, progress=False)
@@ -199,3 +213,39 @@ def test_missing_chromium_is_a_clear_error(report_settings, tmp_path):
         update={"chromium": "no-such-chromium-browser"})})
     with pytest.raises(HearthError, match="apt-get install -y chromium"):
         weekly_report(settings, tmp_path, week_end=pf.WEEK_END, progress=False)
+
+
+def test_command_line(report_settings, tmp_path, capsys):
+    from hearth.cli import build_parser
+
+    args = build_parser().parse_args(["report", "weekly", "--out", str(tmp_path), "--week-ending",
+                                      "2026-01-11", "--generated-at", "2026-01-12T06:00:00Z",
+                                      "--no-pdf", "--each-patch"])
+    assert args.func(args, report_settings) == 0
+    out = capsys.readouterr().out
+    assert "weekly-2026-01-11/report.html" in out and "patch South:" in out
+    assert (tmp_path / "weekly-2026-01-11-north" / "consumption.csv").exists()
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["report", "weekly", "--week-ending", "11/01/2026"])
+
+
+def test_new_install_without_readings(tmp_path, influx_server):
+    """Homes in the registry, nothing in InfluxDB yet: a report that says so, not a crash."""
+    from types import SimpleNamespace
+
+    from hearth.stack import free_port
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, influx_server, SimpleNamespace(port=free_port()),
+                             schedule={"state_path": str(tmp_path / "none.sqlite3")})
+    pf.write_registry(settings.registry.path)
+    with InfluxClient.from_settings(settings) as client:
+        client.ensure_database()
+    r = weekly_report(settings, tmp_path / "out", week_end=pf.WEEK_END, generated_at=GENERATED,
+                      pdf=False, progress=False)
+    html = r.html.read_text()
+    assert "No forecasts for the 30 days from 2026-01-12" in html
+    assert "No weather for the same week last year" in html
+    homes = pd.read_csv(r.folder / "homes_devices.csv")
+    assert homes.iloc[-1][["homes", "devices_reporting", "devices_silent"]].tolist() == [17, 0, 45]
+    assert pd.read_csv(r.folder / "top_forecast_cost.csv").empty
