@@ -151,7 +151,7 @@ client_id = "bench-collector"
                                  stdout=open(log_path, "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
     try:
         deadline = time.monotonic() + 30
-        while "connected to MQTT broker" not in log_path.read_text():
+        while "subscribed to" not in log_path.read_text():
             if time.monotonic() > deadline or collector.poll() is not None:
                 raise SystemExit(f"collector did not start; see {log_path}")
             time.sleep(0.2)

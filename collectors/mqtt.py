@@ -185,13 +185,15 @@ class MqttCollector(Collector):
                  "resumed" if flags.session_present else "new")
         # Subscribing again is harmless when the session is present, and needed when it is not.
         client.subscribe(self.config.options.topic, qos=1)
-        self._connected.set()
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         for rc in reason_codes:
             if rc.is_failure:
                 log.error("MQTT broker refused the subscription to %r: %s",
                           self.config.options.topic, rc)
+                return
+        log.info("subscribed to %r at QoS 1", self.config.options.topic)
+        self._connected.set()  # connected and subscribed: messages now reach us
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected.clear()

@@ -66,6 +66,16 @@ class Publisher:
         client.max_inflight_messages_set(0)
         client.max_queued_messages_set(0)
         client.reconnect_delay_set(1, 2)
+        # PUBACKs by packet id. Not info.is_published(): it raises for a message published
+        # while the broker was away (rc NO_CONN) even after paho sent it again and it was acked.
+        self._acked: set[int] = set()
+        self._lock = threading.Lock()
+
+        def on_publish(client, userdata, mid, reason_code, properties):
+            with self._lock:
+                self._acked.add(mid)
+
+        client.on_publish = on_publish
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 600
         deadline = time.monotonic() + 30
@@ -87,11 +97,16 @@ class Publisher:
         deadline = time.monotonic() + timeout_s
         todo = list(messages)
         while todo:
-            infos = [(m, self.client.publish(m[0], m[1], qos=1)) for m in todo]
+            sent = [(m, self.client.publish(m[0], m[1], qos=1).mid) for m in todo]
             retry_at = min(time.monotonic() + 15.0, deadline)
-            while time.monotonic() < retry_at and not all(i.is_published() for _, i in infos):
+            while time.monotonic() < retry_at:
+                with self._lock:
+                    if all(mid in self._acked for _, mid in sent):
+                        break
                 time.sleep(0.005)
-            todo = [m for m, i in infos if not i.is_published()]
+            with self._lock:
+                todo = [m for m, mid in sent if mid not in self._acked]
+                self._acked.difference_update(mid for _, mid in sent)
             if todo and time.monotonic() >= deadline:
                 raise TimeoutError(f"broker did not acknowledge {len(todo)} of the test's"
                                    " publishes")

@@ -173,11 +173,11 @@ def test_group_commit_many_threads_few_fsyncs(tmp_path, monkeypatch):
 
     def counting(fd):
         calls.append(fd)
-        time.sleep(0.002)  # a realistic disk
+        time.sleep(0.02)  # a slow disk: long enough for the other threads to queue up
         real(fd)
 
     monkeypatch.setattr(os, "fdatasync", counting)
-    n_threads, per_thread = 8, 50
+    n_threads, per_thread = 8, 25
 
     def worker(k):
         for i in range(per_thread):
@@ -189,7 +189,7 @@ def test_group_commit_many_threads_few_fsyncs(tmp_path, monkeypatch):
     for th in threads:
         th.join()
     assert spool.backlog_readings() == n_threads * per_thread
-    assert len(calls) < n_threads * per_thread * 0.6, "puts waiting together share one fsync"
+    assert len(calls) < n_threads * per_thread * 0.5, "puts waiting together share one fsync"
     assert len(set(drain(spool))) == n_threads * per_thread
     spool.close()
 
