@@ -44,51 +44,38 @@ def _publisher(port: int, index: int, n_pub: int, devices: int, rate: float, dur
     the collector took by `WINDOW` (`allowed` is set by the main process from the metrics), so
     a collector slower than the offered rate shows as a lower rate, not as an ever-growing
     queue in the broker."""
-    import paho.mqtt.client as paho
-    from paho.mqtt.enums import CallbackAPIVersion
+    from benchmarks.mqtt_load import LeanPublisher
 
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{index}",
-                         protocol=paho.MQTTv5)
-    client.username_pw_set(MQTT_USER, MQTT_PASSWORD)
-    client.max_inflight_messages_set(2000)
-    client.max_queued_messages_set(0)
-    acked = [0]
-    client.on_publish = lambda *a: acked.__setitem__(0, acked[0] + 1)
-    client.connect("127.0.0.1", port, 60)
-    client.loop_start()
+    pub = LeanPublisher("127.0.0.1", port, f"bench-pub-{index}", MQTT_USER, MQTT_PASSWORD)
     mine = list(range(index, devices, n_pub))
-    topics = [f"hearth/H{d:06d}/E{d:06d}/electricity_meter" for d in mine]
+    topics = [f"hearth/H{d:06d}/E{d:06d}/electricity_meter".encode() for d in mine]
     per_s = rate / n_pub
-    sent = 0
     start = time.monotonic()
     step = 0
+    batch: list[tuple[bytes, bytes]] = []
     while time.monotonic() - start < duration_s:
         # One "round": every device of this publisher reports once (1 s of sample time).
         ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((t0_ns // 10**9) + step))
         for i, topic in enumerate(topics):
-            payload = (f'{{"ts":"{ts}Z","energy_kwh":{1000 + step * 0.01 + i * 1e-4:.4f},'
-                       f'"power_w":{300 + i % 700}.0,"voltage_v":239.5,"supply_on":true}}')
-            info = client.publish(topic, payload, qos=1)
-            if info.rc != 0:
-                raise SystemExit(f"publisher {index}: publish failed ({info.rc})")
-            sent += 1
-            if sent % 200 == 0:  # pace to the target rate, the collector and the broker
-                ahead = sent / per_s - (time.monotonic() - start)
+            batch.append((topic, (f'{{"ts":"{ts}Z","energy_kwh":{1000 + step * 0.01 + i * 1e-4:.4f},'
+                                  f'"power_w":{300 + i % 700}.0,"voltage_v":239.5,'
+                                  '"supply_on":true}').encode()))
+            if len(batch) == 200:
+                pub.publish_many(batch)
+                batch = []
+                ahead = pub.sent / per_s - (time.monotonic() - start)  # pace to the rate
                 if ahead > 0:
                     time.sleep(ahead)
-                # paho's packet ids are 16 bits: keep well under 65,535 unacknowledged.
-                while (sent - acked[0] > 20_000 or sent * n_pub > allowed.value) \
-                        and time.monotonic() - start < duration_s:
-                    time.sleep(0.01)
-            if time.monotonic() - start >= duration_s:
-                break
+                while pub.sent * n_pub > allowed.value and time.monotonic() - start < duration_s:
+                    time.sleep(0.01)  # the collector is behind: wait for it
+                if time.monotonic() - start >= duration_s:
+                    break
         step += 1
-    deadline = time.monotonic() + 120
-    while acked[0] < sent and time.monotonic() < deadline:
-        time.sleep(0.05)
-    client.disconnect()
-    client.loop_stop()
-    result.put((index, sent, acked[0], time.monotonic() - start))
+    if batch:
+        pub.publish_many(batch)
+    pub.wait_acked(120)
+    pub.close()
+    result.put((index, pub.sent, pub.acked, time.process_time()))
 
 
 def _metrics(port: int) -> dict[str, float]:
@@ -117,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--duration-s", type=float, default=300.0)
     ap.add_argument("--rate", type=float, default=20_000.0, help="target readings/s in total")
-    ap.add_argument("--publishers", type=int, default=2)
+    ap.add_argument("--publishers", type=int, default=2, help="publisher processes")
     ap.add_argument("--devices", type=int, default=10_000)
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = ap.parse_args(argv)
@@ -164,7 +151,7 @@ client_id = "bench-collector"
                                  stdout=open(log_path, "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
     try:
         deadline = time.monotonic() + 30
-        while "connected to MQTT broker" not in log_path.read_text():
+        while "subscribed to" not in log_path.read_text():
             if time.monotonic() > deadline or collector.poll() is not None:
                 raise SystemExit(f"collector did not start; see {log_path}")
             time.sleep(0.2)
@@ -199,10 +186,12 @@ client_id = "bench-collector"
             last = (now, written)
         publish_end = time.monotonic()
         sent = acked = 0
+        pub_cpu_s = 0.0
         for _ in pubs:
-            _, s, a, _ = results.get(timeout=180)
+            _, s, a, cpu = results.get(timeout=180)
             sent += s
             acked += a
+            pub_cpu_s += cpu
         for p in pubs:
             p.join()
         # Drain: everything acked by the broker must reach InfluxDB.
@@ -243,9 +232,16 @@ client_id = "bench-collector"
     print(f"| write rate per 10 s sample (min / median / max) | {min(steady):,.0f} /"
           f" {sorted(steady)[len(steady) // 2]:,.0f} / {max(steady):,.0f} readings/s |")
     print(f"| peak spool backlog | {max(s[3] for s in samples):,.0f} readings |")
-    for name in cpu0:
-        print(f"| CPU {name} | {cpu1[name] - cpu0[name]:.0f} s ({(cpu1[name] - cpu0[name]) / total:.2f}"
-              " cores) |")
+    cpu = {name: cpu1[name] - cpu0[name] for name in cpu0}
+    cpu["publishers"] = pub_cpu_s
+    for name, sec in cpu.items():
+        print(f"| CPU {name} | {sec:.0f} s ({sec / total:.2f} cores), {sec / stored * 1e6:.0f} us"
+              " per reading |")
+    per_reading = sum(cpu.values()) / stored
+    print(f"| CPU of the whole pipeline per reading | {per_reading * 1e6:.0f} us: {os.cpu_count()}"
+          f" dedicated cores would carry about {os.cpu_count() / per_reading:,.0f} readings/s"
+          " (without publishers"
+          f" {os.cpu_count() / (per_reading - pub_cpu_s / stored):,.0f}/s) |")
     print(f"| dead letters | {m.get('hearth_collector_dead_letters_total', 0):.0f} |")
     print(f"| machine | {platform.machine()}, {os.cpu_count()} cores,"
           f" load average {os.getloadavg()[0]:.1f} at the end |")

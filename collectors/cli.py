@@ -63,7 +63,7 @@ def status_handler(args: argparse.Namespace, settings) -> int:
     from collectors.deadletter import count_by_reason
     from collectors.service import open_spool
 
-    spool = open_spool(settings)
+    spool = open_spool(settings, read_only=True)  # safe while `hearth collect` runs
     try:
         print(f"spool {settings.collectors.spool_dir}: {spool.backlog_readings()} readings"
               f" ({spool.backlog_bytes()} bytes,"

@@ -71,18 +71,21 @@ class _FastClient(paho.Client):
         super()._sock_close()
 
     def loop_read(self, max_packets: int = 1) -> paho.MQTTErrorCode:
-        for _ in range(_PACKETS_PER_WAKE):
+        # Return only with the read buffer empty: paho's loop calls loop_read again only when
+        # select() finds the socket readable, so bytes left here would wait for the next packet.
+        handled = 0
+        while True:
             if self._sock is None:
                 return paho.MQTTErrorCode.MQTT_ERR_NO_CONN
             rc = self._packet_read()
             if rc > 0:
                 return self._loop_rc_handle(rc)
-            if rc == paho.MQTTErrorCode.MQTT_ERR_AGAIN:  # socket drained and buffer empty
-                return paho.MQTTErrorCode.MQTT_ERR_SUCCESS
-        if self._rpos < len(self._rbuf) and self._sockpairW is not None:
-            with contextlib.suppress(BlockingIOError):
-                self._sockpairW.send(b"0")  # more buffered packets: do not wait in select()
-        return paho.MQTTErrorCode.MQTT_ERR_SUCCESS
+            buffered = self._rpos < len(self._rbuf)
+            if rc == paho.MQTTErrorCode.MQTT_ERR_AGAIN and not buffered:
+                return paho.MQTTErrorCode.MQTT_ERR_SUCCESS  # socket drained
+            handled += 1
+            if handled >= _PACKETS_PER_WAKE and not buffered:
+                return paho.MQTTErrorCode.MQTT_ERR_SUCCESS  # let the acks go out
 
     def _handle_on_message(self, message) -> None:
         # One subscription, one callback: skip paho's per-message topic matching and locks.
@@ -182,13 +185,15 @@ class MqttCollector(Collector):
                  "resumed" if flags.session_present else "new")
         # Subscribing again is harmless when the session is present, and needed when it is not.
         client.subscribe(self.config.options.topic, qos=1)
-        self._connected.set()
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         for rc in reason_codes:
             if rc.is_failure:
                 log.error("MQTT broker refused the subscription to %r: %s",
                           self.config.options.topic, rc)
+                return
+        log.info("subscribed to %r at QoS 1", self.config.options.topic)
+        self._connected.set()  # connected and subscribed: messages now reach us
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected.clear()

@@ -23,11 +23,11 @@ from collectors.writer import SpoolWriter
 log = logging.getLogger("hearth.collectors")
 
 
-def open_spool(settings) -> Spool:
+def open_spool(settings, read_only: bool = False) -> Spool:
     c = settings.collectors
     letters = DeadLetters(c.dead_letter_dir, c.dead_letter_max_bytes, c.dead_letter_max_raw_bytes)
     return Spool(c.spool_dir, letters, c.spool.max_bytes, c.spool.segment_bytes,
-                 c.spool.warn_fraction)
+                 c.spool.warn_fraction, read_only=read_only)
 
 
 class CollectService:

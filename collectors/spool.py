@@ -101,6 +101,22 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _lock_directory(directory: Path) -> int:
+    """Hold an exclusive lock on the spool folder: two writers would corrupt it."""
+    import fcntl
+
+    from hearth.errors import HearthError
+
+    fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT, 0o640)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise HearthError(f"the spool {directory} is in use by another `hearth collect`; stop it"
+                          " first, or give this one its own collectors.spool_dir") from None
+    return fd
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -111,9 +127,12 @@ class Spool:
     """Append-only durable queue of line protocol records; implements the `Sink` protocol."""
 
     def __init__(self, directory: Path, dead_letters: DeadLetters, max_bytes: int = 2_000_000_000,
-                 segment_bytes: int = 64_000_000, warn_fraction: float = 0.8):
+                 segment_bytes: int = 64_000_000, warn_fraction: float = 0.8,
+                 read_only: bool = False):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only  # for `status`: look, never cut, never write
+        self._lock_fd = None if read_only else _lock_directory(self.directory)
         self.dead_letters = dead_letters
         self.max_bytes = max_bytes
         self.segment_bytes = min(segment_bytes, max(max_bytes // 4, 65_536))
@@ -141,7 +160,7 @@ class Spool:
         if segments and (pos is None or pos.segment < segments[0]):
             pos = Position(segments[0], 0)
         pos = pos or Position(1, 0)
-        for seg in [s for s in segments if s < pos.segment]:
+        for seg in [s for s in segments if s < pos.segment and not self.read_only]:
             (self.directory / _segment_name(seg)).unlink()
         segments = [s for s in segments if s >= pos.segment]
         for seg in segments:
@@ -153,8 +172,11 @@ class Spool:
         new_seg = (segments[-1] + 1) if segments else max(pos.segment, 1)
         if not segments:
             self._pos = Position(new_seg, 0)
-        self._open_segment(new_seg)
         self._synced_end = Position(new_seg, 0)
+        if self.read_only:
+            self._fd = None
+            return
+        self._open_segment(new_seg)
         backlog = self.backlog_readings()
         if backlog:
             log.info("spool %s: resuming at segment %d offset %d with %d readings (%d bytes)"
@@ -200,6 +222,9 @@ class Spool:
                     else:
                         f.seek(off + HEADER.size)
                         count += decode_payload(f.read(min(length, 300))).count
+                if bad and self.read_only:
+                    size = off  # a put in progress in the running collector, or a torn tail
+                    break
                 if bad:
                     f.seek(off)
                     tail = f.read()
@@ -257,8 +282,8 @@ class Spool:
             raise SpoolError(f"one put of {len(record)} bytes exceeds collectors.spool.max_bytes"
                              f" ({self.max_bytes}); raise it")
         with self._lock:
-            if self._closed:
-                raise SpoolError("spool is closed")
+            if self._closed or self.read_only:
+                raise SpoolError("spool is closed" if self._closed else "spool opened read-only")
             self._wait_for_room(len(record))
             if self._sizes[self._seg] and self._sizes[self._seg] + len(record) > self.segment_bytes:
                 self._roll()
@@ -424,9 +449,15 @@ class Spool:
         with self._lock:
             self._closed = True
             self._changed.notify_all()
+        if self._fd is None:
+            return
         with self._sync_lock, self._lock:
             os.fdatasync(self._fd)
             os.close(self._fd)
             for fd in self._retired_fds:
                 os.close(fd)
             self._retired_fds = []
+            self._fd = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None

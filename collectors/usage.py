@@ -4,7 +4,8 @@ The numeric core, `half_hour_usage`, is pure numpy on ``(series, samples)`` arra
 
 1. **Spikes**: a single sample that jumps away and back (its step in and its step out are both
    implausible, while skipping it gives a plausible step) is removed. A step is implausible when
-   it is negative beyond jitter or larger than ``max_power_kw`` x its duration (+ a small floor).
+   it is negative beyond jitter or larger than ``max_power_kw`` x its duration (+ a small floor);
+   the cap is per fuel (25 kW electricity: a 100 A supply; 45 kW gas: a large combi boiler).
 2. **Counter resets**: a step down (beyond ``jitter_kwh``) means the register restarted from 0,
    so the step's energy is the new value itself. Smaller steps down are jitter (0 kWh).
 3. Any remaining step above the physical cap (a spike that did not come back, a reset to a
@@ -181,12 +182,14 @@ def _one_time(client, q: str) -> int | None:
 
 
 def derive_usage(client, *, since: dt.datetime | None = None, until: dt.datetime | None = None,
-                 fuels=FUELS, max_gap_s: float = 7200.0, max_power_kw: float = 25.0,
+                 fuels=FUELS, max_gap_s: float = 7200.0, max_power_kw=None,
                  margin_s: float = 7200.0, chunk_s: float = 86_400.0) -> list[DeriveResult]:
     """Derive and write usage_30m for each fuel; see the module docstring."""
     from hearth.influx import lines_from_arrays, quote_ident, quote_string
 
     db = quote_ident(client.database)
+    # Physical cap on mean power per fuel [kW]: a 100 A electricity supply; a large combi boiler.
+    caps = {"electricity": 25.0, "gas": 45.0, **(max_power_kw or {})}
     now_ns = _ns(until) if until is not None else _ns(dt.datetime.now(dt.UTC))
     end_ns = now_ns // HALF_HOUR_NS * HALF_HOUR_NS
     results = []
@@ -228,7 +231,7 @@ def derive_usage(client, *, since: dt.datetime | None = None, until: dt.datetime
                 e[i, :n] = s.values["energy_kwh"]
             bounds_ns = np.arange(w0, w1 + 1, HALF_HOUR_NS, dtype=np.int64)
             out = half_hour_usage(t, e, (bounds_ns - w0) / 1e9, max_gap_s=max_gap_s,
-                                  max_power_kw=max_power_kw)
+                                  max_power_kw=caps.get(fuel, 25.0))
             houses = np.array([s.tags.get("household", "") for s in series])
             labels, per_house = sum_by_group(out.energy_kwh, houses)
             res.resets += int(out.resets.sum())
@@ -259,4 +262,6 @@ def derive_usage_from_settings(settings, since=None, until=None, fuels=None) -> 
     with InfluxClient.from_settings(settings) as client:
         client.ensure_database()
         return derive_usage(client, since=since, until=until, fuels=fuels or FUELS,
-                            max_gap_s=c.usage_max_gap_s, max_power_kw=c.usage_max_power_kw)
+                            max_gap_s=c.usage_max_gap_s,
+                            max_power_kw={"electricity": c.usage_max_power_kw_electricity,
+                                          "gas": c.usage_max_power_kw_gas})

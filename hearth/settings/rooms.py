@@ -148,8 +148,10 @@ class CollectorsSettings(Section):
                                            description="Raw bytes kept per dead letter")
     metrics_port: int = Field(9108, ge=1, le=65535, description="Prometheus metrics port")
     summary_interval_s: float = Field(60.0, gt=0, description="Summary log line every [s]")
-    usage_max_power_kw: float = Field(25.0, gt=0,
-                                      description="Steps above this mean power are spikes [kW]")
+    usage_max_power_kw_electricity: float = Field(
+        25.0, gt=0, description="usage_30m: electricity steps above this mean power are spikes")
+    usage_max_power_kw_gas: float = Field(
+        45.0, gt=0, description="usage_30m: gas steps above this mean power are spikes")
     usage_max_gap_s: float = Field(7200.0, gt=0,
                                    description="Register gaps longer than this stay NaN [s]")
     modbus: ModbusCollectorSettings = Field(default_factory=ModbusCollectorSettings)

@@ -51,35 +51,68 @@ class Publisher:
     """A QoS 1 publisher that waits for the broker's PUBACKs (so messages are in its care)."""
 
     def __init__(self, port: int, client_id: str = "test-publisher"):
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  protocol=paho.MQTTv5)
-        self.client.username_pw_set(MQTT_USER, MQTT_PASSWORD)
-        self.client.max_inflight_messages_set(1000)
-        self.client.max_queued_messages_set(0)
-        self.client.reconnect_delay_set(1, 2)
+        self.port, self.client_id = port, client_id
+        self.client = self._connect()
+
+    def _connect(self) -> paho.Client:
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
 
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                             protocol=paho.MQTTv5)
+        client.username_pw_set(MQTT_USER, MQTT_PASSWORD)
+        # Unlimited in flight: paho's count of in-flight messages can stay stuck after a
+        # reconnect, and messages queued behind it would then never be sent.
+        client.max_inflight_messages_set(0)
+        client.max_queued_messages_set(0)
+        client.reconnect_delay_set(1, 2)
+        # PUBACKs by packet id. Not info.is_published(): it raises for a message published
+        # while the broker was away (rc NO_CONN) even after paho sent it again and it was acked.
+        self._acked: set[int] = set()
+        self._lock = threading.Lock()
+
+        def on_publish(client, userdata, mid, reason_code, properties):
+            with self._lock:
+                self._acked.add(mid)
+
+        client.on_publish = on_publish
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 600
-        self.client.connect("127.0.0.1", port, 30, clean_start=False, properties=props)
-        self.client.loop_start()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.connect("127.0.0.1", self.port, 30, clean_start=False, properties=props)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        client.loop_start()
+        return client
 
     def publish(self, messages, timeout_s: float = 120.0) -> None:
         """Publish and wait for every PUBACK. Messages not acknowledged within 15 s (a broker
-        restart can strand them in paho's queue) are published again: a QoS 1 duplicate is
-        the same point, so InfluxDB still holds it once."""
+        restart can strand them in paho) are published again on a new connection: a QoS 1
+        duplicate is the same point, so InfluxDB still holds it once."""
         deadline = time.monotonic() + timeout_s
         todo = list(messages)
         while todo:
-            infos = [(m, self.client.publish(m[0], m[1], qos=1)) for m in todo]
+            sent = [(m, self.client.publish(m[0], m[1], qos=1).mid) for m in todo]
             retry_at = min(time.monotonic() + 15.0, deadline)
-            while time.monotonic() < retry_at and not all(i.is_published() for _, i in infos):
+            while time.monotonic() < retry_at:
+                with self._lock:
+                    if all(mid in self._acked for _, mid in sent):
+                        break
                 time.sleep(0.005)
-            todo = [m for m, i in infos if not i.is_published()]
+            with self._lock:
+                todo = [m for m, mid in sent if mid not in self._acked]
+                self._acked.difference_update(mid for _, mid in sent)
             if todo and time.monotonic() >= deadline:
                 raise TimeoutError(f"broker did not acknowledge {len(todo)} of the test's"
                                    " publishes")
+            if todo:
+                self.close()
+                self.client = self._connect()
 
     def close(self) -> None:
         self.client.disconnect()
@@ -135,10 +168,22 @@ def wait_until(cond, timeout_s: float = 60.0, what: str = "condition") -> None:
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
+def _query(client, q: str):
+    """The query's series; none while the writer has not created the database yet."""
+    from hearth.errors import InfluxError
+
+    try:
+        return client.query(q)
+    except InfluxError as exc:
+        if "not found" in str(exc):
+            return []
+        raise
+
+
 def meter_points(client) -> dict[tuple[str, int], float]:
     """(device, time_ns) -> energy_kwh of every `meter` point in InfluxDB."""
     out = {}
-    for s in client.query('SELECT "energy_kwh" FROM "raw"."meter" GROUP BY "device"'):
+    for s in _query(client, 'SELECT "energy_kwh" FROM "raw"."meter" GROUP BY "device"'):
         dev = s.tags["device"]
         for t, v in zip(s.values["time"], s.values["energy_kwh"], strict=True):
             out[(dev, int(t))] = float(v)
@@ -146,7 +191,7 @@ def meter_points(client) -> dict[tuple[str, int], float]:
 
 
 def count_meter(client) -> int:
-    series = client.query('SELECT count("energy_kwh") FROM "raw"."meter"')
+    series = _query(client, 'SELECT count("energy_kwh") FROM "raw"."meter"')
     return int(series[0].values["count"][0]) if series else 0
 
 

@@ -92,7 +92,7 @@ def test_broker_restart_and_sigkill_mid_run_lose_nothing(tmp_path, influx_server
     log_path = tmp_path / "collect.log"
     msgs = good_messages(9000, households=50)
     proc = collect_process(config, log_path)
-    wait_until(lambda: "connected to MQTT broker" in log_path.read_text(), 30, "collector up")
+    wait_until(lambda: "subscribed to" in log_path.read_text(), 30, "collector up")
 
     errors = []
     progress = []

@@ -173,11 +173,11 @@ def test_group_commit_many_threads_few_fsyncs(tmp_path, monkeypatch):
 
     def counting(fd):
         calls.append(fd)
-        time.sleep(0.002)  # a realistic disk
+        time.sleep(0.02)  # a slow disk: long enough for the other threads to queue up
         real(fd)
 
     monkeypatch.setattr(os, "fdatasync", counting)
-    n_threads, per_thread = 8, 50
+    n_threads, per_thread = 8, 25
 
     def worker(k):
         for i in range(per_thread):
@@ -189,7 +189,7 @@ def test_group_commit_many_threads_few_fsyncs(tmp_path, monkeypatch):
     for th in threads:
         th.join()
     assert spool.backlog_readings() == n_threads * per_thread
-    assert len(calls) < n_threads * per_thread * 0.6, "puts waiting together share one fsync"
+    assert len(calls) < n_threads * per_thread * 0.5, "puts waiting together share one fsync"
     assert len(set(drain(spool))) == n_threads * per_thread
     spool.close()
 
@@ -220,3 +220,25 @@ def test_dead_letters_keep_raw_bytes_and_cap_size(tmp_path):
     last = read_dead_letters(tmp_path / "dl")[-1]
     assert "raw" not in last and last["raw_dropped"] and last["reason"] == "bad_type: z"
     letters.close()
+
+
+def test_one_writer_per_spool_and_read_only_status_never_cuts(tmp_path):
+    from hearth.errors import HearthError
+
+    spool = open_spool(tmp_path)
+    spool.put([reading(0)], "test")
+    with pytest.raises(HearthError, match="in use by another"):
+        open_spool(tmp_path)
+    seg = spool.directory / f"{spool._seg:020d}.seg"
+    with open(seg, "ab") as f:  # a put half-way through its write in the running collector
+        f.write(HEADER.pack(500, 0) + b"partial")
+    size = seg.stat().st_size
+    look = Spool(tmp_path / "spool", DeadLetters(tmp_path / "dead"), read_only=True)
+    assert look.backlog_readings() == 1
+    with pytest.raises(SpoolError, match="read-only"):
+        look.put([reading(1)], "test")
+    look.close()
+    assert seg.stat().st_size == size and read_dead_letters(tmp_path / "dead") == []
+    spool.close()
+    again = open_spool(tmp_path)  # the lock went with the first writer
+    again.close()

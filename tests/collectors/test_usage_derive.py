@@ -131,3 +131,27 @@ def test_status_reports_backlog_and_dead_letters(settings, capsys):
     out = capsys.readouterr().out
     assert "1 readings" in out and "dead letters" in out
     assert "2  mqtt     invalid_json" in out and "1  mqtt     bad_ts" in out
+
+
+def test_usage_from_the_simulators_backfill_adds_up_to_the_registers(tmp_path, influx_server,
+                                                                     mqtt_server):
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, influx_server, mqtt_server,
+                             sim={"truth_dir": str(tmp_path / "sim"),
+                                  "emission_log_path": str(tmp_path / "sim" / "e.jsonl")})
+    args = build_parser().parse_args(["sim", "--households", "12", "--backfill", "2",
+                                      "--duration-s", "0"])
+    assert args.func(args, settings) == 0
+    assert run_cli(settings, "derive-usage") == 0
+    with InfluxClient.from_settings(settings) as db:
+        for fuel in ("electricity", "gas"):
+            derived = {s.tags["household"]: float(s.values["sum"][0]) for s in db.query(
+                f'SELECT sum("energy_kwh") FROM "usage"."usage_30m" WHERE "fuel" = \'{fuel}\''
+                ' GROUP BY "household"')}
+            spread = {s.tags["household"]: float(s.values["spread"][0]) for s in db.query(
+                f'SELECT spread("energy_kwh") FROM "raw"."meter" WHERE "fuel" = \'{fuel}\''
+                ' GROUP BY "household"')}
+            assert derived and set(derived) == set(spread)
+            for house, kwh in derived.items():  # registers only rise in a fault-free backfill
+                assert kwh == pytest.approx(spread[house], abs=1e-6), (fuel, house)
