@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
@@ -27,6 +25,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from pymodbus import __version__ as pymodbus_version
+
+from benchmarks._report import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 GAS_EVERY = 5  # one unit in five is a gas meter
@@ -172,20 +172,6 @@ def _machine() -> str:
             f"{platform.release()}")
 
 
-def _write_section(title: str, body: str) -> None:
-    """Replace (or append) the section headed `## {title}` of docs/benchmarks.md."""
-    doc = ROOT / "docs" / "benchmarks.md"
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    section = f"## {title}\n\n{body.strip()}\n\nMeasured {stamp}.\n"
-    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip() + "\n"
-    else:
-        text = text.rstrip() + "\n\n" + section
-    doc.write_text(text)
-
-
 def _report(args, results: list[dict], gw: dict, load: tuple[float, float, float]) -> str:
     machine = _machine
 
@@ -259,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     report = _report(args, results, gw, load)
     print(report)
     if not args.no_write:
-        _write_section("Modbus collector (issue 3)", report)
+        write_section("Modbus collector (issue 3)", report)
     behind = any(r["ticks_skipped"] or r["devices_missing"] for r in results)
     return 1 if behind else 0
 
