@@ -246,7 +246,13 @@ def derive_usage(client, *, since: dt.datetime | None = None, until: dt.datetime
                 written = client.write_lines(lines, retention_policy="usage")
                 res.half_hours_written += written.written
                 households.update(labels[np.unique(hh)].tolist())
-            log.info("usage_30m %s: %s to %s derived", fuel, _to_dt(w0), _to_dt(w1))
+            # Progress for long runs without a line per day: about ten lines per fuel at most.
+            n_chunks = -(-(end_ns - start_ns) // chunk_ns)
+            step = max(1, n_chunks // 10)
+            done = (w0 - start_ns) // chunk_ns + 1
+            if done % step == 0 or w1 == end_ns:
+                log.info("usage_30m %s: derived up to %s (%d of %d chunks)", fuel, _to_dt(w1),
+                         done, n_chunks)
         res.households = len(households)
         if res.spikes or res.resets:
             log.warning("usage_30m %s: %d counter resets handled, %d implausible steps dropped",
