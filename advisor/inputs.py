@@ -259,16 +259,17 @@ class InputLoader:
         # device reports: silence is judged only on readings the collectors took.
         live = "\"source\" != 'backfill'"
         for measurement, field in (("meter", "energy_kwh"), ("thermostat", "temp_c")):
+            # One query: the last reading per device and source (no source tag reads as live).
             q = (f'SELECT LAST("{field}") FROM {self.raw}."{measurement}" WHERE time >= {start}'
-                 f' AND time < {end_ns} AND {live} GROUP BY "device"')
+                 f' AND time < {end_ns} GROUP BY "device", "source"')
             for s in self.client.query(q):
-                if len(s):
-                    last[s.tags.get("device", "")] = int(s.values["time"][-1])
-            q = (f'SELECT LAST("{field}") FROM {self.raw}."{measurement}" WHERE time >= {start}'
-                 f' AND time < {end_ns} AND "source" = \'backfill\' GROUP BY "device"')
-            for s in self.client.query(q):
-                if len(s):
-                    backfilled.add(s.tags.get("device", ""))
+                if not len(s):
+                    continue
+                dev = s.tags.get("device", "")
+                if s.tags.get("source") == "backfill":
+                    backfilled.add(dev)
+                else:
+                    last[dev] = max(last.get(dev, 0), int(s.values["time"][-1]))
             # Longest gap between two readings inside the window (a silence that has ended).
             q = (f'SELECT MAX("gap_s") AS gap_s FROM (SELECT ELAPSED("{field}", 1s) AS gap_s'
                  f' FROM {self.raw}."{measurement}" WHERE {window} AND {live}'
