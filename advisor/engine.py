@@ -27,6 +27,7 @@ from advisor.rules.faults import (
     heating_not_heating,
     implausible_readings,
     silent_devices,
+    stuck_readings,
     usage_spikes,
 )
 from advisor.rules.profiles import day_months, typical_daily_kwh
@@ -254,8 +255,21 @@ def _faults(inp: AdviceInputs, s: AdvisorSettings) -> RuleResult:
         silent, worst = silent_devices(inp.device_age_s, inp.device_interval_s,
                                        s.fault_silent_intervals, s.fault_silent_grace_s,
                                        inp.device_max_gap_s)
+        if inp.device_bulk_interval_s is not None:
+            # Bulk history: its gaps against its own step (or the registry's interval).
+            interval = np.where(np.isfinite(inp.device_bulk_interval_s),
+                                inp.device_bulk_interval_s, inp.device_interval_s)
+            b_silent, b_worst = silent_devices(inp.device_bulk_age_s, interval,
+                                               s.fault_silent_intervals, s.fault_silent_grace_s,
+                                               inp.device_bulk_max_gap_s)
+            silent, worst = silent | b_silent, np.maximum(worst, b_worst)
+        stuck = np.zeros(silent.shape, dtype=bool)
         if inp.device_stuck_h is not None:
-            stuck = np.asarray(inp.device_stuck_h) >= s.fault_stuck_hours
+            stuck |= np.asarray(inp.device_stuck_h) >= s.fault_stuck_hours
+        if inp.device_repeats is not None:
+            stuck |= stuck_readings(inp.device_repeats, inp.device_repeat_s,
+                                    inp.device_still_kwh, s.fault_frozen_repeats,
+                                    s.fault_frozen_min_s, s.fault_still_register_kwh)
     else:
         silent, worst = np.zeros((n, 0), dtype=bool), np.zeros(n)
     implausible = None
@@ -265,6 +279,11 @@ def _faults(inp: AdviceInputs, s: AdvisorSettings) -> RuleResult:
     drop = np.zeros(n)
     for counter in inp.counter_kwh.values():
         drop = np.maximum(drop, counter_backwards(counter, s.fault_counter_tolerance_kwh))
+    if inp.gas_volume_m3 is not None:
+        # The volume register, its fall reported in kWh (DESIGN.md's conversion).
+        kwh_per_m3 = 1.02264 * 39.5 / 3.6
+        drop = np.maximum(drop, kwh_per_m3 * counter_backwards(
+            inp.gas_volume_m3, s.fault_counter_tolerance_kwh / kwh_per_m3))
     spike = np.zeros(n)
     for fuel, use in inp.usage_kwh.items():
         # The usual range: p95 of the recent window's buckets (robust to a few spikes).

@@ -38,6 +38,13 @@ class AdviceInputs:
     Devices (H, K), padded with NaN / "": device_ids, device_age_s (seconds since the last
       reading), device_interval_s (expected reporting interval), device_max_gap_s (longest gap
       between readings in the window), device_stuck_h (hours of readings repeating one value).
+      Bulk history (source=backfill) apart: device_bulk_age_s (since its last bulk reading, for
+      devices no collector has heard), device_bulk_interval_s (the registry interval or the bulk
+      step, the longer), device_bulk_max_gap_s. device_repeats / device_repeat_s: the longest
+      run of thermostat readings repeating the previous one exactly (count, span [s]);
+      device_still_kwh: the most energy a run of standing meter registers should have counted,
+      from the power or gas flow the meter itself reported [kWh].
+    gas_volume_m3: the gas meter's volume register, highest in the bucket [m3] (H, S).
     """
 
     households: np.ndarray
@@ -77,6 +84,13 @@ class AdviceInputs:
     device_interval_s: np.ndarray | None = None
     device_max_gap_s: np.ndarray | None = None
     device_stuck_h: np.ndarray | None = None
+    device_bulk_age_s: np.ndarray | None = None
+    device_bulk_interval_s: np.ndarray | None = None
+    device_bulk_max_gap_s: np.ndarray | None = None
+    device_repeats: np.ndarray | None = None
+    device_repeat_s: np.ndarray | None = None
+    device_still_kwh: np.ndarray | None = None
+    gas_volume_m3: np.ndarray | None = None
 
     @property
     def n(self) -> int:

@@ -18,6 +18,8 @@ from advisor.frame import FUELS, AdviceInputs, epc_index
 from advisor.rules.base import row_quantile
 from hearth.errors import HearthError
 
+GAS_VOLUME_CORRECTION = 1.02264   # volume to standard conditions (DESIGN.md)
+
 log = logging.getLogger(__name__)
 NS_PER_S = 1_000_000_000
 DAY_NS = 86_400 * NS_PER_S
@@ -146,7 +148,8 @@ class InputLoader:
 
     def _meters(self, inp, index, grid, step_s) -> None:
         # MAX, not LAST, of the register: a glitch up and back within a bucket still shows.
-        q = (f'SELECT MAX("energy_kwh") AS counter_kwh, MIN("credit_gbp") AS credit_gbp,'
+        q = (f'SELECT MAX("energy_kwh") AS counter_kwh, MAX("volume_m3") AS volume_m3,'
+             f' MIN("credit_gbp") AS credit_gbp,'
              f' MIN("voltage_v") AS voltage_v, MAX("power_w") AS power_w,'
              f' LAST("supply_on") AS supply_on'
              f' FROM {self.raw}."meter" WHERE {self._window(grid, step_s)}'
@@ -164,6 +167,10 @@ class InputLoader:
             switch = grid_matrix(series, index, grid, "supply_on", {"fuel": fuel}, "min")
             if np.isfinite(switch).any():
                 inp.supply_on[fuel] = switch
+        # A gas meter's own register is its volume (energy is derived from it): glitches show
+        # there even when the energy field is sound.
+        volume = grid_matrix(series, index, grid, "volume_m3", {"fuel": "gas"}, "max")
+        inp.gas_volume_m3 = volume if np.isfinite(volume).any() else None
         volts = grid_matrix(series, index, grid, "voltage_v", {"fuel": "electricity"}, "min")
         inp.voltage_v = volts if np.isfinite(volts).any() else None
         power = grid_matrix(series, index, grid, "power_w", {"fuel": "electricity"}, "max")
@@ -252,12 +259,14 @@ class InputLoader:
         start = window_start_ns
         window = f"time >= {window_start_ns} AND time < {end_ns}"
         last: dict[str, int] = {}
-        backfilled: set[str] = set()
+        bulk_last: dict[str, int] = {}
         gap: dict[str, float] = {}
+        bulk_gap: dict[str, float] = {}
+        bulk_step: dict[str, float] = {}
         stuck: dict[str, float] = {}
-        # History loaded in bulk (source=backfill, at its own coarser step) says nothing of how a
-        # device reports: silence is judged only on readings the collectors took.
-        live = "\"source\" != 'backfill'"
+        # History loaded in bulk (source=backfill) comes at its own step, not the device's
+        # reporting interval: its gaps are judged against that step (the median spacing of the
+        # device's bulk readings), the collectors' readings against the registry's interval.
         for measurement, field in (("meter", "energy_kwh"), ("thermostat", "temp_c")):
             # One query: the last reading per device and source (no source tag reads as live).
             q = (f'SELECT LAST("{field}") FROM {self.raw}."{measurement}" WHERE time >= {start}'
@@ -265,20 +274,26 @@ class InputLoader:
             for s in self.client.query(q):
                 if not len(s):
                     continue
-                dev = s.tags.get("device", "")
-                if s.tags.get("source") == "backfill":
-                    backfilled.add(dev)
-                else:
-                    last[dev] = max(last.get(dev, 0), int(s.values["time"][-1]))
-            # Longest gap between two readings inside the window (a silence that has ended).
-            q = (f'SELECT MAX("gap_s") AS gap_s FROM (SELECT ELAPSED("{field}", 1s) AS gap_s'
-                 f' FROM {self.raw}."{measurement}" WHERE {window} AND {live}'
-                 f' GROUP BY "device") GROUP BY "device"')
+                dev, t = s.tags.get("device", ""), int(s.values["time"][-1])
+                into = bulk_last if s.tags.get("source") == "backfill" else last
+                into[dev] = max(into.get(dev, 0), t)
+            # Longest gap between two readings inside the window (a silence that has ended), and
+            # the usual spacing, per device and source.
+            q = (f'SELECT MAX("gap_s") AS gap_s, MEDIAN("gap_s") AS step_s FROM (SELECT'
+                 f' ELAPSED("{field}", 1s) AS gap_s FROM {self.raw}."{measurement}" WHERE'
+                 f' {window} GROUP BY "device", "source") GROUP BY "device", "source"')
             for s in self.client.query(q):
-                if len(s) and np.isfinite(s.values["gap_s"][-1]):
-                    gap[s.tags.get("device", "")] = float(s.values["gap_s"][-1])
+                if not len(s) or not np.isfinite(s.values["gap_s"][-1]):
+                    continue
+                dev, g = s.tags.get("device", ""), float(s.values["gap_s"][-1])
+                if s.tags.get("source") == "backfill":
+                    bulk_gap[dev] = max(bulk_gap.get(dev, 0.0), g)
+                    bulk_step[dev] = float(s.values["step_s"][-1])
+                else:
+                    gap[dev] = max(gap.get(dev, 0.0), g)
         for dev, hours in self._stuck_hours(window).items():
             stuck[dev] = hours
+        frozen = self._repeats(window)
         per_home: dict[int, list] = {}
         for d in devices:
             row = index.get(d.household_id)
@@ -286,25 +301,88 @@ class InputLoader:
                 per_home.setdefault(row, []).append(d)
         k = max((len(v) for v in per_home.values()), default=0)
         ids = np.full((inp.n, k), "", dtype=object)
-        age = np.full((inp.n, k), np.nan)
-        interval = np.full((inp.n, k), np.nan)
-        max_gap = np.full((inp.n, k), np.nan)
-        stuck_h = np.zeros((inp.n, k))
+        shape = (inp.n, k)
+        age, interval, max_gap = np.full(shape, np.nan), np.full(shape, np.nan), np.full(
+            shape, np.nan)
+        b_age, b_interval, b_gap = np.full(shape, np.nan), np.full(shape, np.nan), np.full(
+            shape, np.nan)
+        stuck_h, repeats, repeat_s, still_kwh = (np.zeros(shape) for _ in range(4))
         lookback_s = (end_ns - window_start_ns) / NS_PER_S
         for row, devs in per_home.items():
             for j, d in enumerate(devs):
-                ids[row, j] = d.device_id
-                seen = last.get(d.device_id)
+                dev = d.device_id
+                ids[row, j] = dev
+                interval[row, j] = d.interval_s
+                seen = last.get(dev)
                 if seen is not None:
                     age[row, j] = (end_ns - seen) / NS_PER_S
-                elif d.device_id not in backfilled:  # nothing at all in the window
+                elif dev in bulk_last:  # only bulk history so far: judged on its own step
+                    b_age[row, j] = (end_ns - bulk_last[dev]) / NS_PER_S
+                else:  # nothing at all in the window
                     age[row, j] = lookback_s
-                # else only bulk history so far: unknown (NaN), not silent
-                interval[row, j] = d.interval_s
-                max_gap[row, j] = gap.get(d.device_id, np.nan)
-                stuck_h[row, j] = stuck.get(d.device_id, 0.0)
+                max_gap[row, j] = gap.get(dev, np.nan)
+                if dev in bulk_step:
+                    b_interval[row, j] = max(d.interval_s, bulk_step[dev])
+                    b_gap[row, j] = bulk_gap[dev]
+                stuck_h[row, j] = stuck.get(dev, 0.0)
+                repeats[row, j], repeat_s[row, j], still_kwh[row, j] = frozen.get(
+                    dev, (0, 0.0, 0.0))
         inp.device_ids, inp.device_age_s, inp.device_interval_s = ids, age, interval
         inp.device_max_gap_s, inp.device_stuck_h = max_gap, stuck_h
+        inp.device_bulk_age_s, inp.device_bulk_interval_s = b_age, b_interval
+        inp.device_bulk_max_gap_s = b_gap
+        inp.device_repeats, inp.device_repeat_s = repeats, repeat_s
+        inp.device_still_kwh = still_kwh
+
+    def _repeats(self, window: str) -> dict[str, tuple[int, float, float]]:
+        """Per device (longest run of repeated readings, its span [s], the most energy a run of
+        standing registers should have counted [kWh]).
+
+        A thermostat's reading repeats when its temperature and humidity both equal the
+        previous reading's (sensors jitter in their last digit, a frozen one does not). A meter's
+        register stands still when it equals the previous reading; the energy it should have
+        counted is the lower of the two power (or gas flow) readings times the gap between them:
+        a working register cannot stand still while power is drawn."""
+        from advisor.rules.faults import repeat_runs
+
+        gas_kwh_per_m3 = GAS_VOLUME_CORRECTION * self._calorific_mj_per_m3() / 3.6
+        low = '("r" - ABS("d") / 2)'   # the lower of two readings from their mean and change
+        queries = (
+            (f'SELECT "g" FROM (SELECT DIFFERENCE("temp_c") AS a, DIFFERENCE("humidity_pct")'
+             f' AS b, ELAPSED("temp_c", 1s) AS g FROM {self.raw}."thermostat" WHERE {window}'
+             f' GROUP BY "device") WHERE "a" = 0 AND "b" = 0 GROUP BY "device"', None),
+            (f'SELECT "g", {low} AS p FROM (SELECT DIFFERENCE("energy_kwh") AS a,'
+             f' MOVING_AVERAGE("power_w", 2) AS r, DIFFERENCE("power_w") AS d,'
+             f' ELAPSED("energy_kwh", 1s) AS g FROM {self.raw}."meter" WHERE {window}'
+             f' AND "fuel" = \'electricity\' GROUP BY "device") WHERE "a" = 0 GROUP BY "device"',
+             1 / 3.6e6),
+            (f'SELECT "g", {low} AS p FROM (SELECT DIFFERENCE("energy_kwh") AS a,'
+             f' MOVING_AVERAGE("flow_m3_per_h", 2) AS r, DIFFERENCE("flow_m3_per_h") AS d,'
+             f' ELAPSED("energy_kwh", 1s) AS g FROM {self.raw}."meter" WHERE {window}'
+             f' AND "fuel" = \'gas\' GROUP BY "device") WHERE "a" = 0 GROUP BY "device"',
+             gas_kwh_per_m3 / 3600),
+        )
+        out: dict[str, tuple[int, float, float]] = {}
+        for q, kwh_per_unit_s in queries:
+            for s in self.client.query(q):
+                if not len(s):
+                    continue
+                dev = s.tags.get("device", "")
+                t = s.values["time"].astype(np.float64) / NS_PER_S
+                g = s.values["g"].astype(np.float64)
+                if kwh_per_unit_s is None:
+                    n, span, _ = repeat_runs(t, g)
+                    out[dev] = (n, span, 0.0)
+                else:
+                    rate = np.clip(np.nan_to_num(s.values["p"].astype(np.float64)), 0, None)
+                    _, _, kwh = repeat_runs(t, g, rate * g * kwh_per_unit_s)
+                    out[dev] = (0, 0.0, kwh)
+        return out
+
+    def _calorific_mj_per_m3(self) -> float:
+        """The gas calorific value the collectors use [MJ/m3] (39.5, DESIGN.md)."""
+        mqtt = getattr(getattr(self.settings, "collectors", None), "mqtt", None)
+        return float(getattr(mqtt, "gas_calorific_value_mj_per_m3", 39.5))
 
     def _stuck_hours(self, window: str) -> dict[str, float]:
         """Hours per device in 1-hour buckets (of 3 readings or more) whose readings all repeat

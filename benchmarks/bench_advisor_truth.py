@@ -1,7 +1,7 @@
 """Benchmark: the advisor against the simulator's ground truth.
 
     PYTHONPATH=. /work/venv/bin/python -m benchmarks.bench_advisor_truth [--households 500]
-        [--days 14] [--seed 42] [--fault-rate 0.05]
+        [--days 14] [--seed 42] [--fault-rate 0.05] [--explain LABEL] [--keep | --reuse DIR]
 
 Starts its own InfluxDB (free loopback ports, temporary folder), then runs the service's own
 commands as a council would: `hearth registry generate`, `hearth sim --backfill DAYS` (which
@@ -78,6 +78,56 @@ def score(truth: dict, flagged: dict[str, set[str]]) -> list[dict]:
     return rows
 
 
+def _home_faults(truth: dict) -> dict[str, list[tuple[str, dict]]]:
+    """household -> [(device id, episode)] of the truth's fault episodes."""
+    device_home = truth.get("device_households", {})
+    out: dict[str, list[tuple[str, dict]]] = {}
+    for d in truth.get("devices", []):
+        hid = device_home.get(d["device_id"])
+        for e in d.get("episodes", []):
+            if hid:
+                out.setdefault(hid, []).append((d["device_id"], e))
+    return out
+
+
+def explain(truth: dict, flagged: dict[str, set[str]], reasons: dict[tuple[str, str], str],
+            label: str) -> list[str]:
+    """Lines listing the misses (truly affected, not flagged) and false alarms of `label`:
+    for device faults each home's episodes (kind, device, start before the end, duration),
+    otherwise the home's truth record; for false alarms the advisor's reasons."""
+    homes = {h["household_id"]: h for h in truth["households"]}
+    kinds = MAPPING[label]
+    got = set().union(*(flagged.get(k, set()) for k in kinds))
+    end_ns = truth["period"]["end_ns"]
+    if label == "device_fault":
+        faults = _home_faults(truth)
+        want = {h for h, eps in faults.items() if any(e["kind"] in VISIBLE_FAULTS
+                                                      for _, e in eps)}
+    else:
+        want = {h for h, v in homes.items() if v.get(label)}
+    lines = [f"\n{label}: {len(want - got)} missed, {len(got - want)} false alarms"]
+    by_kinds: dict[str, int] = {}
+    for hid in sorted(want - got):
+        if label == "device_fault":
+            eps = [(dev, e) for dev, e in faults[hid] if e["kind"] in VISIBLE_FAULTS]
+            key = "+".join(sorted({e["kind"] for _, e in eps}))
+            by_kinds[key] = by_kinds.get(key, 0) + 1
+            text = "; ".join(f"{e['kind']} {dev} {(end_ns - e['start_ns']) / 3.6e12:.1f} h"
+                             f" before the end for {(e['end_ns'] - e['start_ns']) / 3.6e12:.2f} h"
+                             for dev, e in eps)
+        else:
+            h = homes[hid]
+            text = ", ".join(f"{k}={v}" for k, v in h.items() if k != "household_id")
+        lines.append(f"  missed {hid}: {text}")
+    for hid in sorted(got - want):
+        why = " | ".join(reasons.get((hid, k), "") for k in kinds if (hid, k) in reasons)
+        lines.append(f"  false alarm {hid}: {why}")
+    if by_kinds:
+        lines.append("  misses by fault kinds: " + ", ".join(
+            f"{k} {n}" for k, n in sorted(by_kinds.items(), key=lambda kv: -kv[1])))
+    return lines
+
+
 def pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.0f}%"
 
@@ -95,13 +145,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     ap.add_argument("--json", type=Path, help="write the figures here")
     ap.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
+    ap.add_argument("--explain", action="append", default=[], metavar="LABEL",
+                    choices=sorted(MAPPING), help="list the misses and false alarms of a truth"
+                    " label, with what the truth and the advisor's case say (repeatable)")
+    ap.add_argument("--reuse", type=Path, metavar="DIR", help="a folder kept by --keep: rerun"
+                    " only `hearth advise` on its data (its cases cleared first); for iterating"
+                    " on rules; implies --no-doc")
     args = ap.parse_args(argv)
+    if args.reuse:
+        args.no_doc = True
     if args.days * 24 > 24 * 14:
         raise SystemExit("--days: at most 14 (the advisor's longest window)")
 
     from hearth.stack import InfluxServer, free_port
 
-    tmp = Path(tempfile.mkdtemp(prefix="hearth-truth-"))
+    tmp = args.reuse or Path(tempfile.mkdtemp(prefix="hearth-truth-"))
     server = InfluxServer(tmp / "influxdb", free_port(), free_port(), INFLUX_USER, INFLUX_PASSWORD)
     server.start()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HEARTH_HOME": str(tmp),
@@ -113,39 +171,50 @@ def main(argv: list[str] | None = None) -> int:
            "HEARTH__INFLUXDB__TIMEOUT_S": "600",
            "HEARTH__COLLECTORS__METRICS_PORT": str(free_port())}
     timings = {}
+    truth_path = tmp / "var" / "sim" / "truth_backfill.json"
     try:
-        timings["generate"] = hearth(env, "registry", "generate", "--households",
-                                     str(args.households), "--seed", str(args.seed))
-        timings["backfill"] = hearth(env, "sim", "--backfill", str(args.days), "--duration-s",
-                                     "0", "--fault-rate", str(args.fault_rate), "--seed",
-                                     str(args.seed))
-        # The backfill samples every device every --interval-s: that is their reporting
-        # interval in this run (the registry's live intervals are shorter).
-        with sqlite3.connect(tmp / "var" / "registry.sqlite3") as conn:
-            conn.execute("UPDATE devices SET interval_s = MAX(interval_s, ?)", (args.interval_s,))
-        truth_path = tmp / "var" / "sim" / "truth_backfill.json"
+        if not args.reuse:
+            timings["generate"] = hearth(env, "registry", "generate", "--households",
+                                         str(args.households), "--seed", str(args.seed))
+            timings["backfill"] = hearth(env, "sim", "--backfill", str(args.days),
+                                         "--duration-s", "0", "--fault-rate",
+                                         str(args.fault_rate), "--seed", str(args.seed))
+            # The backfill samples every device every --interval-s: that is their reporting
+            # interval in this run (the registry's live intervals are shorter).
+            with sqlite3.connect(tmp / "var" / "registry.sqlite3") as conn:
+                conn.execute("UPDATE devices SET interval_s = MAX(interval_s, ?)",
+                             (args.interval_s,))
         truth = json.loads(truth_path.read_text())
         start = datetime.fromtimestamp(truth["period"]["start_ns"] / 1e9, UTC)
         end = datetime.fromtimestamp(truth["period"]["end_ns"] / 1e9, UTC)
-        timings["derive_usage"] = hearth(env, "collect", "derive-usage", "--since",
-                                         start.isoformat(), "--until", end.isoformat())
-        timings["forecast"] = hearth(env, "forecast", "--now", end.isoformat())
+        if args.reuse:
+            with sqlite3.connect(tmp / "var" / "registry.sqlite3") as conn:
+                conn.execute("DELETE FROM case_events")
+                conn.execute("DELETE FROM cases")
+        else:
+            timings["derive_usage"] = hearth(env, "collect", "derive-usage", "--since",
+                                             start.isoformat(), "--until", end.isoformat())
+            timings["forecast"] = hearth(env, "forecast", "--now", end.isoformat())
         timings["advise"] = hearth(env, "advise", "--no-tips", "--now", end.isoformat())
         conn = sqlite3.connect(tmp / "var" / "registry.sqlite3")
         flagged: dict[str, set[str]] = {}
-        for hid, kind in conn.execute("SELECT household_id, kind FROM cases WHERE status IN"
-                                      " ('open', 'acknowledged')"):
+        reasons: dict[tuple[str, str], str] = {}
+        for hid, kind, why in conn.execute("SELECT household_id, kind, reasons FROM cases"
+                                           " WHERE status IN ('open', 'acknowledged')"):
             flagged.setdefault(kind, set()).add(hid)
+            reasons[(hid, kind)] = why
         truth["device_households"] = dict(conn.execute("SELECT device_id, household_id"
                                                        " FROM devices").fetchall())
         conn.close()
     finally:
         server.stop()
-        if not args.keep:
+        if not args.keep and not args.reuse:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             print(f"kept {tmp}")
     rows = score(truth, flagged)
+    for label in args.explain:
+        print("\n".join(explain(truth, flagged, reasons, label)))
     print(f"\n{args.households} homes, {args.days:g} days, seed {args.seed}, fault rate"
           f" {args.fault_rate}/device/day, readings every {args.interval_s} s")
     print(f"{'risk':<20}{'advisor kinds':<34}{'truth':>6}{'flagged':>8}{'hits':>6}"

@@ -13,7 +13,8 @@ Definitions (docs/simulator.md, "Ground truth"); thresholds are `TruthRules` fie
 - self_rationing: in the heating season, once the household has switched its heating on for
   the season, for at least half of the awake-at-home hours the thermostat setpoint in force
   was at most 17 C (or heating off) while the air was below 18 C;
-- faulty devices: every device with a fault episode in the period, with the kinds.
+- faulty devices: every device with a fault episode in the period, with the kinds and the
+  episodes (kind, start and end [ns]).
 Each home's record also carries the numbers behind its labels, and `condensation_h`: hours the
 air's dew point was within 2 C of the coldest surface (DESIGN.md's condensation criterion).
 """
@@ -166,10 +167,14 @@ class TruthAccumulator:
         if schedule is not None and self.start_ns is not None:
             eps = schedule.episodes(self.start_ns, self.end_ns)
             kinds: dict[int, set[str]] = {}
-            for e in eps:
+            spells: dict[int, list[dict]] = {}
+            for e in np.sort(eps, order="start_ns"):
                 kinds.setdefault(int(e["device"]), set()).add(FAULT_KINDS[e["kind"]])
-            devices = [{"device_id": str(schedule.device_ids[d]), "fault_kinds": sorted(k)}
-                       for d, k in sorted(kinds.items())]
+                spells.setdefault(int(e["device"]), []).append({
+                    "kind": FAULT_KINDS[e["kind"]], "start_ns": int(e["start_ns"]),
+                    "end_ns": int(e["end_ns"])})
+            devices = [{"device_id": str(schedule.device_ids[d]), "fault_kinds": sorted(k),
+                        "episodes": spells[d]} for d, k in sorted(kinds.items())]
         return {"period": {"start_ns": self.start_ns, "end_ns": self.end_ns},
                 "rules": r.__dict__, "households": homes, "devices": devices}
 

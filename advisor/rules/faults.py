@@ -41,6 +41,46 @@ def silent_devices(age_s: np.ndarray, interval_s: np.ndarray, silent_intervals: 
     return silent, worst
 
 
+def repeat_runs(time_s: np.ndarray, gap_s: np.ndarray,
+                amount: np.ndarray | None = None) -> tuple[int, float, float]:
+    """The longest run of consecutive repeated readings of one device.
+
+    Each row is a reading equal to the one before it (a repeat), at `time_s` [s], `gap_s` [s]
+    after that previous reading; `amount` per row (e.g. the energy the reported power implies
+    over the gap [kWh]). Rows are consecutive readings when one row's time minus the previous
+    row's equals its gap. Returns (repeats, span [s], amount) of the run with the most repeats
+    and, separately, the largest amount over any run: (max repeats, their span, max amount)."""
+    t = np.asarray(time_s, dtype=np.float64)
+    gap = np.asarray(gap_s, dtype=np.float64)
+    amt = np.zeros_like(t) if amount is None else np.nan_to_num(np.asarray(amount, np.float64))
+    if not len(t):
+        return 0, 0.0, 0.0
+    order = np.argsort(t, kind="stable")
+    t, gap, amt = t[order], gap[order], amt[order]
+    # A new run starts where this repeat's previous reading is not the previous repeat.
+    new = np.ones(len(t), bool)
+    new[1:] = np.abs((t[1:] - t[:-1]) - gap[1:]) > 0.5
+    run = np.cumsum(new) - 1
+    repeats = np.bincount(run)
+    span = np.bincount(run, weights=gap)
+    total = np.bincount(run, weights=amt)
+    best = int(np.argmax(repeats))
+    return int(repeats[best]), float(span[best]), float(total.max())
+
+
+def stuck_readings(repeats: np.ndarray, repeat_s: np.ndarray, still_kwh: np.ndarray,
+                   min_repeats: int = 3, min_span_s: float = 1200.0,
+                   still_min_kwh: float = 0.02) -> np.ndarray:
+    """Per device (H, K) whether it froze: a run of at least `min_repeats` readings each equal
+    to the one before, spanning at least `min_span_s` [s] (thermostats: temperature and humidity
+    both unchanged), or a meter register standing still while the meter's own power or flow
+    readings say it should have counted at least `still_min_kwh` [kWh]."""
+    rep = np.nan_to_num(np.asarray(repeats, dtype=np.float64))
+    span = np.nan_to_num(np.asarray(repeat_s, dtype=np.float64))
+    still = np.nan_to_num(np.asarray(still_kwh, dtype=np.float64))
+    return ((rep >= min_repeats) & (span >= min_span_s)) | (still >= still_min_kwh)
+
+
 def implausible_readings(min_temp_c: np.ndarray, max_temp_c: np.ndarray, low_c: float = -5.0,
                          high_c: float = 45.0) -> np.ndarray:
     """Most extreme thermostat reading outside what a home can be [C] (H,); NaN if none."""

@@ -266,6 +266,12 @@ class AdvisorSettings(Section):
                                            " [kWh/bucket] (above a 40 kW boiler's half hour)")
     fault_stuck_hours: float = Field(2.0, gt=0, description="A device repeating one reading"
                                      " this long [h]")
+    fault_frozen_repeats: int = Field(3, ge=1, description="A thermostat whose temperature and"
+                                      " humidity repeat exactly this many readings in a row")
+    fault_frozen_min_s: float = Field(1200.0, ge=0, description="... spanning at least [s]")
+    fault_still_register_kwh: float = Field(0.02, gt=0, description="A meter register standing"
+                                            " still while its own power readings say it should"
+                                            " have counted this much [kWh]")
     fault_temp_low_c: float = Field(-5.0, description="Thermostat readings below: implausible")
     fault_temp_high_c: float = Field(45.0, description="Thermostat readings above: implausible")
     fault_cooling_hours: float = Field(3.0, gt=0, description="Heating on this long ... [h]")
