@@ -256,11 +256,12 @@ def _faults(inp: AdviceInputs, s: AdvisorSettings) -> RuleResult:
                                        s.fault_silent_intervals, s.fault_silent_grace_s,
                                        inp.device_max_gap_s)
         if inp.device_bulk_interval_s is not None:
-            # Bulk history: its gaps against its own step (or the registry's interval).
+            # Bulk history: its gaps against its own step (or the registry's interval). Its
+            # timestamps sit exactly on that step, so the grace for delivery delays is not added.
             interval = np.where(np.isfinite(inp.device_bulk_interval_s),
                                 inp.device_bulk_interval_s, inp.device_interval_s)
             b_silent, b_worst = silent_devices(inp.device_bulk_age_s, interval,
-                                               s.fault_silent_intervals, s.fault_silent_grace_s,
+                                               s.fault_silent_intervals, 0.0,
                                                inp.device_bulk_max_gap_s)
             silent, worst = silent | b_silent, np.maximum(worst, b_worst)
         stuck = np.zeros(silent.shape, dtype=bool)

@@ -40,9 +40,10 @@ MAPPING = {
     "self_rationing": ("self_rationing",),
     "device_fault": ("device_fault",),
 }
-# Fault kinds visible in the data (Modbus exceptions and slow answers are not written to InfluxDB
-# by a backfill, so no reading shows them).
-VISIBLE_FAULTS = {"silent", "reset", "stuck", "spike"}
+# Fault kinds that can show in the data: a Modbus unit answering with an exception gives no
+# reading (a gap, like a silence); a slow answer still gives the reading, so nothing shows. Of
+# these, only the episodes that changed what the device sent count (`changed_readings`).
+VISIBLE_FAULTS = {"silent", "reset", "stuck", "spike", "exception"}
 
 
 def hearth(env: dict, *args: str, timeout_s: float = 3600) -> float:
@@ -62,7 +63,7 @@ def score(truth: dict, flagged: dict[str, set[str]]) -> list[dict]:
     for d in truth.get("devices", []):
         hid = device_home.get(d["device_id"])
         if hid:
-            faulty.setdefault(hid, set()).update(d["fault_kinds"])
+            faulty.setdefault(hid, set()).update(observed_kinds(d))
     rows = []
     for label, kinds in MAPPING.items():
         got = set().union(*(flagged.get(k, set()) for k in kinds))
@@ -85,7 +86,7 @@ def _home_faults(truth: dict) -> dict[str, list[tuple[str, dict]]]:
     for d in truth.get("devices", []):
         hid = device_home.get(d["device_id"])
         for e in d.get("episodes", []):
-            if hid:
+            if hid and e.get("changed_readings", True):
                 out.setdefault(hid, []).append((d["device_id"], e))
     return out
 
@@ -126,6 +127,14 @@ def explain(truth: dict, flagged: dict[str, set[str]], reasons: dict[tuple[str, 
         lines.append("  misses by fault kinds: " + ", ".join(
             f"{k} {n}" for k, n in sorted(by_kinds.items(), key=lambda kv: -kv[1])))
     return lines
+
+
+def observed_kinds(device: dict) -> set[str]:
+    """A faulty device's fault kinds, counting only episodes that changed what it sent (a meter
+    stuck while nothing is used reports exactly what a working one would: no one can see it)."""
+    if "episodes" not in device:
+        return set(device["fault_kinds"])
+    return {e["kind"] for e in device["episodes"] if e.get("changed_readings", True)}
 
 
 def pct(value: float | None) -> str:
@@ -223,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         rec, pre = pct(r["recall"]), pct(r["precision"])
         print(f"{r['risk']:<20}{r['advisor']:<34}{r['truth']:>6}{r['flagged']:>8}{r['hits']:>6}"
               f"{rec:>8}{pre:>10}")
+    hidden = sum(1 for d in truth.get("devices", []) for e in d.get("episodes", [])
+                 if e["kind"] in VISIBLE_FAULTS and not e.get("changed_readings", True))
+    print(f"fault episodes that changed no reading (not counted): {hidden}")
     print("times: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "timings_s": timings,

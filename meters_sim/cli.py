@@ -159,7 +159,7 @@ def handler(args: argparse.Namespace, settings) -> int:
         with InfluxClient.from_settings(settings) as client:
             client.ensure_database()
             res = backfill(client, sim, views, args.backfill, s.backfill_interval_s, truth)
-        _write_truth(truth_backfill, truth.labels(views.schedule))
+        _write_truth(truth_backfill, truth.labels(views.schedule, views.injector.changed))
         checkpoint()
         print(f"backfill: {args.backfill:g} days, {res.points['meter']} meter,"
               f" {res.points['thermostat']} thermostat and {res.points['weather']} weather points"
@@ -214,7 +214,7 @@ def handler(args: argparse.Namespace, settings) -> int:
         print(f"sim: stopped after {stats.steps} steps; {stats.published} MQTT readings published")
 
     asyncio.run(live())
-    _write_truth(truth_live, truth.labels(views.schedule))
+    _write_truth(truth_live, truth.labels(views.schedule, views.injector.changed))
     return 0
 
 

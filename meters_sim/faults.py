@@ -145,6 +145,10 @@ class FaultInjector:
         self.offsets: dict[tuple[int, str], float] = {}
         self.applied_resets: set[tuple[int, int]] = set()
         self.last: dict[str, np.ndarray] = {}   # field -> last value sent, by device index
+        # Episodes (device index, start ns) that changed what a device sent: a reading dropped
+        # or altered. A spell that alters nothing (a meter stuck while nothing is used, a silence
+        # between two sample times) leaves no trace in any data and is not labelled a fault.
+        self.changed: set[tuple[int, int]] = set()
 
     def apply(self, time_ns: np.ndarray, values: dict[str, np.ndarray], device_index: np.ndarray,
               counters: tuple[str, ...] = ("energy_kwh", "volume_m3", "energy_wh_total"),
@@ -168,8 +172,11 @@ class FaultInjector:
             c = col_of[int(e["device"])]
             kind = FAULT_KINDS[e["kind"]]
             inside = (time_ns >= e["start_ns"]) & (time_ns < max(e["end_ns"], e["start_ns"] + 1))
+            key = (int(e["device"]), int(e["start_ns"]))
             if kind in ("silent", "exception"):   # no reading reaches a collector
                 present[inside, c] = False
+                if inside.any():
+                    self.changed.add(key)
             elif kind == "reset":
                 key = (int(e["device"]), int(e["start_ns"]))
                 k = int(np.searchsorted(time_ns, e["start_ns"]))
@@ -180,6 +187,8 @@ class FaultInjector:
                     if name in values:
                         v0 = float(values[name][k, c])
                         values[name][k:, c] -= v0
+                        if v0 != 0:
+                            self.changed.add(key)
                         okey = (int(e["device"]), name)
                         self.offsets[okey] = self.offsets.get(okey, 0.0) + v0
             elif kind == "stuck":
@@ -193,6 +202,9 @@ class FaultInjector:
                         last = self.last.get(name)
                         frozen = arr[0, c] if last is None or np.isnan(last[e["device"]]) \
                             else last[e["device"]]
+                    if not np.array_equal(arr[idx, c], np.full(len(idx), frozen),
+                                          equal_nan=True):
+                        self.changed.add(key)
                     arr[idx, c] = frozen
             elif kind == "spike":
                 k = int(np.searchsorted(time_ns, e["start_ns"]))
@@ -201,7 +213,10 @@ class FaultInjector:
                 for name, (mode, amount) in (spike_fields or {}).items():
                     if name in values:
                         arr = values[name]
+                        before = arr[k, c]
                         arr[k, c] = arr[k, c] * e["magnitude"] if mode == "mul" else amount
+                        if arr[k, c] != before and not np.isnan(before):
+                            self.changed.add(key)
         n = len(self.schedule.device_ids)
         for name, arr in values.items():
             self.last.setdefault(name, np.full(n, np.nan))[device_index] = arr[-1]

@@ -14,7 +14,8 @@ Definitions (docs/simulator.md, "Ground truth"); thresholds are `TruthRules` fie
   the season, for at least half of the awake-at-home hours the thermostat setpoint in force
   was at most 17 C (or heating off) while the air was below 18 C;
 - faulty devices: every device with a fault episode in the period, with the kinds and the
-  episodes (kind, start and end [ns]).
+  episodes (kind, start and end [ns], and whether it changed any reading the device sent:
+  `changed_readings`, when the injector is given).
 Each home's record also carries the numbers behind its labels, and `condensation_h`: hours the
 air's dew point was within 2 C of the coldest surface (DESIGN.md's condensation criterion).
 """
@@ -132,8 +133,12 @@ class TruthAccumulator:
             flagged += (acc[0] > r.damp_hours_in_12) | (acc[1] > r.severe_hours)
         return flagged, np.full(self.pf.n, total)
 
-    def labels(self, schedule: FaultSchedule | None = None) -> dict:
-        """{'households': [one dict per home], 'devices': [faulty devices], 'period': ...}."""
+    def labels(self, schedule: FaultSchedule | None = None,
+               changed: set[tuple[int, int]] | None = None) -> dict:
+        """{'households': [one dict per home], 'devices': [faulty devices], 'period': ...}.
+
+        `changed`: the (device index, start ns) of the episodes that altered what a device sent
+        (`FaultInjector.changed`); each episode then says so in `changed_readings`."""
         r = self.rules
         pf = self.pf
         enough = self.awake_h >= r.min_awake_hours
@@ -170,9 +175,11 @@ class TruthAccumulator:
             spells: dict[int, list[dict]] = {}
             for e in np.sort(eps, order="start_ns"):
                 kinds.setdefault(int(e["device"]), set()).add(FAULT_KINDS[e["kind"]])
-                spells.setdefault(int(e["device"]), []).append({
-                    "kind": FAULT_KINDS[e["kind"]], "start_ns": int(e["start_ns"]),
-                    "end_ns": int(e["end_ns"])})
+                spell = {"kind": FAULT_KINDS[e["kind"]], "start_ns": int(e["start_ns"]),
+                         "end_ns": int(e["end_ns"])}
+                if changed is not None:
+                    spell["changed_readings"] = (int(e["device"]), int(e["start_ns"])) in changed
+                spells.setdefault(int(e["device"]), []).append(spell)
             devices = [{"device_id": str(schedule.device_ids[d]), "fault_kinds": sorted(k),
                         "episodes": spells[d]} for d, k in sorted(kinds.items())]
         return {"period": {"start_ns": self.start_ns, "end_ns": self.end_ns},

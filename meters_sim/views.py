@@ -173,7 +173,8 @@ class DeviceViews:
         inj = self.injector
         return {"offsets": [[str(self.device_id[d]), name, value]
                             for (d, name), value in inj.offsets.items()],
-                "applied_resets": [[str(self.device_id[d]), t] for d, t in inj.applied_resets]}
+                "applied_resets": [[str(self.device_id[d]), t] for d, t in inj.applied_resets],
+                "changed": [[str(self.device_id[d]), t] for d, t in inj.changed]}
 
     def restore_fault_state(self, state: dict) -> None:
         inj = self.injector
@@ -183,6 +184,9 @@ class DeviceViews:
         for device_id, t in state.get("applied_resets", []):
             if device_id in self._index_of:
                 inj.applied_resets.add((self._index_of[device_id], int(t)))
+        for device_id, t in state.get("changed", []):
+            if device_id in self._index_of:
+                inj.changed.add((self._index_of[device_id], int(t)))
 
     # ---------------------------------------------------------------- live lookups
     def device_values(self, i: int) -> dict[str, float] | None:
