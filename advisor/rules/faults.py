@@ -3,7 +3,10 @@
 - silent: no reading for longer than `silent_intervals` reporting intervals plus a grace period;
 - counter backwards: a cumulative energy register that falls between buckets;
 - spike: usage in a bucket far above the household's own range (its 95th percentile);
-- heating on while the room keeps cooling: heating on for hours while the temperature falls.
+- heating on while the room keeps cooling: heating on for hours while the temperature falls;
+- stuck: a thermostat repeating its exact reading (temperature and humidity) for a run of
+  readings, a meter register standing still while the meter itself reports power or gas flow,
+  or readings repeating one value for hours (`repeat_runs`, `stuck_readings`).
 """
 
 from __future__ import annotations
@@ -180,7 +183,7 @@ def device_faults(silent: np.ndarray, worst_silence_s: np.ndarray, counter_drop_
                                                                    stuck[n["row"]], strict=True)
                                             if s and d]
             who = f" ({', '.join(names)})" if names else ""
-            parts.append(f"{n['n_stuck']} device(s) repeating the same reading for hours{who}")
+            parts.append(f"{n['n_stuck']} device(s) stuck, repeating the same reading{who}")
         if n["implausible_c"] is not None:
             parts.append(f"a thermostat reading of {n['implausible_c']:.0f} C, which no home has")
         if n["counter_drop_kwh"]:

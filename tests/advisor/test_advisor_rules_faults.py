@@ -9,7 +9,9 @@ from advisor.rules.faults import (
     counter_backwards,
     heating_not_heating,
     implausible_readings,
+    repeat_runs,
     silent_devices,
+    stuck_readings,
     usage_spikes,
 )
 
@@ -77,5 +79,39 @@ def test_stuck_and_implausible_in_the_reason():
                       np.array([["T1"], ["T2"]]), stuck=np.array([[True], [False]]),
                       implausible_c=np.array([np.nan, 85.0]))
     assert r.flagged.all()
-    assert "repeating the same reading for hours (T1)" in r.reason_of(0)
+    assert "stuck, repeating the same reading (T1)" in r.reason_of(0)
     assert "reading of 85 C" in r.reason_of(1)
+
+
+def test_repeat_runs_counts_consecutive_repeats_only():
+    # Repeats at 600 s steps: a run of 3 (1200..2400), then one alone after a reading that moved
+    # (3600 follows 3000, not 2400), then a run of 2 across a 1200 s gap (5400, 6600).
+    t = np.array([1200.0, 1800.0, 2400.0, 3600.0, 5400.0, 6600.0])
+    gap = np.array([600.0, 600.0, 600.0, 600.0, 600.0, 1200.0])
+    kwh = np.array([0.01, 0.01, 0.01, 0.05, 0.02, 0.02])
+    n, span, most = repeat_runs(t, gap, kwh)
+    assert (n, span) == (3, 1800.0) and most == pytest.approx(0.05)
+    assert repeat_runs(np.array([]), np.array([])) == (0, 0.0, 0.0)
+    # Order does not matter.
+    assert repeat_runs(t[::-1], gap[::-1], kwh[::-1]) == (n, span, most)
+
+
+@pytest.mark.parametrize(("repeats", "span_s", "still_kwh", "stuck"), [
+    (3, 1200.0, 0.0, True),      # at both thresholds
+    (2, 1800.0, 0.0, False),     # one repeat short
+    (3, 1199.0, 0.0, False),     # fast readings: too short a spell
+    (0, 0.0, 0.02, True),        # a register that should have counted 2 counts of 0.01 kWh
+    (0, 0.0, 0.0199, False),
+    (np.nan, np.nan, np.nan, False),
+])
+def test_stuck_readings_thresholds(repeats, span_s, still_kwh, stuck):
+    out = stuck_readings(np.array([[repeats]]), np.array([[span_s]]), np.array([[still_kwh]]),
+                         min_repeats=3, min_span_s=1200.0, still_min_kwh=0.02)
+    assert out.tolist() == [[stuck]]
+
+
+def test_silence_in_bulk_history_without_grace():
+    # Bulk history every 600 s: three readings missing (a 2400 s gap) is silent, two is not.
+    gap = np.array([[2400.0], [1800.0]])
+    silent, _ = silent_devices(np.full((2, 1), np.nan), np.full((2, 1), 600.0), 3.0, 0.0, gap)
+    assert silent[:, 0].tolist() == [True, False]

@@ -175,3 +175,37 @@ def test_sim_readings_are_collector_readings(portfolio_60, devices_60):
     for r in views.readings(protocol="mqtt"):
         reading = Reading(**dataclasses.asdict(r))
         assert reading.time_ns == sim.time_ns and reading.fields == r.fields
+
+
+class _FixedSchedule(FaultSchedule):
+    """Crafted episodes (device, kind, start ns, end ns, magnitude) instead of random ones."""
+
+    def __init__(self, rows):
+        super().__init__(["D0", "D1", "D2", "D3"], np.zeros(4, bool), np.ones(4, bool),
+                         FaultConfig(rate_per_device_day=1.0), seed=0)
+        self.rows = np.array(rows, dtype=self.dtype)
+
+    def episodes(self, start_ns, end_ns):
+        return self.rows
+
+
+def test_injector_records_only_episodes_that_changed_a_reading():
+    from meters_sim.faults import FaultInjector
+
+    s = 1_000_000_000
+    k = {name: FAULT_KINDS.index(name) for name in FAULT_KINDS}
+    times = np.arange(10, dtype=np.int64) * 600 * s
+    rows = [(0, k["stuck"], 1200 * s, 3000 * s, 0.0),     # D0 stuck while its values stand still
+            (1, k["stuck"], 1200 * s, 3000 * s, 0.0),     # D1 stuck while its values move
+            (2, k["silent"], 610 * s, 1190 * s, 0.0),     # D2 silent between two samples
+            (2, k["spike"], 3000 * s, 3000 * s, 50.0),    # ... and a x50 spike on zero power
+            (3, k["silent"], 1100 * s, 1300 * s, 0.0)]    # D3 loses the 1200 s reading
+    power = np.zeros((10, 4))
+    power[:, 0] = 120.0
+    power[:, 1] = 100.0 + np.arange(10)
+    values = {"power_w": power}
+    inj = FaultInjector(_FixedSchedule(rows))
+    present = inj.apply(times, values, np.arange(4), spike_fields={"power_w": ("mul", 0.0)})
+    assert inj.changed == {(1, 1200 * s), (3, 1100 * s)}
+    assert present[:, 2].all() and not present[2, 3] and present[:, :3].all()
+    assert (values["power_w"][2:5, 1] == 101.0).all()   # D1 frozen on its last reading
