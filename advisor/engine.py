@@ -308,7 +308,8 @@ def _faults(inp: AdviceInputs, s: AdvisorSettings) -> RuleResult:
             off = _supply_off(inp, s)
             heating_on = np.where(off, 0, heating_on)
         fall = heating_not_heating(heating_on, inp.temp_c, inp.step_h,
-                                   s.fault_cooling_hours, s.fault_cooling_drop_c)
+                                   s.fault_cooling_hours, s.fault_cooling_drop_c,
+                                   inp.setpoint_c, s.fault_cooling_setback_c)
     return device_faults(silent, worst, drop, spike, fall, inp.device_ids, s.fault_cooling_hours,
                          stuck, implausible)
 

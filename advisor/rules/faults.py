@@ -119,9 +119,20 @@ def usage_spikes(usage_kwh: np.ndarray, baseline_p95_kwh: np.ndarray, ratio: flo
 
 
 def heating_not_heating(heating_on: np.ndarray, temp_c: np.ndarray, step_h: float,
-                        hours: float = 3.0, drop_c: float = 1.0) -> np.ndarray:
-    """Largest fall in temperature over `hours` with the heating on throughout [C] (H,)."""
+                        hours: float = 3.0, drop_c: float = 1.0,
+                        setpoint_c: np.ndarray | None = None,
+                        setback_c: float = 0.5) -> np.ndarray:
+    """Largest fall in temperature over `hours` with the heating on throughout [C] (H,).
+
+    A bucket whose setpoint [C] is more than `setback_c` [C] below the previous bucket's does not
+    count as on throughout: the call for heat read at the bucket's end may have stopped within
+    it, and a room cooling towards a lowered setpoint is no fault."""
     on = np.nan_to_num(as_float(heating_on)) >= 0.5
+    if setpoint_c is not None and on.shape[1] > 1:
+        sp = as_float(setpoint_c)
+        with np.errstate(invalid="ignore"):
+            lowered = sp[:, 1:] < sp[:, :-1] - setback_c
+        on[:, 1:] &= ~lowered
     temp = as_float(temp_c)
     w = max(1, round(hours / step_h))
     if temp.shape[1] <= w:

@@ -276,6 +276,8 @@ class AdvisorSettings(Section):
     fault_temp_high_c: float = Field(45.0, description="Thermostat readings above: implausible")
     fault_cooling_hours: float = Field(3.0, gt=0, description="Heating on this long ... [h]")
     fault_cooling_drop_c: float = Field(1.0, gt=0, description="... while the room cools by [C]")
+    fault_cooling_setback_c: float = Field(0.5, ge=0, description="... not counting buckets whose"
+                                           " setpoint was lowered by more than [C]")
     # Cases.
     auto_close_h: float = Field(48.0, ge=0, description="Close a case once clear this long [h]")
     auto_close_exclude: list[str] = Field(["damp_mould"], description="Kinds never auto-closed"

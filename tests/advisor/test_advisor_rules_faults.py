@@ -115,3 +115,17 @@ def test_silence_in_bulk_history_without_grace():
     gap = np.array([[2400.0], [1800.0]])
     silent, _ = silent_devices(np.full((2, 1), np.nan), np.full((2, 1), 600.0), 3.0, 0.0, gap)
     assert silent[:, 0].tolist() == [True, False]
+
+
+def test_a_lowered_setpoint_is_not_heating_that_does_not_heat():
+    # Heating read as on at every half hour's end; the room falls 2 C after the setpoint drops
+    # from 20 to 17 C (by 3 C: a set-back) or to 19.6 C (by 0.4 C: within 0.5 C, still a fault).
+    temp = np.array([[20.0] * 6 + [18.0] * 2] * 3)
+    on = np.ones_like(temp)
+    sp = np.full_like(temp, 20.0)
+    sp[0, 6:] = 17.0
+    sp[1, 6:] = 19.6
+    fall = heating_not_heating(on, temp, 0.5, hours=3.0, drop_c=1.0, setpoint_c=sp,
+                               setback_c=0.5)
+    assert fall.tolist() == [0.0, 2.0, 2.0]
+    assert heating_not_heating(on, temp, 0.5, 3.0, 1.0).tolist() == [2.0, 2.0, 2.0]
