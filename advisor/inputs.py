@@ -339,7 +339,8 @@ class InputLoader:
         standing registers should have counted [kWh]).
 
         A thermostat's reading repeats when its temperature and humidity both equal the
-        previous reading's (sensors jitter in their last digit, a frozen one does not). A meter's
+        previous reading's (sensors jitter in their last digit, a frozen one does not), humidity
+        not pinned at 0 or 100 %. A meter's
         register stands still when it equals the previous reading; the energy it should have
         counted is the lower of the two power (or gas flow) readings times the gap between them:
         a working register cannot stand still while power is drawn."""
@@ -348,9 +349,12 @@ class InputLoader:
         gas_kwh_per_m3 = GAS_VOLUME_CORRECTION * self._calorific_mj_per_m3() / 3.6
         low = '("r" - ABS("d") / 2)'   # the lower of two readings from their mean and change
         queries = (
+            # Humidity pinned at the end of its range (100 % in a condensing room) has no jitter
+            # left to lose: those repeats say nothing.
             (f'SELECT "g" FROM (SELECT DIFFERENCE("temp_c") AS a, DIFFERENCE("humidity_pct")'
-             f' AS b, ELAPSED("temp_c", 1s) AS g FROM {self.raw}."thermostat" WHERE {window}'
-             f' GROUP BY "device") WHERE "a" = 0 AND "b" = 0 GROUP BY "device"', None),
+             f' AS b, MOVING_AVERAGE("humidity_pct", 2) AS h, ELAPSED("temp_c", 1s) AS g FROM'
+             f' {self.raw}."thermostat" WHERE {window} GROUP BY "device") WHERE "a" = 0 AND'
+             f' "b" = 0 AND "h" > 0 AND "h" < 100 GROUP BY "device"', None),
             (f'SELECT "g", {low} AS p FROM (SELECT DIFFERENCE("energy_kwh") AS a,'
              f' MOVING_AVERAGE("power_w", 2) AS r, DIFFERENCE("power_w") AS d,'
              f' ELAPSED("energy_kwh", 1s) AS g FROM {self.raw}."meter" WHERE {window}'

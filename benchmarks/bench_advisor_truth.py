@@ -46,6 +46,18 @@ MAPPING = {
 VISIBLE_FAULTS = {"silent", "reset", "stuck", "spike", "exception"}
 
 
+# How the device_fault row is counted (written with the figures).
+FAULT_COUNTING = """\
+How `device_fault` is counted: a home is truly affected when one of its devices had a fault
+episode that changed what the device sent (`changed_readings` in the truth file: a reading
+dropped by a silence or a Modbus exception, a register reset, a spike, or a stuck spell whose
+frozen values differ from what the device would have sent). An episode that changed nothing (a
+gas meter stuck while no gas was used reports exactly what a working meter would; a silence of
+a few minutes between two readings) leaves no trace in any data, for the advisor or for a
+council's own analyst, and is not counted ({hidden} such episodes in this run). Slow Modbus
+answers still deliver the reading, so they never change one."""
+
+
 def hearth(env: dict, *args: str, timeout_s: float = 3600) -> float:
     t0 = time.perf_counter()
     print(f"$ hearth {' '.join(args)}", flush=True)
@@ -262,6 +274,8 @@ simulated {args.days:g} days). Machine: {machine()}; shared with other sessions.
 
 Goal recall >= 95% and precision >= 90% per risk: {"met" if met else "NOT met"}.
 Times: {", ".join(f"{k} {v:.0f} s" for k, v in timings.items())}.
+
+{FAULT_COUNTING.format(hidden=hidden)}
 """)
     return 0
 
