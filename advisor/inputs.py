@@ -397,7 +397,8 @@ class InputLoader:
         group = f"GROUP BY time({bucket_h}h), \"device\" fill(none)"
         out: dict[str, float] = {}
         queries = (
-            (f'SELECT SPREAD("temp_c") AS a, SPREAD("humidity_pct") AS b, COUNT("temp_c") AS n'
+            (f'SELECT SPREAD("temp_c") AS a, SPREAD("humidity_pct") AS b, COUNT("temp_c") AS n,'
+             f' MAX("humidity_pct") AS hi, MIN("humidity_pct") AS lo'
              f' FROM {self.raw}."thermostat" WHERE {window} {group}', "thermostat"),
             (f'SELECT SPREAD("voltage_v") AS a, SPREAD("voltage_v") AS b, COUNT("voltage_v")'
              f' AS n FROM {self.raw}."meter" WHERE {window} AND "fuel" = \'electricity\''
@@ -416,6 +417,8 @@ class InputLoader:
                     still &= np.nan_to_num(s.values["f"]) > 0
                 else:
                     still &= s.values["b"] == 0
+                if what == "thermostat":  # humidity pinned at 0 or 100 %: saturated, not stuck
+                    still &= (s.values["hi"] < 100) & (s.values["lo"] > 0)
                 if still.any():
                     dev = s.tags.get("device", "")
                     out[dev] = out.get(dev, 0.0) + float(still.sum()) * bucket_h

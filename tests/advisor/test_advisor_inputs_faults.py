@@ -49,8 +49,8 @@ def _write(settings, now: datetime) -> None:
             if n == 2 and 100 <= k < 103:
                 temp, rh = 19.5, 56.5
             # T5 in a condensing room: humidity pinned at 100 % and the temperature steady for
-            # 5 readings: saturated, not frozen.
-            if n == 5 and 100 <= k < 105:
+            # 4 hours: saturated, not frozen.
+            if n == 5 and 96 <= k < 120:
                 temp, rh = 9.0, 100.0
             # T3 loses 3 readings in a row (a 40 min gap); T4 loses 2 (a 30 min gap).
             if (n == 3 and 200 <= k < 203) or (n == 4 and 200 <= k < 202):
@@ -105,7 +105,7 @@ def test_device_fault_inputs_from_bulk_history(loaded):
     repeats = _by_device(inp, inp.device_repeats)
     span = _by_device(inp, inp.device_repeat_s)
     assert (repeats["T1"], span["T1"]) == (3, 1800.0) and repeats["T2"] == 2
-    assert repeats["T5"] == 0
+    assert repeats["T5"] == 0 and _by_device(inp, inp.device_stuck_h)["T5"] == 0
     still = _by_device(inp, inp.device_still_kwh)
     assert still["E2"] == pytest.approx(150 * 600 / 3.6e6, rel=1e-3)
     assert still["E3"] == pytest.approx(100 * 600 / 3.6e6, rel=1e-3)
