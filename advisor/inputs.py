@@ -19,6 +19,9 @@ from advisor.rules.base import row_quantile
 from hearth.errors import HearthError
 
 GAS_VOLUME_CORRECTION = 1.02264   # volume to standard conditions (DESIGN.md)
+# Relative humidity this close to the ends of its range is pinned there (sensors saturate at
+# 100 % in a condensing room, many report 99.9): repeats there are no sign of a frozen sensor.
+RH_PINNED_LOW, RH_PINNED_HIGH = 0.1, 99.9   # [%RH]
 
 log = logging.getLogger(__name__)
 NS_PER_S = 1_000_000_000
@@ -354,7 +357,8 @@ class InputLoader:
             (f'SELECT "g" FROM (SELECT DIFFERENCE("temp_c") AS a, DIFFERENCE("humidity_pct")'
              f' AS b, MOVING_AVERAGE("humidity_pct", 2) AS h, ELAPSED("temp_c", 1s) AS g FROM'
              f' {self.raw}."thermostat" WHERE {window} GROUP BY "device") WHERE "a" = 0 AND'
-             f' "b" = 0 AND "h" > 0 AND "h" < 100 GROUP BY "device"', None),
+             f' "b" = 0 AND "h" > {RH_PINNED_LOW} AND "h" < {RH_PINNED_HIGH} GROUP BY "device"',
+             None),
             (f'SELECT "g", {low} AS p FROM (SELECT DIFFERENCE("energy_kwh") AS a,'
              f' MOVING_AVERAGE("power_w", 2) AS r, DIFFERENCE("power_w") AS d,'
              f' ELAPSED("energy_kwh", 1s) AS g FROM {self.raw}."meter" WHERE {window}'
@@ -418,7 +422,7 @@ class InputLoader:
                 else:
                     still &= s.values["b"] == 0
                 if what == "thermostat":  # humidity pinned at 0 or 100 %: saturated, not stuck
-                    still &= (s.values["hi"] < 100) & (s.values["lo"] > 0)
+                    still &= (s.values["hi"] < RH_PINNED_HIGH) & (s.values["lo"] > RH_PINNED_LOW)
                 if still.any():
                     dev = s.tags.get("device", "")
                     out[dev] = out.get(dev, 0.0) + float(still.sum()) * bucket_h

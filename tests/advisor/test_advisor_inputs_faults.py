@@ -51,7 +51,7 @@ def _write(settings, now: datetime) -> None:
             # T5 in a condensing room: humidity pinned at 100 % and the temperature steady for
             # 4 hours: saturated, not frozen.
             if n == 5 and 96 <= k < 120:
-                temp, rh = 9.0, 100.0
+                temp, rh = 19.0, 100.0
             # T3 loses 3 readings in a row (a 40 min gap); T4 loses 2 (a 30 min gap).
             if (n == 3 and 200 <= k < 203) or (n == 4 and 200 <= k < 202):
                 pass
