@@ -411,7 +411,9 @@ class InputLoader:
              f' COUNT("energy_kwh") AS n FROM {self.raw}."meter" WHERE {window}'
              f' AND "fuel" = \'gas\' {group}', "gas"),
         )
-        for q, what in queries:
+        for inner, what in queries:
+            # Only the still hours come back (not every device-hour of the window).
+            q = f'SELECT * FROM ({inner}) WHERE "a" = 0 AND "n" >= 3 GROUP BY "device"'
             for s in self.client.query(q):
                 n = s.values.get("n")
                 if n is None or not len(n):
