@@ -144,15 +144,43 @@ def occupied_hours(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
     return waking & np.where(usable, active, True)
 
 
+def fuel_wanted(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, np.ndarray]:
+    """Per bucket whether gas would flow if it could (H, S), for meters that report no supply
+    switch: the thermostat calls for heat (its setpoint above the room's temperature and above
+    `frost_setpoint_c`, a thermostat turned down to frost protection being off; not the
+    reported `heating_on`, which is the boiler firing and stops when the gas does), or people
+    are in and active in a home that habitually uses gas then (a combi boiler's hot water,
+    cooking: at least `gas_in_use_share` of those buckets with gas flowing while in credit)."""
+    temp = inp.waking_temp_c()
+    if temp is None:
+        return {}
+    wanted = np.zeros(temp.shape, dtype=bool)
+    if inp.setpoint_c is not None:
+        setpoint = np.nan_to_num(np.asarray(inp.setpoint_c, dtype=np.float64), nan=-99.0)
+        with np.errstate(invalid="ignore"):
+            wanted |= (setpoint > s.frost_setpoint_c) & (np.nan_to_num(setpoint - temp,
+                                                                       nan=-1.0) > 0.25)
+    gas = inp.usage_kwh.get("gas")
+    if gas is not None:
+        active = occupied_hours(inp, s)
+        credit = inp.credit_gbp.get("gas")
+        in_credit = np.ones(gas.shape, bool) if credit is None else \
+            ~(np.nan_to_num(np.asarray(credit), nan=1.0) <= 0)
+        seen = active & in_credit & np.isfinite(gas)
+        used = seen & (np.asarray(gas) >= s.no_use_kwh_per_step)
+        habit = used.sum(axis=1) >= s.gas_in_use_share * np.maximum(seen.sum(axis=1), 1)
+        habit &= seen.sum(axis=1) > 0
+        wanted |= active & habit[:, None]
+    return {"gas": wanted}
+
+
 def _supply_off(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
-    """Per bucket whether a prepaid supply is off (H, S); gas counts as wanted while the
-    thermostat calls for heat."""
-    demand = {}
-    if inp.heating_on is not None:
-        demand["gas"] = np.nan_to_num(np.asarray(inp.heating_on, dtype=np.float64)) >= 0.5
+    """Per bucket whether a prepaid supply is off (H, S)."""
     return supply_off_mask(inp.credit_gbp, inp.voltage_v, s.supply_off_credit_gbp,
                            supply_on=inp.supply_on, usage_kwh=inp.usage_kwh,
-                           no_use_kwh=s.no_use_kwh_per_step, demand=demand)
+                           no_use_kwh=s.no_use_kwh_per_step, demand=fuel_wanted(inp, s),
+                           evidence_steps=int(np.ceil(s.supply_off_evidence_h / inp.step_h
+                                                      - 1e-9)))
 
 
 def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
@@ -165,7 +193,7 @@ def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
     cold_h = None
     if inp.temp_c is not None:
         season = inp.heating_season(s.heating_season_months)
-        r = cold_home(inp.temp_c, season, vulnerable, step_h, s.cold_home_temp_c,
+        r = cold_home(inp.waking_temp_c(), season, vulnerable, step_h, s.cold_home_temp_c,
                       s.cold_home_hours, s.cold_home_vulnerable_hours, s.cold_severe_temp_c,
                       s.cold_severe_hours, s.cold_danger_temp_c, s.cold_danger_hours,
                       s.min_coverage, occupied_hours(inp, s), s.cold_home_share,

@@ -1,7 +1,7 @@
 """Benchmark: the advisor against the simulator's ground truth.
 
     PYTHONPATH=. /work/venv/bin/python -m benchmarks.bench_advisor_truth [--households 500]
-        [--days 14] [--seed 42] [--fault-rate 0.05]
+        [--days 14] [--seed 42] [--fault-rate 0.05] [--no-doc] [--explain cold_home ...]
 
 Starts its own InfluxDB (free loopback ports, temporary folder), then runs the service's own
 commands as a council would: `hearth registry generate`, `hearth sim --backfill DAYS` (which
@@ -43,6 +43,15 @@ MAPPING = {
 # Fault kinds visible in the data (Modbus exceptions and slow answers are not written to InfluxDB
 # by a backfill, so no reading shows them).
 VISIBLE_FAULTS = {"silent", "reset", "stuck", "spike"}
+# Truth numbers worth printing next to each label's misses (--explain).
+TRUTH_NUMBERS = {
+    "cold_home": ("cold_awake_share", "mean_indoor_temp_c"),
+    "damp_mould": ("damp_block_share", "condensation_h"),
+    "self_disconnection": ("supply_off_h", "gas_supply_off_h"),
+    "credit_out": ("supply_off_h", "gas_supply_off_h"),
+    "self_rationing": ("cold_awake_share",),
+    "device_fault": (),
+}
 
 
 def hearth(env: dict, *args: str, timeout_s: float = 3600) -> float:
@@ -78,6 +87,50 @@ def score(truth: dict, flagged: dict[str, set[str]]) -> list[dict]:
     return rows
 
 
+def explain(label: str, truth: dict, flagged: dict[str, set[str]], numbers: dict) -> None:
+    """Print each false positive and false negative of one truth label with the truth's numbers
+    (the home's true state) and the advisor's (what it saw), to show why it was missed."""
+    homes = {h["household_id"]: h for h in truth["households"]}
+    kinds = MAPPING[label]
+    got = set().union(*(flagged.get(k, set()) for k in kinds))
+    if label == "device_fault":
+        want = {truth["device_households"].get(d["device_id"]) for d in truth["devices"]
+                if set(d["fault_kinds"]) & VISIBLE_FAULTS} - {None}
+    else:
+        want = {h for h, v in homes.items() if v.get(label)}
+    print(f"\n{label}: {len(got - want)} false positives, {len(want - got)} false negatives")
+    for tag, group in (("FP", got - want), ("FN", want - got)):
+        for hid in sorted(group):
+            t = homes.get(hid, {})
+            true = ", ".join(f"{k} {t.get(k)}" for k in TRUTH_NUMBERS[label])
+            seen = "; ".join(f"{k}: " + ", ".join(f"{n} {_short(v)}" for n, v in
+                                                 numbers.get(k, {}).get(hid, {}).items())
+                             for k in kinds)
+            print(f"  {tag} {hid} truth[{true}; traits {','.join(t.get('traits', []))}]"
+                  f" advisor[{seen}]")
+
+
+def _short(value) -> str:
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def advisor_numbers(env: dict, end: datetime, kinds: set[str]) -> dict[str, dict[str, dict]]:
+    """{kind: {household: the rule's numbers}} from the advisor's own inputs and rules, run
+    in this process with the run's settings (for --explain; reads InfluxDB again)."""
+    from advisor.engine import assess
+    from advisor.inputs import InputLoader
+    from hearth.influx import InfluxClient
+    from hearth.registry import Registry
+    from hearth.settings import load_settings
+
+    settings = load_settings(environ=env)
+    with Registry(settings.registry.path) as reg, InfluxClient.from_settings(settings) as client:
+        inp = InputLoader(settings, reg, client).load(end)
+    results = assess(inp, settings.advisor)
+    return {k: {str(h): results[k].numbers_of(i) for i, h in enumerate(inp.households)}
+            for k in kinds if k in results}
+
+
 def pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.0f}%"
 
@@ -95,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     ap.add_argument("--json", type=Path, help="write the figures here")
     ap.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
+    ap.add_argument("--explain", action="append", default=[], choices=sorted(MAPPING),
+                    metavar="LABEL", help="print each false positive and negative of this truth"
+                    f" label with the truth's and the advisor's numbers (repeatable; one of"
+                    f" {', '.join(sorted(MAPPING))})")
     args = ap.parse_args(argv)
     if args.days * 24 > 24 * 14:
         raise SystemExit("--days: at most 14 (the advisor's longest window)")
@@ -139,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
         truth["device_households"] = dict(conn.execute("SELECT device_id, household_id"
                                                        " FROM devices").fetchall())
         conn.close()
+        numbers = {}
+        if args.explain:
+            numbers = advisor_numbers(env, end, {k for lab in args.explain for k in MAPPING[lab]})
     finally:
         server.stop()
         if not args.keep:
@@ -146,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"kept {tmp}")
     rows = score(truth, flagged)
+    for label in dict.fromkeys(args.explain):
+        explain(label, truth, flagged, numbers)
     print(f"\n{args.households} homes, {args.days:g} days, seed {args.seed}, fault rate"
           f" {args.fault_rate}/device/day, readings every {args.interval_s} s")
     print(f"{'risk':<20}{'advisor kinds':<34}{'truth':>6}{'flagged':>8}{'hits':>6}"

@@ -231,6 +231,15 @@ class AdvisorSettings(Section):
     no_use_kwh_per_step: float = Field(0.005, ge=0, description="Below this per bucket counts as"
                                        " no use [kWh]")
     no_use_hours: float = Field(6.0, gt=0, description="No use this long while cold: flag [h]")
+    supply_off_evidence_h: float = Field(1.0, gt=0, description="A meter without a supply switch:"
+                                         " spent balance and the fuel wanted but not flowing"
+                                         " this long before it counts as off [h]")
+    frost_setpoint_c: float = Field(10.0, description="A thermostat set at or below this is"
+                                    " turned down to frost protection: no call for heat [C]")
+    gas_in_use_share: float = Field(0.25, ge=0, le=1, description="Gas counts as wanted while"
+                                    " people are in and active in a home that uses gas in at"
+                                    " least this share of such half-hours (combi hot water,"
+                                    " cooking) [ratio]")
     rationing_ratio: float = Field(0.5, gt=0, lt=1, description="Heating fuel use below this share"
                                    " of what the weather calls for [ratio]")
     rationing_cold_hours: float = Field(12.0, gt=0, description="Cold hours needed as well [h]")

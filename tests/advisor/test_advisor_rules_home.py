@@ -161,3 +161,27 @@ def test_damp_must_persist_over_half_days():
     assert r.flagged.tolist() == [False, True]
     assert r.numbers["damp_blocks"].tolist() == [1, 2] and r.numbers["n_blocks"][1] == 6
     assert "on 2 of the last 6 half-days" in r.reason_of(1)
+
+
+def test_cold_home_judged_in_the_living_room_where_there_is_one():
+    from datetime import UTC, datetime
+
+    from advisor.engine import assess
+    from advisor.frame import AdviceInputs
+    from hearth.settings.rooms import AdvisorSettings
+
+    # Three homes whose living room holds 18.3 C all day. Home 0 has a bedroom thermostat a
+    # degree cooler (bedrooms run cooler by design): the rooms' mean, 17.8 C, is below 18 C
+    # but people are up in the living room. Home 1 has only the living room. Home 2 has no
+    # living-room thermostat: its bedroom's 17.3 C is all there is to go by.
+    times = np.datetime64("2026-01-12T00:00") + np.arange(S) * np.timedelta64(30, "m")
+    mean = series(np.full(S, 17.8), np.full(S, 18.3), np.full(S, 17.3))
+    living = series(np.full(S, 18.3), np.full(S, 18.3), np.full(S, np.nan))
+    inp = AdviceInputs(households=np.array(["H0", "H1", "H2"]), now=datetime(2026, 1, 15, tzinfo=UTC),
+                       step_h=STEP_H, step_times=times.astype("datetime64[ns]"), temp_c=mean,
+                       living_temp_c=living, vulnerable=np.zeros(3, bool))
+    assert inp.waking_temp_c()[:, 0].tolist() == [18.3, 18.3, 17.3]
+    r = assess(inp, AdvisorSettings())["cold_home"]
+    assert r.flagged.tolist() == [False, False, True]
+    inp.living_temp_c = None   # no room information: the mean over the rooms
+    assert assess(inp, AdvisorSettings())["cold_home"].flagged.tolist() == [True, False, True]
