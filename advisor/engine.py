@@ -129,19 +129,52 @@ def waking_hours(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
 def occupied_hours(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
     """Buckets when people are likely at home and awake (H, S): waking hours (UK time) in which
     the household uses electricity above its own base load (the fridge and standby that run
-    when nobody is in). Without electricity readings, the waking hours alone."""
+    when nobody is in), or has no electricity at all. Without electricity readings, the waking
+    hours alone."""
     waking = waking_hours(inp, s)[None, :]
     use = inp.usage_kwh.get("electricity")
     if use is None or not s.cold_home_occupancy_from_use:
         return np.broadcast_to(waking, (inp.n, len(waking[0])))
     use = np.asarray(use)
-    base = row_quantile(use, 0.10)
+    # The base load: the 10th percentile of the buckets in which electricity flowed at all (a
+    # supply that is off shows zero, not the fridge and standby).
+    base = row_quantile(np.where(use >= s.no_use_kwh_per_step, use, np.nan), 0.10)
     active = np.isfinite(use) & (use > np.nan_to_num(base)[:, None] * 1.5 + s.active_use_kwh)
     # A household whose use never rises above its base load (no series, a flat series, a
     # storage heater's constant load) keeps all its waking hours: absence is not shown.
     n_wake = np.maximum((waking & np.isfinite(use)).sum(axis=1), 1)
     usable = ((active & waking).sum(axis=1) / n_wake >= 0.1)[:, None]
-    return waking & np.where(usable, active, True)
+    occupied = np.where(usable, active, True)
+    # With no electricity at all (the meter's switch off, or none used where it reports no
+    # switch: a home always runs its fridge) use cannot show whether people are in: such a
+    # bucket counts when the household is usually in at that time of day (active in at least
+    # half of the same half-hours with a supply in the window), its own routine.
+    no_supply = np.isfinite(use) & (use < s.no_use_kwh_per_step)
+    switch = inp.supply_on.get("electricity")
+    if switch is not None:
+        switch = np.asarray(switch, dtype=np.float64)
+        no_supply = np.where(np.isfinite(switch), switch < 0.5, no_supply)
+    if no_supply.any():
+        occupied = occupied | (no_supply & usual_routine(inp, occupied & ~no_supply,
+                                                         np.isfinite(use) & ~no_supply))
+    return waking & occupied
+
+
+def usual_routine(inp: AdviceInputs, active: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Per bucket whether the household is usually active at that time of day (H, S): active
+    in at least half of the buckets at the same time of day (UTC) that have data (`seen`)."""
+    step_s = round(inp.step_h * 3600)
+    t_s = np.asarray(inp.step_times, dtype="datetime64[s]").astype(np.int64)
+    # Time of day in UK local time would follow the clock change; UTC slots keep this pure and
+    # the two differ only on a clock-change weekend.
+    slot = (t_s % 86400) // max(step_s, 1)
+    usual = np.zeros(active.shape, dtype=bool)
+    for k in np.unique(slot):
+        cols = slot == k
+        act = active[:, cols].sum(axis=1)
+        n = seen[:, cols].sum(axis=1)
+        usual[:, cols] = ((n > 0) & (act >= 0.5 * n))[:, None]
+    return usual
 
 
 def fuel_wanted(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, np.ndarray]:
