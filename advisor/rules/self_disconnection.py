@@ -21,30 +21,36 @@ from advisor.rules.base import (
 )
 
 
+def _run_ahead(mask: np.ndarray) -> np.ndarray:
+    """At each step, how many steps in a row from it on are True (H, S)."""
+    rev = mask[:, ::-1]
+    c = np.cumsum(rev, axis=1, dtype=np.int32)
+    base = np.maximum.accumulate(np.where(rev, np.int32(0), c), axis=1)
+    return (c - base)[:, ::-1]
+
+
 def off_from_evidence(spent: np.ndarray, wanted: np.ndarray, min_wanted_steps: int = 1
                       ) -> np.ndarray:
     """Steps a supply without a switch counts as off (H, S) bool.
 
     spent: (H, S) bool, the balance spent (at or below zero) and none of the fuel used.
     wanted: (H, S) bool, the fuel would be used if it could flow. Within each unbroken run of
-    `spent` steps, once the fuel has been wanted without flowing for `min_wanted_steps` steps
-    in that run, the supply counts as off from the first such step to the end of the run: a
-    meter cut off stays off until it is topped up into credit (the run then ends), and a home
-    on emergency credit shows flow as soon as the fuel is wanted (the run ends too)."""
+    `spent` steps, once the fuel has been wanted without flowing for `min_wanted_steps` steps in
+    a row, the supply counts as off from the first of them to the end of the run: a meter cut
+    off stays off until it is topped up into credit (the run then ends), and a home on emergency
+    credit shows flow as soon as the fuel is wanted (the run ends too). Isolated steps of want
+    (a noisy estimate of who is in) are not enough."""
     spent = np.asarray(spent, dtype=bool)
     H, S = spent.shape
     if S == 0:
         return spent.copy()
     trig = spent & np.asarray(wanted, dtype=bool)
+    trig = _run_ahead(trig) >= max(1, int(min_wanted_steps))   # a long enough streak starts
     starts = spent & ~np.concatenate([np.zeros((H, 1), bool), spent[:, :-1]], axis=1)
-    run = np.cumsum(starts, axis=1)                     # run number within the row (1, 2, ..)
-    key = np.where(spent, np.arange(H)[:, None] * (S + 1) + run, 0)
-    per_run = np.bincount(key.ravel(), weights=trig.ravel(), minlength=H * (S + 1) + 1)
-    enough = spent & (per_run[key] >= max(1, int(min_wanted_steps)))
-    # From the first wanted step of the run on: the count of triggers since the run started.
+    # From the first streak of the run on: the count of streak starts since the run started.
     c = np.cumsum(trig, axis=1, dtype=np.int32)
     before = np.maximum.accumulate(np.where(starts, c - trig, 0), axis=1)
-    return enough & (c - before > 0)
+    return spent & (c - before > 0)
 
 
 def supply_off_mask(credit_gbp: dict[str, np.ndarray], voltage_v: np.ndarray | None,

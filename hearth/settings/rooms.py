@@ -233,7 +233,7 @@ class AdvisorSettings(Section):
     no_use_hours: float = Field(6.0, gt=0, description="No use this long while cold: flag [h]")
     supply_off_evidence_h: float = Field(1.0, gt=0, description="A meter without a supply switch:"
                                          " spent balance and the fuel wanted but not flowing"
-                                         " this long before it counts as off [h]")
+                                         " this long in a row before it counts as off [h]")
     frost_setpoint_c: float = Field(10.0, description="A thermostat set at or below this is"
                                     " turned down to frost protection: no call for heat [C]")
     gas_in_use_share: float = Field(0.25, ge=0, le=1, description="Gas counts as wanted while"

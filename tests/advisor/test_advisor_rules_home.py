@@ -185,3 +185,31 @@ def test_cold_home_judged_in_the_living_room_where_there_is_one():
     assert r.flagged.tolist() == [False, False, True]
     inp.living_temp_c = None   # no room information: the mean over the rooms
     assert assess(inp, AdvisorSettings())["cold_home"].flagged.tolist() == [True, False, True]
+
+
+def test_occupancy_without_a_supply_follows_the_household_routine():
+    from datetime import UTC, datetime
+
+    from advisor.engine import occupied_hours
+    from advisor.frame import AdviceInputs
+    from hearth.settings.rooms import AdvisorSettings
+
+    # Three January days of half hours (UK time = UTC). Both homes run a fridge (0.04 kWh a
+    # half hour); home 0 is in and active 07-23 every day, home 1 only 07-09 and 18-23 (out at
+    # work). On day 3 both supplies are off (the meters' switches say so): no use at all.
+    times = np.datetime64("2026-01-12T00:00") + np.arange(S) * np.timedelta64(30, "m")
+    hour = np.arange(S) * STEP_H % 24
+    day3 = np.arange(S) >= 96
+    in_all_day = (hour >= 7) & (hour < 23)
+    in_evening = ((hour >= 7) & (hour < 9)) | ((hour >= 18) & (hour < 23))
+    use = series(np.where(in_all_day, 0.3, 0.04), np.where(in_evening, 0.3, 0.04))
+    use[:, day3] = 0.0
+    switch = np.where(day3, 0.0, 1.0)[None, :].repeat(2, axis=0)
+    inp = AdviceInputs(households=np.array(["H0", "H1"]), now=datetime(2026, 1, 15, tzinfo=UTC),
+                       step_h=STEP_H, step_times=times.astype("datetime64[ns]"),
+                       usage_kwh={"electricity": use}, supply_on={"electricity": switch})
+    occ = occupied_hours(inp, AdvisorSettings())
+    assert (occ[0, day3] == in_all_day[day3]).all()
+    assert (occ[1, day3] == in_evening[day3]).all()
+    # With a supply, use above the base load decides (days 1 and 2).
+    assert (occ[1, ~day3] == in_evening[~day3]).all()

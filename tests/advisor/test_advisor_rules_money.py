@@ -156,9 +156,14 @@ def test_off_from_evidence_runs_from_first_wanted_step_to_top_up():
     wanted = np.array([[1, 0, 0, 1, 0, 1, 0, 1, 1, 0]], bool)
     assert off_from_evidence(spent, wanted, 1)[0].astype(int).tolist() == \
         [0, 0, 0, 1, 1, 0, 0, 1, 1, 0]
-    # Two wanted steps needed: only the second run has them.
+    # Two wanted steps in a row needed: only the second run has them.
     assert off_from_evidence(spent, wanted, 2)[0].astype(int).tolist() == \
         [0, 0, 0, 0, 0, 0, 0, 1, 1, 0]
+    # Two isolated wanted steps in one run are not a streak of two.
+    blips = np.array([[0, 1, 0, 1, 0, 0, 0, 0, 0, 0]], bool)
+    assert not off_from_evidence(spent, blips, 2).any()
+    assert off_from_evidence(spent, blips, 1)[0].astype(int).tolist() == \
+        [0, 1, 1, 1, 1, 0, 0, 0, 0, 0]
     # Rows are independent; a row never wanted is never off.
     two = off_from_evidence(np.vstack([spent, spent]), np.vstack([wanted, wanted * False]), 1)
     assert two[1].sum() == 0 and (two[0] == off_from_evidence(spent, wanted, 1)[0]).all()
