@@ -256,3 +256,15 @@ def test_low_setpoint_share_counts_hours_people_are_in():
     assert share.tolist() == [1.0, 0.5, 0.0]  # warm homes are not rationing
     half = np.array([True] * 4 + [False] * 4)
     assert low_setpoint_share(setpoint, None, temp, half).tolist() == [1.0, 1.0, 0.0]
+
+
+def test_a_boiler_that_cannot_fire_at_a_high_setpoint_is_not_rationing():
+    from advisor.rules.self_rationing import low_setpoint_share
+
+    # Cold rooms, heating reported off throughout. Home 0 asks for 21 C (its gas is off: the
+    # boiler cannot fire); home 1 has turned the thermostat down to 15 C; home 2's thermostat
+    # reports no setpoint, so the heating's own state is all there is.
+    temp = np.full((3, 8), 15.0)
+    setpoint = np.array([[21.0] * 8, [15.0] * 8, [np.nan] * 8])
+    heating_off = np.zeros((3, 8))
+    assert low_setpoint_share(setpoint, heating_off, temp).tolist() == [0.0, 1.0, 1.0]
