@@ -6,7 +6,8 @@ Escaping follows InfluxDB's parser (1.x, also 2.x/3.x):
 - tag keys, tag values, field keys: ``,``, ``=`` and space are escaped;
 - string field values: ``"`` and ``\\`` are escaped, the value is double-quoted;
 - integers get an ``i`` suffix, floats are written as their shortest exact round-trip text
-  (``repr`` for one `Point`, the same algorithm in C++ for arrays), booleans as ``true``/``false``; timestamps are integer nanoseconds.
+  (``repr`` for one `Point`, the same algorithm in C++ for arrays), booleans as
+  ``true``/``false``; timestamps are integer nanoseconds.
 
 What InfluxDB cannot store exactly is refused with a `LineProtocolError` naming the value and
 what to do (each rule found by round trips through a real InfluxDB 1.6): a backslash at the end
