@@ -177,7 +177,8 @@ def usual_routine(inp: AdviceInputs, active: np.ndarray, seen: np.ndarray) -> np
     return usual
 
 
-def fuel_wanted(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, np.ndarray]:
+def fuel_wanted(inp: AdviceInputs, s: AdvisorSettings,
+                occupied: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per bucket whether gas would flow if it could (H, S), for meters that report no supply
     switch: the thermostat calls for heat (its setpoint above the room's temperature and above
     `frost_setpoint_c`, a thermostat turned down to frost protection being off; not the
@@ -195,7 +196,7 @@ def fuel_wanted(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, np.ndarray]:
                                                                        nan=-1.0) > 0.25)
     gas = inp.usage_kwh.get("gas")
     if gas is not None:
-        active = occupied_hours(inp, s)
+        active = occupied_hours(inp, s) if occupied is None else occupied
         credit = inp.credit_gbp.get("gas")
         in_credit = np.ones(gas.shape, bool) if credit is None else \
             ~(np.nan_to_num(np.asarray(credit), nan=1.0) <= 0)
@@ -207,11 +208,13 @@ def fuel_wanted(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, np.ndarray]:
     return {"gas": wanted}
 
 
-def _supply_off(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
+def _supply_off(inp: AdviceInputs, s: AdvisorSettings,
+                occupied: np.ndarray | None = None) -> np.ndarray:
     """Per bucket whether a prepaid supply is off (H, S)."""
     return supply_off_mask(inp.credit_gbp, inp.voltage_v, s.supply_off_credit_gbp,
                            supply_on=inp.supply_on, usage_kwh=inp.usage_kwh,
-                           no_use_kwh=s.no_use_kwh_per_step, demand=fuel_wanted(inp, s),
+                           no_use_kwh=s.no_use_kwh_per_step,
+                           demand=fuel_wanted(inp, s, occupied),
                            evidence_steps=int(np.ceil(s.supply_off_evidence_h / inp.step_h
                                                       - 1e-9)))
 
@@ -224,12 +227,15 @@ def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
     prepayment = inp.attr("prepayment", 0).astype(bool)
     benefits = inp.attr("means_tested_benefits", 0).astype(bool)
     cold_h = None
+    off = None
+    # Who is in and awake, worked out once: the cold home, the gas supply state and rationing.
+    occupied = occupied_hours(inp, s)
     if inp.temp_c is not None:
         season = inp.heating_season(s.heating_season_months)
         r = cold_home(inp.waking_temp_c(), season, vulnerable, step_h, s.cold_home_temp_c,
                       s.cold_home_hours, s.cold_home_vulnerable_hours, s.cold_severe_temp_c,
                       s.cold_severe_hours, s.cold_danger_temp_c, s.cold_danger_hours,
-                      s.min_coverage, occupied_hours(inp, s), s.cold_home_share,
+                      s.min_coverage, occupied, s.cold_home_share,
                       s.cold_home_vulnerable_share)
         out[r.kind] = r
         cold_h = r.numbers["cold_h"]
@@ -248,13 +254,13 @@ def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
         out[r.kind] = r
     if (inp.credit_gbp or inp.voltage_v is not None or inp.supply_on) \
             and "electricity" in inp.usage_kwh and inp.temp_c is not None:
-        off = _supply_off(inp, s)
+        off = _supply_off(inp, s, occupied)
         r = self_disconnection(off, inp.usage_kwh["electricity"], inp.temp_c, prepayment,
                                vulnerable, step_h, s.cold_home_temp_c, s.supply_off_hours,
                                s.no_use_kwh_per_step, s.no_use_hours, power_w=inp.power_w)
         out[r.kind] = r
     if inp.history_kwh and cold_h is not None:
-        r = _rationing(inp, s, cold_h)
+        r = _rationing(inp, s, cold_h, occupied)
         if r is not None:
             out[r.kind] = r
     if inp.forecast_kwh_p50 and inp.forecast_rate_gbp_per_kwh:
@@ -276,11 +282,12 @@ def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
         r = fuel_poverty(inp.epc_band, benefits, annual, s.fuel_poverty_epc_bands,
                          s.fuel_poverty_burden, s.fuel_poverty_proxy_income_gbp)
         out[r.kind] = r
-    out["device_fault"] = _faults(inp, s)
+    out["device_fault"] = _faults(inp, s, off)
     return out
 
 
-def _rationing(inp: AdviceInputs, s: AdvisorSettings, cold_h: np.ndarray) -> RuleResult | None:
+def _rationing(inp: AdviceInputs, s: AdvisorSettings, cold_h: np.ndarray,
+               occupied: np.ndarray) -> RuleResult | None:
     gas_heating = inp.attr("gas_heating", 1).astype(bool) & inp.attr("has_gas", 1).astype(bool)
     if "gas" not in inp.history_kwh:
         gas_heating = np.zeros(inp.n, dtype=bool)
@@ -301,14 +308,14 @@ def _rationing(inp: AdviceInputs, s: AdvisorSettings, cold_h: np.ndarray) -> Rul
     low_sp = None
     if inp.setpoint_c is not None and inp.temp_c is not None:
         season = inp.heating_season(s.heating_season_months)
-        counted = occupied_hours(inp, s) & season[None, :]
+        counted = occupied & season[None, :]
         low_sp = low_setpoint_share(inp.setpoint_c, inp.heating_on, inp.temp_c, counted,
                                     s.cold_home_temp_c, s.rationing_setpoint_c)
     return self_rationing(heating, expected, cold_h, s.rationing_ratio, s.rationing_cold_hours,
                           low_sp, s.rationing_setpoint_share)
 
 
-def _faults(inp: AdviceInputs, s: AdvisorSettings) -> RuleResult:
+def _faults(inp: AdviceInputs, s: AdvisorSettings, off: np.ndarray | None = None) -> RuleResult:
     n = inp.n
     stuck = None
     if inp.device_age_s is not None:
@@ -346,7 +353,7 @@ def _faults(inp: AdviceInputs, s: AdvisorSettings) -> RuleResult:
         heating_on = inp.heating_on
         if inp.credit_gbp or inp.supply_on or inp.voltage_v is not None:
             # With the supply off the boiler cannot heat: that is not a device fault.
-            off = _supply_off(inp, s)
+            off = _supply_off(inp, s) if off is None else off
             heating_on = np.where(off, 0, heating_on)
         fall = heating_not_heating(heating_on, inp.temp_c, inp.step_h,
                                    s.fault_cooling_hours, s.fault_cooling_drop_c)
