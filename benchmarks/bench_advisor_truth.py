@@ -241,7 +241,9 @@ simulated {args.days:g} days). Machine: {machine()}; shared with other sessions.
 |---|---|---|---|---|---|---|
 {table}
 
-Goal recall >= 95% and precision >= 90% per risk: {"met" if met else "NOT met"}.
+Goal recall >= 95% and precision >= 90% per risk: {"met" if met else "NOT met"}. Why each risk
+is missed, and the figures of another seed: docs/advisor.md, "Accuracy against the simulator's
+ground truth" (`--explain LABEL` prints every false positive and negative with its numbers).
 Times: {", ".join(f"{k} {v:.0f} s" for k, v in timings.items())}.
 """)
     return 0
