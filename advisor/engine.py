@@ -130,30 +130,94 @@ def waking_hours(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
 def occupied_hours(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
     """Buckets when people are likely at home and awake (H, S): waking hours (UK time) in which
     the household uses electricity above its own base load (the fridge and standby that run
-    when nobody is in). Without electricity readings, the waking hours alone."""
+    when nobody is in), or has no electricity at all. Without electricity readings, the waking
+    hours alone."""
     waking = waking_hours(inp, s)[None, :]
     use = inp.usage_kwh.get("electricity")
     if use is None or not s.cold_home_occupancy_from_use:
         return np.broadcast_to(waking, (inp.n, len(waking[0])))
     use = np.asarray(use)
-    base = row_quantile(use, 0.10)
+    # The base load: the 10th percentile of the buckets in which electricity flowed at all (a
+    # supply that is off shows zero, not the fridge and standby).
+    base = row_quantile(np.where(use >= s.no_use_kwh_per_step, use, np.nan), 0.10)
     active = np.isfinite(use) & (use > np.nan_to_num(base)[:, None] * 1.5 + s.active_use_kwh)
     # A household whose use never rises above its base load (no series, a flat series, a
     # storage heater's constant load) keeps all its waking hours: absence is not shown.
     n_wake = np.maximum((waking & np.isfinite(use)).sum(axis=1), 1)
     usable = ((active & waking).sum(axis=1) / n_wake >= 0.1)[:, None]
-    return waking & np.where(usable, active, True)
+    occupied = np.where(usable, active, True)
+    # With no electricity at all (the meter's switch off, or none used where it reports no
+    # switch: a home always runs its fridge) use cannot show whether people are in: such a
+    # bucket counts when the household is usually in at that time of day (active in at least
+    # half of the same half-hours with a supply in the window), its own routine.
+    no_supply = np.isfinite(use) & (use < s.no_use_kwh_per_step)
+    switch = inp.supply_on.get("electricity")
+    if switch is not None:
+        switch = np.asarray(switch, dtype=np.float64)
+        no_supply = np.where(np.isfinite(switch), switch < 0.5, no_supply)
+    if no_supply.any():
+        occupied = occupied | (no_supply & usual_routine(inp, occupied & ~no_supply,
+                                                         np.isfinite(use) & ~no_supply))
+    return waking & occupied
 
 
-def _supply_off(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
-    """Per bucket whether a prepaid supply is off (H, S); gas counts as wanted while the
-    thermostat calls for heat."""
-    demand = {}
-    if inp.heating_on is not None:
-        demand["gas"] = np.nan_to_num(np.asarray(inp.heating_on, dtype=np.float64)) >= 0.5
+def usual_routine(inp: AdviceInputs, active: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Per bucket whether the household is usually active at that time of day (H, S): active
+    in at least half of the buckets at the same time of day (UTC) that have data (`seen`)."""
+    step_s = round(inp.step_h * 3600)
+    t_s = np.asarray(inp.step_times, dtype="datetime64[s]").astype(np.int64)
+    # Time of day in UK local time would follow the clock change; UTC slots keep this pure and
+    # the two differ only on a clock-change weekend.
+    slot = (t_s % 86400) // max(step_s, 1)
+    usual = np.zeros(active.shape, dtype=bool)
+    for k in np.unique(slot):
+        cols = slot == k
+        act = active[:, cols].sum(axis=1)
+        n = seen[:, cols].sum(axis=1)
+        usual[:, cols] = ((n > 0) & (act >= 0.5 * n))[:, None]
+    return usual
+
+
+def fuel_wanted(inp: AdviceInputs, s: AdvisorSettings,
+                occupied: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per bucket whether gas would flow if it could (H, S), for meters that report no supply
+    switch: the thermostat calls for heat (its setpoint above the room's temperature and above
+    `frost_setpoint_c`, a thermostat turned down to frost protection being off; not the
+    reported `heating_on`, which is the boiler firing and stops when the gas does), or people
+    are in and active in a home that habitually uses gas then (a combi boiler's hot water,
+    cooking: at least `gas_in_use_share` of those buckets with gas flowing while in credit)."""
+    temp = inp.waking_temp_c()
+    if temp is None:
+        return {}
+    wanted = np.zeros(temp.shape, dtype=bool)
+    if inp.setpoint_c is not None:
+        setpoint = np.nan_to_num(np.asarray(inp.setpoint_c, dtype=np.float64), nan=-99.0)
+        with np.errstate(invalid="ignore"):
+            wanted |= (setpoint > s.frost_setpoint_c) & (np.nan_to_num(setpoint - temp,
+                                                                       nan=-1.0) > 0.25)
+    gas = inp.usage_kwh.get("gas")
+    if gas is not None:
+        active = occupied_hours(inp, s) if occupied is None else occupied
+        credit = inp.credit_gbp.get("gas")
+        in_credit = np.ones(gas.shape, bool) if credit is None else \
+            ~(np.nan_to_num(np.asarray(credit), nan=1.0) <= 0)
+        seen = active & in_credit & np.isfinite(gas)
+        used = seen & (np.asarray(gas) >= s.no_use_kwh_per_step)
+        habit = used.sum(axis=1) >= s.gas_in_use_share * np.maximum(seen.sum(axis=1), 1)
+        habit &= seen.sum(axis=1) > 0
+        wanted |= active & habit[:, None]
+    return {"gas": wanted}
+
+
+def _supply_off(inp: AdviceInputs, s: AdvisorSettings,
+                occupied: np.ndarray | None = None) -> np.ndarray:
+    """Per bucket whether a prepaid supply is off (H, S)."""
     return supply_off_mask(inp.credit_gbp, inp.voltage_v, s.supply_off_credit_gbp,
                            supply_on=inp.supply_on, usage_kwh=inp.usage_kwh,
-                           no_use_kwh=s.no_use_kwh_per_step, demand=demand)
+                           no_use_kwh=s.no_use_kwh_per_step,
+                           demand=fuel_wanted(inp, s, occupied),
+                           evidence_steps=int(np.ceil(s.supply_off_evidence_h / inp.step_h
+                                                      - 1e-9)))
 
 
 def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
@@ -164,12 +228,15 @@ def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
     prepayment = inp.attr("prepayment", 0).astype(bool)
     benefits = inp.attr("means_tested_benefits", 0).astype(bool)
     cold_h = None
+    off = None
+    # Who is in and awake, worked out once: the cold home, the gas supply state and rationing.
+    occupied = occupied_hours(inp, s)
     if inp.temp_c is not None:
         season = inp.heating_season(s.heating_season_months)
-        r = cold_home(inp.temp_c, season, vulnerable, step_h, s.cold_home_temp_c,
+        r = cold_home(inp.waking_temp_c(), season, vulnerable, step_h, s.cold_home_temp_c,
                       s.cold_home_hours, s.cold_home_vulnerable_hours, s.cold_severe_temp_c,
                       s.cold_severe_hours, s.cold_danger_temp_c, s.cold_danger_hours,
-                      s.min_coverage, occupied_hours(inp, s), s.cold_home_share,
+                      s.min_coverage, occupied, s.cold_home_share,
                       s.cold_home_vulnerable_share)
         out[r.kind] = r
         cold_h = r.numbers["cold_h"]
@@ -188,13 +255,13 @@ def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
         out[r.kind] = r
     if (inp.credit_gbp or inp.voltage_v is not None or inp.supply_on) \
             and "electricity" in inp.usage_kwh and inp.temp_c is not None:
-        off = _supply_off(inp, s)
+        off = _supply_off(inp, s, occupied)
         r = self_disconnection(off, inp.usage_kwh["electricity"], inp.temp_c, prepayment,
                                vulnerable, step_h, s.cold_home_temp_c, s.supply_off_hours,
                                s.no_use_kwh_per_step, s.no_use_hours, power_w=inp.power_w)
         out[r.kind] = r
     if inp.history_kwh and cold_h is not None:
-        r = _rationing(inp, s, cold_h)
+        r = _rationing(inp, s, cold_h, occupied)
         if r is not None:
             out[r.kind] = r
     if inp.forecast_kwh_p50 and inp.forecast_rate_gbp_per_kwh:
@@ -216,11 +283,12 @@ def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
         r = fuel_poverty(inp.epc_band, benefits, annual, s.fuel_poverty_epc_bands,
                          s.fuel_poverty_burden, s.fuel_poverty_proxy_income_gbp)
         out[r.kind] = r
-    out["device_fault"] = _faults(inp, s)
+    out["device_fault"] = _faults(inp, s, off)
     return out
 
 
-def _rationing(inp: AdviceInputs, s: AdvisorSettings, cold_h: np.ndarray) -> RuleResult | None:
+def _rationing(inp: AdviceInputs, s: AdvisorSettings, cold_h: np.ndarray,
+               occupied: np.ndarray) -> RuleResult | None:
     gas_heating = inp.attr("gas_heating", 1).astype(bool) & inp.attr("has_gas", 1).astype(bool)
     if "gas" not in inp.history_kwh:
         gas_heating = np.zeros(inp.n, dtype=bool)
@@ -241,14 +309,14 @@ def _rationing(inp: AdviceInputs, s: AdvisorSettings, cold_h: np.ndarray) -> Rul
     low_sp = None
     if inp.setpoint_c is not None and inp.temp_c is not None:
         season = inp.heating_season(s.heating_season_months)
-        counted = occupied_hours(inp, s) & season[None, :]
+        counted = occupied & season[None, :]
         low_sp = low_setpoint_share(inp.setpoint_c, inp.heating_on, inp.temp_c, counted,
                                     s.cold_home_temp_c, s.rationing_setpoint_c)
     return self_rationing(heating, expected, cold_h, s.rationing_ratio, s.rationing_cold_hours,
                           low_sp, s.rationing_setpoint_share)
 
 
-def _faults(inp: AdviceInputs, s: AdvisorSettings) -> RuleResult:
+def _faults(inp: AdviceInputs, s: AdvisorSettings, off: np.ndarray | None = None) -> RuleResult:
     n = inp.n
     stuck = None
     if inp.device_age_s is not None:
@@ -305,7 +373,7 @@ def _faults(inp: AdviceInputs, s: AdvisorSettings) -> RuleResult:
         heating_on = inp.heating_on
         if inp.credit_gbp or inp.supply_on or inp.voltage_v is not None:
             # With the supply off the boiler cannot heat: that is not a device fault.
-            off = _supply_off(inp, s)
+            off = _supply_off(inp, s) if off is None else off
             heating_on = np.where(off, 0, heating_on)
         fall = heating_not_heating(heating_on, inp.temp_c, inp.step_h,
                                    s.fault_cooling_hours, s.fault_cooling_drop_c,

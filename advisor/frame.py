@@ -21,6 +21,7 @@ class AdviceInputs:
 
     Recent series (H, S) on buckets of `step_h` hours ending at `now`:
       temp_c: mean indoor temperature over the home's rooms [C]
+      living_temp_c: the living room's temperature [C] (NaN where it has no thermostat)
       min_temp_c / max_temp_c: coldest / warmest reading [C]; humidity_pct: the home's air,
       mean over its rooms [%RH]; max_humidity_pct: the most humid room's reading [%RH]
       heating_on: share of the bucket the heating was on [0..1]
@@ -52,6 +53,7 @@ class AdviceInputs:
     step_h: float
     step_times: np.ndarray
     temp_c: np.ndarray | None = None
+    living_temp_c: np.ndarray | None = None
     min_temp_c: np.ndarray | None = None
     max_temp_c: np.ndarray | None = None
     humidity_pct: np.ndarray | None = None
@@ -102,6 +104,17 @@ class AdviceInputs:
         if value is None:
             return np.full(self.n, default)
         return np.asarray(value)
+
+    def waking_temp_c(self) -> np.ndarray | None:
+        """The temperature people live in while up and about (H, S) [C]: the living room's
+        where the home has a thermostat there, else the mean over its rooms. Bedrooms and halls
+        run cooler than the living room by design, so their mean is not the room people sit in."""
+        if self.living_temp_c is None:
+            return self.temp_c
+        if self.temp_c is None:
+            return self.living_temp_c
+        living = np.asarray(self.living_temp_c, dtype=np.float64)
+        return np.where(np.isfinite(living), living, self.temp_c)
 
     def heating_season(self, months: list[int]) -> np.ndarray:
         """Per step, whether it falls in the heating season (S,)."""

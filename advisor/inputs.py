@@ -132,9 +132,12 @@ class InputLoader:
              f' MEAN("humidity_pct") AS humidity_pct, MAX("humidity_pct") AS max_humidity_pct,'
              f' MEAN("setpoint_c") AS setpoint_c, LAST("heating_on") AS heating_on'
              f' FROM {self.raw}."thermostat" WHERE {self._window(grid, step_s)}'
-             f' GROUP BY time({step_s}s), "household" fill(none)')
+             f' GROUP BY time({step_s}s), "household", "room" fill(none)')
         series = self.client.query(q)
+        # One series per room: the home's values combine its rooms (mean, coldest, warmest).
         inp.temp_c = grid_matrix(series, index, grid, "temp_c", reduce="mean")
+        living = grid_matrix(series, index, grid, "temp_c", {"room": "living_room"}, "mean")
+        inp.living_temp_c = living if np.isfinite(living).any() else None
         inp.min_temp_c = grid_matrix(series, index, grid, "min_temp_c", reduce="min")
         inp.max_temp_c = grid_matrix(series, index, grid, "max_temp_c", reduce="max")
         inp.humidity_pct = grid_matrix(series, index, grid, "humidity_pct", reduce="mean")

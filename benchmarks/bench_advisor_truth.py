@@ -1,7 +1,8 @@
 """Benchmark: the advisor against the simulator's ground truth.
 
     PYTHONPATH=. /work/venv/bin/python -m benchmarks.bench_advisor_truth [--households 500]
-        [--days 14] [--seed 42] [--fault-rate 0.05] [--explain LABEL] [--keep | --reuse DIR]
+        [--days 14] [--seed 42] [--fault-rate 0.05] [--no-doc] [--explain LABEL ...]
+        [--keep | --reuse DIR]
 
 Starts its own InfluxDB (free loopback ports, temporary folder), then runs the service's own
 commands as a council would: `hearth registry generate`, `hearth sim --backfill DAYS` (which
@@ -56,6 +57,15 @@ gas meter stuck while no gas was used reports exactly what a working meter would
 a few minutes between two readings) leaves no trace in any data, for the advisor or for a
 council's own analyst, and is not counted ({hidden} such episodes in this run). Slow Modbus
 answers still deliver the reading, so they never change one."""
+# Truth numbers worth printing next to each label's misses (--explain).
+TRUTH_NUMBERS = {
+    "cold_home": ("cold_awake_share", "mean_indoor_temp_c"),
+    "damp_mould": ("damp_block_share", "condensation_h"),
+    "self_disconnection": ("supply_off_h", "gas_supply_off_h"),
+    "credit_out": ("supply_off_h", "gas_supply_off_h"),
+    "self_rationing": ("cold_awake_share",),
+    "device_fault": (),
+}
 
 
 def hearth(env: dict, *args: str, timeout_s: float = 3600) -> float:
@@ -103,8 +113,8 @@ def _home_faults(truth: dict) -> dict[str, list[tuple[str, dict]]]:
     return out
 
 
-def explain(truth: dict, flagged: dict[str, set[str]], reasons: dict[tuple[str, str], str],
-            label: str) -> list[str]:
+def explain_faults(truth: dict, flagged: dict[str, set[str]],
+                   reasons: dict[tuple[str, str], str], label: str = "device_fault") -> list[str]:
     """Lines listing the misses (truly affected, not flagged) and false alarms of `label`:
     for device faults each home's episodes (kind, device, start before the end, duration),
     otherwise the home's truth record; for false alarms the advisor's reasons."""
@@ -149,6 +159,50 @@ def observed_kinds(device: dict) -> set[str]:
     return {e["kind"] for e in device["episodes"] if e.get("changed_readings", True)}
 
 
+def explain(label: str, truth: dict, flagged: dict[str, set[str]], numbers: dict) -> None:
+    """Print each false positive and false negative of one truth label with the truth's numbers
+    (the home's true state) and the advisor's (what it saw), to show why it was missed."""
+    homes = {h["household_id"]: h for h in truth["households"]}
+    kinds = MAPPING[label]
+    got = set().union(*(flagged.get(k, set()) for k in kinds))
+    if label == "device_fault":
+        want = {truth["device_households"].get(d["device_id"]) for d in truth["devices"]
+                if observed_kinds(d) & VISIBLE_FAULTS} - {None}
+    else:
+        want = {h for h, v in homes.items() if v.get(label)}
+    print(f"\n{label}: {len(got - want)} false positives, {len(want - got)} false negatives")
+    for tag, group in (("FP", got - want), ("FN", want - got)):
+        for hid in sorted(group):
+            t = homes.get(hid, {})
+            true = ", ".join(f"{k} {t.get(k)}" for k in TRUTH_NUMBERS[label])
+            seen = "; ".join(f"{k}: " + ", ".join(f"{n} {_short(v)}" for n, v in
+                                                 numbers.get(k, {}).get(hid, {}).items())
+                             for k in kinds)
+            print(f"  {tag} {hid} truth[{true}; traits {','.join(t.get('traits', []))}]"
+                  f" advisor[{seen}]")
+
+
+def _short(value) -> str:
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def advisor_numbers(env: dict, end: datetime, kinds: set[str]) -> dict[str, dict[str, dict]]:
+    """{kind: {household: the rule's numbers}} from the advisor's own inputs and rules, run
+    in this process with the run's settings (for --explain; reads InfluxDB again)."""
+    from advisor.engine import assess
+    from advisor.inputs import InputLoader
+    from hearth.influx import InfluxClient
+    from hearth.registry import Registry
+    from hearth.settings import load_settings
+
+    settings = load_settings(environ=env)
+    with Registry(settings.registry.path) as reg, InfluxClient.from_settings(settings) as client:
+        inp = InputLoader(settings, reg, client).load(end)
+    results = assess(inp, settings.advisor)
+    return {k: {str(h): results[k].numbers_of(i) for i, h in enumerate(inp.households)}
+            for k in kinds if k in results}
+
+
 def pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.0f}%"
 
@@ -166,9 +220,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     ap.add_argument("--json", type=Path, help="write the figures here")
     ap.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
-    ap.add_argument("--explain", action="append", default=[], metavar="LABEL",
-                    choices=sorted(MAPPING), help="list the misses and false alarms of a truth"
-                    " label, with what the truth and the advisor's case say (repeatable)")
+    ap.add_argument("--explain", action="append", default=[], choices=sorted(MAPPING),
+                    metavar="LABEL", help="print each false positive and negative of this truth"
+                    " label with the truth's and the advisor's numbers; for device_fault each"
+                    " missed home's fault episodes and each false alarm's reasons (repeatable;"
+                    " one of"
+                    f" {', '.join(sorted(MAPPING))})")
     ap.add_argument("--reuse", type=Path, metavar="DIR", help="a folder kept by --keep: rerun"
                     " only `hearth advise` on its data (its cases cleared first); for iterating"
                     " on rules; implies --no-doc")
@@ -227,6 +284,10 @@ def main(argv: list[str] | None = None) -> int:
         truth["device_households"] = dict(conn.execute("SELECT device_id, household_id"
                                                        " FROM devices").fetchall())
         conn.close()
+        numbers = {}
+        rules = {k for lab in args.explain if lab != "device_fault" for k in MAPPING[lab]}
+        if rules:
+            numbers = advisor_numbers(env, end, rules)
     finally:
         server.stop()
         if not args.keep and not args.reuse:
@@ -234,8 +295,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"kept {tmp}")
     rows = score(truth, flagged)
-    for label in args.explain:
-        print("\n".join(explain(truth, flagged, reasons, label)))
+    for label in dict.fromkeys(args.explain):
+        if label == "device_fault":
+            print("\n".join(explain_faults(truth, flagged, reasons)))
+        else:
+            explain(label, truth, flagged, numbers)
     print(f"\n{args.households} homes, {args.days:g} days, seed {args.seed}, fault rate"
           f" {args.fault_rate}/device/day, readings every {args.interval_s} s")
     print(f"{'risk':<20}{'advisor kinds':<34}{'truth':>6}{'flagged':>8}{'hits':>6}"
@@ -272,7 +336,9 @@ simulated {args.days:g} days). Machine: {machine()}; shared with other sessions.
 |---|---|---|---|---|---|---|
 {table}
 
-Goal recall >= 95% and precision >= 90% per risk: {"met" if met else "NOT met"}.
+Goal recall >= 95% and precision >= 90% per risk: {"met" if met else "NOT met"}. Why each risk
+is missed, and the figures of another seed: docs/advisor.md, "Accuracy against the simulator's
+ground truth" (`--explain LABEL` prints every false positive and negative with its numbers).
 Times: {", ".join(f"{k} {v:.0f} s" for k, v in timings.items())}.
 
 {FAULT_COUNTING.format(hidden=hidden)}

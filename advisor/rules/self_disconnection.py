@@ -21,19 +21,53 @@ from advisor.rules.base import (
 )
 
 
+def _run_ahead(mask: np.ndarray) -> np.ndarray:
+    """At each step, how many steps in a row from it on are True (H, S)."""
+    rev = mask[:, ::-1]
+    c = np.cumsum(rev, axis=1, dtype=np.int32)
+    base = np.maximum.accumulate(np.where(rev, np.int32(0), c), axis=1)
+    return (c - base)[:, ::-1]
+
+
+def off_from_evidence(spent: np.ndarray, wanted: np.ndarray, min_wanted_steps: int = 1
+                      ) -> np.ndarray:
+    """Steps a supply without a switch counts as off (H, S) bool.
+
+    spent: (H, S) bool, the balance spent (at or below zero) and none of the fuel used.
+    wanted: (H, S) bool, the fuel would be used if it could flow. Within each unbroken run of
+    `spent` steps, once the fuel has been wanted without flowing for `min_wanted_steps` steps in
+    a row, the supply counts as off from the first of them to the end of the run: a meter cut
+    off stays off until it is topped up into credit (the run then ends), and a home on emergency
+    credit shows flow as soon as the fuel is wanted (the run ends too). Isolated steps of want
+    (a noisy estimate of who is in) are not enough."""
+    spent = np.asarray(spent, dtype=bool)
+    H, S = spent.shape
+    if S == 0:
+        return spent.copy()
+    trig = spent & np.asarray(wanted, dtype=bool)
+    trig = _run_ahead(trig) >= max(1, int(min_wanted_steps))   # a long enough streak starts
+    starts = spent & ~np.concatenate([np.zeros((H, 1), bool), spent[:, :-1]], axis=1)
+    # From the first streak of the run on: the count of streak starts since the run started.
+    c = np.cumsum(trig, axis=1, dtype=np.int32)
+    before = np.maximum.accumulate(np.where(starts, c - trig, 0), axis=1)
+    return spent & (c - before > 0)
+
+
 def supply_off_mask(credit_gbp: dict[str, np.ndarray], voltage_v: np.ndarray | None,
                     off_credit_gbp: float = -10.0, min_voltage_v: float = 50.0,
                     supply_on: dict[str, np.ndarray] | None = None,
                     usage_kwh: dict[str, np.ndarray] | None = None,
                     no_use_kwh: float = 0.005,
-                    demand: dict[str, np.ndarray] | None = None) -> np.ndarray:
+                    demand: dict[str, np.ndarray] | None = None,
+                    evidence_steps: int = 1) -> np.ndarray:
     """Per step whether any prepaid supply is off (H, S).
 
     Per fuel, the meter's own supply switch (`supply_on`, 0/1, NaN where not reported) is the
     best evidence. Where a meter does not report it: a balance at or below `off_credit_gbp`
-    (the disconnection point after emergency credit), or a balance at or below zero with none
-    of that fuel used in the bucket (`usage_kwh`) while it is wanted (`demand[fuel]`, bool
-    (H, S): gas while the thermostat calls for heat; electricity always, for the fridge). A
+    (the disconnection point after emergency credit), or a spent balance (at or below zero)
+    with none of that fuel used while it is wanted (`demand[fuel]`, bool (H, S); electricity
+    always, for the fridge), counted from the first such step until the fuel flows again or
+    the balance is topped up (`off_from_evidence`, after `evidence_steps` wanted steps). A
     meter on emergency credit still supplies, and a home may simply not want gas for a while.
     No voltage is off too."""
     supply_on = supply_on or {}
@@ -49,8 +83,10 @@ def supply_off_mask(credit_gbp: dict[str, np.ndarray], voltage_v: np.ndarray | N
             by_credit = credit <= off_credit_gbp
             use = usage_kwh.get(fuel)
             if use is not None:
-                wanted = demand.get(fuel, True)
-                by_credit = by_credit | ((credit <= 0) & (as_float(use) < no_use_kwh) & wanted)
+                spent = (credit <= 0) & (as_float(use) < no_use_kwh)
+                wanted = np.broadcast_to(np.asarray(demand.get(fuel, True), dtype=bool),
+                                         spent.shape)
+                by_credit = by_credit | off_from_evidence(spent, wanted, evidence_steps)
         if switch is None:
             masks.append(by_credit)
             continue

@@ -42,9 +42,13 @@ def low_setpoint_share(setpoint_c: np.ndarray, heating_on: np.ndarray | None,
     if counted is not None:
         seen &= np.broadcast_to(np.asarray(counted, dtype=bool), temp.shape)
     cold = seen & (temp < cold_temp_c)
-    low = np.nan_to_num(as_float(setpoint_c), nan=np.inf) <= setpoint_bar_c
+    setpoint = as_float(setpoint_c)
+    low = np.nan_to_num(setpoint, nan=np.inf) <= setpoint_bar_c
     if heating_on is not None:
-        low |= np.nan_to_num(as_float(heating_on), nan=1.0) < 0.5
+        # The heating's own state only where no setpoint is reported: with a setpoint, that is
+        # the tenant's choice, while a boiler that does not fire at a high setpoint has no
+        # supply or credit (self-disconnection) or a fault, not a tenant going without.
+        low |= ~np.isfinite(setpoint) & (np.nan_to_num(as_float(heating_on), nan=1.0) < 0.5)
     n_seen = seen.sum(axis=1)
     return np.where(n_seen > 0, (low & cold).sum(axis=1) / np.maximum(n_seen, 1), np.nan)
 

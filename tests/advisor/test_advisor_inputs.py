@@ -76,6 +76,10 @@ def populate(settings, now: datetime) -> None:
             call = "" if h == "H000003" else ",heating_on=true"
             lines.append(f"thermostat,household={h},device=T{n},room=living_room temp_c={temp},"
                          f"setpoint_c=20.0,humidity_pct={rh}{call} {t}")
+            if h == "H000002":  # a second thermostat, in a bedroom 1.5 C cooler
+                lines.append(f"thermostat,household={h},device=T{n}b,room=bedroom"
+                             f" temp_c={round(temp - 1.5, 1)},setpoint_c=20.0,"
+                             f"humidity_pct={rh}{call} {t}")
         # Meters: H1's prepayment electricity credit falls from £6 to £3.
         credit = 6.0 - 3.0 * k / 431
         lines.append(f"meter,household=H000001,device=E1,fuel=electricity,source=mqtt "
@@ -131,6 +135,10 @@ def test_inputs_are_aligned_arrays(world):
     assert np.nanmax(inp.max_humidity_pct[1]) == pytest.approx(89.2)
     assert np.nanmax(inp.humidity_pct[1]) == pytest.approx(89.1)  # mean of the bucket
     assert np.isnan(inp.temp_c[2, -10:]).all()  # silent thermostat
+    # The home's temperature is the mean over its rooms; the living room's is kept apart.
+    assert np.nanmean(inp.temp_c[1]) == pytest.approx(19.85, abs=0.05)
+    assert np.nanmean(inp.living_temp_c[1]) == pytest.approx(20.6, abs=0.05)
+    assert np.nanmean(inp.living_temp_c[0]) == pytest.approx(15.1, abs=0.05)
     assert np.nanmin(inp.heating_on[0]) == 1.0 and np.nanmin(inp.heating_on[1]) == 1.0
     assert np.nanmax(inp.heating_on[2]) == 0.0  # inferred: 20-20.2 C at a 20 C setpoint
     credit = inp.credit_gbp["electricity"][0]

@@ -161,3 +161,55 @@ def test_damp_must_persist_over_half_days():
     assert r.flagged.tolist() == [False, True]
     assert r.numbers["damp_blocks"].tolist() == [1, 2] and r.numbers["n_blocks"][1] == 6
     assert "on 2 of the last 6 half-days" in r.reason_of(1)
+
+
+def test_cold_home_judged_in_the_living_room_where_there_is_one():
+    from datetime import UTC, datetime
+
+    from advisor.engine import assess
+    from advisor.frame import AdviceInputs
+    from hearth.settings.rooms import AdvisorSettings
+
+    # Three homes whose living room holds 18.3 C all day. Home 0 has a bedroom thermostat a
+    # degree cooler (bedrooms run cooler by design): the rooms' mean, 17.8 C, is below 18 C
+    # but people are up in the living room. Home 1 has only the living room. Home 2 has no
+    # living-room thermostat: its bedroom's 17.3 C is all there is to go by.
+    times = np.datetime64("2026-01-12T00:00") + np.arange(S) * np.timedelta64(30, "m")
+    mean = series(np.full(S, 17.8), np.full(S, 18.3), np.full(S, 17.3))
+    living = series(np.full(S, 18.3), np.full(S, 18.3), np.full(S, np.nan))
+    inp = AdviceInputs(households=np.array(["H0", "H1", "H2"]), now=datetime(2026, 1, 15, tzinfo=UTC),
+                       step_h=STEP_H, step_times=times.astype("datetime64[ns]"), temp_c=mean,
+                       living_temp_c=living, vulnerable=np.zeros(3, bool))
+    assert inp.waking_temp_c()[:, 0].tolist() == [18.3, 18.3, 17.3]
+    r = assess(inp, AdvisorSettings())["cold_home"]
+    assert r.flagged.tolist() == [False, False, True]
+    inp.living_temp_c = None   # no room information: the mean over the rooms
+    assert assess(inp, AdvisorSettings())["cold_home"].flagged.tolist() == [True, False, True]
+
+
+def test_occupancy_without_a_supply_follows_the_household_routine():
+    from datetime import UTC, datetime
+
+    from advisor.engine import occupied_hours
+    from advisor.frame import AdviceInputs
+    from hearth.settings.rooms import AdvisorSettings
+
+    # Three January days of half hours (UK time = UTC). Both homes run a fridge (0.04 kWh a
+    # half hour); home 0 is in and active 07-23 every day, home 1 only 07-09 and 18-23 (out at
+    # work). On day 3 both supplies are off (the meters' switches say so): no use at all.
+    times = np.datetime64("2026-01-12T00:00") + np.arange(S) * np.timedelta64(30, "m")
+    hour = np.arange(S) * STEP_H % 24
+    day3 = np.arange(S) >= 96
+    in_all_day = (hour >= 7) & (hour < 23)
+    in_evening = ((hour >= 7) & (hour < 9)) | ((hour >= 18) & (hour < 23))
+    use = series(np.where(in_all_day, 0.3, 0.04), np.where(in_evening, 0.3, 0.04))
+    use[:, day3] = 0.0
+    switch = np.where(day3, 0.0, 1.0)[None, :].repeat(2, axis=0)
+    inp = AdviceInputs(households=np.array(["H0", "H1"]), now=datetime(2026, 1, 15, tzinfo=UTC),
+                       step_h=STEP_H, step_times=times.astype("datetime64[ns]"),
+                       usage_kwh={"electricity": use}, supply_on={"electricity": switch})
+    occ = occupied_hours(inp, AdvisorSettings())
+    assert (occ[0, day3] == in_all_day[day3]).all()
+    assert (occ[1, day3] == in_evening[day3]).all()
+    # With a supply, use above the base load decides (days 1 and 2).
+    assert (occ[1, ~day3] == in_evening[~day3]).all()

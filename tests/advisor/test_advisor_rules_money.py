@@ -139,12 +139,101 @@ def test_supply_state_from_switch_balance_and_demand():
     heat = {"gas": np.array([[False, True, False, True]])}
     off = supply_off_mask(credit, None, -10.0, usage_kwh=use, demand=heat)
     # Electricity: on emergency credit while used; off when nothing is used at -£2, or past
-    # -£10. Gas at -£1: off only when heat is called for and no gas flows (step 1).
+    # -£10. Gas at -£1: off from the first step heat is called for without gas flowing (step
+    # 1) until gas flows again (step 3).
     assert off[0].tolist() == [False, True, True, True]
     switch = {"electricity": np.array([[1.0, 1.0, 0.0, np.nan]])}
     off = supply_off_mask({"electricity": np.array([[-20.0, -20.0, 5.0, -20.0]])}, None, -10.0,
                           supply_on=switch)
     assert off[0].tolist() == [False, False, True, True]  # the switch wins where reported
+
+
+def test_off_from_evidence_runs_from_first_wanted_step_to_top_up():
+    from advisor.rules.self_disconnection import off_from_evidence
+
+    # Balance spent and no flow in steps 1-4 and 6-8; the fuel wanted at 3 and at 7, 8.
+    spent = np.array([[0, 1, 1, 1, 1, 0, 1, 1, 1, 0]], bool)
+    wanted = np.array([[1, 0, 0, 1, 0, 1, 0, 1, 1, 0]], bool)
+    assert off_from_evidence(spent, wanted, 1)[0].astype(int).tolist() == \
+        [0, 0, 0, 1, 1, 0, 0, 1, 1, 0]
+    # Two wanted steps in a row needed: only the second run has them.
+    assert off_from_evidence(spent, wanted, 2)[0].astype(int).tolist() == \
+        [0, 0, 0, 0, 0, 0, 0, 1, 1, 0]
+    # Two isolated wanted steps in one run are not a streak of two.
+    blips = np.array([[0, 1, 0, 1, 0, 0, 0, 0, 0, 0]], bool)
+    assert not off_from_evidence(spent, blips, 2).any()
+    assert off_from_evidence(spent, blips, 1)[0].astype(int).tolist() == \
+        [0, 1, 1, 1, 1, 0, 0, 0, 0, 0]
+    # Rows are independent; a row never wanted is never off.
+    two = off_from_evidence(np.vstack([spent, spent]), np.vstack([wanted, wanted * False]), 1)
+    assert two[1].sum() == 0 and (two[0] == off_from_evidence(spent, wanted, 1)[0]).all()
+
+
+def gas_home(gas_kwh, credit_gbp, elec_kwh, setpoint_c=20.0, temp_c=12.0):
+    """AdviceInputs for one gas-heated prepayment home on 30-minute buckets."""
+    from datetime import UTC, datetime
+
+    from advisor.frame import AdviceInputs
+
+    S = len(gas_kwh)
+    times = np.datetime64("2026-01-12T07:00") + np.arange(S) * np.timedelta64(30, "m")
+    row = lambda x: np.broadcast_to(np.asarray(x, dtype=float), (S,))[None, :].copy()  # noqa: E731
+    return AdviceInputs(
+        households=np.array(["H1"]), now=datetime(2026, 1, 12, 7, tzinfo=UTC) , step_h=0.5,
+        step_times=times.astype("datetime64[ns]"), temp_c=row(temp_c), setpoint_c=row(setpoint_c),
+        heating_on=row(0.0), usage_kwh={"electricity": row(elec_kwh), "gas": row(gas_kwh)},
+        credit_gbp={"gas": row(credit_gbp)}, prepayment=np.array([True]),
+        has_gas=np.array([True]), gas_heating=np.array([True]))
+
+
+def test_gas_off_when_spent_and_none_used_while_people_are_in():
+    from advisor.engine import _supply_off
+    from hearth.settings.rooms import AdvisorSettings
+
+    s = AdvisorSettings(cold_home_waking_from_h=0.0, cold_home_waking_to_h=24.0)
+    # 16 buckets, people active (electricity above the base load) in all but the first two.
+    # Gas flows in credit (0-7); from 8 the balance is spent and no gas flows.
+    elec = [0.03, 0.03] + [0.3] * 14
+    gas = [0.2] * 8 + [0.0] * 8
+    credit = [3.0] * 8 + [-0.1] * 8
+    # Thermostat turned down to frost protection: only the habit of using gas while in counts.
+    off = _supply_off(gas_home(gas, credit, elec, setpoint_c=10.0, temp_c=9.0), s)[0]
+    assert off.tolist() == [False] * 8 + [True] * 8
+    # The same with people out once the balance is spent (electricity at its base load, as
+    # it was in the first two buckets): nothing says gas was wanted.
+    elec_out = [0.03, 0.03] + [0.3] * 6 + [0.03] * 8
+    off = _supply_off(gas_home(gas, credit, elec_out, setpoint_c=10.0, temp_c=9.0), s)[0]
+    assert not off.any()
+    # A home on emergency credit whose gas flows while people are in is not off.
+    gas_ec = [0.2] * 8 + [0.0, 0.2] * 4
+    off = _supply_off(gas_home(gas_ec, credit, elec, setpoint_c=10.0, temp_c=9.0), s)[0]
+    assert not off.any()
+    # Out, but the thermostat calls for 20 C in a 12 C room: wanted, off.
+    off = _supply_off(gas_home(gas, credit, elec_out, setpoint_c=20.0, temp_c=12.0), s)[0]
+    assert off.tolist() == [False] * 8 + [True] * 8
+
+
+def test_gas_off_needs_an_hour_of_evidence():
+    from advisor.engine import _supply_off
+    from hearth.settings.rooms import AdvisorSettings
+
+    s = AdvisorSettings(cold_home_waking_from_h=0.0, cold_home_waking_to_h=24.0)
+    gas = [0.2] * 8 + [0.0] * 8
+    credit = [3.0] * 8 + [-0.1] * 8
+    out = [0.3] * 8 + [0.03] * 8   # in while gas flows, out once the balance is spent
+    # Heat called for in one spent bucket only (30 min): not enough at the 1-hour default.
+    setpoint = [20.0] * 8 + [20.0] + [10.0] * 7
+    home = gas_home(gas, credit, out, setpoint_c=setpoint, temp_c=12.0)
+    assert not _supply_off(home, s)[0].any()
+    # Two buckets (1 hour): off from the first.
+    setpoint = [20.0] * 8 + [20.0, 20.0] + [10.0] * 6
+    home = gas_home(gas, credit, out, setpoint_c=setpoint, temp_c=12.0)
+    assert _supply_off(home, s)[0].tolist() == [False] * 8 + [True] * 8
+    s30 = AdvisorSettings(cold_home_waking_from_h=0.0, cold_home_waking_to_h=24.0,
+                          supply_off_evidence_h=0.5)
+    setpoint = [20.0] * 8 + [20.0] + [10.0] * 7
+    home = gas_home(gas, credit, out, setpoint_c=setpoint, temp_c=12.0)
+    assert _supply_off(home, s30)[0].sum() == 8
 
 
 def test_a_stuck_register_is_not_no_use():
@@ -167,3 +256,15 @@ def test_low_setpoint_share_counts_hours_people_are_in():
     assert share.tolist() == [1.0, 0.5, 0.0]  # warm homes are not rationing
     half = np.array([True] * 4 + [False] * 4)
     assert low_setpoint_share(setpoint, None, temp, half).tolist() == [1.0, 1.0, 0.0]
+
+
+def test_a_boiler_that_cannot_fire_at_a_high_setpoint_is_not_rationing():
+    from advisor.rules.self_rationing import low_setpoint_share
+
+    # Cold rooms, heating reported off throughout. Home 0 asks for 21 C (its gas is off: the
+    # boiler cannot fire); home 1 has turned the thermostat down to 15 C; home 2's thermostat
+    # reports no setpoint, so the heating's own state is all there is.
+    temp = np.full((3, 8), 15.0)
+    setpoint = np.array([[21.0] * 8, [15.0] * 8, [np.nan] * 8])
+    heating_off = np.zeros((3, 8))
+    assert low_setpoint_share(setpoint, heating_off, temp).tolist() == [0.0, 1.0, 1.0]

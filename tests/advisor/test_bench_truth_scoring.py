@@ -1,7 +1,7 @@
 """Scoring of the ground-truth benchmark (benchmarks/bench_advisor_truth.py): which fault
 episodes count, and the --explain listing."""
 
-from benchmarks.bench_advisor_truth import explain, observed_kinds, score
+from benchmarks.bench_advisor_truth import explain_faults, observed_kinds, score
 
 H = 3_600_000_000_000
 
@@ -36,8 +36,8 @@ def test_only_episodes_that_changed_readings_count():
 def test_explain_lists_misses_with_episodes_and_false_alarms_with_reasons():
     truth = _truth()
     truth["devices"][1]["episodes"][0]["changed_readings"] = True
-    lines = explain(truth, {"device_fault": {"H4"}}, {("H4", "device_fault"): "1 device(s) silent"},
-                    "device_fault")
+    lines = explain_faults(truth, {"device_fault": {"H4"}},
+                           {("H4", "device_fault"): "1 device(s) silent"})
     text = "\n".join(lines)
     assert "1 missed, 1 false alarms" in text
     assert "missed H2: exception H2-EM1 8.0 h before the end for 1.00 h" in text
