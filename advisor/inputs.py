@@ -346,10 +346,10 @@ class InputLoader:
 
         A thermostat's reading repeats when its temperature and humidity both equal the
         previous reading's (sensors jitter in their last digit, a frozen one does not), humidity
-        not pinned at 0 or 100 %. A meter's
-        register stands still when it equals the previous reading; the energy it should have
-        counted is the lower of the two power (or gas flow) readings times the gap between them:
-        a working register cannot stand still while power is drawn."""
+        not pinned at 0 or 100 %. A meter's register stands still when it equals the previous
+        reading; the energy it should have counted is the lower of the two power (or gas flow)
+        readings times the gap between them: a working register cannot stand still while power
+        is drawn."""
         from advisor.rules.faults import repeat_runs
 
         gas_kwh_per_m3 = GAS_VOLUME_CORRECTION * self._calorific_mj_per_m3() / 3.6
