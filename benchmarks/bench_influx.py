@@ -33,15 +33,18 @@ What limits these figures:
   of this shape, the client about 3 us (lines 2 us, most of it Python's float formatting;
   gzip level 1 about 0.8 us, saved by `gzip = false` on loopback). 250,000 points/s needs both
   together under 8 us of CPU per point with the 2 cores to themselves.
-- `usage_matrix`: influxd's raw `SELECT` output path costs about 3 us of CPU per value
-  (8 s for 2.7 million values), the same whether the data sit in its cache or in compacted TSM
-  files; `count()` over the same points takes 0.75 s, so the cost is emitting rows, not
-  reading them. MessagePack answers (used) cost a third less server CPU than JSON. The client
-  side (streaming decode, scatter into the matrix) is about 1.2 s of CPU. Under 3 s needs
-  fewer rows from InfluxDB: the same values as one `usage_day` point per household and day
-  with 48 half-hour fields cost influxd 2.4 times less CPU (measured: 1.05 s against 2.45 s
-  for 300 households x 8 weeks). That would be a second measurement written by the usage
-  derivation beside `usage_30m`, a change to the data layout in DESIGN.md, not made here.
+- `usage_matrix`: influxd's raw `SELECT` output path costs about 3 us of CPU per row emitted
+  (6.5-8.5 s for the 2.7 million rows of `usage_30m`), the same whether the data sit in its
+  cache or in compacted TSM files; `count()` over the same points takes 0.75 s, so the cost is
+  emitting rows, not reading them. Hence `usage_day`: the derivation (and every other writer,
+  through `usage_lines`) also writes one point per household and UTC day with 48 half-hour
+  fields, and `usage_matrix` reads those: 48 times fewer rows, about half the influxd CPU and a
+  third of the client's (one numpy array per chunk of day rows instead of a tuple per half
+  hour). What remains is influxd assembling 48 field cursors into each row (about 1.3 us per
+  value); a request for usage_30m's first and last time in the period (to catch days the rollup
+  lacks, on databases written before it) adds about 0.1 s. MessagePack answers (used) cost a
+  third less server CPU than JSON. Reading in more than 2 parallel slices does not help on 2
+  cores.
 """
 
 GOAL_WRITE_PPS = 250_000
