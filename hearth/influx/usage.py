@@ -79,22 +79,32 @@ def usage_day_lines(household, fuel, energy_kwh, time_ns) -> list[str]:
     names, fuels, days, grid = day_grid(household, fuel, energy_kwh, time_ns)
     if not len(days):
         return []
-    full = np.isfinite(grid).all(axis=1)
+    known = np.isfinite(grid)
+    # Rows with the same known slots (whole days; the same hours of a run's first or last
+    # day) share one vectorised call; rare patterns (scattered gaps) are joined row by row.
+    pattern, patterns = pd.factorize(_pattern_keys(known))
+    counts = np.bincount(pattern, minlength=len(patterns))
     lines: list[str] = []
-    if full.any():  # whole days: the vectorised formatter, 48 columns at once
-        lines += lines_from_arrays(USAGE_DAY, {"household": names[full], "fuel": fuels[full]},
-                                   {f: grid[full, i] for i, f in enumerate(SLOT_FIELDS)},
-                                   days[full])
-    part = np.flatnonzero(~full)
-    if len(part):  # days known in part: only the slots with a value
-        prefixes = _tag_prefixes(USAGE_DAY, {"household": names[part], "fuel": fuels[part]},
-                                 len(part))
+    for p in np.flatnonzero(counts >= 8):
+        rows = np.flatnonzero(pattern == p)
+        slots = np.flatnonzero(known[rows[0]])
+        lines += lines_from_arrays(USAGE_DAY, {"household": names[rows], "fuel": fuels[rows]},
+                                   {SLOT_FIELDS[i]: grid[rows, i] for i in slots}, days[rows])
+    rare = np.flatnonzero(counts[pattern] < 8)
+    if len(rare):
+        prefixes = _tag_prefixes(USAGE_DAY, {"household": names[rare], "fuel": fuels[rare]},
+                                 len(rare))
         keys = [f + "=" for f in SLOT_FIELDS]
-        for prefix, values, day in zip(prefixes, grid[part].tolist(), days[part].tolist(),
+        for prefix, values, day in zip(prefixes, grid[rare].tolist(), days[rare].tolist(),
                                        strict=True):
             body = ",".join([k + repr(v) for k, v in zip(keys, values, strict=True) if v == v])
             lines.append(f"{prefix} {body} {day}")
     return lines
+
+
+def _pattern_keys(known: np.ndarray) -> np.ndarray:
+    """One int64 per row: bit i set when slot i is known (48 slots fit)."""
+    return known.astype(np.int64) @ (np.int64(1) << np.arange(SLOTS_PER_DAY, dtype=np.int64))
 
 
 def usage_lines(household, fuel, energy_kwh, time_ns) -> list[str]:
