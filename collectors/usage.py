@@ -315,8 +315,7 @@ def rebuild_usage_day(client, *, since: dt.datetime | None = None,
                 t = np.concatenate([s.values["time"].astype(np.int64) for s in series])
                 e = np.concatenate([s.values["energy_kwh"] for s in series])
                 lines = usage_day_lines(hh, fuel, e, t)
-                client.write_lines(lines, retention_policy="usage")
-                res.days_written += len(lines)
+                res.days_written += client.write_lines(lines, retention_policy="usage").written
                 res.half_hours_read += int(np.isfinite(e).sum())
             if k % max(1, n_chunks // 10) == 0 or w1 == d1:
                 log.info("usage_day %s: rebuilt up to %s (%d of %d chunks)", fuel,
