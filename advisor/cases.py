@@ -170,16 +170,22 @@ class CaseStore:
                 cols = ", ".join(f"{k} = ?" for k in changes)
                 self.conn.execute(f"UPDATE cases SET {cols}, updated_at = ? WHERE case_id = ?",
                                   [*changes.values(), at_s, case["case_id"]])
-            self._event(case["case_id"], at_s, actor, action, detail)
+            deadline = ({"due_by": changes.get("due_by"), "stage": changes.get("stage")}
+                        if action == "stage" else {})
+            self._event(case["case_id"], at_s, actor, action, detail, **deadline)
             self.conn.execute("INSERT INTO audit_log (at, actor, action, target, detail)"
                               " VALUES (?, ?, ?, ?, ?)",
                               (at_s, actor, f"case.{action}", f"case:{case['case_id']}",
                                json.dumps({"household_id": case["household_id"],
                                            "kind": case["kind"], "detail": detail})))
 
-    def _event(self, case_id: int, at_s: str, actor: str, action: str, detail: str) -> None:
-        self.conn.execute("INSERT INTO case_events (case_id, at, actor, action, detail)"
-                          " VALUES (?, ?, ?, ?, ?)", (case_id, at_s, actor, action, detail))
+    def _event(self, case_id: int, at_s: str, actor: str, action: str, detail: str,
+               due_by: str | None = None, stage: str | None = None) -> None:
+        """One line of the case's history; ``due_by``/``stage``: the Awaab's Law deadline this
+        event set (reports count deadlines met and missed from these columns)."""
+        self.conn.execute("INSERT INTO case_events (case_id, at, actor, action, detail, due_by,"
+                          " stage) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          (case_id, at_s, actor, action, detail, due_by, stage))
 
     # ------------------------------------------------------------ the advisor
     def sync(self, results: dict[str, RuleResult], households: np.ndarray,
@@ -230,7 +236,7 @@ class CaseStore:
              iso(due), stage))
         case_id = cur.lastrowid
         detail = f"{severity}: {reason}" + (f" (due by {iso(due)}, {stage})" if due else "")
-        self._event(case_id, now_s, ADVISOR, "opened", detail)
+        self._event(case_id, now_s, ADVISOR, "opened", detail, iso(due), stage)
         return case_id
 
     def _awaab(self, kind: str, severity: str, aware_at: datetime):
@@ -271,8 +277,11 @@ class CaseStore:
         self.conn.execute(f"UPDATE cases SET {cols} WHERE case_id = ?",
                           [*changes.values(), case["case_id"]])
         if action:
+            moved = "due_by" in changes
             self._event(case["case_id"], now_s, ADVISOR, action,
-                        f"{case['severity']} -> {severity}: {reason}")
+                        f"{case['severity']} -> {severity}: {reason}"
+                        + (f" (due by {changes['due_by']}, {changes['stage']})" if moved else ""),
+                        changes.get("due_by"), changes.get("stage"))
             summary.changed_case_ids.append(case["case_id"])
 
     def _clear_case(self, case: dict, now: datetime, now_s: str, summary: SyncSummary,

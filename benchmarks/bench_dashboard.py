@@ -231,7 +231,7 @@ def main() -> None:
                              ("background: 30-day forecast cost of every home",
                               data._compute_forecast_cost)):
                 t0 = time.perf_counter()
-                fn()
+                fn(data.influx(), settings.registry.path)
                 results[name] = (time.perf_counter() - t0, float("nan"))
         finally:
             server.stop()

@@ -81,8 +81,10 @@ def _fill_registry(settings: Settings, n: int, rng: np.random.Generator) -> None
                               "investigate" if due else None, "resolved" if c else "open"))
                 cid = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
                 detail = f"high: damp (due by {due}, investigate)" if due else "opened"
-                conn.execute("INSERT INTO case_events (case_id, at, actor, action, detail)"
-                             " VALUES (?,?,?,?,?)", (cid, iso(o), "advisor", "opened", detail))
+                conn.execute("INSERT INTO case_events (case_id, at, actor, action, detail,"
+                             " due_by, stage) VALUES (?,?,?,?,?,?,?)",
+                             (cid, iso(o), "advisor", "opened", detail, due,
+                              "investigate" if due else None))
                 if c:
                     conn.execute("INSERT INTO case_events (case_id, at, actor, action, detail)"
                                  " VALUES (?,?,?,?,?)", (cid, c, "officer", "resolved", "done"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dashboard import data
 from dashboard.auth import registry
+from dashboard.fmt import uk_time
 from dashboard.users import User, UserStore
 
 DISMISS_REASONS = ("Already known and being handled", "Tenant has moved out",
@@ -119,6 +120,10 @@ def tip_preview(user: User, case_id: int) -> tuple[str | None, str]:
     rec = data.case(int(case_id), user.scope())
     if rec["kind"] not in TIP_KINDS:
         return None, f"There is no tenant tip for {rec['kind'].replace('_', ' ')} cases."
+    sent_at = _tip_sent_at(int(case_id))
+    if sent_at:
+        return None, (f"A tip for this case was sent on {uk_time(sent_at)}; Hearth sends one"
+                      " tip per case.")
     why = _why_not_contactable(rec["household_id"])
     if why:
         return None, why
@@ -126,6 +131,14 @@ def tip_preview(user: User, case_id: int) -> tuple[str | None, str]:
     text = render(template_text(rec["kind"], s),
                   personalisation(rec["kind"], json.loads(rec["evidence_json"] or "{}"), s))
     return text, ""
+
+
+def _tip_sent_at(case_id: int) -> str | None:
+    from advisor.db import connection
+    from advisor.notify.dispatch import TipDispatcher
+
+    with registry() as reg:
+        return TipDispatcher(connection(reg), data.settings().notifier, None).tip_sent_at(case_id)
 
 
 def _why_not_contactable(household_id: str) -> str:
@@ -146,19 +159,14 @@ def send_tip(user: User, case_id: int) -> str:
     """Send this case's tip now through the advisor's dispatcher (consent, opt-out, quiet
     hours and the rate limit still apply). Returns what happened, in words."""
     from advisor.db import connection
-    from advisor.notify import TipDispatcher, TipSummary, make_sender
+    from advisor.notify import TipDispatcher, make_sender
 
     rec = _checked(user, case_id)
     settings = data.settings()
     with registry() as reg:
         conn = connection(reg)
         dispatcher = TipDispatcher(conn, settings.notifier, make_sender(settings))
-        summary = TipSummary()
-        case_row = dict(conn.execute("SELECT * FROM cases WHERE case_id = ?",
-                                     (int(case_id),)).fetchone())
-        # The dispatcher's one-household step (consent, rate limit, quiet hours, sending,
-        # sms_log, case_events), for this one case. The advisor has no public per-case call yet.
-        dispatcher._consider(rec["household_id"], [case_row], summary, dry_run=False)
+        summary = dispatcher.send_case(int(case_id))
         if summary.total_sent():
             outcome = "Tip sent."
         elif summary.deferred:
@@ -167,6 +175,8 @@ def send_tip(user: User, case_id: int) -> str:
         elif summary.skipped:
             reason = next(iter(summary.skipped))
             outcome = {"rate_limited": "Not sent: this tenant had a text recently.",
+                       "already_sent": "Not sent: this case's tip went already (one per case).",
+                       "case_not_open": "Not sent: the case is no longer open.",
                        }.get(reason, f"Not sent: {reason.replace('_', ' ')}.")
         else:
             outcome = "Not sent: the provider refused it (see Messages)."

@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +65,14 @@ def connect():
 
 
 def _read(fn, *args):
-    conn = connect()
+    connect().close()  # the schema is ready
+    return _read_at(settings().registry.path, fn, *args)
+
+
+def _read_at(registry_path, fn, *args):
+    """A query on a read-only connection of its own; uses no Streamlit cache, so that the
+    background refresh thread (which has no script run context) can call it."""
+    conn = q.connect_read(registry_path)
     try:
         return fn(conn, *args)
     finally:
@@ -256,9 +264,8 @@ class PortfolioSummaries:
             self._compute.setdefault(name, compute)
             self._busy.setdefault(name, threading.Lock())
 
-    def get(self, name: str, compute: Callable[[], pd.DataFrame], wait: bool = True
-            ) -> pd.DataFrame | None:
-        self.register(name, compute)
+    def get(self, name: str, wait: bool = True) -> pd.DataFrame | None:
+        """The latest value of a registered summary (see the class)."""
         self.start()
         hit = self._values.get(name)
         if hit is None and wait:
@@ -295,22 +302,27 @@ class PortfolioSummaries:
 
 @st.cache_resource
 def _summaries() -> PortfolioSummaries:
-    return PortfolioSummaries(float(settings().dashboard.portfolio_ttl_s))
+    """The summaries, their computations bound here (in a script run) to the cached InfluxDB
+    client and the registry path: the refresh thread then calls no Streamlit cache, which
+    outside a script run only logs warnings about a missing ScriptRunContext."""
+    connect().close()  # apply the registry's migrations once, here
+    s = PortfolioSummaries(float(settings().dashboard.portfolio_ttl_s))
+    client, path = influx(), settings().registry.path
+    s.register("last_seen", partial(_compute_last_seen, client, path))
+    s.register("forecast_cost", partial(_compute_forecast_cost, client, path))
+    return s
 
 
 def warm_up() -> None:
     """Start computing the portfolio summaries in the background (cheap after the first call)."""
-    s = _summaries()
-    s.register("last_seen", _compute_last_seen)
-    s.register("forecast_cost", _compute_forecast_cost)
-    s.start()
+    _summaries().start()
 
 
-def _compute_last_seen() -> pd.DataFrame:
-    recent = r.last_seen(influx())
-    known = _read(q.devices, None)
+def _compute_last_seen(client, registry_path) -> pd.DataFrame:
+    recent = r.last_seen(client)
+    known = _read_at(registry_path, q.devices, None)
     missing = sorted(set(known["device_id"]) - set(recent["device_id"]))
-    older = r.last_seen_long(influx(), missing) if missing else recent.iloc[:0]
+    older = r.last_seen_long(client, missing) if missing else recent.iloc[:0]
     return pd.concat([recent, older], ignore_index=True)
 
 
@@ -318,7 +330,7 @@ def device_status(scope: Scope, wait: bool = True) -> pd.DataFrame | None:
     """Every device in scope with last_seen (NaT if none in 30 days), silent_s and silent
     (no reading for more than ``silent_after_intervals`` of its intervals). None while the
     figures are first being computed, when ``wait`` is False."""
-    seen = _summaries().get("last_seen", _compute_last_seen, wait)
+    seen = _summaries().get("last_seen", wait)
     if seen is None:
         return None
     devs = devices(scope)
@@ -331,12 +343,12 @@ def device_status(scope: Scope, wait: bool = True) -> pd.DataFrame | None:
     return out
 
 
-def _compute_forecast_cost() -> pd.DataFrame:
+def _compute_forecast_cost(client, registry_path) -> pd.DataFrame:
     """Next 30 days' forecast cost per home [GBP] (expected energy of the latest daily forecast
     at today's tariff, plus the standing charges of those days), over every home."""
-    energy = r.forecast_energy_30d(influx())
-    homes = _read(q.households, None)[["household_id", "payment_type"]]
-    t = _read(q.tariffs)
+    energy = r.forecast_energy_30d(client)
+    homes = _read_at(registry_path, q.households, None)[["household_id", "payment_type"]]
+    t = _read_at(registry_path, q.tariffs)
     today = datetime.now(UTC).date().isoformat()
     t = t[(t["valid_from"] <= today) & (t["valid_to"].isna() | (t["valid_to"] >= today))]
     df = energy.merge(homes, on="household_id").merge(t, on=["fuel", "payment_type"], how="left")
@@ -348,7 +360,7 @@ def _compute_forecast_cost() -> pd.DataFrame:
 def forecast_cost(scope: Scope, wait: bool = True) -> pd.DataFrame | None:
     """Forecast cost of the next 30 days per home in scope; None while first being computed,
     when ``wait`` is False."""
-    costs = _summaries().get("forecast_cost", _compute_forecast_cost, wait)
+    costs = _summaries().get("forecast_cost", wait)
     if costs is None:
         return None
     homes = households(scope)[["household_id", "patch"]]

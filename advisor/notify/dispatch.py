@@ -111,14 +111,19 @@ class TipDispatcher:
         if case["kind"] not in TIP_KINDS:
             summary.skipped["no_tip_for_kind"] += 1
             return summary
-        done = self.conn.execute(
-            f"SELECT 1 FROM sms_log WHERE case_id = ? AND status IN"
-            f" ({','.join('?' * len(SENT_STATUSES))})", (case_id, *SENT_STATUSES)).fetchone()
-        if done:
+        if self.tip_sent_at(case_id) is not None:
             summary.skipped["already_sent"] += 1
             return summary
         self._consider(case["household_id"], [case], summary, dry_run)
         return summary
+
+    def tip_sent_at(self, case_id: int) -> str | None:
+        """When this case's tip went to the provider (ISO time), or None: one tip per case."""
+        row = self.conn.execute(
+            f"SELECT COALESCE(sent_at, created_at) FROM sms_log WHERE case_id = ? AND status IN"
+            f" ({','.join('?' * len(SENT_STATUSES))}) ORDER BY 1 LIMIT 1",
+            (case_id, *SENT_STATUSES)).fetchone()
+        return row[0] if row else None
 
     # ------------------------------------------------------------------- run
     def run(self, dry_run: bool = False) -> TipSummary:

@@ -44,7 +44,7 @@ class ReportInputs:
     unit_gbp_per_kwh: dict[str, np.ndarray]       # fuel -> (H, 30) tariff on forecast days
     standing_gbp_per_day: dict[str, np.ndarray]   # fuel -> (H, 30)
     cases: pd.DataFrame                           # cases with *_ns columns
-    case_events: pd.DataFrame                     # case_id, at_ns, action, detail
+    case_events: pd.DataFrame                     # case_id, at_ns, action, detail, due_by_ns, stage
     sms: pd.DataFrame                             # household_id, status, sent_ns, created_ns
     opt_outs: pd.DataFrame                        # household_id, at_ns
     dead_letters: pd.DataFrame                    # file, time_ns
@@ -68,7 +68,7 @@ def read_cases(conn: sqlite3.Connection, notes: list[str]) -> tuple[pd.DataFrame
     """Cases and their events (migration 0002); empty frames, with a note, before it exists."""
     case_cols = ["case_id", "household_id", "kind", "severity", "status", "opened_at",
                  "closed_at", "due_by", "stage"]
-    event_cols = ["case_id", "at", "action", "detail"]
+    event_cols = ["case_id", "at", "action", "detail", "due_by", "stage"]
     if not _has_table(conn, "cases"):
         notes.append("No cases table yet (the advisor's migration 0002 has not run): case and "
                      "Awaab's Law figures are zero.")
@@ -76,11 +76,12 @@ def read_cases(conn: sqlite3.Connection, notes: list[str]) -> tuple[pd.DataFrame
     else:
         cases = _frame(conn, f"SELECT {', '.join(case_cols)} FROM cases ORDER BY case_id",
                        case_cols)
-        events = _frame(conn, "SELECT case_id, at, action, detail FROM case_events"
+        events = _frame(conn, f"SELECT {', '.join(event_cols)} FROM case_events"
                         " ORDER BY case_id, at, event_id", event_cols)
     for col in ("opened_at", "closed_at", "due_by"):
         cases[col + "_ns"] = iso_to_ns(cases[col])
     events["at_ns"] = iso_to_ns(events["at"])
+    events["due_by_ns"] = iso_to_ns(events["due_by"])
     return cases, events
 
 

@@ -7,8 +7,6 @@ id) and nothing reads the clock, so the same data gives the same tables.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
@@ -18,7 +16,6 @@ ALL = "All patches"
 NAT = np.iinfo(np.int64).min
 CASE_KINDS = ("bill_shock", "credit_runout", "self_disconnection", "self_rationing", "cold_home",
               "damp_mould", "fuel_poverty", "device_fault")
-_DUE = re.compile(r"due by (\d{4}-\d\d-\d\dT[0-9:.]+Z)")
 # Events after which the Awaab's Law deadline in force no longer runs.
 _STAGE_DONE = ("stage", "resolved", "dismissed", "auto_closed")
 
@@ -114,9 +111,10 @@ def cases_by_kind(inp: ReportInputs) -> pd.DataFrame:
 
 def awaab_deadlines(inp: ReportInputs) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Awaab's Law deadlines of damp and mould cases that fell due this week: met (the stage
-    was done or the case closed by the deadline) or missed. A deadline is read from the case's
-    events ("due by <UTC time>"); one replaced before it fell due (a worse reading moved it
-    earlier) is not counted. Returns (per-patch table, one row per deadline)."""
+    was done or the case closed by the deadline) or missed. Deadlines come from the events
+    that set them (columns ``due_by`` and ``stage`` of case_events); one replaced before it
+    fell due (an escalation to an emergency moved it earlier) is not counted. Returns
+    (per-patch table, one row per deadline)."""
     s, e = inp.week.start_ns, inp.week.end_ns
     cases = inp.cases[inp.cases["kind"] == "damp_mould"]
     events = inp.case_events[inp.case_events["case_id"].isin(cases["case_id"])]
@@ -125,11 +123,12 @@ def awaab_deadlines(inp: ReportInputs) -> tuple[pd.DataFrame, pd.DataFrame]:
         case = cases[cases["case_id"] == case_id].iloc[0]
         ats = ev["at_ns"].to_numpy(np.int64)
         actions = ev["action"].to_numpy(dtype=object)
-        details = ev["detail"].fillna("").to_numpy(dtype=object)
-        setters = [i for i, d in enumerate(details) if _DUE.search(d)]
+        dues = ev["due_by_ns"].to_numpy(np.int64)
+        stages = ev["stage"].to_numpy(dtype=object)
+        setters = np.flatnonzero(dues != NAT).tolist()
         closed = int(case["closed_at_ns"])
         for n, i in enumerate(setters):
-            due_ns = int(pd.Timestamp(_DUE.search(details[i]).group(1)).value)
+            due_ns = int(dues[i])
             if not s <= due_ns < e:
                 continue
             ends = [int(ats[j]) for j in range(i + 1, len(ats)) if actions[j] in _STAGE_DONE]
@@ -140,7 +139,7 @@ def awaab_deadlines(inp: ReportInputs) -> tuple[pd.DataFrame, pd.DataFrame]:
                 continue
             met = done_ns != NAT and done_ns <= due_ns
             rows.append({"case_id": int(case_id), "household_id": case["household_id"],
-                         "stage_due": _stage_of(details[i]), "due_by_ns": due_ns,
+                         "stage_due": stages[i] or "", "due_by_ns": due_ns,
                          "done_ns": done_ns, "met": met})
     detail = pd.DataFrame(rows, columns=["case_id", "household_id", "stage_due", "due_by_ns",
                                          "done_ns", "met"])
@@ -154,16 +153,6 @@ def awaab_deadlines(inp: ReportInputs) -> tuple[pd.DataFrame, pd.DataFrame]:
                           "met": _count_by_patch(patches, keys, met),
                           "missed": _count_by_patch(patches, keys, ~met)})
     return _with_total(table, ["deadlines_due", "met", "missed"]), detail.reset_index(drop=True)
-
-
-def _stage_of(detail: str) -> str:
-    """The stage a deadline is for: 'next: <stage>' of a stage event, else the stage named."""
-    m = re.search(r"next: (\w+)", detail)
-    if m:
-        return m.group(1)
-    found = [s for s in ("investigate", "written_summary", "safety_work", "made_safe")
-             if s in detail]
-    return found[-1] if found else ""
 
 
 # ---- costs and credit ------------------------------------------------------------------------

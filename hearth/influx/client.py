@@ -1,15 +1,17 @@
 """The one InfluxDB client: the v1-compatible HTTP API (``/write``, ``/query``, ``/ping``).
 
 Works with InfluxDB 1.x (user and password) and 2.x / 3.x (API token as the password, DBRP
-mapping for the database and retention policies; see docs/influxdb.md). Writes are gzipped,
-sent over pooled keep-alive connections, retried with exponential backoff while the server is
-unreachable or answers 5xx (up to ``influxdb.max_retry_s``), and a 400 for some points
-dead-letters just those points while the rest are written.
+mapping for the database and retention policies; see docs/influxdb.md). Writes are gzipped
+(when the server is across a network), sent over pooled keep-alive connections, retried with
+exponential backoff while the server is unreachable or answers 5xx (up to
+``influxdb.max_retry_s``), and a 400 for some points dead-letters just those points while the
+rest are written.
 """
 
 from __future__ import annotations
 
 import gzip
+import ipaddress
 import json
 import logging
 import random
@@ -19,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import msgpack
 import numpy as np
@@ -102,13 +105,28 @@ def _cause(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def gzip_wanted(gzip_body: bool | str, url: str) -> bool:
+    """Whether to gzip write bodies: "auto" does so for a server across a network, not for one
+    on this machine, where compressing costs both sides CPU (about 1.8 us a point, a fifth of
+    the whole write) and saves no time."""
+    if gzip_body != "auto":
+        return bool(gzip_body)
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: assume it is across a network
+        return True
+
+
 class InfluxClient:
     """Pooled HTTP client for one database. Use as a context manager, or call close()."""
 
     def __init__(self, url: str, database: str, username: str | None = None,
                  password: str | None = None, *, flavour: str = "v1",
                  timeout_s: float = 10.0, max_retry_s: float = 300.0, batch_size: int = 5000,
-                 flush_interval_s: float = 1.0, gzip_body: bool = True,
+                 flush_interval_s: float = 1.0, gzip_body: bool | str = "auto",
                  dead_letter_path: str | Path | None = None,
                  raw_retention_days: int = 90, usage_retention_days: int = 3650,
                  pool_size: int = 8, query_timeout_s: float = 300.0, query_parallelism: int = 2):
@@ -120,7 +138,7 @@ class InfluxClient:
         self.max_retry_s = max_retry_s
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
-        self.gzip = gzip_body
+        self.gzip = gzip_wanted(gzip_body, self.url)
         self.query_timeout_s = query_timeout_s
         # Ask for MessagePack where known to be served (1.x); others answer JSON.
         self.accept_msgpack = flavour == "v1"

@@ -45,7 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--patch-size", type=int, default=DEFAULT_PATCH_SIZE,
                      help=f"homes per officer's patch, about: whole estates (default {DEFAULT_PATCH_SIZE})")
     gen.add_argument("--replace", action="store_true",
-                     help="empty the registry's households, tenants, devices and tariffs first")
+                     help="empty the registry's households, tenants, devices and tariffs first"
+                          " (and the previous homes' cases and texts; the audit log stays)")
     gen.set_defaults(func=run_generate)
 
     show = rsub.add_parser("show", help="rows per table and homes per patch")

@@ -429,10 +429,18 @@ def _tariffs(as_of: date) -> list[tuple[Any, ...]]:
     return rows
 
 
+def _count(conn, table: str) -> int | None:
+    """Rows in ``table``, or None when this registry has no such table (yet)."""
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                          (table,)).fetchone()
+    return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] if exists else None
+
+
 def write_portfolio(reg: Registry, portfolio: Portfolio, replace: bool = False,
                     actor: str = "generate") -> dict[str, int]:
     """Write the portfolio in one transaction. Without ``replace`` the registry must hold no
-    households or tariffs yet; with it, the base tables are emptied first."""
+    households or tariffs yet; with it, the base tables are emptied first, and the previous
+    homes' cases, their history and texts removed (the audit log stays)."""
     t0 = time.perf_counter()
     with reg.transaction() as conn:
         existing = reg.counts()
@@ -440,10 +448,16 @@ def write_portfolio(reg: Registry, portfolio: Portfolio, replace: bool = False,
             raise RegistryError(f"the registry {reg.path} already holds "
                                 f"{existing['households']} households and "
                                 f"{existing['tariffs']} tariffs: pass --replace to start afresh")
+        removed_cases = 0
         if replace:
+            # The old homes' cases and texts go too: the new homes reuse the same ids, and a
+            # case left behind would show an officer another home's history.
+            removed_cases = _count(conn, "cases")
             try:
-                for table in ("consent_log", "devices", "tenants", "households", "tariffs"):
-                    conn.execute(f"DELETE FROM {table}")
+                for table in ("case_events", "sms_log", "cases", "consent_log", "devices",
+                              "tenants", "households", "tariffs"):
+                    if _count(conn, table) is not None:
+                        conn.execute(f"DELETE FROM {table}")
             except Exception as exc:
                 raise RegistryError(f"cannot replace the portfolio: other records refer to it "
                                     f"({exc})") from exc
@@ -463,6 +477,9 @@ def write_portfolio(reg: Registry, portfolio: Portfolio, replace: bool = False,
         written["consent_log"] = len(portfolio.consent_log)
         reg.audit(actor, "registry.generate", "",
                   {**{k: v for k, v in written.items()}, "replace": replace,
-                   "gateways": portfolio.gateways})
+                   "removed_cases": removed_cases or 0, "gateways": portfolio.gateways})
+        if removed_cases:
+            log.warning("registry generate --replace: removed %d cases of the previous homes,"
+                        " with their history and texts", removed_cases)
     log.info("registry generate: committed in %.1f s", time.perf_counter() - t0)
     return written

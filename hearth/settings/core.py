@@ -28,7 +28,8 @@ class InfluxSettings(Section):
     flush_interval_s: float = Field(1.0, gt=0)
     timeout_s: float = Field(10.0, gt=0)
     max_retry_s: float = Field(300.0, gt=0, description="Give up retrying a write after this")
-    gzip: bool = True
+    # "auto": gzip write bodies for a server across a network, not for one on loopback.
+    gzip: bool | Literal["auto"] = "auto"
 
 
 class MqttSettings(Section):

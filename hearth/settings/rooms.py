@@ -4,7 +4,7 @@ in config/hearth.toml as well."""
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from hearth.settings.base import Section
 
@@ -280,6 +280,9 @@ class AdvisorSettings(Section):
     awaab_emergency_hours: float = Field(24.0, gt=0, description="Emergency: made safe within [h]")
 
 
+EXAMPLE_HELP_PHONE = "0800 000 0000"
+
+
 class NotifierSettings(Section):
     """[notifier]: SMS tips (owned by advisor/notify)."""
 
@@ -303,11 +306,21 @@ class NotifierSettings(Section):
     template_ids: dict[str, str] = Field(default_factory=dict)
     templates: dict[str, str] = Field(default_factory=dict, description="Tip texts with"
                                       " ((placeholders)); empty: the built-in texts")
-    help_phone: str = Field("0800 000 0000", description="The landlord's help line in tips")
+    help_phone: str = Field(EXAMPLE_HELP_PHONE, description="The landlord's help line in tips")
     emergency_credit_hint: str = Field("press A then Enter on your meter or call your supplier",
                                        description="How to take emergency credit")
     fuel_voucher_hint: str = Field("ask us about fuel vouchers from the Household Support Fund",
                                    description="Where to get fuel vouchers")
+
+    @model_validator(mode="after")
+    def _real_help_line_for_real_texts(self):
+        # The default is an example number: tenants must never be texted a help line that
+        # does not answer. The local outbox may keep it (demo and tests).
+        if self.sender == "notify" and self.help_phone.strip() == EXAMPLE_HELP_PHONE:
+            raise ValueError(f"help_phone is still the example {EXAMPLE_HELP_PHONE!r}: set the"
+                             " landlord's real help line before sending texts through GOV.UK"
+                             " Notify (sender = \"notify\")")
+        return self
 
 
 class DashboardSettings(Section):

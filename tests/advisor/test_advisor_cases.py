@@ -110,6 +110,14 @@ def test_escalation_to_emergency_brings_the_deadline_forward(store):
                T0 + timedelta(days=2))
     (case,) = store.open_cases()
     assert case["stage"] == "made_safe" and case["due_by"] == "2026-12-17T09:00:00Z"
+    # Each deadline is recorded on the event that set it (reports count them from there).
+    set_by = [(e["action"], e["due_by"], e["stage"]) for e in store.history(case["case_id"])]
+    assert set_by == [("opened", "2026-12-30T23:59:59Z", "investigate"),
+                      ("worsened", "2026-12-17T09:00:00Z", "made_safe")]
+    store.record_stage(case["case_id"], "asmith", "made_safe", T0 + timedelta(days=2, hours=5))
+    last = store.history(case["case_id"])[-1]
+    assert (last["action"], last["due_by"], last["stage"]) == (
+        "stage", "2026-12-30T23:59:59Z", "investigate")
 
 
 def test_officer_actions_write_case_events_and_audit(store, conn):

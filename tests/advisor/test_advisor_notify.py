@@ -60,6 +60,13 @@ def settings(**kw):
     return NotifierSettings(**kw)
 
 
+def test_real_texts_need_a_real_help_line():
+    with pytest.raises(ValueError, match="help_phone is still the example"):
+        settings(sender="notify")
+    assert settings(sender="outbox").help_phone == "0800 000 0000"  # the demo's outbox
+    assert settings(sender="notify", help_phone="0161 496 0000").sender == "notify"
+
+
 def rows(conn):
     return [dict(r) for r in conn.execute("SELECT * FROM sms_log ORDER BY message_id")]
 
@@ -234,7 +241,8 @@ def test_wrong_key_is_refused_by_the_server():
 def test_notify_end_to_end_with_status_read_back_and_retry(home, conn):
     store, _ = home
     store.sync(credit_results(), H, NOON)
-    s = settings(sender="notify", template_ids={"credit_runout": "tmpl-credit"})
+    s = settings(sender="notify", template_ids={"credit_runout": "tmpl-credit"},
+                 help_phone="0161 496 0000")
     with FakeNotify() as fake:
         sender = NotifySender(API_KEY, fake.url, s.template_ids)
         fake.fail_next = [429]
@@ -258,7 +266,8 @@ def test_notify_end_to_end_with_status_read_back_and_retry(home, conn):
 def test_notify_auth_failure_stops_the_run(home, conn):
     store, _ = home
     store.sync(credit_results(), H, NOON)
-    s = settings(sender="notify", template_ids={"credit_runout": "tmpl-credit"})
+    s = settings(sender="notify", template_ids={"credit_runout": "tmpl-credit"},
+                 help_phone="0161 496 0000")
     with FakeNotify() as fake:
         fake.fail_next = [403]
         with pytest.raises(HearthError, match="API key"):

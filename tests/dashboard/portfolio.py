@@ -95,8 +95,9 @@ def _cases(reg: Registry, demo: Demo, rows, now: datetime) -> None:
                 (h, kind, sev, 90.0 - 10 * len(ids), reasons, json.dumps({"test": True}),
                  iso(opened), iso(opened), due_by, stage))
             cid = int(cur.lastrowid)
-            reg.conn.execute("INSERT INTO case_events (case_id, at, actor, action, detail) "
-                             "VALUES (?, ?, 'advisor', 'opened', ?)", (cid, iso(opened), reasons))
+            reg.conn.execute("INSERT INTO case_events (case_id, at, actor, action, detail, due_by,"
+                             " stage) VALUES (?, ?, 'advisor', 'opened', ?, ?, ?)",
+                             (cid, iso(opened), reasons, due_by, stage))
             if due is not None and due.total_seconds() < 0:
                 demo.damp_overdue_case = demo.damp_overdue_case or cid
             ids.append(cid)

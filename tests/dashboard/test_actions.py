@@ -91,6 +91,8 @@ def test_dismiss_needs_a_reason_and_records_it(portfolio):
 def test_send_tip_shows_the_text_first_and_records_it(portfolio):
     settings, demo = portfolio
     cid = demo.cases[demo.patches[0]][0]  # credit running out; the tenant agreed to texts
+    with Registry(settings.registry.path) as reg:  # the portfolio's earlier tip for this case
+        reg.conn.execute("DELETE FROM sms_log WHERE case_id = ?", (cid,))
     at = _queue_on(page(sign_in("officer1"), "risk_queue"), cid)
     shown = texts(at)
     assert "The tenant will get exactly this text:" in shown
@@ -102,6 +104,21 @@ def test_send_tip_shows_the_text_first_and_records_it(portfolio):
     assert any(e[1] == "tip_sent" for e in c["events"])
     outbox = [json.loads(x) for x in settings.notifier.outbox_path.read_text().splitlines()]
     assert outbox and "Reply STOP" in json.dumps(outbox[-1])
+
+
+def test_no_second_tip_for_the_same_case(portfolio):
+    settings, demo = portfolio
+    cid = demo.cases[demo.patches[0]][0]  # its tip went four days ago (the portfolio's sms_log)
+    at = _queue_on(page(sign_in("officer1"), "risk_queue"), cid)
+    assert "A tip for this case was sent on" in texts(at)
+    assert not [b for b in at.button if b.key == "send_tip"]
+    with Registry(settings.registry.path) as reg:
+        officer1 = UserStore(reg.conn).get("officer1")
+        before = reg.conn.execute("SELECT count(*) FROM sms_log").fetchone()[0]
+    assert actions.send_tip(officer1, cid) == ("Not sent: this case's tip went already"
+                                               " (one per case).")
+    with Registry(settings.registry.path) as reg:
+        assert reg.conn.execute("SELECT count(*) FROM sms_log").fetchone()[0] == before
 
 
 def test_no_tip_without_consent(portfolio):

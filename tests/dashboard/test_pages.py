@@ -187,14 +187,42 @@ def test_portfolio_figures_never_block_the_overview():
         return pd.DataFrame({"n": [len(calls)]})
 
     s = data.PortfolioSummaries(refresh_s=0.2)
+    s.register("x", slow)
     t0 = time.monotonic()
-    assert s.get("x", slow, wait=False) is None
+    assert s.get("x", wait=False) is None
     assert time.monotonic() - t0 < 0.5
     gate.set()
     deadline = time.monotonic() + 5
-    while s.get("x", slow, wait=False) is None and time.monotonic() < deadline:
+    while s.get("x", wait=False) is None and time.monotonic() < deadline:
         time.sleep(0.02)
-    first = s.get("x", slow, wait=False)
+    first = s.get("x", wait=False)
     assert first is not None
     time.sleep(0.6)
-    assert s.get("x", slow, wait=False)["n"].iloc[0] > first["n"].iloc[0]  # refreshed
+    assert s.get("x", wait=False)["n"].iloc[0] > first["n"].iloc[0]  # refreshed
+
+
+def test_background_refresh_calls_no_streamlit_cache(portfolio, monkeypatch):
+    """The refresh thread has no script run context: a cached function called from it makes
+    Streamlit log 'missing ScriptRunContext' on every refresh. Its computations are bound to
+    the client and registry path when the summaries are made, in a script run."""
+    import threading
+
+    sign_in("officer1")  # the sign-in page makes the summaries (and starts the refresh)
+    summaries = data._summaries()
+
+    def cached(*_args, **_kwargs):
+        raise AssertionError("a Streamlit-cached function called from the refresh thread")
+
+    for name in ("influx", "settings", "connect", "_schema_ready"):
+        monkeypatch.setattr(data, name, cached)
+    results = {}
+
+    def refresh_all():
+        for name in ("last_seen", "forecast_cost"):
+            results[name] = summaries._compute[name]()
+
+    thread = threading.Thread(target=refresh_all)
+    thread.start()
+    thread.join(60)
+    assert set(results) == {"last_seen", "forecast_cost"}
+    assert len(results["last_seen"]) and len(results["forecast_cost"])

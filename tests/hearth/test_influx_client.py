@@ -15,6 +15,7 @@ from hearth.influx import (
     WriteResult,
     lines_from_arrays,
 )
+from hearth.influx.client import gzip_wanted
 
 NOW_NS = (time.time_ns() // 10**9 - 3600) * 10**9  # inside the raw RP's 90 days
 
@@ -250,3 +251,26 @@ def test_flush_waits_for_batches_taken_by_time(client):
             assert w.result.written == (k + 1) * 100
     [s] = client.query('SELECT count("v") FROM "m"')
     assert s.values["count"][0] == 1000
+
+
+@pytest.mark.parametrize(("setting", "url", "expected"), [
+    ("auto", "http://127.0.0.1:8086", False), ("auto", "http://localhost:8086", False),
+    ("auto", "http://[::1]:8086", False), ("auto", "https://influx.council.example:8086", True),
+    ("auto", "http://10.0.0.5:8086", True), (True, "http://127.0.0.1:8086", True),
+    (False, "https://influx.council.example", False)])
+def test_gzip_auto_compresses_only_across_a_network(setting, url, expected):
+    assert gzip_wanted(setting, url) is expected
+
+
+@pytest.mark.parametrize("gzip_body", [True, False])
+def test_gzip_and_plain_writes_both_land(influx_server, gzip_body):
+    with InfluxClient(influx_server.url, f"gz_{gzip_body}".lower(), influx_server.username,
+                      influx_server.password, gzip_body=gzip_body) as client:
+        assert client.gzip is gzip_body
+        client.ensure_database()
+        t = NOW_NS + np.arange(3000)
+        lines = lines_from_arrays("meter", {"household": "H1"},
+                                  {"energy_kwh": np.linspace(0, 1, 3000)}, t)
+        assert client.write_lines(lines) == WriteResult(3000, 0)
+        [s] = client.query('SELECT "energy_kwh" FROM "meter"')
+        np.testing.assert_array_equal(s.values["energy_kwh"], np.linspace(0, 1, 3000))

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from hearth.influx import LineProtocolError, Point, lines_from_arrays, quote_ident
+from hearth.influx.lineproto import _shortest_float_text
 
 NOW_NS = (time.time_ns() // 10**9 - 3600) * 10**9
 HOSTILE = " ,=\"'\\\t{}#é€😀ß\u00a0\x00"
@@ -142,9 +143,10 @@ def test_lines_from_arrays_matches_points():
                   rng.integers(0, 3, n)]}
     t = NOW_NS + np.arange(n)
     lines = lines_from_arrays("m x", {"household": hh, "fuel": "gas"}, fields, t)
-    expected = [Point("m x", {"household": hh[i], "fuel": "gas"},
-                      {k: v[i].item() if hasattr(v[i], "item") else v[i]
-                       for k, v in fields.items()}, int(t[i])).to_line() for i in range(n)]
+    expected = [with_array_float_text(
+        Point("m x", {"household": hh[i], "fuel": "gas"},
+              {k: v[i].item() if hasattr(v[i], "item") else v[i] for k, v in fields.items()},
+              int(t[i])).to_line(), "e\\ kwh", fields["e kwh"][i]) for i in range(n)]
     assert lines == expected
     # datetime64 times are accepted as well
     assert lines_from_arrays("m x", {"household": hh, "fuel": "gas"}, fields,
@@ -155,7 +157,7 @@ def test_float32_columns_use_the_shortest_float32_text(client):
     volts = np.array([231.1, 0.1, 3.4e38, 1e-7], dtype=np.float32)
     lines = lines_from_arrays("f32", {}, {"voltage_v": volts}, NOW_NS + np.arange(4))
     assert [line.split()[1] for line in lines] == ["voltage_v=231.1", "voltage_v=0.1",
-                                                   "voltage_v=3.4e+38", "voltage_v=1e-07"]
+                                                   "voltage_v=3.4e+38", "voltage_v=1e-7"]
     client.write_lines(lines)
     [s] = client.query('SELECT "voltage_v" FROM "f32"')
     np.testing.assert_array_equal(s.values["voltage_v"].astype(np.float32), volts)
@@ -203,4 +205,40 @@ def test_lines_from_arrays_equals_points_for_hostile_values(data, n):
         expected = Point("m e", {"a b": str(tags["a b"][i]), "c,d": tags["c,d"]},
                          {"f=1": float(floats[i]), "i": int(ints[i]), "s": text[i]},
                          int(t[i])).to_line()
-        assert line == expected
+        assert line == with_array_float_text(expected, "f\\=1", floats[i])
+
+
+def with_array_float_text(line: str, escaped_key: str, value) -> str:
+    """`Point.to_line` writes floats with repr; arrays use the same shortest round-trip text,
+    which may differ in form ("1e-7" for "1e-07", "5" for "5.0"). Swap that one field."""
+    token = f"{escaped_key}={float(value)!r}"
+    assert token in line
+    return line.replace(token, f"{escaped_key}={_shortest_float_text(np.array([value]))[0]}", 1)
+
+
+@settings(max_examples=int(os.environ.get("HEARTH_HYPOTHESIS_EXAMPLES", "200")), deadline=None)
+@given(floats=st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1,
+                       max_size=50),
+       singles=st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False), min_size=1,
+                        max_size=50))
+def test_array_float_text_reads_back_exactly(floats, singles):
+    doubles = np.array(floats, dtype=np.float64)
+    text = _shortest_float_text(doubles)
+    assert [float(x) for x in text] == doubles.tolist()
+    f32 = np.array(singles, dtype=np.float32)
+    assert np.array([np.float32(x) for x in _shortest_float_text(f32)],
+                    dtype=np.float32).tobytes() == f32.tobytes()
+
+
+def test_array_floats_round_trip_through_influxdb(client):
+    """Extremes of the shortest text (exponents, subnormals, -0, integral floats) are floats
+    InfluxDB reads back exactly, not integers."""
+    values = np.array([5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 1e-7, 1e16,
+                       1e22, 5.0, -0.0, -123.456, 0.30000000000000004, 2.0**53 + 2])
+    t = NOW_NS + np.arange(len(values))
+    assert client.write_lines(lines_from_arrays("extremes", {}, {"v": values}, t)).written \
+        == len(values)
+    [s] = client.query('SELECT "v" FROM "extremes"')
+    np.testing.assert_array_equal(s.values["v"], values)
+    kinds = dict(raw_query(client, 'SHOW FIELD KEYS FROM "extremes"')[0]["values"])
+    assert kinds == {"v": "float"}

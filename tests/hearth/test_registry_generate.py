@@ -193,10 +193,27 @@ def test_written_portfolio_and_replace(tmp_path):
         with pytest.raises(Exception, match="--replace"):
             write_portfolio(reg, generate_portfolio(GenerateOptions(100, seed=2, as_of=AS_OF)))
         assert reg.counts()["households"] == 400
+        # A case with history and a text about one of the old homes.
+        hid = reg.conn.execute("SELECT household_id FROM households LIMIT 1").fetchone()[0]
+        with reg.transaction() as conn:
+            cid = conn.execute(
+                "INSERT INTO cases (household_id, kind, severity, score, reasons, opened_at,"
+                " updated_at) VALUES (?, 'cold_home', 'low', 10, 'cold', ?, ?)",
+                (hid, "2026-01-05T10:00:00Z", "2026-01-05T10:00:00Z")).lastrowid
+            conn.execute("INSERT INTO case_events (case_id, at, actor, action) VALUES"
+                         " (?, '2026-01-05T10:00:00Z', 'advisor', 'opened')", (cid,))
+            conn.execute("INSERT INTO sms_log (household_id, case_id, template, status) VALUES"
+                         " (?, ?, 'cold_home', 'skipped')", (hid, cid))
         write_portfolio(reg, generate_portfolio(GenerateOptions(100, seed=2, as_of=AS_OF)),
                         replace=True)
         assert reg.counts()["households"] == 100
         assert reg.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        # The new home with the old id starts without the old home's case and texts.
+        for table in ("cases", "case_events", "sms_log"):
+            assert reg.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
+        [detail] = reg.conn.execute("SELECT detail FROM audit_log WHERE action ="
+                                    " 'registry.generate' ORDER BY rowid DESC LIMIT 1").fetchone()
+        assert '"removed_cases": 1' in detail
 
 
 def test_bad_options_are_clear_errors():

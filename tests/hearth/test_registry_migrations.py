@@ -174,3 +174,35 @@ def test_several_processes_write_without_locking_errors(tmp_path):
     assert [p.exitcode for p in procs] == [0, 0, 0]
     with Registry(path) as reg:
         assert reg.counts()["audit_log"] == 120
+
+
+def test_0005_reads_deadlines_out_of_older_event_texts(tmp_path, migrations_copy):
+    """Events written before 0005 carry the Awaab's Law deadline in their text only; 0005
+    fills the due_by and stage columns from it and leaves other events alone."""
+    for f in migrations_copy.glob("0005_*.sql"):
+        f.unlink()
+    conn = _connect(tmp_path / "reg.sqlite3")
+    migrate(conn, migrations_copy)
+    # (foreign keys are off on this bare connection: no household row needed)
+    conn.execute("INSERT INTO cases (case_id, household_id, kind, severity, score, reasons,"
+                 " opened_at, updated_at) VALUES (1, 'H1', 'damp_mould', 'high', 50, 'damp',"
+                 " '2026-01-02T10:00:00Z', '2026-01-02T10:00:00Z')")
+    texts = [
+        ("opened", "high: Humidity above 70% for 5 h (due by 2026-01-16T23:59:59Z, investigate)"),
+        ("stage", "made_safe done; next: investigate due by 2026-01-20T23:59:59Z"),
+        ("stage", "investigate done; next: written_summary due by 2026-01-23T23:59:59Z"),
+        ("stage", "safety_work done; next: safety_work"),
+        ("note", "tenant says due by Friday, investigate please"),
+        ("worsened", "high -> emergency: humidity 95%"),
+    ]
+    for action, detail in texts:
+        conn.execute("INSERT INTO case_events (case_id, at, actor, action, detail) VALUES"
+                     " (1, '2026-01-03T10:00:00Z', 'advisor', ?, ?)", (action, detail))
+    migrate(conn, MIGRATIONS_DIR)
+    got = conn.execute("SELECT due_by, stage FROM case_events ORDER BY event_id").fetchall()
+    assert got == [("2026-01-16T23:59:59Z", "investigate"),
+                   ("2026-01-20T23:59:59Z", "investigate"),
+                   ("2026-01-23T23:59:59Z", "written_summary"),
+                   (None, "safety_work"),
+                   (None, None),
+                   (None, None)]

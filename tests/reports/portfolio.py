@@ -146,25 +146,30 @@ def _cases(conn) -> None:
                      " (?,?,?,?,50,'test',?,?,?,?,?,?)",
                      [(c, h, k, sev, o, o, cl, due, st, status)
                       for c, h, k, sev, status, o, cl, due, st in rows])
-    events = [
-        (1, iso(in_week(1)), "advisor", "opened", "high: credit"),
-        (2, iso(in_week(-10)), "advisor", "opened", "medium: cold"),
-        (2, iso(in_week(3)), "jbloggs", "resolved", "heating fixed"),
-        (3, iso(in_week(-3)), "advisor", "opened", "medium: cold"),
-        (4, iso(in_week(0)), "advisor", "opened", "low"),
-        (4, iso(in_week(4)), "jbloggs", "dismissed", "expected"),
+    events = [  # case, at, actor, action, detail, the Awaab's Law deadline set (due_by, stage)
+        (1, iso(in_week(1)), "advisor", "opened", "high: credit", None, None),
+        (2, iso(in_week(-10)), "advisor", "opened", "medium: cold", None, None),
+        (2, iso(in_week(3)), "jbloggs", "resolved", "heating fixed", None, None),
+        (3, iso(in_week(-3)), "advisor", "opened", "medium: cold", None, None),
+        (4, iso(in_week(0)), "advisor", "opened", "low", None, None),
+        (4, iso(in_week(4)), "jbloggs", "dismissed", "expected", None, None),
         (5, iso(in_week(-12)), "advisor", "opened",
-         "high: damp (due by 2026-01-08T23:59:59Z, investigate)"),
+         "high: damp (due by 2026-01-08T23:59:59Z, investigate)", "2026-01-08T23:59:59Z",
+         "investigate"),
         (5, iso(in_week(2)), "jbloggs", "stage",
-         "investigate done; next: safety_work due by 2026-01-11T23:59:59Z"),
-        (5, iso(in_week(2, 15)), "jbloggs", "note", "Spoke to Alice Example on 07700 900123"),
+         "investigate done; next: safety_work due by 2026-01-11T23:59:59Z",
+         "2026-01-11T23:59:59Z", "safety_work"),
+        (5, iso(in_week(2, 15)), "jbloggs", "note", "Spoke to Alice Example on 07700 900123",
+         None, None),
         (6, iso(in_week(-14)), "advisor", "opened",
-         "high: damp (due by 2026-01-09T23:59:59Z, investigate)"),
+         "high: damp (due by 2026-01-09T23:59:59Z, investigate)", "2026-01-09T23:59:59Z",
+         "investigate"),
         (7, iso(in_week(4)), "advisor", "opened",
-         "high: damp (due by 2026-01-19T23:59:59Z, investigate)"),
+         "high: damp (due by 2026-01-19T23:59:59Z, investigate)", "2026-01-19T23:59:59Z",
+         "investigate"),
     ]
-    conn.executemany("INSERT INTO case_events (case_id, at, actor, action, detail)"
-                     " VALUES (?,?,?,?,?)", events)
+    conn.executemany("INSERT INTO case_events (case_id, at, actor, action, detail, due_by, stage)"
+                     " VALUES (?,?,?,?,?,?,?)", events)
     sms = [  # household, case, template, sent_at, sender, status, skip_reason, body, created
         ("H001", 1, "credit_runout", iso(in_week(1, 13)), "outbox", "delivered", None,
          "Hi Alice Example, your credit is low. Reply STOP to stop.", iso(in_week(1, 13))),
