@@ -202,8 +202,12 @@ class UsageCollector:
             self._put(row, steps[known], a[:, 1:][known])
 
     def matrix(self) -> UsageMatrix:
+        # Unasked-for households come from the answer; a usage_day row can name one whose
+        # values all lie outside the period (same day, other hours): leave it out, as usage_30m
+        # would.
         order = range(len(self.names)) if self.fixed else sorted(
-            range(len(self.names)), key=self.names.__getitem__)
+            (i for i in range(len(self.names)) if not np.isnan(self.rows[i]).all()),
+            key=self.names.__getitem__)
         names = [self.names[i] for i in order]
         energy = (np.stack([self.rows[i] for i in order]) if names
                   else np.empty((0, len(self.grid_ns))))

@@ -117,6 +117,12 @@ def test_partial_days_written_later_are_merged_not_replaced(client):
                                   .energy_kwh, m.energy_kwh)
     client.accept_msgpack = False  # InfluxDB 2.x / 3.x answer JSON: the same matrix
     np.testing.assert_array_equal(client.usage_matrix(day, day + DAY).energy_kwh, m.energy_kwh)
+    # H2 used energy that morning only: an afternoon's matrix does not list it.
+    client.write_lines(usage_lines("H2", "electricity", first[:6], t[:6]), USAGE_RP)
+    for source in ("usage_day", "usage_30m"):
+        pm = client.usage_matrix(day + np.timedelta64(12, "h"), day + DAY, source=source)
+        assert pm.households.tolist() == ["H1"] and pm.shape == (1, 24)
+        np.testing.assert_array_equal(pm.energy_kwh[0], expected[24:])
 
 
 @pytest.mark.parametrize("parallelism", [1, 2, 3])
