@@ -243,7 +243,7 @@ def derive_usage(client, *, since: dt.datetime | None = None, until: dt.datetime
             res.half_hours_unknown += int((~ok).sum())
             hh, col = np.nonzero(ok)
             if len(hh):
-                # usage_30m points and the usage_day rollup of the same values, one request.
+                # The usage_day rollup, then the usage_30m points of the same values.
                 lines = usage_lines(labels[hh], fuel, per_house[hh, col], bounds_ns[:-1][col])
                 written = client.write_lines(lines, retention_policy="usage")
                 res.half_hours_written += max(0, written.written - (len(lines) - len(hh)))

@@ -108,11 +108,14 @@ def _pattern_keys(known: np.ndarray) -> np.ndarray:
 
 
 def usage_lines(household, fuel, energy_kwh, time_ns) -> list[str]:
-    """Line protocol of half-hourly usage: the `usage_30m` points and their `usage_day` rollup.
+    """Line protocol of half-hourly usage: the `usage_day` rollup, then the `usage_30m` points.
 
-    The one way to write half-hourly usage (write the result with ``retention_policy="usage"``).
-    household, fuel: str or arrays of n values; energy_kwh: n values [kWh] (NaN: no value, no
-    point); time_ns: n half-hour start times [ns since the epoch, UTC] or datetime64.
+    The one way to write half-hourly usage (write the result with ``retention_policy="usage"``,
+    in order). household, fuel: str or arrays of n values; energy_kwh: n values [kWh] (NaN: no
+    value, no point); time_ns: n half-hour start times [ns since the epoch, UTC] or datetime64.
+    The rollup comes first: the derivation resumes after the last `usage_30m` it finds, so a
+    run cut off between the two (the lines may go in several requests) has written no half
+    hour whose rollup is missing; it writes both again next time.
     """
     t = np.asarray(time_ns)
     if t.dtype.kind == "M":
@@ -124,5 +127,5 @@ def usage_lines(household, fuel, energy_kwh, time_ns) -> list[str]:
         t, e = t[ok], e[ok]
         hh = hh if isinstance(hh, str) else np.asarray(hh)[ok]
         fu = fu if isinstance(fu, str) else np.asarray(fu)[ok]
-    lines = lines_from_arrays(USAGE_30M, {"household": hh, "fuel": fu}, {"energy_kwh": e}, t)
-    return lines + usage_day_lines(hh, fu, e, t)
+    return (usage_day_lines(hh, fu, e, t)
+            + lines_from_arrays(USAGE_30M, {"household": hh, "fuel": fu}, {"energy_kwh": e}, t))
