@@ -38,7 +38,7 @@ def _iso(t: datetime) -> str:
 def build(settings, households: int) -> dict:
     from dashboard.users import UserStore
     from forecasting.store import MODEL, run_line
-    from hearth.influx import InfluxClient, lines_from_arrays
+    from hearth.influx import InfluxClient, lines_from_arrays, usage_lines
     from hearth.registry import Registry
     from hearth.registry.generate import GenerateOptions, generate_portfolio, write_portfolio
 
@@ -136,10 +136,8 @@ def build(settings, households: int) -> dict:
         sample = [h[0] for h in homes[:: max(len(homes) // 20, 1)]][:20]
         hh = np.arange(now_s - now_s % 1800 - 56 * 86400, now_s - 1800, 1800, dtype=np.int64)
         for hid in sample:
-            client.write_lines(lines_from_arrays("usage_30m", {"household": hid,
-                                                               "fuel": "electricity"},
-                                                 {"energy_kwh": rng.uniform(0.05, 1.2, len(hh))},
-                                                 hh * 10**9), retention_policy="usage")
+            client.write_lines(usage_lines(hid, "electricity", rng.uniform(0.05, 1.2, len(hh)),
+                                           hh * 10**9), retention_policy="usage")
             n_points += len(hh)
     return {"sample": sample, "patches": patches, "points": n_points,
             "registry_s": t_registry, "influx_s": time.perf_counter() - t0,

@@ -22,7 +22,7 @@ import numpy as np
 import requests
 
 from benchmarks._report import machine, write_section
-from hearth.influx import BatchWriter, InfluxClient, lines_from_arrays
+from hearth.influx import BatchWriter, InfluxClient, lines_from_arrays, usage_lines
 from hearth.stack import InfluxServer, free_port
 
 NOTES = """\
@@ -34,15 +34,18 @@ What limits these figures:
   gzip level 1 about 0.8 us on the client and 1 us in influxd, which is why the default
   `gzip = "auto"` sends plain bodies to a server on loopback. 250,000 points/s needs both
   together under 8 us of CPU per point with the 2 cores to themselves.
-- `usage_matrix`: influxd's raw `SELECT` output path costs about 3 us of CPU per value
-  (8 s for 2.7 million values), the same whether the data sit in its cache or in compacted TSM
-  files; `count()` over the same points takes 0.75 s, so the cost is emitting rows, not
-  reading them. MessagePack answers (used) cost a third less server CPU than JSON. The client
-  side (streaming decode, scatter into the matrix) is about 1.2 s of CPU. Under 3 s needs
-  fewer rows from InfluxDB: the same values as one `usage_day` point per household and day
-  with 48 half-hour fields cost influxd 2.4 times less CPU (measured: 1.05 s against 2.45 s
-  for 300 households x 8 weeks). That would be a second measurement written by the usage
-  derivation beside `usage_30m`, a change to the data layout in DESIGN.md, not made here.
+- `usage_matrix`: influxd's raw `SELECT` output path costs about 3 us of CPU per row emitted
+  (6.5-8.5 s for the 2.7 million rows of `usage_30m`), the same whether the data sit in its
+  cache or in compacted TSM files; `count()` over the same points takes 0.75 s, so the cost is
+  emitting rows, not reading them. Hence `usage_day`: the derivation (and every other writer,
+  through `usage_lines`) also writes one point per household and UTC day with 48 half-hour
+  fields, and `usage_matrix` reads those: 48 times fewer rows, about half the influxd CPU and a
+  third of the client's (one numpy array per chunk of day rows instead of a tuple per half
+  hour). What remains is influxd assembling 48 field cursors into each row (about 1.3 us per
+  value); a request for usage_30m's first and last time in the period (to catch days the rollup
+  lacks, on databases written before it) adds about 0.1 s. MessagePack answers (used) cost a
+  third less server CPU than JSON. Reading in more than 2 parallel slices does not help on 2
+  cores.
 """
 
 GOAL_WRITE_PPS = 250_000
@@ -81,6 +84,18 @@ def cpu_s(pid: int | None = None) -> float:
         return time.process_time()
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def settle(pid: int, timeout_s: float = 60.0) -> float:
+    """Wait until influxd has finished compacting what was just written (under 5% of a core
+    for a second), so that queries are timed on their own; the seconds waited."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout_s:
+        c0 = cpu_s(pid)
+        time.sleep(1.0)
+        if cpu_s(pid) - c0 < 0.05:
+            break
+    return time.perf_counter() - t0
 
 
 def count_points(client: InfluxClient, measurement: str, rp: str = "raw") -> int:
@@ -153,7 +168,25 @@ def bench_client_write(server: InfluxServer, households: int, steps: int, start_
             "server_us": server_cpu / n * 1e6, "client_us": client_cpu / n * 1e6}
 
 
+def _time_matrix(client: InfluxClient, pid: int, start_ns: int, end_ns: int, source: str,
+                 runs: int = 3) -> tuple[dict, object]:
+    times, server_cpu, client_cpu = [], [], []
+    for _ in range(runs):
+        c0, p0, q0 = cpu_s(pid), cpu_s(), time.perf_counter()
+        m = client.usage_matrix(np.datetime64(start_ns, "ns"), np.datetime64(end_ns, "ns"),
+                                source=source)
+        times.append(time.perf_counter() - q0)
+        server_cpu.append(cpu_s(pid) - c0)
+        client_cpu.append(cpu_s() - p0)
+    best = int(np.argmin(times))
+    return {"first_s": times[0], "best_s": times[best], "server_cpu_s": server_cpu[best],
+            "client_cpu_s": client_cpu[best], "runs_s": times}, m
+
+
 def bench_usage_matrix(server: InfluxServer, households: int, weeks: int, end_ns: int) -> dict:
+    """Half-hourly usage written as the derivation writes it (`usage_lines`: usage_30m points
+    and their usage_day rollup), then `usage_matrix` from usage_day (the default) and, for
+    comparison, from usage_30m alone."""
     steps = weeks * 7 * 48
     start_ns = end_ns - steps * 1800 * 10**9
     rng = np.random.default_rng(1)
@@ -161,30 +194,36 @@ def bench_usage_matrix(server: InfluxServer, households: int, weeks: int, end_ns
     with InfluxClient(server.url, "bench_usage", server.username, server.password) as client:
         client.ensure_database()
         t0 = time.perf_counter()
+        lines_out = 0
         with BatchWriter(client, retention_policy="usage") as writer:
             for s0 in range(0, steps, 48):
                 k = min(48, steps - s0)
                 t = start_ns + np.repeat(np.arange(s0, s0 + k, dtype=np.int64), households) \
                     * 1800 * 10**9
                 energy = np.round(rng.gamma(2.0, 0.15, k * households), 3)
-                writer.add(lines_from_arrays(
-                    "usage_30m", {"household": np.tile(ids, k), "fuel": "electricity"},
-                    {"energy_kwh": energy}, t))
+                lines = usage_lines(np.tile(ids, k), "electricity", energy, t)
+                lines_out += len(lines)
+                writer.add(lines)
         load_s = time.perf_counter() - t0
-        times, server_cpu, client_cpu = [], [], []
         pid = server.pid()
-        for _ in range(3):
-            c0, p0, q0 = cpu_s(pid), cpu_s(), time.perf_counter()
-            m = client.usage_matrix(np.datetime64(start_ns, "ns"), np.datetime64(end_ns, "ns"))
-            times.append(time.perf_counter() - q0)
-            server_cpu.append(cpu_s(pid) - c0)
-            client_cpu.append(cpu_s() - p0)
+        settle_s = settle(pid)
+        day, m = _time_matrix(client, pid, start_ns, end_ns, "usage_day")
         assert m.shape == (households, steps), m.shape
         assert not np.isnan(m.energy_kwh).any()
-    best = int(np.argmin(times))
+        half, m30 = _time_matrix(client, pid, start_ns, end_ns, "usage_30m")
+        np.testing.assert_array_equal(m30.energy_kwh, m.energy_kwh)
     return {"households": households, "steps": steps, "points": households * steps,
-            "load_s": load_s, "first_s": times[0], "best_s": times[best],
-            "server_cpu_s": server_cpu[best], "client_cpu_s": client_cpu[best]}
+            "lines": lines_out, "load_s": load_s, "settle_s": settle_s, **day, "half": half}
+
+
+def _matrix_text(m: dict, weeks: int) -> str:
+    h = m["half"]
+    return (f"usage_matrix {m['households']} x {m['steps']} ({weeks} weeks) from usage_day:"
+            f" {', '.join(f'{x:.2f}' for x in m['runs_s'])} s, best {m['best_s']:.2f} s (influxd CPU"
+            f" {m['server_cpu_s']:.2f} s, client CPU {m['client_cpu_s']:.2f} s); from usage_30m:"
+            f" best {h['best_s']:.2f} s (influxd CPU {h['server_cpu_s']:.2f} s, client CPU"
+            f" {h['client_cpu_s']:.2f} s); load {m['load_s']:.1f} s for {m['lines']:,} lines,"
+            f" then {m['settle_s']:.0f} s until influxd was idle")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--households", type=int, default=1000)
     parser.add_argument("--weeks", type=int, default=8)
     parser.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
+    parser.add_argument("--only-matrix", action="store_true",
+                        help="only the usage_matrix benchmark (prints, never updates the docs)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     steps = max(1, args.points // args.households)
@@ -203,6 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server.start()
         print(f"InfluxDB {server.url} in {workdir}", flush=True)
+        if args.only_matrix:
+            matrix = bench_usage_matrix(server, args.households, args.weeks,
+                                        (now_s // 1800) * 1800 * 10**9)
+            print(_matrix_text(matrix, args.weeks))
+            return 0
         ceiling = bench_ceiling(server, args.households, steps, start_ns)
         print(f"ceiling: {ceiling['pps']:,.0f} points/s", flush=True)
         # The default (gzip "auto": plain on loopback) first, then forced gzip.
@@ -213,8 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"client with gzip: {gzipped['pps']:,.0f} points/s", flush=True)
         matrix = bench_usage_matrix(server, args.households, args.weeks,
                                     (now_s // 1800) * 1800 * 10**9)
-        print(f"usage_matrix {matrix['households']} x {matrix['steps']}: first"
-              f" {matrix['first_s']:.2f} s, best {matrix['best_s']:.2f} s", flush=True)
+        print(_matrix_text(matrix, args.weeks), flush=True)
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -246,12 +291,17 @@ def main(argv: list[str] | None = None) -> int:
          f" ceiling {bound_ceiling:,.0f} points/s; ratio {bound_client / bound_ceiling:.0%}",
          ""),
         (f"`usage_matrix` {matrix['households']:,} households x {args.weeks} weeks"
-         f" ({matrix['steps']:,} half hours, {matrix['points']:,} values)",
+         f" ({matrix['steps']:,} half hours, {matrix['points']:,} values), from `usage_day`",
          f"**{matrix['best_s']:.2f} s** best of 3 (first {matrix['first_s']:.2f} s); CPU:"
          f" influxd {matrix['server_cpu_s']:.1f} s, client {matrix['client_cpu_s']:.1f} s",
          f"< {GOAL_MATRIX_S:.0f} s"),
-        ("loading those `usage_30m` points through the client",
-         f"{matrix['points'] / matrix['load_s']:,.0f} points/s", ""),
+        ("the same from `usage_30m` alone (`source=\"usage_30m\"`, the path before usage_day)",
+         f"{matrix['half']['best_s']:.2f} s best of 3; CPU: influxd"
+         f" {matrix['half']['server_cpu_s']:.1f} s, client {matrix['half']['client_cpu_s']:.1f} s",
+         ""),
+        ("loading those values through `usage_lines` (usage_30m points + usage_day rollup)",
+         f"{matrix['points'] / matrix['load_s']:,.0f} half hours/s"
+         f" ({matrix['lines']:,} lines in {matrix['load_s']:.1f} s)", ""),
     ]
     table = "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows)
     body = f"""\

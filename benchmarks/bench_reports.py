@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from advisor.reports.period import same_week_last_year, week_ending
-from hearth.influx import USAGE_RP, InfluxClient, lines_from_arrays
+from hearth.influx import USAGE_RP, InfluxClient, lines_from_arrays, usage_lines
 from hearth.registry import Registry
 from hearth.registry.generate import GenerateOptions, generate_portfolio, write_portfolio
 from hearth.settings import Settings
@@ -117,10 +117,8 @@ def _fill_influx(settings: Settings, rng: np.random.Generator) -> int:
                     sel = chunk[mask]
                     base = 0.12 if fuel == "electricity" else 0.5
                     kwh = np.round(rng.gamma(2.0, base / 2, (sel.size, steps)), 4)
-                    lines = lines_from_arrays("usage_30m", {"household": np.repeat(sel, steps),
-                                                            "fuel": fuel},
-                                              {"energy_kwh": kwh.ravel()},
-                                              np.tile(times, sel.size))
+                    lines = usage_lines(np.repeat(sel, steps), fuel, kwh.ravel(),
+                                        np.tile(times, sel.size))
                     written += client.write_lines(lines, USAGE_RP).written
             areas = homes["address_area"].unique()
             hours = period.start_ns + np.arange(period.days * 24, dtype=np.int64) * 2 * HH_NS

@@ -1,4 +1,5 @@
-"""`hearth collect`: run the collectors; `derive-usage`; `status` (spool and dead letters)."""
+"""`hearth collect`: run the collectors; `derive-usage`; `rebuild-usage-day`; `status` (spool and
+dead letters)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,18 @@ def register(subparsers) -> None:
     d.add_argument("--fuel", choices=["electricity", "gas"], action="append",
                    help="only this fuel (repeatable; default both)")
     d.set_defaults(func=derive_usage_handler)
+    r = sub.add_parser("rebuild-usage-day",
+                       help="make the daily rollup usage_day from the usage_30m already stored",
+                       description="Writes usage_day (one point per household, fuel and UTC day"
+                                   " with a field per half hour) from usage_30m: once after"
+                                   " upgrading a database written before usage_day existed,"
+                                   " so that usage_matrix reads stay fast. Idempotent.")
+    r.add_argument("--since", help="first day (ISO 8601, UTC if no offset; default: the first"
+                                   " usage_30m)")
+    r.add_argument("--until", help="last day (ISO 8601; default: the last usage_30m)")
+    r.add_argument("--fuel", choices=["electricity", "gas"], action="append",
+                   help="only this fuel (repeatable; default both)")
+    r.set_defaults(func=rebuild_usage_day_handler)
     s = sub.add_parser("status", help="spool backlog and dead letters by reason")
     s.set_defaults(func=status_handler)
 
@@ -54,6 +67,17 @@ def derive_usage_handler(args: argparse.Namespace, settings) -> int:
     results = derive_usage_from_settings(settings, since=_parse_time(args.since, "--since"),
                                          until=_parse_time(args.until, "--until"),
                                          fuels=args.fuel)
+    for r in results:
+        print(r.describe())
+    return 0
+
+
+def rebuild_usage_day_handler(args: argparse.Namespace, settings) -> int:
+    from collectors.usage import rebuild_usage_day_from_settings
+
+    results = rebuild_usage_day_from_settings(settings, since=_parse_time(args.since, "--since"),
+                                              until=_parse_time(args.until, "--until"),
+                                              fuels=args.fuel)
     for r in results:
         print(r.describe())
     return 0

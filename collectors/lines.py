@@ -8,7 +8,7 @@ from collectors.base import Reading
 
 # DESIGN.md: raw readings in "raw", derived half-hourly usage and forecasts in "usage".
 RETENTION_POLICY = {"meter": "raw", "thermostat": "raw", "weather": "raw",
-                    "usage_30m": "usage", "forecast": "usage"}
+                    "usage_30m": "usage", "usage_day": "usage", "forecast": "usage"}
 DEFAULT_RP = "raw"
 
 _TAG_ESCAPE = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
@@ -76,8 +76,23 @@ def reading_to_line(r: Reading) -> str:
 
 
 def group_lines(readings: Iterable[Reading]) -> dict[str, list[str]]:
-    """Lines per retention policy."""
+    """Lines per retention policy. `usage_30m` readings bring their `usage_day` rollup lines
+    (hearth.influx.usage), so that half-hourly usage arriving as readings is read as fast as
+    derived usage."""
     out: dict[str, list[str]] = {}
+    half_hours: list[Reading] = []
     for r in readings:
         out.setdefault(retention_policy(r.measurement), []).append(reading_to_line(r))
+        if r.measurement == "usage_30m" and "energy_kwh" in r.fields:
+            half_hours.append(r)
+    if half_hours:
+        from hearth.influx.usage import usage_day_lines
+
+        e = [r.fields["energy_kwh"] for r in half_hours]
+        if any(not isinstance(v, int | float) or isinstance(v, bool) for v in e):
+            raise ValueError("usage_30m energy_kwh must be a number")
+        out[retention_policy("usage_day")].extend(usage_day_lines(
+            [r.tags.get("household", "") for r in half_hours],
+            [r.tags.get("fuel", "") for r in half_hours], e,
+            [int(r.time_ns) for r in half_hours]))
     return out

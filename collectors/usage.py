@@ -20,9 +20,12 @@ Usage per half hour = cleaned register at its end boundary minus at its start. A
 usage is the sum over its meters of that fuel (NaN only if all of them are NaN).
 
 The I/O wrapper `derive_usage` queries raw `meter` readings per fuel, derives, and writes
-`usage_30m` (tags household, fuel; field energy_kwh; time = start of the half hour) into the
-`usage` retention policy. Writing the same half hour again overwrites it (idempotent);
-without `since` it continues from the last derived half hour minus `margin_s`.
+`usage_30m` (tags household, fuel; field energy_kwh; time = start of the half hour) and its
+daily rollup `usage_day` (one point per household and UTC day, a field per half hour; see
+`hearth.influx.usage`) into the `usage` retention policy. Writing the same half hour again
+overwrites it (idempotent); without `since` it continues from the last derived half hour minus
+`margin_s`, and a day derived in parts gets its later half hours added to its `usage_day`
+point. `rebuild_usage_day` makes the rollup from `usage_30m` written before it existed.
 """
 
 from __future__ import annotations
@@ -185,7 +188,7 @@ def derive_usage(client, *, since: dt.datetime | None = None, until: dt.datetime
                  fuels=FUELS, max_gap_s: float = 7200.0, max_power_kw=None,
                  margin_s: float = 7200.0, chunk_s: float = 86_400.0) -> list[DeriveResult]:
     """Derive and write usage_30m for each fuel; see the module docstring."""
-    from hearth.influx import lines_from_arrays, quote_ident, quote_string
+    from hearth.influx import quote_ident, quote_string, usage_lines
 
     db = quote_ident(client.database)
     # Physical cap on mean power per fuel [kW]: a 100 A electricity supply; a large combi boiler.
@@ -240,11 +243,10 @@ def derive_usage(client, *, since: dt.datetime | None = None, until: dt.datetime
             res.half_hours_unknown += int((~ok).sum())
             hh, col = np.nonzero(ok)
             if len(hh):
-                lines = lines_from_arrays("usage_30m", tags={"household": labels[hh], "fuel": fuel},
-                                          fields={"energy_kwh": per_house[hh, col]},
-                                          time_ns=bounds_ns[:-1][col])
+                # The usage_day rollup, then the usage_30m points of the same values.
+                lines = usage_lines(labels[hh], fuel, per_house[hh, col], bounds_ns[:-1][col])
                 written = client.write_lines(lines, retention_policy="usage")
-                res.half_hours_written += written.written
+                res.half_hours_written += max(0, written.written - (len(lines) - len(hh)))
                 households.update(labels[np.unique(hh)].tolist())
             # Progress for long runs without a line per day: about ten lines per fuel at most.
             n_chunks = -(-(end_ns - start_ns) // chunk_ns)
@@ -259,6 +261,76 @@ def derive_usage(client, *, since: dt.datetime | None = None, until: dt.datetime
                         fuel, res.resets, res.spikes)
         results.append(res)
     return results
+
+
+@dataclass
+class RebuildResult:
+    fuel: str
+    since: dt.datetime | None
+    until: dt.datetime | None
+    days_written: int = 0
+    half_hours_read: int = 0
+
+    def describe(self) -> str:
+        if self.since is None:
+            return f"usage_day {self.fuel}: no usage_30m, nothing to rebuild"
+        return (f"usage_day {self.fuel} {self.since:%Y-%m-%d} to {self.until:%Y-%m-%d} UTC:"
+                f" {self.days_written} household-days written from {self.half_hours_read}"
+                " half hours of usage_30m")
+
+
+def rebuild_usage_day(client, *, since: dt.datetime | None = None,
+                      until: dt.datetime | None = None, fuels=FUELS,
+                      chunk_days: int = 1) -> list[RebuildResult]:
+    """Write the `usage_day` rollup of the `usage_30m` already stored (a database written before
+    `usage_day` existed, or usage_30m written by hand). Idempotent; whole UTC days from the day
+    holding `since` (default: the first usage_30m) to the one holding `until` (default: the
+    last)."""
+    from hearth.influx import quote_ident, quote_string, usage_day_lines
+
+    src = f'{quote_ident(client.database)}."usage"."usage_30m"'
+    day_ns = 86_400 * 10**9
+    results = []
+    for fuel in fuels or FUELS:
+        fq = quote_string(fuel)
+        lo = _ns(since) if since is not None else _one_time(
+            client, f'SELECT first("energy_kwh") FROM {src} WHERE "fuel" = {fq}')
+        hi = _ns(until) if until is not None else _one_time(
+            client, f'SELECT last("energy_kwh") FROM {src} WHERE "fuel" = {fq}')
+        if lo is None or hi is None:
+            results.append(RebuildResult(fuel, None, None))
+            continue
+        d0, d1 = lo - lo % day_ns, hi - hi % day_ns + day_ns
+        res = RebuildResult(fuel, _to_dt(d0), _to_dt(d1 - day_ns))
+        step = max(1, chunk_days) * day_ns
+        n_chunks = -(-(d1 - d0) // step)
+        for k, w0 in enumerate(range(d0, d1, step), 1):
+            w1 = min(w0 + step, d1)
+            series = client.query(f'SELECT "energy_kwh" FROM {src} WHERE "fuel" = {fq}'
+                                  f' AND time >= {w0} AND time < {w1} GROUP BY "household"')
+            series = [s for s in series if len(s)]
+            if series:
+                hh = np.concatenate([np.full(len(s), s.tags.get("household", ""), dtype=object)
+                                     for s in series])
+                t = np.concatenate([s.values["time"].astype(np.int64) for s in series])
+                e = np.concatenate([s.values["energy_kwh"] for s in series])
+                lines = usage_day_lines(hh, fuel, e, t)
+                res.days_written += client.write_lines(lines, retention_policy="usage").written
+                res.half_hours_read += int(np.isfinite(e).sum())
+            if k % max(1, n_chunks // 10) == 0 or w1 == d1:
+                log.info("usage_day %s: rebuilt up to %s (%d of %d chunks)", fuel,
+                         _to_dt(w1), k, n_chunks)
+        results.append(res)
+    return results
+
+
+def rebuild_usage_day_from_settings(settings, since=None, until=None,
+                                    fuels=None) -> list[RebuildResult]:
+    from hearth.influx import InfluxClient
+
+    with InfluxClient.from_settings(settings) as client:
+        client.ensure_database()
+        return rebuild_usage_day(client, since=since, until=until, fuels=fuels or FUELS)
 
 
 def derive_usage_from_settings(settings, since=None, until=None, fuels=None) -> list[DeriveResult]:

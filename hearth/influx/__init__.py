@@ -5,6 +5,7 @@
     client.write_lines(lines) / client.write_points(points) -> WriteResult
     client.query("SELECT ...") -> list[Series]; client.usage_matrix(start, end) -> UsageMatrix
     lines_from_arrays(measurement, tags, fields, time_ns); BatchWriter(client)
+    usage_lines(household, fuel, energy_kwh, time_ns)  # usage_30m + its usage_day rollup
 """
 
 from hearth.influx.batch import BatchWriter
@@ -19,7 +20,15 @@ from hearth.influx.client import (
 from hearth.influx.deadletter import DeadLetterFile
 from hearth.influx.lineproto import LineProtocolError, Point, lines_from_arrays
 from hearth.influx.reader import Series, UsageMatrix, to_ns
+from hearth.influx.usage import (
+           SLOT_FIELDS,
+           USAGE_30M,
+           USAGE_DAY,
+           usage_day_lines,
+           usage_lines,
+)
 
-__all__ = ["RAW_RP", "USAGE_RP", "BatchWriter", "DeadLetterFile", "InfluxClient",
-           "LineProtocolError", "Point", "Series", "UsageMatrix", "WriteResult",
-           "lines_from_arrays", "quote_ident", "quote_string", "to_ns"]
+__all__ = ["RAW_RP", "SLOT_FIELDS", "USAGE_30M", "USAGE_DAY", "USAGE_RP", "BatchWriter",
+           "DeadLetterFile", "InfluxClient", "LineProtocolError", "Point", "Series",
+           "UsageMatrix", "WriteResult", "lines_from_arrays", "quote_ident", "quote_string",
+           "to_ns", "usage_day_lines", "usage_lines"]

@@ -130,7 +130,11 @@ def half_hour_grid(start_ns: int, end_ns: int) -> np.ndarray:
 
 class UsageCollector:
     """Scatters ``SELECT energy_kwh ... GROUP BY household`` answers (epoch=s) onto a
-    half-hour grid as they arrive, chunk by chunk, from one or more threads."""
+    half-hour grid as they arrive, chunk by chunk, from one or more threads.
+
+    ``add_day_response`` takes `usage_day` answers instead (one row per day, one column per
+    half-hour slot). With ``fill_missing`` set, values only fill cells still NaN (a second
+    source completing the first)."""
 
     def __init__(self, grid_ns: np.ndarray, households=None):
         self.grid_ns = grid_ns
@@ -139,6 +143,7 @@ class UsageCollector:
         self.row_of = {h: i for i, h in enumerate(self.names)}
         self.rows: list[np.ndarray] = [np.full(len(grid_ns), np.nan) for _ in self.names]
         self.first_s = int(grid_ns[0]) // 1_000_000_000 if len(grid_ns) else 0
+        self.fill_missing = False
         self._lock = threading.Lock()
 
     def _row(self, household: str) -> np.ndarray | None:
@@ -156,7 +161,7 @@ class UsageCollector:
                     self.row_of[household] = i
         return self.rows[i]
 
-    def add_response(self, obj: dict, query: str) -> None:
+    def _series(self, obj: dict, query: str):
         if "error" in obj:
             raise InfluxError(f"InfluxDB query failed: {obj['error']} (query: {query[:300]})")
         for result in obj.get("results", []):
@@ -165,18 +170,44 @@ class UsageCollector:
                                   f" (query: {query[:300]})")
             for s in result.get("series", []) or []:
                 row = self._row((s.get("tags") or {}).get("household", ""))
-                values = s.get("values")
-                if row is None or not values:
-                    continue
-                a = np.array(values, dtype=np.float64)  # [[time_s, energy_kwh|None], ...]
-                # A value not on a half-hour boundary lands in the half hour that holds it.
-                steps = (a[:, 0].astype(np.int64) - self.first_s) // (HALF_HOUR_NS // 10**9)
-                ok = (steps >= 0) & (steps < len(row))
-                row[steps[ok]] = a[ok, 1]
+                if row is not None and s.get("values"):
+                    yield row, s
+
+    def _put(self, row: np.ndarray, steps: np.ndarray, values: np.ndarray) -> None:
+        ok = (steps >= 0) & (steps < len(row))
+        steps, values = steps[ok], values[ok]
+        if self.fill_missing:
+            keep = np.isnan(row[steps])
+            steps, values = steps[keep], values[keep]
+        row[steps] = values
+
+    def add_response(self, obj: dict, query: str) -> None:
+        for row, s in self._series(obj, query):
+            a = np.array(s["values"], dtype=np.float64)  # [[time_s, energy_kwh|None], ...]
+            # A value not on a half-hour boundary lands in the half hour that holds it.
+            steps = (a[:, 0].astype(np.int64) - self.first_s) // (HALF_HOUR_NS // 10**9)
+            self._put(row, steps, a[:, 1])
+
+    def add_day_response(self, obj: dict, query: str) -> None:
+        """`usage_day` rows: [time_s (midnight UTC), slot values (None: no value)...]."""
+        from hearth.influx.usage import SLOT_OF_FIELD
+
+        for row, s in self._series(obj, query):
+            cols = s["columns"]
+            slots = np.array([SLOT_OF_FIELD.get(c, -1) for c in cols[1:]], dtype=np.int64)
+            a = np.array(s["values"], dtype=np.float64)  # (days, 1 + slots); None -> NaN
+            day_step = (a[:, 0].astype(np.int64) - self.first_s) // (HALF_HOUR_NS // 10**9)
+            steps = day_step[:, None] + slots[None, :]
+            known = (slots >= 0)[None, :] & ~np.isnan(a[:, 1:])
+            self._put(row, steps[known], a[:, 1:][known])
 
     def matrix(self) -> UsageMatrix:
+        # Unasked-for households come from the answer; a usage_day row can name one whose
+        # values all lie outside the period (same day, other hours): leave it out, as usage_30m
+        # would.
         order = range(len(self.names)) if self.fixed else sorted(
-            range(len(self.names)), key=self.names.__getitem__)
+            (i for i in range(len(self.names)) if not np.isnan(self.rows[i]).all()),
+            key=self.names.__getitem__)
         names = [self.names[i] for i in order]
         energy = (np.stack([self.rows[i] for i in order]) if names
                   else np.empty((0, len(self.grid_ns))))

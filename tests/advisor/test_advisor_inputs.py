@@ -11,7 +11,7 @@ from advisor.cli import handle_advise, handle_opt_out
 from advisor.db import connection
 from advisor.inputs import InputLoader
 from advisor.service import run_advice
-from hearth.influx import InfluxClient
+from hearth.influx import InfluxClient, usage_lines
 from hearth.registry import Registry
 
 from .conftest import add_household, add_tenant
@@ -95,12 +95,11 @@ def populate(settings, now: datetime) -> None:
                          f"energy_kwh={5000 + k * 0.3},credit_gbp=40.0 {t}")
     usage = []
     # Half-hourly usage for 30 days: 0.3 kWh electricity and 1.5 kWh gas per half hour.
-    for k in range(30 * 48):
-        t = (t_end // (1800 * NS)) * 1800 * NS - (30 * 48 - k) * 1800 * NS
-        for h in ("H000001", "H000002", "H000003"):
-            usage.append(f"usage_30m,household={h},fuel=electricity energy_kwh=0.3 {t}")
-            if h != "H000003":
-                usage.append(f"usage_30m,household={h},fuel=gas energy_kwh=1.5 {t}")
+    halves = (t_end // (1800 * NS)) * 1800 * NS - (30 * 48 - np.arange(30 * 48)) * 1800 * NS
+    for h in ("H000001", "H000002", "H000003"):
+        usage += usage_lines(h, "electricity", np.full(halves.size, 0.3), halves)
+        if h != "H000003":
+            usage += usage_lines(h, "gas", np.full(halves.size, 1.5), halves)
     # Daily forecasts for the next 30 days: H1's electricity 12 kWh/day (p90 16).
     day0 = t_end // (86400 * NS) * 86400 * NS
     for d in range(30):

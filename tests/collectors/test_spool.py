@@ -48,8 +48,11 @@ def test_round_trip_and_retention_policy_routing(tmp_path):
     rps = {rec.retention_policy: rec for rec in batch.records}
     assert set(rps) == {"raw", "usage"}
     assert rps["raw"].lines.decode().split("\n") == [reading_to_line(r) for r in readings]
-    assert rps["usage"].count == 1
-    assert spool.backlog_readings() == 11
+    # The half hour and its usage_day rollup line (one point per household and day).
+    assert rps["usage"].lines.decode().split("\n") == [
+        reading_to_line(usage),
+        "usage_day,fuel=gas,household=H000001 energy_kwh_0000=0.4 1767225600000000000"]
+    assert spool.backlog_readings() == 12
     spool.commit(batch.end, batch.count)
     assert spool.backlog_readings() == 0 and spool.backlog_bytes() == 0
     spool.close()

@@ -111,6 +111,22 @@ def test_derive_usage_end_to_end(settings, capsys):
         assert el2[("H1", DAY0_NS + 9 * HALF_HOUR_NS)] == pytest.approx(0.5)
         assert {k: v for k, v in el2.items() if k in el} == pytest.approx(el)
 
+        # usage_day: the first run wrote part of the day, the later one completed it without
+        # losing the earlier slots; usage_matrix from it equals usage_30m's, NaN for NaN.
+        [h1_day] = db.query('SELECT * FROM "usage"."usage_day" WHERE "household" = \'H1\'')
+        assert len(h1_day) == 1 and int(h1_day.values["time"][0]) == DAY0_NS
+        slots = [c for c in h1_day.columns if c.startswith("energy_kwh_")
+                 and np.isfinite(h1_day.values[c][0])]
+        assert slots == [f"energy_kwh_{k // 2:02d}{30 * (k % 2):02d}" for k in range(10)]
+        lo = np.datetime64(DAY0_NS, "ns")
+        for fuel in ("electricity", "gas"):
+            day = db.usage_matrix(lo, lo + np.timedelta64(1, "D"), fuel=fuel)
+            half = db.usage_matrix(lo, lo + np.timedelta64(1, "D"), fuel=fuel,
+                                   source="usage_30m")
+            assert day.households.tolist() == half.households.tolist()
+            np.testing.assert_array_equal(day.energy_kwh, half.energy_kwh)
+        assert np.isfinite(day.energy_kwh).sum() == len(gas)  # gas: H3 around its gap
+
 
 def test_derive_usage_without_meter_data_says_so(settings, capsys):
     assert run_cli(settings, "derive-usage") == 0

@@ -12,7 +12,7 @@ import numpy as np
 
 from dashboard.users import UserStore
 from forecasting.store import MODEL, run_line
-from hearth.influx import InfluxClient, lines_from_arrays
+from hearth.influx import InfluxClient, lines_from_arrays, usage_lines
 from hearth.registry import Registry
 from hearth.registry.generate import GenerateOptions, generate_portfolio, write_portfolio
 
@@ -178,9 +178,7 @@ def _detailed(client, demo: Demo, info, devices, now_s: int, rng) -> None:
         for fuel in fuels:
             scale = 1.0 if fuel == "electricity" else 3.0
             e = daily_shape * scale * rng.uniform(0.7, 1.3, len(steps))
-            client.write_lines(lines_from_arrays("usage_30m", {"household": h, "fuel": fuel},
-                                                 {"energy_kwh": e}, steps * 10**9),
-                               retention_policy="usage")
+            client.write_lines(usage_lines(h, fuel, e, steps * 10**9), retention_policy="usage")
         t = steps[steps > now_s - 7 * 86400]
         for dev, hh, kind, room in devices:
             if hh != h:

@@ -9,7 +9,7 @@ import pytest
 from forecasting import store, synthetic
 from forecasting.service import latest_forecasts
 from hearth.cli import build_parser
-from hearth.influx import USAGE_RP, InfluxClient, lines_from_arrays
+from hearth.influx import USAGE_RP, InfluxClient, usage_lines
 
 DAYS = 24
 START = np.datetime64("2026-10-05T00:00", "ns")
@@ -20,10 +20,8 @@ def _write_usage(client, energy, households, start, fuel):
     n_h, n_t = energy.shape
     times = (start + np.arange(n_t) * STEP).astype(np.int64)
     ok = np.isfinite(energy).ravel()
-    lines = lines_from_arrays(
-        "usage_30m", tags={"household": np.repeat(households, n_t)[ok], "fuel": fuel},
-        fields={"energy_kwh": energy.ravel().astype(float)[ok]},
-        time_ns=np.tile(times, n_h)[ok])
+    lines = usage_lines(np.repeat(households, n_t)[ok], fuel, energy.ravel().astype(float)[ok],
+                        np.tile(times, n_h)[ok])
     assert client.write_lines(lines, retention_policy=USAGE_RP).dead_lettered == 0
 
 

@@ -14,6 +14,7 @@ from hearth.influx import (
     Point,
     WriteResult,
     lines_from_arrays,
+    usage_lines,
 )
 from hearth.influx.client import gzip_wanted
 
@@ -115,6 +116,7 @@ def test_usage_matrix_shape_nan_and_time_index(client):
     start = np.datetime64("2026-01-05T00:00", "ns")
     step = np.timedelta64(30, "m")
     # H2 has every half hour of the first day except one; H1 only two; H3 is gas only.
+    # usage_30m alone, as before usage_day existed: usage_matrix reads it from there.
     t2 = start + np.arange(48) * step
     keep = np.arange(48) != 10
     lines = lines_from_arrays("usage_30m", {"household": "H2", "fuel": "electricity"},
@@ -192,8 +194,7 @@ def test_usage_matrix_over_days_read_in_slices(client):
     steps = 5 * 48
     t = start + np.arange(steps) * np.timedelta64(30, "m")
     for h in ("H1", "H2", "H3"):
-        lines = lines_from_arrays("usage_30m", {"household": h, "fuel": "electricity"},
-                                  {"energy_kwh": np.arange(steps) + int(h[1]) / 10}, t)
+        lines = usage_lines(h, "electricity", np.arange(steps) + int(h[1]) / 10, t)
         client.write_lines(lines, retention_policy="usage")
     for parallel in (1, 2, 3):
         client.query_parallelism = parallel

@@ -144,3 +144,9 @@ def test_backfill_feeds_the_usage_derivation_truthfully(client):
         common = [k for k, ti in enumerate(t.tolist()) if ti in want]
         assert len(common) >= 40
         np.testing.assert_allclose(got[common], [want[int(t[k])] for k in common], atol=2e-3)
+    # The derivation's usage_day rollup gives the forecaster the very same matrix.
+    lo, hi = np.datetime64(start_ns, "ns"), np.datetime64(sim.time_ns, "ns")
+    day = client.usage_matrix(lo, hi)
+    np.testing.assert_array_equal(day.energy_kwh, client.usage_matrix(lo, hi, source="usage_30m")
+                                  .energy_kwh)
+    assert day.shape[0] == pf.n and np.isfinite(day.energy_kwh).sum() >= 40 * pf.n

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 
 from advisor.reports.period import local_midnight_ns, same_week_last_year, week_ending
-from hearth.influx import USAGE_RP, InfluxClient, lines_from_arrays
+from hearth.influx import USAGE_RP, InfluxClient, lines_from_arrays, usage_lines
 from hearth.registry import Registry
 
 WEEK_END = date(2026, 1, 11)          # Sunday; the week is Mon 5 to Sun 11 January 2026
@@ -197,9 +197,7 @@ def write_influx(settings, hs: list[Home]) -> None:
                     t = times
                     if h.household_id == "H011" and not attr:
                         t = times[: 48 * 3]           # only three days this week
-                    lines += lines_from_arrays("usage_30m", {"household": h.household_id,
-                                                             "fuel": fuel},
-                                               {"energy_kwh": np.full(t.size, kwh)}, t)
+                    lines += usage_lines(h.household_id, fuel, np.full(t.size, kwh), t)
             # Weather: hourly; Beech House 5 C this week and 3 C last year; Rowan Close only now.
             hours = period.start_ns + np.arange(period.days * 24, dtype=np.int64) * 2 * HH_NS
             lines += lines_from_arrays("weather", {"area": "Beech House"},

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from advisor.reports import opendata
 from advisor.reports.period import month_period
 from hearth.cli import build_parser
-from hearth.influx import USAGE_RP, InfluxClient, lines_from_arrays
+from hearth.influx import USAGE_RP, InfluxClient, usage_lines
 from tests.reports import portfolio as pf
 
 AREAS = ["Alder", "Beech", "Cedar", "Damson", "Elm", "Fir"]
@@ -130,11 +130,9 @@ def february(report_settings):
     times = FEB.start_ns + np.arange(FEB.days * 48, dtype=np.int64) * pf.HH_NS
     lines = []
     for h in pf.homes():
-        lines += lines_from_arrays("usage_30m", {"household": h.household_id, "fuel": "electricity"},
-                                   {"energy_kwh": np.full(times.size, 0.1)}, times)
+        lines += usage_lines(h.household_id, "electricity", np.full(times.size, 0.1), times)
         if h.has_gas:
-            lines += lines_from_arrays("usage_30m", {"household": h.household_id, "fuel": "gas"},
-                                       {"energy_kwh": np.full(times.size, 0.5)}, times)
+            lines += usage_lines(h.household_id, "gas", np.full(times.size, 0.5), times)
     with InfluxClient.from_settings(report_settings) as client:
         client.write_lines(lines, USAGE_RP)
     return report_settings
