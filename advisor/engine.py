@@ -258,7 +258,8 @@ def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
         off = _supply_off(inp, s, occupied)
         r = self_disconnection(off, inp.usage_kwh["electricity"], inp.temp_c, prepayment,
                                vulnerable, step_h, s.cold_home_temp_c, s.supply_off_hours,
-                               s.no_use_kwh_per_step, s.no_use_hours, power_w=inp.power_w)
+                               s.no_use_kwh_per_step, s.no_use_hours, power_w=inp.power_w,
+                               brief_off_hours=s.supply_off_brief_hours)
         out[r.kind] = r
     if inp.history_kwh and cold_h is not None:
         r = _rationing(inp, s, cold_h, occupied)

@@ -30,13 +30,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 INFLUX_USER, INFLUX_PASSWORD = "bench_admin", "bench-influx-password"
 
-# Truth label -> advisor case kinds that answer it. credit_out (a supply off at any time) is
-# answered by self_disconnection (off for 3 hours or more); credit_runout looks ahead (days of
-# credit left) and has no ground-truth label.
+# Truth label -> advisor case kinds that answer it. credit_out (a prepaid supply off at any
+# time) is answered by any self_disconnection case (a brief one, the credit ran out and was
+# topped up, is a low case); self_disconnection (off 3 hours or more) by those of medium
+# severity or above ("medium+"). credit_runout looks ahead (days of credit left) and has no
+# ground-truth label.
 MAPPING = {
     "cold_home": ("cold_home",),
     "damp_mould": ("damp_mould",),
-    "self_disconnection": ("self_disconnection",),
+    "self_disconnection": ("self_disconnection medium+",),
     "credit_out": ("self_disconnection",),
     "self_rationing": ("self_rationing",),
     "device_fault": ("device_fault",),
@@ -175,9 +177,9 @@ def explain(label: str, truth: dict, flagged: dict[str, set[str]], numbers: dict
         for hid in sorted(group):
             t = homes.get(hid, {})
             true = ", ".join(f"{k} {t.get(k)}" for k in TRUTH_NUMBERS[label])
-            seen = "; ".join(f"{k}: " + ", ".join(f"{n} {_short(v)}" for n, v in
-                                                 numbers.get(k, {}).get(hid, {}).items())
-                             for k in kinds)
+            seen = "; ".join(f"{k}: " + ", ".join(
+                f"{n} {_short(v)}" for n, v in numbers.get(k.split()[0], {}).get(hid, {}).items())
+                for k in kinds)
             print(f"  {tag} {hid} truth[{true}; traits {','.join(t.get('traits', []))}]"
                   f" advisor[{seen}]")
 
@@ -277,15 +279,20 @@ def main(argv: list[str] | None = None) -> int:
         conn = sqlite3.connect(tmp / "var" / "registry.sqlite3")
         flagged: dict[str, set[str]] = {}
         reasons: dict[tuple[str, str], str] = {}
-        for hid, kind, why in conn.execute("SELECT household_id, kind, reasons FROM cases"
-                                           " WHERE status IN ('open', 'acknowledged')"):
+        for hid, kind, severity, why in conn.execute(
+                "SELECT household_id, kind, severity, reasons FROM cases"
+                " WHERE status IN ('open', 'acknowledged')"):
             flagged.setdefault(kind, set()).add(hid)
             reasons[(hid, kind)] = why
+            if severity != "low":
+                flagged.setdefault(f"{kind} medium+", set()).add(hid)
+                reasons[(hid, f"{kind} medium+")] = why
         truth["device_households"] = dict(conn.execute("SELECT device_id, household_id"
                                                        " FROM devices").fetchall())
         conn.close()
         numbers = {}
-        rules = {k for lab in args.explain if lab != "device_fault" for k in MAPPING[lab]}
+        rules = {k.split()[0] for lab in args.explain if lab != "device_fault"
+                 for k in MAPPING[lab]}
         if rules:
             numbers = advisor_numbers(env, end, rules)
     finally:

@@ -12,6 +12,7 @@ import numpy as np
 from advisor.rules.base import (
     EMERGENCY,
     HIGH,
+    LOW,
     MEDIUM,
     RuleResult,
     as_float,
@@ -110,12 +111,16 @@ def self_disconnection(supply_off: np.ndarray, electricity_kwh: np.ndarray, temp
                        cold_temp_c: float = 18.0, off_hours: float = 3.0,
                        no_use_kwh_per_step: float = 0.005, no_use_hours: float = 6.0,
                        emergency_hours: float = 12.0,
-                       power_w: np.ndarray | None = None) -> RuleResult:
+                       power_w: np.ndarray | None = None,
+                       brief_off_hours: float | None = None) -> RuleResult:
     """Flag prepayment households whose supply was off, or who used nothing for hours while cold.
 
     supply_off: (H, S) bool. electricity_kwh: usage per bucket (H, S) [kWh]. temp_c: indoor
     temperature (H, S) [C]. prepayment, vulnerable: (H,) bool. step_h: bucket length [h].
     power_w: the meter's highest power reading per bucket (H, S) [W], when reported.
+    brief_off_hours: a supply off at least this long but under `off_hours` is flagged LOW
+    (the credit ran out, the tenant topped up): no tip, but an officer sees that the home ran
+    out. None: only `off_hours` and more.
     """
     prepay = np.asarray(prepayment, dtype=bool)
     vulnerable = np.asarray(vulnerable, dtype=bool)
@@ -133,8 +138,12 @@ def self_disconnection(supply_off: np.ndarray, electricity_kwh: np.ndarray, temp
     no_use_cold_h = longest_run(no_use & cold) * step_h
     lowest = nanmin_safe(np.where(off | no_use, temp, np.nan))
     eps = 1e-9
-    flagged = prepay & ((off_h >= off_hours - eps) | (no_use_cold_h >= no_use_hours - eps))
+    long_off = off_h >= off_hours - eps
+    brief = (off_h >= brief_off_hours - eps) & ~long_off if brief_off_hours is not None \
+        else np.zeros(len(prepay), bool)
+    flagged = prepay & (long_off | brief | (no_use_cold_h >= no_use_hours - eps))
     severity = np.full(len(prepay), MEDIUM, dtype=np.int8)
+    severity[brief & ~(no_use_cold_h >= no_use_hours - eps)] = LOW
     severity[(off_cold_h >= off_hours - eps) | (no_use_cold_h >= 2 * no_use_hours)] = HIGH
     worst_cold_h = np.maximum(off_cold_h, no_use_cold_h)
     severity[vulnerable & (worst_cold_h >= emergency_hours - eps)] = EMERGENCY
@@ -146,6 +155,9 @@ def self_disconnection(supply_off: np.ndarray, electricity_kwh: np.ndarray, temp
         parts = []
         if n["off_h"] >= off_hours - eps:
             parts.append(f"Prepayment supply off for {fmt_hours(n['off_h'])} in the window")
+        elif brief_off_hours is not None and n["off_h"] >= brief_off_hours - eps:
+            parts.append(f"Prepayment supply off for {fmt_hours(n['off_h'])} in the window"
+                         " (credit ran out, then topped up)")
         if n["no_use_cold_h"] >= no_use_hours - eps:
             parts.append(f"no electricity used for {fmt_hours(n['no_use_cold_h'])} in a row"
                          f" while the home was below {cold_temp_c:g} C")

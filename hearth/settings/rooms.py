@@ -228,6 +228,15 @@ class AdvisorSettings(Section):
                                          " supply switch: balance at or below this is off (the"
                                          " typical GBP 10 emergency credit used up) [GBP]")
     supply_off_hours: float = Field(3.0, gt=0, description="Supply off this long: flag [h]")
+    supply_off_brief_hours: float = Field(0.5, gt=0, description="Supply off this long but"
+                                          " under supply_off_hours: a low case, no tip [h]")
+
+    @model_validator(mode="after")
+    def _brief_off_is_shorter(self):
+        if self.supply_off_brief_hours > self.supply_off_hours:
+            raise ValueError(f"supply_off_brief_hours ({self.supply_off_brief_hours:g}) must not"
+                             f" exceed supply_off_hours ({self.supply_off_hours:g})")
+        return self
     no_use_kwh_per_step: float = Field(0.005, ge=0, description="Below this per bucket counts as"
                                        " no use [kWh]")
     no_use_hours: float = Field(6.0, gt=0, description="No use this long while cold: flag [h]")

@@ -76,6 +76,28 @@ def test_self_disconnection_supply_off_and_no_use_while_cold():
     assert not credit_customer.flagged.any()
 
 
+def test_brief_supply_off_is_a_low_case_at_and_around_its_bar():
+    """Credit ran out and the tenant topped up within the hour: a low case (no tip); from
+    `off_hours` on the usual self-disconnection severities."""
+    S, step = 48, 1 / 6  # 10-minute buckets
+    off = np.zeros((5, S), bool)
+    off[0, 10:12] = True  # 20 min: under the 30-min bar
+    off[1, 10:13] = True  # 30 min: at the bar
+    off[2, 10:16] = True  # 1 h
+    off[3, 10:28] = True  # 3 h: the full bar
+    use = np.full((5, S), 0.1)
+    temp = np.full((5, S), 20.0)
+    r = self_disconnection(off, use, temp, np.ones(5, bool), np.zeros(5, bool), step,
+                           off_hours=3.0, brief_off_hours=0.5)
+    assert r.flagged.tolist() == [False, True, True, True, False]
+    assert r.severity[1] == LOW and r.severity[2] == LOW and r.severity[3] == MEDIUM
+    assert "(credit ran out, then topped up)" in r.reason_of(2)
+    assert "topped up" not in r.reason_of(3)
+    without = self_disconnection(off, use, temp, np.ones(5, bool), np.zeros(5, bool), step,
+                                 off_hours=3.0)
+    assert without.flagged.tolist() == [False, False, False, True, False]
+
+
 def test_self_rationing_share_and_cold_hours():
     expected = np.full((4, 7), 50.0)
     used = np.array([[19.0] * 7, [26.0] * 7, [19.0] * 7, [5.0] * 7])
