@@ -337,7 +337,8 @@ Command: `PYTHONPATH=. python -m benchmarks.bench_advisor_truth --households {ar
 --days {args.days:g} --seed {args.seed} --fault-rate {args.fault_rate} --interval-s
 {args.interval_s}`: its own InfluxDB, then `hearth registry generate`, `hearth sim --backfill`,
 `hearth collect derive-usage`, `hearth forecast`, `hearth advise --no-tips` (window = the
-simulated {args.days:g} days). Machine: {machine()}; shared with other sessions.
+simulated {args.days:g} days). Machine: {machine()}; load average
+{os.getloadavg()[0]:.1f} at the end (times only; the accuracy does not depend on it).
 
 | truth label | advisor case kinds | truly affected | flagged | both | recall | precision |
 |---|---|---|---|---|---|---|
