@@ -307,9 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     body = f"""\
 Command: `python -m benchmarks.bench_influx` ({args.points:,} points, {args.households:,}
 households, {args.weeks} weeks). Machine: {machine()}. InfluxDB 1.6 (Debian `influxd`) is
-started by the benchmark on loopback and shares the 2 cores with the client; the machine was
-also shared with other work (load average {load} at the end), so wall-clock figures are lower
-than on an idle machine; the CPU-time figures are less sensitive to that.
+started by the benchmark on loopback and shares the 2 cores with the client; load average
+{load} at the end (the benchmark's own client and influxd included). On a busier machine
+the wall-clock figures drop; the CPU times per point do not.
 
 | what | figure | goal |
 |---|---|---|
