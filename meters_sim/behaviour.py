@@ -44,7 +44,7 @@ def local_clock(time_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     """(local hour [h, fractional], local weekday 0=Mon, local date ordinal) of UTC ns times."""
     idx = pd.DatetimeIndex(np.asarray(time_ns, dtype="int64"), tz="UTC").tz_convert(TIMEZONE)
     hour = idx.hour.to_numpy() + idx.minute.to_numpy() / 60 + idx.second.to_numpy() / 3600
-    return hour.astype(float), idx.weekday.to_numpy(), (idx.normalize().tz_localize(None)
+    return hour.astype(float), idx.day_of_week.to_numpy(), (idx.normalize().tz_localize(None)
                                                         .to_numpy().astype("datetime64[D]")
                                                         .astype("int64"))
 
