@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         counts = ", ".join(f"{k} {int(r.flagged.sum())}" for k, r in results.items())
         write_section("Advisor (issue 5)", f"""
 Command: `PYTHONPATH=. python -m benchmarks.bench_advisor --households {inp.n}`. Machine:
-{machine()}; shared with other sessions (load average {os.getloadavg()[0]:.1f} at the end).
+{machine()}; load average {os.getloadavg()[0]:.1f} at the end.
 
 | figure | value |
 |---|---|
