@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import numpy as np
@@ -104,11 +105,18 @@ class InputLoader:
                         ("history", lambda: self._history(inp, index, end_ns, frame)),
                         ("forecast", lambda: self._forecast(inp, index, end_ns, frame)),
                         ("devices", lambda: self._devices(inp, index, end_ns, int(grid[0]))))
-        for name, step in steps_to_run:
+        def run(name_step) -> None:
+            name, step = name_step
             t0 = time.perf_counter()
             step()
             self.timings_s[name] = time.perf_counter() - t0
             log.info("advisor inputs: %s read in %.1f s", name, self.timings_s[name])
+
+        # Each step fills its own fields of `inp` from its own queries; InfluxDB runs one
+        # query's scan on one core, so two steps at a time use both.
+        workers = max(1, int(getattr(self.client, "query_parallelism", 2)))
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(run, steps_to_run))
         return inp
 
     # ---------------------------------------------------------------- registry
@@ -273,22 +281,32 @@ class InputLoader:
         # History loaded in bulk (source=backfill) comes at its own step, not the device's
         # reporting interval: its gaps are judged against that step (the median spacing of the
         # device's bulk readings), the collectors' readings against the registry's interval.
-        for measurement, field in (("meter", "energy_kwh"), ("thermostat", "temp_c")):
-            # One query: the last reading per device and source (no source tag reads as live).
-            q = (f'SELECT LAST("{field}") FROM {self.raw}."{measurement}" WHERE time >= {start}'
-                 f' AND time < {end_ns} GROUP BY "device", "source"')
-            for s in self.client.query(q):
+        # Every statistic below is a scan of the window's raw readings inside InfluxDB, which
+        # runs one query's scan on one core: the ten independent queries go two at a time.
+        sources = (("meter", "energy_kwh"), ("thermostat", "temp_c"))
+        own = []
+        for measurement, field in sources:
+            # The last reading per device and source (no source tag reads as live).
+            own.append(f'SELECT LAST("{field}") FROM {self.raw}."{measurement}" WHERE'
+                       f' time >= {start} AND time < {end_ns} GROUP BY "device", "source"')
+            # Longest gap between two readings inside the window (a silence that has ended),
+            # and the usual spacing, per device and source.
+            own.append(f'SELECT MAX("gap_s") AS gap_s, MEDIAN("gap_s") AS step_s FROM (SELECT'
+                       f' ELAPSED("{field}", 1s) AS gap_s FROM {self.raw}."{measurement}" WHERE'
+                       f' {window} GROUP BY "device", "source") GROUP BY "device", "source"')
+        stuck_qs, repeat_qs = self._stuck_queries(window), self._repeat_queries(window)
+        answers = self._query_all(own + [q for q, _ in stuck_qs] + [q for q, _ in repeat_qs])
+        own_answers = answers[:len(own)]
+        stuck_answers = answers[len(own):len(own) + len(stuck_qs)]
+        repeat_answers = answers[len(own) + len(stuck_qs):]
+        for i in range(len(sources)):
+            for s in own_answers[2 * i]:
                 if not len(s):
                     continue
                 dev, t = s.tags.get("device", ""), int(s.values["time"][-1])
                 into = bulk_last if s.tags.get("source") == "backfill" else last
                 into[dev] = max(into.get(dev, 0), t)
-            # Longest gap between two readings inside the window (a silence that has ended), and
-            # the usual spacing, per device and source.
-            q = (f'SELECT MAX("gap_s") AS gap_s, MEDIAN("gap_s") AS step_s FROM (SELECT'
-                 f' ELAPSED("{field}", 1s) AS gap_s FROM {self.raw}."{measurement}" WHERE'
-                 f' {window} GROUP BY "device", "source") GROUP BY "device", "source"')
-            for s in self.client.query(q):
+            for s in own_answers[2 * i + 1]:
                 if not len(s) or not np.isfinite(s.values["gap_s"][-1]):
                     continue
                 dev, g = s.tags.get("device", ""), float(s.values["gap_s"][-1])
@@ -297,9 +315,9 @@ class InputLoader:
                     bulk_step[dev] = float(s.values["step_s"][-1])
                 else:
                     gap[dev] = max(gap.get(dev, 0.0), g)
-        for dev, hours in self._stuck_hours(window).items():
+        for dev, hours in self._stuck_hours(stuck_qs, stuck_answers).items():
             stuck[dev] = hours
-        frozen = self._repeats(window)
+        frozen = self._repeats(repeat_qs, repeat_answers)
         per_home: dict[int, list] = {}
         for d in devices:
             row = index.get(d.household_id)
@@ -340,21 +358,20 @@ class InputLoader:
         inp.device_repeats, inp.device_repeat_s = repeats, repeat_s
         inp.device_still_kwh = still_kwh
 
-    def _repeats(self, window: str) -> dict[str, tuple[int, float, float]]:
-        """Per device (longest run of repeated readings, its span [s], the most energy a run of
-        standing registers should have counted [kWh]).
+    def _query_all(self, queries: list[str]) -> list[list]:
+        """The answers of independent queries, `query_parallelism` (2) at a time."""
+        workers = max(1, int(getattr(self.client, "query_parallelism", 2)))
+        if workers == 1 or len(queries) < 2:
+            return [self.client.query(q) for q in queries]
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(self.client.query, queries))
 
-        A thermostat's reading repeats when its temperature and humidity both equal the
-        previous reading's (sensors jitter in their last digit, a frozen one does not), humidity
-        not pinned at 0 or 100 %. A meter's register stands still when it equals the previous
-        reading; the energy it should have counted is the lower of the two power (or gas flow)
-        readings times the gap between them: a working register cannot stand still while power
-        is drawn."""
-        from advisor.rules.faults import repeat_runs
-
+    def _repeat_queries(self, window: str) -> list[tuple[str, float | None]]:
+        """(query, kWh per unit-second of its rate; None for thermostats) per kind of device,
+        for `_repeats`. Each returns only the readings equal to the one before."""
         gas_kwh_per_m3 = GAS_VOLUME_CORRECTION * self._calorific_mj_per_m3() / 3.6
         low = '("r" - ABS("d") / 2)'   # the lower of two readings from their mean and change
-        queries = (
+        return [
             # Humidity pinned at the end of its range (100 % in a condensing room) has no jitter
             # left to lose: those repeats say nothing.
             (f'SELECT "g" FROM (SELECT DIFFERENCE("temp_c") AS a, DIFFERENCE("humidity_pct")'
@@ -372,10 +389,25 @@ class InputLoader:
              f' ELAPSED("energy_kwh", 1s) AS g FROM {self.raw}."meter" WHERE {window}'
              f' AND "fuel" = \'gas\' GROUP BY "device") WHERE "a" = 0 GROUP BY "device"',
              gas_kwh_per_m3 / 3600),
-        )
+        ]
+
+    @staticmethod
+    def _repeats(queries: list[tuple[str, float | None]], answers: list[list]
+                 ) -> dict[str, tuple[int, float, float]]:
+        """Per device (longest run of repeated readings, its span [s], the most energy a run of
+        standing registers should have counted [kWh]), from the answers of `_repeat_queries`.
+
+        A thermostat's reading repeats when its temperature and humidity both equal the
+        previous reading's (sensors jitter in their last digit, a frozen one does not), humidity
+        not pinned at 0 or 100 %. A meter's register stands still when it equals the previous
+        reading; the energy it should have counted is the lower of the two power (or gas flow)
+        readings times the gap between them: a working register cannot stand still while power
+        is drawn."""
+        from advisor.rules.faults import repeat_runs
+
         out: dict[str, tuple[int, float, float]] = {}
-        for q, kwh_per_unit_s in queries:
-            for s in self.client.query(q):
+        for (_, kwh_per_unit_s), answer in zip(queries, answers, strict=True):
+            for s in answer:
                 if not len(s):
                     continue
                 dev = s.tags.get("device", "")
@@ -395,15 +427,14 @@ class InputLoader:
         mqtt = getattr(getattr(self.settings, "collectors", None), "mqtt", None)
         return float(getattr(mqtt, "gas_calorific_value_mj_per_m3", 39.5))
 
-    def _stuck_hours(self, window: str) -> dict[str, float]:
-        """Hours per device in 1-hour buckets (of 3 readings or more) whose readings all repeat
-        one value: a thermostat whose temperature and humidity never move, an electricity meter
-        whose voltage never moves, a gas meter whose register stands still while it reports a
-        flow."""
-        bucket_h = 1
-        group = f"GROUP BY time({bucket_h}h), \"device\" fill(none)"
-        out: dict[str, float] = {}
-        queries = (
+    STUCK_BUCKET_H = 1
+
+    def _stuck_queries(self, window: str) -> list[tuple[str, str]]:
+        """(query, kind of device) for `_stuck_hours`: per device the 1-hour buckets of 3
+        readings or more whose readings all repeat one value (only those come back, not every
+        device-hour of the window)."""
+        group = f"GROUP BY time({self.STUCK_BUCKET_H}h), \"device\" fill(none)"
+        inner = (
             (f'SELECT SPREAD("temp_c") AS a, SPREAD("humidity_pct") AS b, COUNT("temp_c") AS n,'
              f' MAX("humidity_pct") AS hi, MIN("humidity_pct") AS lo'
              f' FROM {self.raw}."thermostat" WHERE {window} {group}', "thermostat"),
@@ -414,10 +445,18 @@ class InputLoader:
              f' COUNT("energy_kwh") AS n FROM {self.raw}."meter" WHERE {window}'
              f' AND "fuel" = \'gas\' {group}', "gas"),
         )
-        for inner, what in queries:
-            # Only the still hours come back (not every device-hour of the window).
-            q = f'SELECT * FROM ({inner}) WHERE "a" = 0 AND "n" >= 3 GROUP BY "device"'
-            for s in self.client.query(q):
+        return [(f'SELECT * FROM ({q}) WHERE "a" = 0 AND "n" >= 3 GROUP BY "device"', what)
+                for q, what in inner]
+
+    @classmethod
+    def _stuck_hours(cls, queries: list[tuple[str, str]], answers: list[list]
+                     ) -> dict[str, float]:
+        """Hours per device whose readings all repeat one value, from `_stuck_queries`' answers:
+        a thermostat whose temperature and humidity never move, an electricity meter whose
+        voltage never moves, a gas meter whose register stands still while it reports a flow."""
+        out: dict[str, float] = {}
+        for (_, what), answer in zip(queries, answers, strict=True):
+            for s in answer:
                 n = s.values.get("n")
                 if n is None or not len(n):
                     continue
@@ -430,7 +469,7 @@ class InputLoader:
                     still &= (s.values["hi"] < RH_PINNED_HIGH) & (s.values["lo"] > RH_PINNED_LOW)
                 if still.any():
                     dev = s.tags.get("device", "")
-                    out[dev] = out.get(dev, 0.0) + float(still.sum()) * bucket_h
+                    out[dev] = out.get(dev, 0.0) + float(still.sum()) * cls.STUCK_BUCKET_H
         return out
 
 
