@@ -101,7 +101,8 @@ def backfill(client, sim: Simulation, views: DeviceViews, days: float, interval_
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=n_steps * sim.step_s / 86400, unit="day", desc="backfill",
+        # Counted in whole steps (shown in days): summing fractions of a day overran the total.
+        bar = tqdm(total=n_steps, unit="day", unit_scale=sim.step_s / 86400, desc="backfill",
                    bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} days [{elapsed}<{remaining}]")
     areas = np.array(sim.pf.areas, dtype=object).astype(str)
     for trace in sim.run(n_steps):
@@ -111,7 +112,7 @@ def backfill(client, sim: Simulation, views: DeviceViews, days: float, interval_
         if sel.any():
             _write_samples(client, views, trace, sel, areas, res, source)
         if bar is not None:
-            bar.update(trace.steps * sim.step_s / 86400)
+            bar.update(trace.steps)
     if bar is not None:
         bar.close()
     if forecast_hours:
