@@ -99,25 +99,33 @@ class InputLoader:
         self._attributes(inp, frame)
         log.info("advisor inputs: %d households, %d buckets of %d min up to %s", len(ids), steps,
                  self.s.step_min, now.isoformat(timespec="minutes"))
-        steps_to_run = (("thermostats", lambda: self._thermostats(inp, index, grid, step_s)),
-                        ("meters", lambda: self._meters(inp, index, grid, step_s)),
-                        ("usage", lambda: self._usage(inp, index, grid, step_s)),
-                        ("history", lambda: self._history(inp, index, end_ns, frame)),
-                        ("forecast", lambda: self._forecast(inp, index, end_ns, frame)),
-                        ("devices", lambda: self._devices(inp, index, end_ns, int(grid[0]))))
-        def run(name_step) -> None:
-            name, step = name_step
-            t0 = time.perf_counter()
-            step()
-            self.timings_s[name] = time.perf_counter() - t0
-            log.info("advisor inputs: %s read in %.1f s", name, self.timings_s[name])
+        # The registry is read here, once; the steps below only query InfluxDB.
+        self._tariff_table = self.registry.tariff_table()
+        devices = self.registry.devices()
+        # Each group fills its own fields of `inp`; within a group the steps run in order (the
+        # forecast falls back on the history). InfluxDB runs one query's scan on one core, so
+        # two groups at a time use both.
+        groups = ((("thermostats", lambda: self._thermostats(inp, index, grid, step_s)),),
+                  (("meters", lambda: self._meters(inp, index, grid, step_s)),),
+                  (("usage", lambda: self._usage(inp, index, grid, step_s)),),
+                  (("history", lambda: self._history(inp, index, end_ns, frame)),
+                   ("forecast", lambda: self._forecast(inp, index, end_ns, frame))),
+                  (("devices", lambda: self._devices(inp, index, end_ns, int(grid[0]),
+                                                     devices)),))
 
-        # Each step fills its own fields of `inp` from its own queries; InfluxDB runs one
-        # query's scan on one core, so two steps at a time use both.
-        workers = max(1, int(getattr(self.client, "query_parallelism", 2)))
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(run, steps_to_run))
+        def run(group) -> None:
+            for name, step in group:
+                t0 = time.perf_counter()
+                step()
+                self.timings_s[name] = time.perf_counter() - t0
+                log.info("advisor inputs: %s read in %.1f s", name, self.timings_s[name])
+
+        with ThreadPoolExecutor(self._workers()) as pool:
+            list(pool.map(run, groups))
         return inp
+
+    def _workers(self) -> int:
+        return max(1, int(getattr(self.client, "query_parallelism", 2)))
 
     # ---------------------------------------------------------------- registry
     def _attributes(self, inp: AdviceInputs, frame) -> None:
@@ -205,7 +213,7 @@ class InputLoader:
         return (first_ns + np.arange(n, dtype=np.int64) * DAY_NS)
 
     def _tariffs(self, fuel: str, day_grid: np.ndarray):
-        table = self.registry.tariff_table()
+        table = self._tariff_table
         days = day_grid.astype("datetime64[ns]").astype("datetime64[D]")
         rate, standing = table.matrix(fuel, self._payment_types, days)
         if np.isnan(rate).all():
@@ -266,8 +274,7 @@ class InputLoader:
             inp.forecast_standing_gbp_per_day[fuel] = standing
 
     # ----------------------------------------------------------------- devices
-    def _devices(self, inp, index, end_ns, window_start_ns) -> None:
-        devices = self.registry.devices()
+    def _devices(self, inp, index, end_ns, window_start_ns, devices) -> None:
         if not devices:
             return
         start = window_start_ns
@@ -360,7 +367,7 @@ class InputLoader:
 
     def _query_all(self, queries: list[str]) -> list[list]:
         """The answers of independent queries, `query_parallelism` (2) at a time."""
-        workers = max(1, int(getattr(self.client, "query_parallelism", 2)))
+        workers = self._workers()
         if workers == 1 or len(queries) < 2:
             return [self.client.query(q) for q in queries]
         with ThreadPoolExecutor(workers) as pool:
