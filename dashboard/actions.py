@@ -120,11 +120,7 @@ def tip_preview(user: User, case_id: int) -> tuple[str | None, str]:
     rec = data.case(int(case_id), user.scope())
     if rec["kind"] not in TIP_KINDS:
         return None, f"There is no tenant tip for {rec['kind'].replace('_', ' ')} cases."
-    sent_at = _tip_sent_at(int(case_id))
-    if sent_at:
-        return None, (f"A tip for this case was sent on {uk_time(sent_at)}; Hearth sends one"
-                      " tip per case.")
-    why = _why_not_contactable(rec["household_id"])
+    why = _why_no_tip(int(case_id), rec["household_id"])
     if why:
         return None, why
     s = data.settings().notifier
@@ -133,22 +129,18 @@ def tip_preview(user: User, case_id: int) -> tuple[str | None, str]:
     return text, ""
 
 
-def _tip_sent_at(case_id: int) -> str | None:
+def _why_no_tip(case_id: int, household_id: str) -> str:
+    """Why this case's tip cannot go, in words ("" when it can): one tip per case, and the
+    tenant's consent and number (the dispatcher's own checks)."""
     from advisor.db import connection
     from advisor.notify.dispatch import TipDispatcher
 
     with registry() as reg:
-        return TipDispatcher(connection(reg), data.settings().notifier, None).tip_sent_at(case_id)
-
-
-def _why_not_contactable(household_id: str) -> str:
-    from advisor.notify.dispatch import TipDispatcher
-
-    with registry() as reg:
-        from advisor.db import connection
-
-        reason = TipDispatcher(connection(reg), data.settings().notifier, None).why_not_contactable(
-            household_id)
+        dispatcher = TipDispatcher(connection(reg), data.settings().notifier, None)
+        sent_at = dispatcher.tip_sent_at(case_id)
+        reason = None if sent_at else dispatcher.why_not_contactable(household_id)
+    if sent_at:
+        return f"A tip for this case was sent on {uk_time(sent_at)}; Hearth sends one tip per case."
     return {None: "", "no_tenant": "No tenant is recorded for this home.",
             "opted_out": "The tenant opted out of texts: do not text them.",
             "no_consent": "The tenant has not agreed to texts; ask them on your next contact.",

@@ -65,7 +65,7 @@ def connect():
 
 
 def _read(fn, *args):
-    connect().close()  # the schema is ready
+    _schema_ready()
     return _read_at(settings().registry.path, fn, *args)
 
 
@@ -305,7 +305,7 @@ def _summaries() -> PortfolioSummaries:
     """The summaries, their computations bound here (in a script run) to the cached InfluxDB
     client and the registry path: the refresh thread then calls no Streamlit cache, which
     outside a script run only logs warnings about a missing ScriptRunContext."""
-    connect().close()  # apply the registry's migrations once, here
+    _schema_ready()  # apply the registry's migrations once, here
     s = PortfolioSummaries(float(settings().dashboard.portfolio_ttl_s))
     client, path = influx(), settings().registry.path
     s.register("last_seen", partial(_compute_last_seen, client, path))

@@ -65,6 +65,19 @@ def _column_array(name: str, col: tuple, time_column: bool) -> np.ndarray:
     return np.array(col, dtype=object)
 
 
+def query_results(obj: dict, query: str) -> list[dict]:
+    """The statement results of one /query answer (or chunk); an error in it raises
+    InfluxError naming the query."""
+    if "error" in obj:
+        raise InfluxError(f"InfluxDB query failed: {obj['error']} (query: {query[:300]})")
+    results = obj.get("results", [])
+    for result in results:
+        if "error" in result:
+            raise InfluxError(f"InfluxDB query failed: {result['error']}"
+                              f" (query: {query[:300]})")
+    return results
+
+
 class SeriesBuilder:
     """Collects rows of series that chunked responses may split over several chunks."""
 
@@ -72,12 +85,7 @@ class SeriesBuilder:
         self._parts: dict[tuple, tuple[str, dict, list[str], list[list]]] = {}
 
     def add_response(self, obj: dict, query: str) -> None:
-        if "error" in obj:
-            raise InfluxError(f"InfluxDB query failed: {obj['error']} (query: {query[:300]})")
-        for result in obj.get("results", []):
-            if "error" in result:
-                raise InfluxError(f"InfluxDB query failed: {result['error']}"
-                                  f" (query: {query[:300]})")
+        for result in query_results(obj, query):
             sid = result.get("statement_id", 0)
             for s in result.get("series", []) or []:
                 tags = s.get("tags") or {}
@@ -162,12 +170,7 @@ class UsageCollector:
         return self.rows[i]
 
     def _series(self, obj: dict, query: str):
-        if "error" in obj:
-            raise InfluxError(f"InfluxDB query failed: {obj['error']} (query: {query[:300]})")
-        for result in obj.get("results", []):
-            if "error" in result:
-                raise InfluxError(f"InfluxDB query failed: {result['error']}"
-                                  f" (query: {query[:300]})")
+        for result in query_results(obj, query):
             for s in result.get("series", []) or []:
                 row = self._row((s.get("tags") or {}).get("household", ""))
                 if row is not None and s.get("values"):
