@@ -141,9 +141,10 @@ def self_disconnection(supply_off: np.ndarray, electricity_kwh: np.ndarray, temp
     long_off = off_h >= off_hours - eps
     brief = (off_h >= brief_off_hours - eps) & ~long_off if brief_off_hours is not None \
         else np.zeros(len(prepay), bool)
-    flagged = prepay & (long_off | brief | (no_use_cold_h >= no_use_hours - eps))
+    long_no_use = no_use_cold_h >= no_use_hours - eps
+    flagged = prepay & (long_off | brief | long_no_use)
     severity = np.full(len(prepay), MEDIUM, dtype=np.int8)
-    severity[brief & ~(no_use_cold_h >= no_use_hours - eps)] = LOW
+    severity[brief & ~long_no_use] = LOW
     severity[(off_cold_h >= off_hours - eps) | (no_use_cold_h >= 2 * no_use_hours)] = HIGH
     worst_cold_h = np.maximum(off_cold_h, no_use_cold_h)
     severity[vulnerable & (worst_cold_h >= emergency_hours - eps)] = EMERGENCY
