@@ -110,13 +110,16 @@ class MqttConfig:
     options: object  # hearth.settings.rooms.MqttCollectorSettings
     # device_id -> room of the registry's MQTT devices (None: no room); empty without registry
     devices: dict[str, str | None] = field(default_factory=dict)
+    tls_ca_path: str | None = None  # verify the broker against this CA; None: no TLS
 
     @classmethod
     def from_settings(cls, settings) -> MqttConfig:
+        from hearth.broker.tls import client_ca_path
+
         m = settings.mqtt
         password = m.password.get_secret_value() if m.password is not None else None
         return cls(m.host, m.port, m.username, password, m.keepalive_s, settings.collectors.mqtt,
-                   registry_devices(settings.registry.path))
+                   registry_devices(settings.registry.path), client_ca_path(settings))
 
 
 def registry_devices(path) -> dict[str, str | None]:
@@ -160,6 +163,9 @@ class MqttCollector(Collector):
         client = _FastClient(CallbackAPIVersion.VERSION2, client_id=o.client_id,
                              protocol=paho.MQTTv5, manual_ack=True)
         client.username_pw_set(c.username, c.password)
+        from hearth.broker.tls import use_tls
+
+        use_tls(client, c.tls_ca_path)
         client.reconnect_delay_set(max(1, round(o.reconnect_min_s)),
                                    max(1, round(o.reconnect_max_s)))
         client.on_connect = self._on_connect

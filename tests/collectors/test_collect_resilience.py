@@ -23,7 +23,14 @@ from tests.collectors.mqtt_e2e_support import (
     wait_until,
     write_config,
 )
-from tests.conftest import INFLUX_PASSWORD, INFLUX_USER, MQTT_PASSWORD, MQTT_USER, make_settings
+from tests.conftest import (
+    INFLUX_PASSWORD,
+    INFLUX_USER,
+    MQTT_PASSWORD,
+    MQTT_USER,
+    broker_dir,
+    make_settings,
+)
 
 
 def assert_exactly(db, msgs) -> None:
@@ -48,7 +55,7 @@ def own_influx(tmp_path_factory):
 
 @pytest.fixture
 def own_broker(tmp_path_factory):
-    server = MosquittoServer(tmp_path_factory.mktemp("mosquitto_own"), free_port(),
+    server = MosquittoServer(broker_dir() / "mosquitto_own", free_port(),  # reachable by mosquitto
                              {MQTT_USER: MQTT_PASSWORD})
     server.start()
     yield server

@@ -1,0 +1,275 @@
+"""The stack's broker and InfluxDB with least privilege, on the real servers: `hearth stack up`
+(free ports, its own var/) makes a local CA, per-home hub identities and an ACL from the
+registry, and InfluxDB writer and reader users.
+
+Mosquitto's ACL semantics (Mosquitto 2.0 mosquitto.conf(5), `acl_file`): once an ACL file is
+given, a user may only read or write the topics its lines grant; a denied subscription is
+accepted but nothing is delivered, a denied publish is acknowledged and dropped.
+"""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+import requests
+from paho.mqtt.enums import CallbackAPIVersion
+
+from hearth.broker.credentials import hub_credentials
+from hearth.broker.tls import ensure_local_ca
+from hearth.cli import main
+from hearth.influx import InfluxClient
+from hearth.registry.store import Registry
+from hearth.settings import load_settings
+from hearth.stack import free_port
+from meters_sim.mqtt_publisher import MqttPublisher
+from tests.conftest import broker_dir
+
+WAIT_S = 1.5  # how long a message the broker would deliver takes, with a wide margin
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    home = broker_dir("hearth-secure-")
+    config = home / "hearth.toml"
+    config.write_text(f"""
+[paths]
+var_dir = "{home / 'var'}"
+[influxdb]
+url = "http://127.0.0.1:{free_port()}"
+rpc_port = {free_port()}
+database = "secure_test"
+[mqtt]
+port = {free_port()}
+[registry]
+path = "{home / 'var' / 'registry.sqlite3'}"
+""")
+    env = {"HEARTH_HOME": str(home), "HEARTH_INFLUX_PASSWORD": "secure-admin-pw",
+           "HEARTH_MQTT_PASSWORD": "secure-collector-pw"}
+    mp = pytest.MonkeyPatch()
+    for k, v in env.items():
+        mp.setenv(k, v)
+    args = ["--config", str(config)]
+    assert main([*args, "registry", "generate", "--households", "3", "--seed", "1"]) == 0
+    assert main([*args, "stack", "up"]) == 0
+    yield args, load_settings(config)
+    main([*args, "stack", "down"])
+    mp.undo()
+    shutil.rmtree(home, ignore_errors=True)
+
+
+class Client:
+    """A paho client over TLS that records what it receives."""
+
+    def __init__(self, settings, username, password, ca=None, client_id=None):
+        self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or username + "-t",
+                             protocol=mqtt.MQTTv5)
+        self.c.username_pw_set(username, password)
+        self.c.tls_set(ca_certs=str(ca or settings.paths.var_dir / "tls" / "ca.crt"))
+        self.got: list[tuple[str, bytes]] = []
+        self.acks: dict[int, object] = {}
+        self.connected = threading.Event()
+        self.c.on_connect = lambda c, u, f, rc, p: rc.is_failure or self.connected.set()
+        self.c.on_message = lambda c, u, m: self.got.append((m.topic, m.payload))
+        self.c.on_publish = lambda c, u, mid, rc, p: self.acks.__setitem__(mid, rc)
+        self.c.connect("127.0.0.1", settings.mqtt.port)
+        self.c.loop_start()
+        assert self.connected.wait(5), f"{username} could not connect"
+
+    def publish(self, topic, body=b'{"x": 1}'):
+        info = self.c.publish(topic, body, qos=1)
+        info.wait_for_publish(5)
+        return self.acks.get(info.mid)
+
+    def subscribe(self, topic):
+        self.c.subscribe(topic, qos=1)
+        time.sleep(0.3)
+
+    def close(self):
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+def _hubs(settings):
+    with Registry(settings.registry.path) as reg:
+        return hub_credentials(reg), reg.devices(protocol="mqtt")
+
+
+def _collector(settings, name="collector"):
+    m = settings.mqtt
+    return Client(settings, m.username, m.password.get_secret_value(), client_id=name)
+
+
+def test_broker_runs_as_mosquitto_with_private_keys(stack):
+    _, settings = stack
+    pid = int((settings.paths.var_dir / "mosquitto" / "mosquitto.pid").read_text())
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    uid = int(next(line for line in status if line.startswith("Uid:")).split()[1])
+    assert uid != 0
+    tls = settings.paths.var_dir / "tls"
+    for key in ("ca.key", "mqtt-server.key"):
+        assert (tls / key).stat().st_mode & 0o777 == 0o600
+    for f in ("passwd", "acl"):
+        assert (settings.paths.var_dir / "mosquitto" / f).stat().st_mode & 0o777 == 0o600
+    conf = (settings.paths.var_dir / "mosquitto" / "mosquitto.conf").read_text()
+    assert "autosave_on_changes true" in conf and "max_queued_messages 1000000" in conf
+
+
+def test_a_hub_reads_nothing_and_publishes_only_for_its_own_home(stack):
+    _, settings = stack
+    creds, devices = _hubs(settings)
+    (h1, c1), (h2, c2) = list(creds.items())[:2]
+    own = next(d for d in devices if d.household_id == h1)
+    other = next(d for d in devices if d.household_id == h2)
+    collector = _collector(settings)
+    spy = Client(settings, c2.username, c2.password)
+    hub = Client(settings, c1.username, c1.password)
+    try:
+        collector.subscribe("#")
+        spy.subscribe("#")
+        hub.publish(other.mqtt_topic, b'{"forged": true}')     # another home's device
+        hub.publish(f"hearth/{h1}/not-registered/thermostat")  # not one of its devices
+        hub.publish(own.mqtt_topic, b'{"own": true}')
+        time.sleep(WAIT_S)
+        assert collector.got == [(own.mqtt_topic, b'{"own": true}')]
+        assert spy.got == []  # subscribed to everything, received nothing
+    finally:
+        for c in (collector, spy, hub):
+            c.close()
+
+
+def test_the_collector_cannot_publish(stack):
+    _, settings = stack
+    creds, devices = _hubs(settings)
+    h1, c1 = next(iter(creds.items()))
+    own = next(d for d in devices if d.household_id == h1)
+    collector = _collector(settings)
+    hub = Client(settings, c1.username, c1.password)
+    try:
+        collector.subscribe("#")
+        collector.publish(own.mqtt_topic, b'{"from": "collector"}')
+        hub.publish(own.mqtt_topic, b'{"from": "hub"}')
+        time.sleep(WAIT_S)
+        assert collector.got == [(own.mqtt_topic, b'{"from": "hub"}')]
+    finally:
+        collector.close()
+        hub.close()
+
+
+def test_tls_is_required_and_a_wrong_ca_is_refused(stack, tmp_path):
+    _, settings = stack
+    m = settings.mqtt
+    wrong = ensure_local_ca(tmp_path / "other-ca")
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="wrong-ca", protocol=mqtt.MQTTv5)
+    c.username_pw_set(m.username, m.password.get_secret_value())
+    c.tls_set(ca_certs=str(wrong.ca_cert))
+    with pytest.raises(ssl.SSLCertVerificationError):
+        c.connect("127.0.0.1", m.port)
+    plain = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="no-tls", protocol=mqtt.MQTTv5)
+    plain.username_pw_set(m.username, m.password.get_secret_value())
+    answered = threading.Event()
+    plain.on_connect = lambda *a: answered.set()
+    plain.connect("127.0.0.1", m.port)
+    plain.loop_start()
+    try:
+        assert not answered.wait(2)  # the TLS listener never answers a plain CONNECT
+    finally:
+        plain.loop_stop()
+
+
+def test_simulator_publishes_as_each_home_hub_over_tls(stack):
+    _, settings = stack
+    creds, devices = _hubs(settings)
+    collector = _collector(settings)
+    try:
+        collector.subscribe("hearth/#")
+        with MqttPublisher.from_settings(settings) as pub:
+            assert pub.connections == len(creds)
+            for d in devices:
+                pub.publish(d.device_id, d.mqtt_topic, 1_767_225_600_000_000_000,
+                            {"temp_c": 19.0})
+            assert pub.flush(5)
+        time.sleep(0.5)
+        assert sorted(t for t, _ in collector.got) == sorted(d.mqtt_topic for d in devices)
+    finally:
+        collector.close()
+
+
+def test_new_homes_get_identities_after_generate_and_the_broker_reloads(stack, capsys):
+    args, settings = stack
+    before, _ = _hubs(settings)
+    assert main([*args, "registry", "generate", "--households", "5", "--seed", "1",
+                 "--replace"]) == 0
+    assert "mosquitto reloaded" in capsys.readouterr().out
+    after, devices = _hubs(settings)
+    new = sorted(set(after) - set(before))
+    assert new
+    cred = after[new[0]]
+    topic = next(d.mqtt_topic for d in devices if d.household_id == new[0])
+    collector = _collector(settings, "collector-reload")
+    hub = Client(settings, cred.username, cred.password)
+    try:
+        collector.subscribe("hearth/#")
+        hub.publish(topic)
+        time.sleep(WAIT_S)
+        assert [t for t, _ in collector.got] == [topic]
+    finally:
+        hub.close()
+        collector.close()
+
+
+def test_device_credentials_prints_and_rotates(stack, capsys):
+    args, settings = stack
+    creds, devices = _hubs(settings)
+    device = devices[0]
+    old = creds[device.household_id]
+    assert main([*args, "registry", "device-credentials", device.device_id]) == 0
+    out = capsys.readouterr().out
+    assert old.username in out and old.password in out and device.mqtt_topic.rsplit("/", 1)[0] in out
+    assert main([*args, "registry", "device-credentials", device.device_id, "--rotate"]) == 0
+    out = capsys.readouterr().out
+    new = _hubs(settings)[0][device.household_id]
+    assert new.password != old.password and new.password in out and "reloaded" in out
+    Client(settings, new.username, new.password, client_id="rotated").close()
+    refused = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="old-pw", protocol=mqtt.MQTTv5)
+    refused.username_pw_set(old.username, old.password)
+    refused.tls_set(ca_certs=str(settings.paths.var_dir / "tls" / "ca.crt"))
+    codes = []
+    refused.on_connect = lambda c, u, f, rc, p: codes.append(rc)
+    refused.connect("127.0.0.1", settings.mqtt.port)
+    refused.loop_start()
+    time.sleep(1)
+    refused.loop_stop()
+    assert codes and codes[0].is_failure
+
+
+def test_influx_reader_cannot_write_and_writer_cannot_manage_databases(stack):
+    _, settings = stack
+    s = settings.influxdb
+    assert s.writer_password is not None and s.reader_password is not None  # made by stack up
+    url = s.url
+    line = ("meter,household=H000001,device=H000001-EM1,fuel=electricity energy_kwh=1"
+            f" {time.time_ns()}")
+    reader = (s.reader_username, s.reader_password.get_secret_value())
+    writer = (s.writer_username, s.writer_password.get_secret_value())
+    r = requests.post(f"{url}/write", params={"db": s.database}, data=line, auth=reader)
+    assert r.status_code == 403
+    r = requests.post(f"{url}/write", params={"db": s.database}, data=line, auth=writer)
+    assert r.status_code == 204
+    r = requests.get(f"{url}/query", params={"db": s.database, "q": "SELECT * FROM meter"},
+                     auth=reader)
+    assert r.status_code == 200 and "H000001" in r.text
+    for q in ("CREATE DATABASE other", f'DROP DATABASE "{s.database}"', "CREATE USER x WITH"
+              " PASSWORD 'y' WITH ALL PRIVILEGES"):
+        r = requests.post(f"{url}/query", data={"q": q}, auth=writer)
+        assert r.status_code == 403, (q, r.text)
+    # The parts' clients are these users.
+    with InfluxClient.from_settings(settings) as c:
+        assert c.username == s.writer_username
+    with InfluxClient.from_settings(settings, role="reader") as c:
+        assert c.username == s.reader_username
