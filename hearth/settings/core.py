@@ -86,8 +86,10 @@ class MqttSettings(Section):
                                      " queued per offline client before it drops new ones")
     max_queued_bytes: int = Field(1 << 30, ge=1, description="Managed broker: bytes queued"
                                   " per offline client before it drops new ones")
-    autosave_interval: int = Field(1, ge=1, description="Managed broker: save its database"
-                                   " after this many changes (autosave_on_changes)")
+    autosave_on_changes: bool = Field(True, description="Managed broker: save its database"
+                                      " after autosave_interval changes (else seconds)")
+    autosave_interval: int = Field(1, ge=1, description="Managed broker: changes (or seconds)"
+                                   " between saves of its database")
 
 
 class RegistrySettings(Section):

@@ -117,7 +117,8 @@ def test_broker_runs_as_mosquitto_with_private_keys(stack):
     for f in ("passwd", "acl"):
         assert (settings.paths.var_dir / "mosquitto" / f).stat().st_mode & 0o777 == 0o600
     conf = (settings.paths.var_dir / "mosquitto" / "mosquitto.conf").read_text()
-    assert "autosave_on_changes true" in conf and "max_queued_messages 1000000" in conf
+    assert "autosave_on_changes true\nautosave_interval 1\n" in conf
+    assert "max_queued_messages 1000000" in conf
 
 
 def test_a_hub_reads_nothing_and_publishes_only_for_its_own_home(stack):
