@@ -19,9 +19,12 @@ from hearth.stack import MosquittoServer, free_port
 BODY = b'{"ts":"2026-01-01T00:00:00Z","temp_c":19.5,"humidity_pct":55.0}'
 
 
-def _client(port: int, client_id: str) -> mqtt.Client:
+def _client(port: int, client_id: str, on_message=None) -> mqtt.Client:
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     c.username_pw_set("bench", "bench-pw")
+    c.max_inflight_messages_set(200)
+    c.max_queued_messages_set(0)
+    c.on_message = on_message
     c.connect("127.0.0.1", port)
     c.loop_start()
     return c
@@ -42,12 +45,9 @@ def rate(on_changes: bool, interval: int, messages: int) -> float:
             done.set()
 
     try:
-        sub = _client(server.port, "bench-sub")
-        sub.on_message = on_message
+        sub = _client(server.port, "bench-sub", on_message)
         sub.subscribe("bench/#", qos=1)
         pub = _client(server.port, "bench-pub")
-        pub.max_inflight_messages_set(200)
-        pub.max_queued_messages_set(0)
         time.sleep(0.5)
         t0 = time.perf_counter()
         for i in range(messages):

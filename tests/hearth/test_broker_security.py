@@ -48,6 +48,12 @@ database = "secure_test"
 port = {free_port()}
 [registry]
 path = "{home / 'var' / 'registry.sqlite3'}"
+[collectors]
+spool_dir = "{home / 'var' / 'spool'}"
+dead_letter_dir = "{home / 'var' / 'dead_letters'}"
+metrics_port = {free_port()}
+[collectors.mqtt]
+client_id = "secure-test-collector"
 """)
     env = {"HEARTH_HOME": str(home), "HEARTH_INFLUX_PASSWORD": "secure-admin-pw",
            "HEARTH_MQTT_PASSWORD": "secure-collector-pw"}
@@ -274,3 +280,69 @@ def test_influx_reader_cannot_write_and_writer_cannot_manage_databases(stack):
         assert c.username == s.writer_username
     with InfluxClient.from_settings(settings, role="reader") as c:
         assert c.username == s.reader_username
+
+
+def test_collector_over_tls_stores_the_homes_readings_and_never_a_forged_one(stack):
+    """The real collector (its subscribe-only identity, TLS, the InfluxDB writer) and the
+    simulator's hubs: every genuine reading is stored; one home's hub forging another home's
+    thermostat never reaches InfluxDB."""
+    import asyncio
+
+    from collectors.base import create_collector
+    from collectors.mqtt import MqttConfig
+    from collectors.service import CollectService
+    from meters_sim.mqtt_publisher import encode_payload
+
+    _, settings = stack
+    creds, devices = _hubs(settings)
+    devices = [d for d in devices if d.kind == "thermostat"]
+    t_ns = (time.time_ns() // 10**9 - 3600) * 10**9
+    service = CollectService(settings, collectors=[], serve_metrics=False)
+    service.collectors = [create_collector("mqtt", "mqtt", MqttConfig.from_settings(settings),
+                                           service.spool)]
+    stop: list[asyncio.Event] = []
+    loops: list[asyncio.AbstractEventLoop] = []
+    loop_ready = threading.Event()
+
+    def run():
+        async def main():
+            stop.append(asyncio.Event())
+            loops.append(asyncio.get_running_loop())
+            loop_ready.set()
+            await service.run(stop[0])
+        asyncio.run(main())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert loop_ready.wait(10)
+    assert service.collectors[0]._connected.wait(10), "collector did not subscribe over TLS"
+    victim = devices[-1]
+    attacker = next(c for h, c in creds.items() if h != victim.household_id)
+    try:
+        with MqttPublisher.from_settings(settings) as pub:
+            for d in devices:
+                pub.publish(d.device_id, d.mqtt_topic, t_ns, {"temp_c": 19.0,
+                                                              "humidity_pct": 50.0})
+            assert pub.flush(10)
+        forger = Client(settings, attacker.username, attacker.password, client_id="forger")
+        forger.publish(victim.mqtt_topic, encode_payload(t_ns + 60 * 10**9,
+                                                         {"temp_c": 9.0, "humidity_pct": 95.0}))
+        forger.close()
+        deadline = time.monotonic() + 20
+        rows: list = []
+        with InfluxClient.from_settings(settings, role="reader") as db:
+            while time.monotonic() < deadline:
+                rows = [r for s in db.query("SELECT device, temp_c FROM thermostat")
+                        for r in s.values.get("device", [])]
+                if len(rows) >= len(devices):
+                    break
+                time.sleep(0.5)
+            time.sleep(1.0)  # room for a forged point to land, if it could
+            series = db.query("SELECT device, temp_c FROM thermostat")
+        got = [(d, t) for s in series for d, t in zip(s.values["device"], s.values["temp_c"],
+                                                      strict=True)]
+        assert sorted(d for d, _ in got) == sorted(d.device_id for d in devices)
+        assert all(t == 19.0 for _, t in got)  # the forged 9.0 C never arrived
+    finally:
+        loops[0].call_soon_threadsafe(stop[0].set)
+        thread.join(60)
