@@ -329,10 +329,21 @@ class MosquittoServer(ManagedServer):
             os.chown(data, *self.file_owner)
             os.chmod(data, 0o700)
         self.write_security()
+        if self.tls is not None and self.file_owner is not None:
+            os.chown(self.tls.server_key, *self.file_owner)
+        (d / "mosquitto.conf").write_text(self.config_text())
+
+    def config_stale(self) -> bool:
+        """The config file on disk differs from what this object would write (a running broker
+        reads it only at start)."""
+        conf = self.workdir / "mosquitto.conf"
+        return conf.exists() and conf.read_text() != self.config_text()
+
+    def config_text(self) -> str:
+        d = self.workdir
+        data = d / "data"
         tls = ""
         if self.tls is not None:
-            if self.file_owner is not None:
-                os.chown(self.tls.server_key, *self.file_owner)
             tls = (f"cafile {self.tls.ca_cert}\ncertfile {self.tls.server_cert}\n"
                    f"keyfile {self.tls.server_key}\ntls_version tlsv1.2\n")
         acl = f"acl_file {self.acl_file}\n" if self.acl is not None else ""
@@ -341,7 +352,7 @@ class MosquittoServer(ManagedServer):
         # (messages queued, subscriptions, retained messages) instead of every N seconds:
         # the smallest window it has, at a cost in throughput (docs/collectors.md).
         on_changes = "true" if self.autosave_on_changes else "false"
-        (d / "mosquitto.conf").write_text(f"""\
+        return (f"""\
 user {self.run_as}
 per_listener_settings false
 listener {self.port} 127.0.0.1

@@ -25,6 +25,10 @@ def run(args: argparse.Namespace, settings) -> int:
             if not started and hasattr(server, "reload"):
                 server.reload()  # the registry may have changed while it ran
             print(("started " if started else "already running ") + server.status())
+            if not started and getattr(server, "config_stale", lambda: False)():
+                print(f"  {server.name} runs with an older configuration (TLS, ACL or"
+                      " persistence settings changed): `hearth stack down` then `hearth stack"
+                      " up` to apply it")
             if hasattr(server, "hubs"):
                 print(f"  {server.hubs} home hub identities, collector {settings.mqtt.username!r}"
                       f" subscribe-only, TLS {'on' if server.tls else 'off'}, running as"
