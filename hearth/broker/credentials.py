@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 from hearth.registry.store import NotFoundError, Registry, utc_now_iso
 
@@ -61,12 +63,21 @@ def ensure_credentials(reg: Registry) -> tuple[int, int]:
         rows.append((hub_username(household_id), household_id, mosquitto_hash(password),
                      password, now))
     gone = sorted(have - wanted)
+    _private(reg.path)
     with reg.transaction() as conn:
         conn.executemany("INSERT INTO broker_credentials (username, household_id, password_hash,"
                          " password, created_at) VALUES (?, ?, ?, ?, ?)", rows)
         conn.executemany("DELETE FROM broker_credentials WHERE household_id = ?",
                          [(h,) for h in gone])
     return len(rows), len(gone)
+
+
+def _private(path) -> None:
+    """The registry now holds device passwords (and already holds tenants' details): owner only."""
+    for suffix in ("", "-wal", "-shm"):
+        p = Path(str(path) + suffix)
+        if p.exists():
+            os.chmod(p, 0o600)
 
 
 def hub_credentials(reg: Registry) -> dict[str, Credential]:
@@ -94,6 +105,7 @@ def device_credential(reg: Registry, device_id: str, rotate: bool = False,
                          (mosquitto_hash(password), password, utc_now_iso(), username))
             reg.audit(actor, "broker_credential_rotated", username)
     credential = hub_credentials(reg)[device.household_id]
+    reg.audit(actor, "broker_credential_shown", username, {"device": device_id})
     if forget:  # the caller shows `credential` (a new password, with rotate) one last time
         with reg.transaction() as conn:
             conn.execute("UPDATE broker_credentials SET password = NULL WHERE username = ?",

@@ -4,7 +4,8 @@ registry, and InfluxDB writer and reader users.
 
 Mosquitto's ACL semantics (Mosquitto 2.0 mosquitto.conf(5), `acl_file`): once an ACL file is
 given, a user may only read or write the topics its lines grant; a denied subscription is
-accepted but nothing is delivered, a denied publish is acknowledged and dropped.
+accepted but nothing is delivered; a denied publish gets a PUBACK with reason code 135 (Not
+authorized, MQTT 5) and is dropped.
 """
 
 from __future__ import annotations
@@ -122,6 +123,8 @@ def test_broker_runs_as_mosquitto_with_private_keys(stack):
         assert (tls / key).stat().st_mode & 0o777 == 0o600
     for f in ("passwd", "acl"):
         assert (settings.paths.var_dir / "mosquitto" / f).stat().st_mode & 0o777 == 0o600
+    # The registry keeps the hubs' passwords (and tenants' details): owner only.
+    assert settings.registry.path.stat().st_mode & 0o777 == 0o600
     conf = (settings.paths.var_dir / "mosquitto" / "mosquitto.conf").read_text()
     assert "autosave_on_changes true\nautosave_interval 1\n" in conf
     assert "max_queued_messages 1000000" in conf
@@ -139,9 +142,10 @@ def test_a_hub_reads_nothing_and_publishes_only_for_its_own_home(stack):
     try:
         collector.subscribe("#")
         spy.subscribe("#")
-        hub.publish(other.mqtt_topic, b'{"forged": true}')     # another home's device
-        hub.publish(f"hearth/{h1}/not-registered/thermostat")  # not one of its devices
-        hub.publish(own.mqtt_topic, b'{"own": true}')
+        denied = [hub.publish(other.mqtt_topic, b'{"forged": true}'),  # another home's device
+                  hub.publish(f"hearth/{h1}/not-registered/thermostat")]  # not one of its own
+        assert [rc.value for rc in denied] == [135, 135]  # MQTT 5 PUBACK "Not authorized"
+        assert not hub.publish(own.mqtt_topic, b'{"own": true}').is_failure
         time.sleep(WAIT_S)
         assert collector.got == [(own.mqtt_topic, b'{"own": true}')]
         assert spy.got == []  # subscribed to everything, received nothing
@@ -159,7 +163,7 @@ def test_the_collector_cannot_publish(stack):
     hub = Client(settings, c1.username, c1.password)
     try:
         collector.subscribe("#")
-        collector.publish(own.mqtt_topic, b'{"from": "collector"}')
+        assert collector.publish(own.mqtt_topic, b'{"from": "collector"}').value == 135
         hub.publish(own.mqtt_topic, b'{"from": "hub"}')
         time.sleep(WAIT_S)
         assert collector.got == [(own.mqtt_topic, b'{"from": "hub"}')]
@@ -242,6 +246,11 @@ def test_device_credentials_prints_and_rotates(stack, capsys):
     out = capsys.readouterr().out
     new = _hubs(settings)[0][device.household_id]
     assert new.password != old.password and new.password in out and "reloaded" in out
+    with Registry(settings.registry.path) as reg:
+        actions = [e["action"] for e in reg.audit_entries(target=old.username)]
+        assert "broker_credential_rotated" in actions and "broker_credential_shown" in actions
+        assert not any(old.password in str(e) or new.password in str(e)
+                       for e in reg.audit_entries(target=old.username))
     Client(settings, new.username, new.password, client_id="rotated").close()
     refused = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="old-pw", protocol=mqtt.MQTTv5)
     refused.username_pw_set(old.username, old.password)
