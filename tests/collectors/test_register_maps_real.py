@@ -207,3 +207,43 @@ def test_old_simulator_map_names_still_resolve_with_a_warning(caplog, monkeypatc
     assert devices[0].register_map.name == "hearth-sim-gas"
     assert "register map 'sdm-gas' is now called 'hearth-sim-gas'" in caplog.text
     assert "register map 'hearth-em1' is now called 'hearth-sim-em1'" in caplog.text
+
+
+@pytest.fixture
+def meters_port():
+    """The makers'-table server, served from a thread's event loop (the CLI runs its own)."""
+    import threading
+
+    async def start(port: int) -> ModbusTcpServer:
+        server = meter_server(port)  # pymodbus builds its transport inside a running loop
+        await server.serve_forever(background=True)
+        return server
+
+    loop = asyncio.new_event_loop()
+    port = free_port()
+    server = loop.run_until_complete(start(port))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield port
+    asyncio.run_coroutine_threadsafe(server.shutdown(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    loop.close()
+
+
+def test_installer_check_reads_an_sdm630_with_its_map(meters_port, capsys):
+    """`hearth modbus read` (the check before a meter goes live) on the SDM630's table."""
+    import re
+
+    from hearth.cli import build_parser
+    from hearth.settings import Settings
+
+    args = build_parser().parse_args(["modbus", "read", f"127.0.0.1:{meters_port}", "--unit",
+                                      "2", "--map", "eastron-sdm630"])
+    assert args.func(args, Settings()) == 0
+    out = capsys.readouterr().out
+    for pattern in (r"energy_kwh\s+18754\.5\s+input 72 float32",
+                    r"energy_export_kwh\s+3210\.25\s+input 74 float32",
+                    r"power_w\s+-2210\s+input 52 float32",
+                    r"voltage_v\s+238\.9\s+input 0 float32"):
+        assert re.search(pattern, out), (pattern, out)
