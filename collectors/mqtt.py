@@ -169,6 +169,7 @@ class MqttCollector(Collector):
         client.reconnect_delay_set(max(1, round(o.reconnect_min_s)),
                                    max(1, round(o.reconnect_max_s)))
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
@@ -191,6 +192,14 @@ class MqttCollector(Collector):
                  "resumed" if flags.session_present else "new")
         # Subscribing again is harmless when the session is present, and needed when it is not.
         client.subscribe(self.config.options.topic, qos=1)
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        # paho retries a failed TCP/TLS connection without saying why: say it once per try.
+        from hearth.broker.tls import connect_problem
+
+        c = self.config
+        log.error("cannot connect to the MQTT broker %s:%d: %s; retrying", c.host, c.port,
+                  connect_problem(c.host, c.port, c.tls_ca_path))
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         for rc in reason_codes:

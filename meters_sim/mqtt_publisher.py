@@ -275,6 +275,7 @@ class MqttPublisher:
         self._lock = threading.Lock()
         self.published = 0
         self._no_identity: set[str] = set()
+        self._tls_ca_path = tls_ca_path
         args = (keepalive_s, tls_ca_path)
         if identities is None:
             self._shared: _Link | None = _Link(host, self.port, username, password, client_id,
@@ -322,7 +323,12 @@ class MqttPublisher:
             for link in self._links.values():
                 link.close()
             first = refused[0]
-            why = first.refused or "no answer"
+            if first.refused is None:
+                from hearth.broker.tls import connect_problem
+
+                why = connect_problem(self.host, self.port, self._tls_ca_path)
+            else:
+                why = first.refused
             raise HearthError(f"MQTT broker {self.host}:{self.port} did not accept the simulator"
                               f" as {first.username!r} ({why}; {len(refused)} of"
                               f" {len(self._links)} identities); check mqtt.username and"

@@ -103,3 +103,25 @@ def use_tls(client, ca_path: str | None) -> None:
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_path)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     client.tls_set_context(context)
+
+
+def connect_problem(host: str, port: int, ca_path: str | None, timeout_s: float = 5.0) -> str:
+    """Why a connection to the broker fails below MQTT (refused, TLS, certificate), in words.
+    paho retries such failures silently; this names the cause for the log."""
+    import socket
+    import ssl
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            if ca_path is None:
+                return "the TCP connection works; the broker did not answer MQTT"
+            context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_path)
+            with context.wrap_socket(sock, server_hostname=host):
+                return "TLS works; the broker did not answer MQTT"
+    except ssl.SSLCertVerificationError as exc:
+        return (f"the broker's certificate does not verify against {ca_path}"
+                f" ({exc.verify_message}): check mqtt.tls_ca_path and mqtt.host")
+    except ssl.SSLError as exc:
+        return f"TLS handshake failed ({exc.reason}): is the broker listening with TLS?"
+    except OSError as exc:
+        return f"cannot connect ({exc.strerror or exc}): is the broker running?"

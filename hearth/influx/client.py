@@ -195,7 +195,9 @@ class InfluxClient:
                    " HEARTH_INFLUX_PASSWORD (or var/secrets/influxdb_password)")
         if resp.status_code == 403:
             return InfluxError(f"InfluxDB at {self.url} refused {who} access to database"
-                               f" {self.database!r} (403: {msg}); grant it ALL privileges")
+                               f" {self.database!r} (403: {msg}); `hearth stack up` creates"
+                               " the database and grants the writer and reader users"
+                               " (docs/security.md)")
         return InfluxError(f"InfluxDB at {self.url} rejected the credentials of {who}"
                            f" (401: {msg})")
 

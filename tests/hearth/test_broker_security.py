@@ -355,3 +355,30 @@ def test_collector_over_tls_stores_the_homes_readings_and_never_a_forged_one(sta
     finally:
         loops[0].call_soon_threadsafe(stop[0].set)
         thread.join(60)
+
+
+def test_a_wrong_ca_is_named_in_the_errors_of_the_simulator_and_the_collector(stack, tmp_path,
+                                                                               caplog):
+    import logging
+
+    from collectors.base import create_collector
+    from collectors.mqtt import MqttConfig
+    from hearth.errors import HearthError
+
+    _, settings = stack
+    wrong = ensure_local_ca(tmp_path / "other-ca")
+    bad = settings.model_copy(update={"mqtt": settings.mqtt.model_copy(
+        update={"tls_ca_path": wrong.ca_cert})})
+    with pytest.raises(HearthError, match="does not verify against"):
+        MqttPublisher.from_settings(bad).start(timeout_s=3)
+    collector = create_collector("mqtt", "mqtt", MqttConfig.from_settings(bad), sink=None)
+    with caplog.at_level(logging.ERROR, logger="collectors.mqtt"):
+        collector.start()
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and "does not verify" not in caplog.text:
+                time.sleep(0.1)
+        finally:
+            collector.shutdown()
+    assert "certificate does not verify against" in caplog.text
+    assert not collector._connected.is_set()
