@@ -382,3 +382,33 @@ def test_a_wrong_ca_is_named_in_the_errors_of_the_simulator_and_the_collector(st
             collector.shutdown()
     assert "certificate does not verify against" in caplog.text
     assert not collector._connected.is_set()
+
+
+def test_the_commands_work_as_writer_and_reader_without_the_admin_password(stack, tmp_path):
+    """`hearth` subprocesses given a wrong admin password: any part that used the admin user
+    would fail with 401. The writer backfills and derives usage; the reader exports a home."""
+    import os
+    import subprocess
+    import sys
+
+    args, settings = stack
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEARTH")}
+    env.update(HEARTH_HOME=str(settings.paths.var_dir.parent),
+               HEARTH_INFLUX_PASSWORD="not-the-admin-password",
+               HEARTH_MQTT_PASSWORD=settings.mqtt.password.get_secret_value())
+    household = next(iter(_hubs(settings)[0]))
+
+    def hearth(*cmd):
+        done = subprocess.run([sys.executable, "-m", "hearth", *args, *cmd], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "using the admin user" not in done.stderr
+        return done
+
+    hearth("sim", "--backfill", "1", "--duration-s", "0", "--no-mqtt", "--no-modbus")
+    hearth("collect", "derive-usage")
+    hearth("tenant", "export", household, "--out", str(tmp_path / "export"))
+    exported = (tmp_path / "export" / "subject_access.json").read_text()
+    assert household in exported
+    with InfluxClient.from_settings(settings, role="reader") as db:
+        assert db.query("SELECT count(energy_kwh) FROM usage.usage_30m")
