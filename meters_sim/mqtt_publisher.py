@@ -290,13 +290,18 @@ class MqttPublisher:
 
     @classmethod
     def from_settings(cls, settings, emission_log: EmissionLog | None = None,
-                      client_id: str | None = None) -> MqttPublisher:
+                      client_id: str | None = None,
+                      device_ids: Iterable[str] | None = None) -> MqttPublisher:
+        """device_ids: the devices this simulator runs (default all): only their hubs connect."""
         from hearth.broker.tls import client_ca_path
 
         m, s = settings.mqtt, settings.sim
         identities = hub_of = None
         if m.device_identities == "registry":
             identities, hub_of = registry_identities(settings.registry.path)
+            if device_ids is not None:
+                hub_of = {d: hub_of[d] for d in map(str, device_ids) if d in hub_of}
+                identities = {h: identities[h] for h in set(hub_of.values())}
         return cls(m.host, m.port, m.username,
                    m.password.get_secret_value() if m.password else None,
                    client_id=client_id or s.mqtt_client_id, keepalive_s=m.keepalive_s,

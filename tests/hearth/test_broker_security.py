@@ -207,6 +207,9 @@ def test_simulator_publishes_as_each_home_hub_over_tls(stack):
             assert pub.flush(5)
         time.sleep(0.5)
         assert sorted(t for t, _ in collector.got) == sorted(d.mqtt_topic for d in devices)
+        one = devices[0]
+        with MqttPublisher.from_settings(settings, device_ids=[one.device_id]) as pub:
+            assert pub.connections == 1  # a simulator of one patch connects only its hubs
     finally:
         collector.close()
 
