@@ -415,3 +415,29 @@ def test_the_commands_work_as_writer_and_reader_without_the_admin_password(stack
     assert household in exported
     with InfluxClient.from_settings(settings, role="reader") as db:
         assert db.query("SELECT count(energy_kwh) FROM usage.usage_30m")
+
+
+def test_importing_devices_gives_their_home_an_identity_and_reloads(stack, tmp_path, capsys):
+    """docs/examples/households.csv, then one MQTT thermostat for one of those homes."""
+    from hearth.settings.loader import ROOT_DIR
+
+    args, settings = stack
+    assert main([*args, "registry", "import", str(ROOT_DIR / "docs/examples/households.csv")]) == 0
+    csv = tmp_path / "devices.csv"
+    csv.write_text("device_id,household_id,kind,protocol,gateway_host,gateway_port,unit_id,"
+                   "register_map,mqtt_topic,room,interval_s\n"
+                   "H100001-TH9,H100001,thermostat,mqtt,,,,,,living_room,300\n")
+    capsys.readouterr()
+    assert main([*args, "registry", "import", str(csv)]) == 0
+    assert "mosquitto reloaded" in capsys.readouterr().out
+    cred = _hubs(settings)[0]["H100001"]
+    collector = _collector(settings, "collector-import")
+    hub = Client(settings, cred.username, cred.password)
+    try:
+        collector.subscribe("hearth/#")
+        assert not hub.publish("hearth/H100001/H100001-TH9/thermostat").is_failure
+        time.sleep(WAIT_S)
+        assert [t for t, _ in collector.got] == ["hearth/H100001/H100001-TH9/thermostat"]
+    finally:
+        hub.close()
+        collector.close()
