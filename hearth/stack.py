@@ -394,12 +394,17 @@ class StackMosquitto(MosquittoServer):
         self.settings = settings
 
     def refresh(self) -> None:
-        from hearth.broker.credentials import mosquitto_hash
+        from hearth.broker.credentials import hash_matches, mosquitto_hash
         from hearth.broker.files import from_registry
 
         m = self.settings.mqtt
         collector = m.username
-        hashes = {collector: mosquitto_hash(m.password.get_secret_value() if m.password else "")}
+        password = m.password.get_secret_value() if m.password else ""
+        # Keep the collector's line while its password is unchanged, so that a changed line
+        # always means a revoked credential (see apply()).
+        old = self._password_file_hashes().get(collector)
+        kept = old if old is not None and hash_matches(password, old) else None
+        hashes = {collector: kept or mosquitto_hash(password)}
         files = from_registry(self.settings.registry.path, hashes, readers=(collector,))
         self.password_lines, self.acl = files.password_lines, files.acl
         self.hubs = files.hubs
@@ -412,6 +417,12 @@ class StackMosquitto(MosquittoServer):
                                  " <folder>/ca.crt; unset the key or name the file ca.crt")
             self.tls = ensure_local_ca(ca.parent, key_owner=self.file_owner)
 
+    def _password_file_hashes(self) -> dict[str, str]:
+        if not self.passwd_file.exists():
+            return {}
+        return dict(line.split(":", 1) for line in self.passwd_file.read_text().splitlines()
+                    if ":" in line)
+
     def configure(self) -> None:
         self.refresh()
         super().configure()
@@ -420,16 +431,37 @@ class StackMosquitto(MosquittoServer):
         self.refresh()
         return super().reload()
 
+    def apply(self) -> str:
+        """Regenerate the files and bring a running broker onto them: SIGHUP when identities
+        were only added, a restart when one was revoked (a password changed or a home left).
+        Seen here: Mosquitto 2.0.11 aborting ("double free or corruption") after a SIGHUP
+        that revoked a user whose client had an offline persistent session; a restart keeps
+        the sessions (persistence) and only makes clients reconnect. Returns what was done."""
+        before = set(self.passwd_file.read_text().splitlines()) if self.passwd_file.exists() \
+            else set()
+        self.refresh()
+        after = set(self.password_lines)
+        revoked = {line.split(":", 1)[0] for line in before - after}
+        if self.pid() is None:
+            self.write_security()
+            return "not running"
+        if revoked:
+            self.stop()
+            self.start()
+            return "restarted"
+        super().reload()
+        return "reloaded"
+
 
 def sync_broker(settings) -> str | None:
     """After the registry's devices changed: regenerate the broker's password and ACL files
-    and have the running managed broker re-read them. Returns a line to print, or None."""
+    and bring the running managed broker onto them. Returns a line to print, or None."""
     if not settings.mqtt.manage_server:
         return None
     server = StackMosquitto(settings)
-    signalled = server.reload()
+    done = server.apply()
     return (f"broker: {server.hubs} home hub identities in {server.passwd_file} and"
-            f" {server.acl_file}" + ("; mosquitto reloaded" if signalled else
+            f" {server.acl_file}" + (f"; mosquitto {done}" if done != "not running" else
                                      " (mosquitto not running: read at `hearth stack up`)"))
 
 

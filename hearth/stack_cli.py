@@ -22,8 +22,8 @@ def run(args: argparse.Namespace, settings) -> int:
     if args.action == "up":
         for server in servers:
             started = server.start()
-            if not started and hasattr(server, "reload"):
-                server.reload()  # the registry may have changed while it ran
+            if not started and hasattr(server, "apply"):
+                server.apply()  # the registry may have changed while it ran
             print(("started " if started else "already running ") + server.status())
             if not started and getattr(server, "config_stale", lambda: False)():
                 print(f"  {server.name} runs with an older configuration (TLS, ACL or"

@@ -14,8 +14,8 @@ def register_registry(rsub: argparse._SubParsersAction) -> None:
                         " topics). Printed to the terminal only, never logged.")
     p.add_argument("device", metavar="DEVICE", help="device_id of an MQTT device")
     p.add_argument("--rotate", action="store_true",
-                   help="issue a new password; the old one stops working once the broker"
-                        " reloads (done here when `hearth stack` manages it)")
+                   help="issue a new password; the old one stops working when the broker"
+                        " takes the new files (restarted here when `hearth stack` manages it)")
     p.add_argument("--forget", action="store_true",
                    help="after printing, drop the stored plaintext (keep only the hash); the"
                         " simulator then cannot connect as this hub until --rotate")

@@ -42,6 +42,19 @@ def mosquitto_hash(password: str, salt: bytes | None = None,
             f"${base64.b64encode(digest).decode()}")
 
 
+def hash_matches(password: str, password_hash: str) -> bool:
+    """Whether a "$7$" hash (as mosquitto_hash writes it) is of `password`."""
+    try:
+        _, seven, iterations, salt, _ = password_hash.split("$")
+        salt_bytes = base64.b64decode(salt)
+    except ValueError:
+        return False
+    if seven != "7" or not iterations.isdigit():
+        return False
+    expected = mosquitto_hash(password, salt_bytes, int(iterations))
+    return secrets.compare_digest(expected, password_hash)
+
+
 def new_password() -> str:
     return secrets.token_urlsafe(24)
 

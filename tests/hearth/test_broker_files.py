@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from hearth.broker.credentials import Credential, mosquitto_hash
+from hearth.broker.credentials import Credential, hash_matches, mosquitto_hash
 from hearth.broker.files import render
 from hearth.broker.topics import UnsafeTopicIdError, profile_of_topic, publish_patterns
 from hearth.stack import MosquittoServer, free_port
@@ -79,6 +79,8 @@ def test_hash_is_mosquittos_own_format(tmp_path):
     line = passwd.read_text().strip()
     _, _, iterations, salt_b64, _ = line.split(":", 1)[1].split("$")
     assert f"u:{mosquitto_hash('s3cret', base64.b64decode(salt_b64), int(iterations))}" == line
+    assert hash_matches("s3cret", line.split(":", 1)[1])
+    assert not hash_matches("other", line.split(":", 1)[1]) and not hash_matches("s3cret", "x")
 
 
 def test_a_changed_setting_marks_the_running_config_stale(tmp_path):
