@@ -188,3 +188,28 @@ def test_wrong_password_in_the_browser(served, browser):
     browser.click_text("button", "Sign in")
     text = browser.wait_for_text("do not match an active account")
     assert "Open cases" not in text
+
+
+def test_deep_link_signs_in_to_the_page_asked_for_and_survives_a_reload(served, browser):
+    """A bookmarked page shows the sign-in form (not "Page not found"), lands on that page
+    after sign-in, and a reload keeps the officer signed in (issue 15)."""
+    url, _ = served
+    browser.goto(f"{url}/risk_queue")
+    text = browser.wait_for_text("Hearth: sign in", "Username")
+    assert "Page not found" not in text
+    browser.type_into("Username", "officer1")
+    browser.type_into("Password", PASSWORD)
+    browser.click_text("button", "Sign in")
+    text = browser.wait_for_text("Risk queue", "Act on a case")
+    _no_errors(text)
+    assert "hearth_session=" in browser.eval("document.cookie")
+
+    browser.goto(f"{url}/damp_mould")  # a full page load: a new Streamlit session
+    text = browser.wait_for_text("Damp and mould", "Awaab's Law")
+    assert "Hearth: sign in" not in text and "Page not found" not in text
+
+    browser.click_text("button", "Sign out")
+    browser.wait_for_text("Hearth: sign in")
+    browser.goto(f"{url}/damp_mould")
+    text = browser.wait_for_text("Hearth: sign in", "Username")
+    assert "Awaab's Law" not in text
