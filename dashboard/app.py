@@ -21,6 +21,7 @@ st.set_page_config(page_title="Hearth", page_icon=":material/home:", layout="wid
 PAGES = {
     "Today": [
         ("app_pages/overview.py", "Overview", ":material/home:"),
+        ("app_pages/homes.py", "Homes to act on", ":material/holiday_village:"),
         ("app_pages/risk_queue.py", "Risk queue", ":material/list_alt:"),
         ("app_pages/damp_mould.py", "Damp and mould", ":material/water_drop:"),
     ],

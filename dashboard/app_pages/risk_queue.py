@@ -34,6 +34,15 @@ owner = f3.selectbox("Owner", ["Anyone", "Mine", "Unassigned"])
 search = f4.text_input("Search", placeholder="Home id, estate or words in the reason")
 
 view = cases
+preset = st.session_state.get("queue_preset")  # from "Start here" on the Overview
+if preset:
+    label, preset_ids = preset
+    note, clear = st.columns([5, 1.2])
+    note.info(f"Showing: {label} ({len(preset_ids)} case{'s' if len(preset_ids) != 1 else ''}).")
+    if clear.button("Show every case", key="queue_preset_clear"):
+        st.session_state.pop("queue_preset", None)
+        st.rerun()
+    view = view[view["case_id"].astype(int).isin(preset_ids)]
 if kinds:
     view = view[view["kind"].isin(kinds)]
 if sevs:
@@ -91,6 +100,42 @@ st.download_button("Export these cases (CSV)", spreadsheet_csv(export),
 
 if view.empty:
     st.stop()
+
+with st.expander("Act on several cases at once", expanded="bulk_done" in st.session_state):
+    bulk_labels = {int(r.case_id): f"Case {int(r.case_id)} · {r.household_id} · "
+                   f"{kind_label(r.kind)} · {severity_label(r.severity)}" for r in view.itertuples()}
+    chosen = st.multiselect("Cases", list(bulk_labels), format_func=bulk_labels.get,
+                            key="bulk_cases", placeholder="Pick cases from the table above")
+    if st.checkbox("Pick every case shown", key="bulk_all"):
+        chosen = list(bulk_labels)
+    b_ack, b_to, b_assign = st.columns([1.4, 2, 1.2])
+    patches = sorted(view.loc[view["case_id"].astype(int).isin(chosen), "patch"].unique())
+    # Only people who may see every chosen case's patch can be given them all.
+    people = [u.username for u in actions.assignable_users(patches[0])
+              if all(u.sees_all_patches or p in u.patches for p in patches)] if patches else []
+    to = b_to.selectbox("Assign to", people, key="bulk_to", disabled=not people)
+
+    def run_bulk(action, *args, verb: str) -> None:
+        done, refused = 0, []
+        for cid in chosen:
+            try:
+                action(user, int(cid), *args)
+                done += 1
+            except (actions.ActionError, data.OutOfScopeError) as exc:
+                refused.append(f"case {cid}: {exc}")
+        msg = f"{done} case{'s' if done != 1 else ''} {verb}."
+        if refused:
+            msg += " Not done: " + "; ".join(refused)
+        st.session_state["bulk_done"] = msg
+        st.rerun()
+
+    if b_ack.button("✔ Acknowledge these", key="bulk_ack", disabled=not chosen):
+        run_bulk(actions.acknowledge, verb="acknowledged")
+    if b_assign.button("Assign these", key="bulk_assign", disabled=not (chosen and to)):
+        run_bulk(actions.assign, to, verb=f"assigned to {to}")
+    bulk_msg = st.session_state.pop("bulk_done", None)
+    if bulk_msg:
+        (st.warning if "Not done" in bulk_msg else st.success)(bulk_msg)
 
 st.divider()
 st.subheader("Act on a case")

@@ -198,7 +198,7 @@ def test_awaab_step_moves_the_clock(portfolio):
 
 def test_a_note_with_markdown_is_shown_as_typed(portfolio):
     """A note can carry no remote image, link or heading onto an officer's screen (issue 15)."""
-    settings, demo = portfolio
+    _, demo = portfolio
     cid = demo.cases[demo.patches[0]][2]
     note = "# Big ![x](http://203.0.113.9/p.png) [click](http://example.invalid) **bold**"
     at = _queue_on(page(sign_in("officer1"), "risk_queue"), cid)

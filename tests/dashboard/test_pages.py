@@ -12,7 +12,7 @@ from hearth.registry import Registry
 from tests.dashboard.conftest import new_app, page, sign_in, texts
 from tests.dashboard.portfolio import PASSWORD
 
-PAGES = ["overview", "risk_queue", "household", "damp_mould", "data_health", "messages"]
+PAGES = ["overview", "homes", "risk_queue", "household", "damp_mould", "data_health", "messages"]
 
 
 def test_every_page_needs_sign_in(portfolio):
@@ -49,7 +49,7 @@ def test_repeated_failures_pause_the_account_across_sessions(portfolio):
 def test_page_renders(portfolio, user, name):
     at = page(sign_in(user), name)
     assert not at.exception
-    title = {"risk_queue": "Risk queue", "damp_mould": "Damp and mould",
+    title = {"risk_queue": "Risk queue", "damp_mould": "Damp and mould", "homes": "Homes to act on",
              "data_health": "Data health"}.get(name, name.capitalize())
     assert at.title[0].value == title
 
