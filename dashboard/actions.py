@@ -10,6 +10,7 @@ from __future__ import annotations
 from dashboard import data
 from dashboard.auth import registry
 from dashboard.fmt import uk_time
+from dashboard.note_privacy import mask_note
 from dashboard.users import User, UserStore
 
 DISMISS_REASONS = ("Already known and being handled", "Tenant has moved out",
@@ -59,14 +60,20 @@ def assign(user: User, case_id: int, to_username: str) -> None:
     data.clear_case_caches()
 
 
-def add_note(user: User, case_id: int, text: str) -> None:
-    data.case(int(case_id), user.scope())
+def add_note(user: User, case_id: int, text: str) -> str | None:
+    """Save a note with phone numbers, emails and the tenants' names masked; returns a warning
+    for the officer saying what was taken out, or None."""
+    rec = data.case(int(case_id), user.scope())
     text = text.strip()
     if not text:
         raise ActionError("Write the note first.")
     with registry() as reg:
-        _case_store(reg).add_note(int(case_id), user.username, text)
+        names = [r[0] for r in reg.conn.execute(
+            "SELECT full_name FROM tenants WHERE household_id = ?", (rec["household_id"],))]
+        masked = mask_note(text, names)
+        _case_store(reg).add_note(int(case_id), user.username, masked.text)
     data.clear_case_caches()
+    return masked.warning()
 
 
 def resolve(user: User, case_id: int, note: str) -> None:

@@ -113,7 +113,7 @@ with st.expander("Act on several cases at once", expanded="bulk_done" in st.sess
     # Only people who may see every chosen case's patch can be given them all.
     people = [u.username for u in actions.assignable_users(patches[0])
               if all(u.sees_all_patches or p in u.patches for p in patches)] if patches else []
-    to = b_to.selectbox("Assign to", people, key="bulk_to", disabled=not people)
+    to = b_to.selectbox("Assign the picked cases to", people, key="bulk_to", disabled=not people)
 
     def run_bulk(action, *args, verb: str) -> None:
         done, refused = 0, []
@@ -171,7 +171,8 @@ with left:
 with right:
     msg = st.session_state.pop("queue_done", None)
     if msg:
-        (st.success if not msg.startswith(("Not sent", "Tip queued")) else st.warning)(msg)
+        (st.success if not msg.startswith(("Not sent", "Tip queued", "Note saved. Taken"))
+         else st.warning)(msg)
 
     def run(action, *args, done: str) -> None:
         try:
@@ -189,9 +190,17 @@ with right:
     t_note, t_assign, t_tip, t_resolve, t_dismiss = st.tabs(
         ["Add a note", "Assign", "✉ Text a tip", "Resolve", "Dismiss"])
     with t_note, st.form("note_form", clear_on_submit=True):
-        note = st.text_area("Add a note", placeholder="What you did or found (no phone numbers)")
+        note = st.text_area("Add a note", placeholder="What you did or found (no names, numbers or emails: they are taken out)")
         if st.form_submit_button("Save note"):
-            run(actions.add_note, note, done="Note saved.")
+            try:
+                warning = actions.add_note(user, int(case["case_id"]), note)
+            except (actions.ActionError, data.OutOfScopeError) as exc:
+                st.error(str(exc) if isinstance(exc, actions.ActionError) else
+                         "This case is not on your patches.")
+            else:
+                st.session_state["queue_done"] = "Note saved." if warning is None else (
+                    f"Note saved. {warning}")
+                st.rerun()
     with t_assign:
         people = actions.assignable_users(case["patch"])
         with st.form("assign_form"):

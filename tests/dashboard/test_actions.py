@@ -208,3 +208,19 @@ def test_a_note_with_markdown_is_shown_as_typed(portfolio):
     shown = [m.value for m in at.markdown if "Big" in m.value]
     assert shown, "the note is not on the page"
     assert all("](" not in v and "\\!\\[x\\]" in v and "\\#" in v for v in shown), shown
+
+
+def test_a_note_loses_phone_numbers_emails_and_the_tenants_names(portfolio):
+    settings, demo = portfolio
+    cid = demo.cases[demo.patches[0]][5]
+    home = demo.case_homes[cid]
+    with Registry(settings.registry.path) as reg:
+        name = reg.conn.execute("SELECT full_name FROM tenants WHERE household_id = ? LIMIT 1",
+                                (home,)).fetchone()[0]
+    at = _queue_on(page(sign_in("officer1"), "risk_queue"), cid)
+    at.text_area[0].input(f"Called {name} on 07700 900123, email t@example.org; visit Thursday.")
+    at.button(key="FormSubmitter:note_form-Save note").click().run()
+    assert "Taken out of the note before it was saved" in texts(at)
+    saved = [d for _, a, d in _case(settings, cid)["events"] if a == "note"][-1]
+    assert name not in saved and "07700" not in saved and "example.org" not in saved
+    assert "visit Thursday" in saved and "[phone number removed]" in saved
