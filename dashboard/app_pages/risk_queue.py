@@ -190,7 +190,8 @@ with right:
     t_note, t_assign, t_tip, t_resolve, t_dismiss = st.tabs(
         ["Add a note", "Assign", "✉ Text a tip", "Resolve", "Dismiss"])
     with t_note, st.form("note_form", clear_on_submit=True):
-        note = st.text_area("Add a note", placeholder="What you did or found (no names, numbers or emails: they are taken out)")
+        note = st.text_area("Add a note", placeholder="What you did or found (names, numbers and "
+                            "emails are taken out)")
         if st.form_submit_button("Save note"):
             try:
                 warning = actions.add_note(user, int(case["case_id"]), note)
