@@ -217,7 +217,9 @@ with right:
         else:
             st.caption("The tenant will get exactly this text:")
             st.markdown(f"> {md_text(text)}")
-            if st.button("Send this text", key="send_tip"):
+            allowed, outlook = actions.tip_outlook(user, int(case["case_id"]))
+            (st.info if allowed else st.warning)(outlook)
+            if st.button("Send this text", key="send_tip", disabled=not allowed):
                 try:
                     outcome = actions.send_tip(user, int(case["case_id"]))
                 except actions.ActionError as exc:
