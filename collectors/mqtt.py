@@ -186,6 +186,9 @@ class MqttCollector(Collector):
         self.router = MessageRouter(config.profiles, config.directory, self.parser,
                                     getattr(o, "max_series_per_household", 64), source="mqtt")
         self.topics = config.subscriptions()
+        from collectors.mqtt_metrics import MqttPathMetrics
+
+        self.metrics = MqttPathMetrics(self.router)
         self._started = time.monotonic()
         self._pending: list[tuple[int, int, object]] = []
         self._cond = threading.Condition()

@@ -292,3 +292,19 @@ def test_device_topics_for_broker_acls():
     assert PROFILES["shelly-gen2"].device_topics("sh1") == ["sh1/status/switch:0"]
     assert PROFILES["hearth"].device_topics("E1", household="H1") == ["hearth/H1/E1/+"]
     assert PROFILES["tasmota"].subscriptions() == ["tele/+/SENSOR"]
+
+
+def test_metrics_show_strays_per_prefix_and_rejections_per_reason():
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from collectors.mqtt_metrics import MqttPathMetrics
+
+    r = router(hearth_devices=HEARTH_DEVICES)
+    code(r, "strays/a/b", b"{}")
+    code(r, "hearth/H2/E1/electricity_meter", METER)
+    reg = CollectorRegistry()
+    reg.register(MqttPathMetrics(r))
+    text = generate_latest(reg).decode()
+    assert 'hearth_mqtt_unmatched_messages_total{prefix="strays"} 1.0' in text
+    assert 'hearth_mqtt_rejected_messages_total{reason="household_mismatch"} 1.0' in text
+    assert 'hearth_mqtt_rejected_messages_total{reason="unmatched_topic"} 1.0' in text
