@@ -18,6 +18,7 @@ from collectors.mqtt_payload import _JSON_ERRORS, PayloadError, PayloadParser, _
 from collectors.profile_parse import Binding, reading_from
 from collectors.profiles import Channel, Profile
 
+_UNCHECKED = object()
 MAX_PREFIXES = 1000  # distinct topic prefixes counted; beyond, they count as "(other)"
 
 
@@ -60,6 +61,7 @@ class MessageRouter:
                 first = "" if c.levels[0].startswith("{") else c.levels[0]
                 self._by_first.setdefault(first, []).append(c)
         self._topic_cache: dict[str, tuple[tuple[Channel, ...], str]] = {}
+        self._admitted: dict[tuple[str, str | None], str | None] = {}
         self.unmatched: Counter = Counter()   # topic prefix -> messages
         self.rejected: Counter = Counter()    # reason code -> messages
 
@@ -104,14 +106,25 @@ class MessageRouter:
     def _parse(self, topic: str, payload: bytes, now_ns: int | None) -> tuple[str, Reading]:
         if topic.startswith(self._hearth_prefix):
             key, reading = self.hearth.parse(topic, payload, now_ns)
-            if self.directory is not None:
-                tags = reading.tags
-                household, device, kind = key.split("/")
-                room = self.directory.check_hearth(household, device, kind, tags.get("room"))
-                if room and "room" not in tags and kind == "thermostat":
-                    tags = {**tags, "room": room}
-                    reading = Reading(reading.measurement, tags, reading.fields, reading.time_ns)
-            self.guard.admit(reading.measurement, reading.tags)
+            # The topic fixes household, device and kind; only a payload's room varies: a
+            # (topic, room) checked and admitted once needs no second look (the hot path).
+            ck = (topic, reading.tags.get("room"))
+            fill = self._admitted.get(ck, _UNCHECKED)
+            if fill is _UNCHECKED:
+                fill = None
+                if self.directory is not None:
+                    household, device, kind = key.split("/")
+                    room = self.directory.check_hearth(household, device, kind, ck[1])
+                    if room and ck[1] is None and kind == "thermostat":
+                        fill = room
+                tags = {**reading.tags, "room": fill} if fill else reading.tags
+                self.guard.admit(reading.measurement, tags)
+                if len(self._admitted) > 200_000:
+                    self._admitted.clear()
+                self._admitted[ck] = fill
+            if fill:
+                reading = Reading(reading.measurement, {**reading.tags, "room": fill},
+                                  reading.fields, reading.time_ns)
             return key, reading
         channels, ref = self.channels_for(topic)
         if not channels:
