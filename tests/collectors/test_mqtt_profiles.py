@@ -308,3 +308,21 @@ def test_metrics_show_strays_per_prefix_and_rejections_per_reason():
     assert 'hearth_mqtt_unmatched_messages_total{prefix="strays"} 1.0' in text
     assert 'hearth_mqtt_rejected_messages_total{reason="household_mismatch"} 1.0' in text
     assert 'hearth_mqtt_rejected_messages_total{reason="unmatched_topic"} 1.0' in text
+
+
+def test_collector_subscribes_to_enabled_profiles_shared_like_its_topic(tmp_path):
+    from collectors.mqtt import MqttConfig, enabled_profiles
+    from hearth.settings.rooms import MqttCollectorSettings
+
+    o = MqttCollectorSettings(topic="$share/hearth/hearth/+/+/+", profiles=["glow"],
+                              extra_subscriptions=["strays/#"])
+    profiles = enabled_profiles(o)
+    assert set(profiles) == {"glow", "hearth"}
+    config = MqttConfig("127.0.0.1", 1883, "u", None, 30, o, {}, profiles, None)
+    assert config.subscriptions() == ["$share/hearth/hearth/+/+/+",
+                                      "$share/hearth/glow/+/SENSOR/electricitymeter",
+                                      "$share/hearth/glow/+/SENSOR/gasmeter", "strays/#"]
+    with pytest.raises(ProfileError, match="names 'glo', which is not a profile"):
+        enabled_profiles(MqttCollectorSettings(profiles=["glo"]))
+    with pytest.raises(ProfileError, match="does not exist"):
+        enabled_profiles(MqttCollectorSettings(profile_dirs=[tmp_path / "nowhere"]))
