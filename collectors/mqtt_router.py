@@ -61,7 +61,7 @@ class MessageRouter:
                 first = "" if c.levels[0].startswith("{") else c.levels[0]
                 self._by_first.setdefault(first, []).append(c)
         self._topic_cache: dict[str, tuple[tuple[Channel, ...], str]] = {}
-        self._admitted: dict[tuple[str, str | None], str | None] = {}
+        self._admitted: dict = {}  # (topic, room) of Hearth's format, or a profile's topic
         self.unmatched: Counter = Counter()   # topic prefix -> messages
         self.rejected: Counter = Counter()    # reason code -> messages
 
@@ -145,7 +145,11 @@ class MessageRouter:
         receipt_ns = time.time_ns() if now_ns is None else now_ns
         reading = reading_from(channel, binding, obj, receipt_ns, self.max_future_ns,
                                self.source)
-        self.guard.admit(reading.measurement, reading.tags)
+        if topic not in self._admitted:  # a bound device's tags never vary: admit it once
+            self.guard.admit(reading.measurement, reading.tags)
+            if len(self._admitted) > 200_000:
+                self._admitted.clear()
+            self._admitted[topic] = None
         return f"{binding.household_id}/{binding.device_id}/{binding.kind}", reading
 
 

@@ -107,37 +107,72 @@ def _number(value, name: str) -> float:
     return v
 
 
+# Per channel, its fields as flat tuples (path, name, scale, lo, hi, true_values or None):
+# built once, so that a message costs lookups and arithmetic only.
+_PLANS: dict[int, tuple] = {}
+_TIMES: dict[tuple[str, str | None], int] = {}  # (time text, zone) -> ns: repeats are common
+
+
+def _plan(channel: Channel) -> tuple:
+    plan = _PLANS.get(id(channel))
+    if plan is None or plan[0] is not channel:
+        specs = KINDS[channel.kind][2]
+        rows = []
+        for f in channel.fields:
+            spec = specs[f.name]
+            rows.append((f.path, f.name, f.scale, 0.0 if f.counter else spec.lo, spec.hi,
+                         f.true_values if f.kind == "bool" else None))
+        plan = _PLANS[id(channel)] = (channel, tuple(rows))
+    return plan[1]
+
+
+def _time_ns(value, spec: TimeSpec, zone: str | None) -> int:
+    if type(value) is not str:
+        return sample_time_ns(value, spec, zone)
+    key = (value, zone)
+    ns = _TIMES.get(key)
+    if ns is None:
+        ns = sample_time_ns(value, spec, zone)
+        if len(_TIMES) > 4096:
+            _TIMES.clear()
+        _TIMES[key] = ns
+    return ns
+
+
 def reading_from(channel: Channel, binding: Binding, obj, receipt_ns: int,
                  max_future_ns: int, source: str = "mqtt") -> Reading:
     """The reading one payload (a decoded JSON value) gives on `channel` for `binding`."""
     if not isinstance(obj, dict):
         raise PayloadError(f"not_an_object: the payload must be a JSON object, got"
                            f" {type(obj).__name__}")
-    measurement, fuel, specs = KINDS[channel.kind]
+    measurement, fuel, _ = KINDS[channel.kind]
     for path, unit in channel.unit_paths:
         said = lookup(obj, path)
         if said is not None and said != unit:
             raise PayloadError(f"bad_unit: {'.'.join(path)} is {said!r:.20}; the profile"
                                f" {channel.profile!r} expects {unit!r}")
     fields: dict[str, float | bool] = {}
-    for f in channel.fields:
-        value = lookup(obj, f.path)
+    for path, name, scale, lo, hi, true_values in _plan(channel):
+        value = lookup(obj, path)
         if value is None:
             continue
-        dotted = ".".join(f.path)
-        if f.kind == "bool":
+        if true_values is not None:
             key = ("true" if value else "false") if isinstance(value, bool) else str(value)
-            fields[f.name] = key in f.true_values
+            fields[name] = key in true_values
             continue
-        v = _number(value, f"{dotted!r} ({f.name})")
-        if f.scale != 1.0:
-            v = round(v * f.scale, 9)  # 0.951 kW is 951 W, not 951.0000000000001
-        spec = specs[f.name]
-        lo = 0.0 if f.counter else spec.lo
-        if not lo <= v <= spec.hi:
-            raise PayloadError(f"out_of_range: {dotted} gives {f.name} = {v:g}, outside"
-                               f" [{lo:g}, {spec.hi:g}]")
-        fields[f.name] = v
+        t = type(value)
+        if t is float or t is int:
+            v = float(value)
+            if v - v != 0.0:
+                raise PayloadError(f"not_finite: {'.'.join(path)!r} ({name}) is {v}")
+        else:
+            v = _number(value, f"{'.'.join(path)!r} ({name})")
+        if scale != 1.0:
+            v = round(v * scale, 9)  # 0.951 kW is 951 W, not 951.0000000000001
+        if not lo <= v <= hi:
+            raise PayloadError(f"out_of_range: {'.'.join(path)} gives {name} = {v:g}, outside"
+                               f" [{lo:g}, {hi:g}]")
+        fields[name] = v
     for name in channel.require:
         if name not in fields:
             path = next(".".join(f.path) for f in channel.fields if f.name == name)
@@ -155,7 +190,7 @@ def reading_from(channel: Channel, binding: Binding, obj, receipt_ns: int,
         time_ns = receipt_ns
         fields[RECEIPT_FIELD] = True
     else:
-        time_ns = sample_time_ns(raw_time, spec_t, binding.time_zone or spec_t.zone)
+        time_ns = _time_ns(raw_time, spec_t, binding.time_zone or spec_t.zone)
         if time_ns > receipt_ns + max_future_ns:
             raise PayloadError(f"bad_ts: {raw_time} is more than {max_future_ns / 1e9:.0f} s"
                                " in the future (device clock wrong? collectors.mqtt.max_future_s)")
