@@ -233,11 +233,16 @@ class MqttCollector(Collector):
         client.subscribe([(t, 1) for t in self.topics])
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        granted = []
         for topic, rc in zip(self.topics, reason_codes, strict=False):
-            if rc.is_failure:
-                log.error("MQTT broker refused the subscription to %r: %s", topic, rc)
-                return
-        log.info("subscribed to %s at QoS 1", ", ".join(repr(t) for t in self.topics))
+            if rc.is_failure:  # e.g. an ACL that grants the collector only some topics
+                log.error("MQTT broker refused the subscription to %r: %s; that profile's"
+                          " devices are not read", topic, rc)
+            else:
+                granted.append(topic)
+        if self.topics[0] not in granted:
+            return
+        log.info("subscribed to %s at QoS 1", ", ".join(repr(t) for t in granted))
         self._connected.set()  # connected and subscribed: messages now reach us
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
