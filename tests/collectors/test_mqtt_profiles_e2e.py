@@ -157,6 +157,21 @@ def test_cli_parse_prints_line_protocol_or_the_dead_letter_reason(settings_file)
         "meter,device=GLOW-E1,fuel=electricity,household=H000001,source=mqtt energy_kwh=4595.563")
 
 
+def test_cli_parse_hearth_format_against_the_registry(settings_file):
+    body = json.dumps({"ts": "2026-01-05T07:30:00Z", "energy_kwh": 20794.903,
+                       "power_w": -512.0}).encode()
+    ok = hearth_cli(settings_file, "collect", "parse", "--profile", "hearth", "--topic",
+                    "hearth/H000002/E2/electricity_meter", "-", stdin=body)
+    assert ok.returncode == 0, ok.stdout
+    assert ok.stdout.decode().strip() == (
+        "meter,device=E2,fuel=electricity,household=H000002,source=mqtt"
+        " energy_kwh=20794.903,power_w=-512.0 1767598200000000000")
+    forged = hearth_cli(settings_file, "collect", "parse", "--profile", "hearth", "--topic",
+                        "hearth/H000001/E2/electricity_meter", "-", stdin=body)
+    assert forged.returncode == 1
+    assert forged.stdout.startswith(b"dead letter: household_mismatch: device 'E2'")
+
+
 def test_cli_bind_list_unbind(settings_file):
     done = hearth_cli(settings_file, "collect", "bind", "--profile", "shelly-gen2",
                       "--device-ref", "shellyplus1pm-441793a3c0e4", "--kind", "appliance",
