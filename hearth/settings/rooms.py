@@ -414,6 +414,7 @@ def _default_jobs() -> list[JobSettings]:
         JobSettings(name="advise", cron="15 * * * *", command=["advise"]),
         JobSettings(name="weekly-report", cron="0 6 * * 1", command=["report", "weekly"]),
         JobSettings(name="opendata", cron="0 3 1 * *", command=["opendata", "export"]),
+        JobSettings(name="import-smart-meter", cron="30 6 * * *", command=["import", "smart-meter"]),
     ]
 
 
