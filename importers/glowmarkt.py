@@ -1,11 +1,12 @@
 """Glowmarkt (Hildebrand, the Bright app) API: half-hourly readings of a resource.
 
 Documented shape (Glowmarkt API, https://api.glowmarkt.com/api-docs/v0-1/resourcesys/ ;
-Hildebrand's "Glowmarkt API" guide): `POST /auth` with {"username", "password"} and the
-`applicationId` header returns {"valid": true, "token": ...}; `GET /resource/{id}/readings
-?from=YYYY-MM-DDTHH:MM:SS&to=...&period=PT30M&offset=0&function=sum` with headers `token` and
-`applicationId` returns {"status": "OK", "units": "kWh", "data": [[unix_s, value|null], ...]}
-where each timestamp is the start of its half hour. At most 10 days per PT30M request.
+https://docs.glowmarkt.com/GlowmarktAPIDataRetrievalDocumentationIndividualUserForBright.pdf):
+`POST /auth` with {"username", "password"} and the `applicationId` header returns
+{"valid": true, "token": ...}; `GET /resource/{id}/readings?from=YYYY-MM-DDTHH:MM:SS&to=...
+&period=PT30M&offset=0&function=sum` with headers `token` and `applicationId` returns
+{"status": "OK", "units": "kWh", "data": [[unix_s, value|null], ...]} where each timestamp is
+the start of its half hour. At most 10 days per PT30M request.
 """
 
 from __future__ import annotations
