@@ -71,21 +71,31 @@ class Glowmarkt:
         self.policy = RetryPolicy.from_settings(settings)
         self.sleep = sleep
         self._tokens: dict[str, str] = {}
+        self._failed: dict[str, ProviderError] = {}
 
     def _kw(self):
         return {"sleep": self.sleep} if self.sleep else {}
 
     def _token(self, ref: str | None) -> str:
         prefix = ref or "glowmarkt"
+        if prefix in self._failed:          # one refused login per account and run, not one
+            raise self._failed[prefix]      # per household
         if prefix not in self._tokens:
-            body = {"username": self.credential(f"{prefix}_username"),
-                    "password": self.credential(f"{prefix}_password")}
-            obj, _raw = request_json(self.session, "POST", f"{self.s.glowmarkt_base_url}/auth",
-                                    provider=NAME, policy=self.policy, json=body,
-                                    headers={"applicationId": self.s.glowmarkt_application_id},
-                                    **self._kw())
-            if not isinstance(obj, dict) or not obj.get("valid") or not obj.get("token"):
-                raise ProviderError(NAME, "auth", "glowmarkt /auth did not give a valid token")
+            try:
+                body = {"username": self.credential(f"{prefix}_username"),
+                        "password": self.credential(f"{prefix}_password")}
+                obj, _raw = request_json(self.session, "POST",
+                                         f"{self.s.glowmarkt_base_url}/auth", provider=NAME,
+                                         policy=self.policy, json=body, headers={
+                                             "applicationId": self.s.glowmarkt_application_id},
+                                         **self._kw())
+                if not isinstance(obj, dict) or not obj.get("valid") or not obj.get("token"):
+                    raise ProviderError(NAME, "auth", "glowmarkt /auth did not give a valid"
+                                        " token")
+            except ProviderError as exc:
+                if exc.code == "auth":
+                    self._failed[prefix] = exc
+                raise
             self._tokens[prefix] = str(obj["token"])
         return self._tokens[prefix]
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import json
+import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +29,27 @@ ACTIONS = {
     "malformed": "the answer is kept as a dead letter for the provider to be asked about",
     "bad_request": "the provider refused the request as sent",
 }
+
+
+_DIGITS = re.compile(r"\d{6,}")
+
+
+class RedactMeterNumbers(logging.Filter):
+    """urllib3 logs each request's path at DEBUG (`hearth -v`), and the providers' paths carry
+    MPANs/MPRNs: replace every run of 6 or more digits before the record is written."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        redacted = _DIGITS.sub("[number]", text)
+        if redacted != text:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def redact_request_logs() -> None:
+    logger = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, RedactMeterNumbers) for f in logger.filters):
+        logger.addFilter(RedactMeterNumbers())
 
 
 class ProviderError(HearthError):

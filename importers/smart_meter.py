@@ -112,8 +112,10 @@ def run_import(settings, providers: list[str] | None = None, household: str | No
     from hearth.registry import Registry
     from hearth.tenant_rights import smart_meter_import_households
     from importers.credentials import read_credential
+    from importers.http import redact_request_logs
     from importers.meter_points import last_interval, meter_points, remember_interval
 
+    redact_request_logs()
     s = settings.importers.smart_meter
     names = providers or list(s.providers)
     now = dt.datetime.now(dt.UTC)
@@ -138,8 +140,14 @@ def run_import(settings, providers: list[str] | None = None, household: str | No
             if household and not points:
                 summary.errors[household].append(f"no {name} meter point in the registry (add"
                                                  " one with `hearth import meter-point add`)")
+            limited: ProviderError | None = None
             for point in points:
                 hh = point.household_id
+                if limited is not None and hh in consenting:
+                    # The provider asked us to slow down beyond the retries: ask no more now.
+                    summary.errors[hh].append(f"{point.fuel}: not fetched, {name} was"
+                                              f" limiting requests ({limited.detail})")
+                    continue
                 if hh not in consenting:
                     summary.no_consent.add(hh)
                     continue
@@ -159,6 +167,8 @@ def run_import(settings, providers: list[str] | None = None, household: str | No
                     summary.errors[hh].append(f"{point.fuel}: {exc}")
                     if exc.code == "malformed":
                         letters.append(DeadLetter(f"malformed: {exc.detail}", exc.raw))
+                    if exc.code == "rate_limited":
+                        limited = exc
                     log.warning("smart-meter import %s %s %s: %s", name, hh, point.fuel, exc)
                 except Exception as exc:  # a missing credential, a bug: this household only
                     summary.errors[hh].append(f"{point.fuel}: {exc}")

@@ -223,3 +223,46 @@ def test_cli_without_providers_does_nothing_and_reports_errors(isettings, reg, o
                "--until", UNTIL.isoformat()) == 1
     out = capsys.readouterr().out
     assert "error H10 electricity: not_found" in out
+
+
+def test_rate_limit_beyond_backoff_stops_asking(isettings, reg, octopus, secrets_env):
+    add_home(reg, "R1", MeterPoint("R1", "electricity", "octopus", MPAN_A, "R1"))
+    add_home(reg, "R2", MeterPoint("R2", "electricity", "octopus", MPAN_B, "R2"))
+    octopus.data[f"{MPAN_A}/R1"] = day_of([0.1])
+    octopus.data[f"{MPAN_B}/R2"] = day_of([0.1])
+    octopus.fail(f"{MPAN_A}/R1", 429, {"Retry-After": "3600"})     # backoff_max_s is 5
+    waits = []
+    [s] = run_import(isettings, ["octopus"], since=DAY0, until=UNTIL, environ=secrets_env,
+                     sleep=waits.append)
+    assert waits == []                                   # not an hour's sleep, not a retry
+    assert "rate_limited" in s.errors["R1"][0] and "asks to wait 3600 s" in s.errors["R1"][0]
+    assert "not fetched, octopus was limiting requests" in s.errors["R2"][0]
+    assert len(octopus.requests) == 1 and s.half_hours_written == 0
+
+
+def test_missing_credential_and_one_login_attempt(isettings, reg, glowmarkt, octopus,
+                                                   secrets_env):
+    add_home(reg, "K1", MeterPoint("K1", "electricity", "octopus", MPAN_A, "K1"))
+    env = {k: v for k, v in secrets_env.items() if k != "HEARTH_OCTOPUS_API_KEY"}
+    [s] = run_import(isettings, ["octopus"], since=DAY0, until=UNTIL, environ=env)
+    assert "set HEARTH_OCTOPUS_API_KEY or write it to" in s.errors["K1"][0]
+    assert octopus.requests == []
+    for hh in ("K2", "K3"):
+        add_home(reg, hh, MeterPoint(hh, "electricity", "glowmarkt", MPAN_A, resource_id=hh))
+    env = {**secrets_env, "HEARTH_GLOWMARKT_PASSWORD": "wrong"}
+    [s] = run_import(isettings, ["glowmarkt"], since=DAY0, until=UNTIL, environ=env)
+    assert sorted(s.errors) == ["K2", "K3"]
+    assert sum(r.path == "/auth" for r in glowmarkt.requests) == 1
+
+
+def test_debug_logs_never_show_the_mpan(isettings, reg, octopus, secrets_env, caplog):
+    import logging
+
+    add_home(reg, "L1", MeterPoint("L1", "electricity", "octopus", MPAN_A, "L1"))
+    octopus.data[f"{MPAN_A}/L1"] = day_of([0.1] * 3)
+    with caplog.at_level(logging.DEBUG):
+        run_import(isettings, ["octopus"], since=DAY0, until=UNTIL, environ=secrets_env)
+    # Hearth's own log lines (the stub server's werkzeug lines are the provider's side).
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name != "werkzeug")
+    assert "/meters/L1/consumption/" in ours                      # urllib3 did log the request
+    assert MPAN_A not in ours and secrets_env["HEARTH_OCTOPUS_API_KEY"] not in ours
