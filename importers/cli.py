@@ -48,6 +48,11 @@ def register_smart_meter(isub: argparse._SubParsersAction) -> None:
                    " $HEARTH_<NAME> (default: the provider's)")
     a.add_argument("--actor", help="who records it (default cli:<user>)")
     a.set_defaults(func=meter_point_add)
+    im = ms.add_parser("import", help="meter points from a CSV file, all or nothing")
+    im.add_argument("file", help="CSV with a header: household_id, fuel, provider, mpxn,"
+                    " meter_serial, resource_id, credential_ref, gas_unit")
+    im.add_argument("--actor", help="who records it (default cli:<user>)")
+    im.set_defaults(func=meter_point_import)
     ls = ms.add_parser("list", help="meter points and how far each has been imported")
     ls.add_argument("--provider", choices=PROVIDER_CHOICES)
     ls.set_defaults(func=meter_point_list)
@@ -87,6 +92,16 @@ def meter_point_add(args: argparse.Namespace, settings) -> int:
     with Registry(settings.registry.path) as reg:
         add_meter_point(reg, point, actor=args.actor or f"cli:{getpass.getuser()}")
     print(f"meter point recorded: {args.household} {args.fuel} with {args.provider}")
+    return 0
+
+
+def meter_point_import(args: argparse.Namespace, settings) -> int:
+    from hearth.registry import Registry
+    from importers.meter_points import import_csv
+
+    with Registry(settings.registry.path) as reg:
+        n = import_csv(reg, args.file, actor=args.actor or f"cli:{getpass.getuser()}")
+    print(f"{n} meter point(s) recorded from {args.file}")
     return 0
 
 

@@ -39,6 +39,50 @@ def add_meter_point(reg: Registry, point: MeterPoint, actor: str = "cli") -> Non
             " --resource-id; a credential name is letters, digits and _") from None
 
 
+def import_csv(reg: Registry, path, actor: str = "cli") -> int:
+    """Meter points from a CSV file with a header of COLUMNS (empty cells: NULL), all or
+    nothing: every refused line is listed with its number and reason. Returns rows written."""
+    import csv
+    import sqlite3
+
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in ("household_id", "fuel", "provider", "mpxn")
+                   if c not in (reader.fieldnames or [])]
+        unknown = [c for c in (reader.fieldnames or []) if c not in COLUMNS]
+        if missing or unknown:
+            raise MeterPointError(f"{path}: the header needs {', '.join(COLUMNS[:4])} (and may"
+                                  f" have {', '.join(COLUMNS[4:])}); missing {missing},"
+                                  f" unknown {unknown}")
+        rows = list(reader)
+    known = {r[0] for r in reg.query("SELECT household_id FROM households")}
+    errors: list[str] = []
+    now = utc_now_iso()
+    try:
+        with reg.transaction() as conn:
+            for n, row in enumerate(rows, start=2):
+                values = [(row.get(c) or "").strip() or None for c in COLUMNS]
+                values[3] = values[3].replace(" ", "") if values[3] else None
+                if values[0] not in known:
+                    errors.append(f"line {n}: no household {values[0]!r} in the registry")
+                    continue
+                try:
+                    conn.execute(f"INSERT OR REPLACE INTO meter_points ({', '.join(COLUMNS)},"
+                                 f" added_at) VALUES ({', '.join('?' * len(COLUMNS))}, ?)",
+                                 [*values, now])
+                except sqlite3.IntegrityError as exc:
+                    errors.append(f"line {n} ({values[0]} {values[1]} {values[2]}): {exc}")
+            if errors:
+                raise MeterPointError("")
+            reg.audit(actor, "meter_point.import", "", {"rows": len(rows)})
+    except MeterPointError:
+        raise MeterPointError(f"{path}: nothing imported; {len(errors)} line(s) refused (an MPAN"
+                              " has 13 digits, an MPRN 6 to 10; octopus needs meter_serial and"
+                              " gas_unit for gas, glowmarkt resource_id):\n  "
+                              + "\n  ".join(errors)) from None
+    return len(rows)
+
+
 def meter_points(reg: Registry, provider: str | None = None,
                  household_id: str | None = None) -> list[MeterPoint]:
     where, args = [], []

@@ -78,3 +78,32 @@ def test_settings_refuse_a_base_url_that_is_not_http():
     with pytest.raises(ValidationError):
         SmartMeterImportSettings(providers=["edf"])
     assert SmartMeterImportSettings(octopus_base_url="http://x/").octopus_base_url == "http://x"
+
+
+def test_meter_points_from_csv_all_or_nothing(isettings, reg, tmp_path, capsys):
+    from pathlib import Path
+
+    from importers.meter_points import MeterPointError, import_csv, meter_points
+
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "meter_points.csv"
+    for hh in ("H100001", "H100002", "H100003"):
+        add_home(reg, hh, consent=False)
+    args = build_parser().parse_args(["import", "meter-point", "import", str(example)])
+    assert args.func(args, isettings) == 0
+    assert "4 meter point(s) recorded" in capsys.readouterr().out
+    assert [(p.household_id, p.fuel, p.provider) for p in meter_points(reg)] == [
+        ("H100001", "electricity", "octopus"), ("H100001", "gas", "octopus"),
+        ("H100002", "electricity", "glowmarkt"), ("H100003", "electricity", "n3rgy")]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("household_id,fuel,provider,mpxn,meter_serial,gas_unit\n"
+                   "H100002,gas,octopus,3346178207,G1,m3\n"          # fine on its own
+                   "H100003,electricity,octopus,12345,S,\n"           # MPAN too short
+                   "H000009,electricity,n3rgy,1200023305967,,\n"      # unknown household
+                   "H100001,gas,octopus,3346178207,G2,\n")            # octopus gas, no unit
+    with pytest.raises(MeterPointError) as e:
+        import_csv(reg, bad)
+    msg = str(e.value)
+    assert "nothing imported; 3 line(s) refused" in msg
+    assert "line 3 (H100003" in msg and "line 4: no household 'H000009'" in msg
+    assert "line 5 (H100001 gas octopus)" in msg
+    assert len(meter_points(reg)) == 4                      # the good line was not kept either
