@@ -107,3 +107,13 @@ def test_meter_points_from_csv_all_or_nothing(isettings, reg, tmp_path, capsys):
     assert "line 3 (H100003" in msg and "line 4: no household 'H000009'" in msg
     assert "line 5 (H100001 gas octopus)" in msg
     assert len(meter_points(reg)) == 4                      # the good line was not kept either
+
+
+def test_one_provider_per_household_and_fuel(isettings, reg):
+    from importers.meter_points import add_meter_point, meter_points
+
+    add_home(reg, "C5", MeterPoint("C5", "electricity", "octopus", MPAN, "S5"),
+             MeterPoint("C5", "gas", "octopus", "3346178207", "G5", gas_unit="m3"))
+    add_meter_point(reg, MeterPoint("C5", "electricity", "glowmarkt", MPAN, resource_id="r5"))
+    assert [(p.fuel, p.provider) for p in meter_points(reg, household_id="C5")] == [
+        ("electricity", "glowmarkt"), ("gas", "octopus")]

@@ -27,6 +27,10 @@ CREATE TABLE meter_points (
     CHECK (provider <> 'glowmarkt' OR resource_id IS NOT NULL)
 ) WITHOUT ROWID;
 
+-- One provider per household and fuel: two would write the same usage_30m half hours. Adding
+-- a point with another provider (INSERT OR REPLACE) replaces the old one.
+CREATE UNIQUE INDEX meter_points_one_per_fuel ON meter_points (household_id, fuel);
+
 -- The start of the last half hour each meter point delivered (UTC ISO): a daily run fetches
 -- from there, less the look-back for late data.
 CREATE TABLE import_state (
