@@ -36,7 +36,7 @@ class RunSummary:
     provider: str
     since: dt.datetime | None = None
     until: dt.datetime | None = None
-    households_fetched: set[str] = field(default_factory=set)
+    households_fetched: set[str] = field(default_factory=set)   # answered without an error
     half_hours_written: int = 0
     gaps: int = 0
     dead_letters: int = 0
@@ -155,7 +155,6 @@ def run_import(settings, providers: list[str] | None = None, household: str | No
                 if start >= end:
                     continue
                 summary.since = min(summary.since or start, start)
-                summary.households_fetched.add(hh)
                 t_parts, e_parts = [], []
                 letters: list[DeadLetter] = []
                 try:
@@ -163,6 +162,7 @@ def run_import(settings, providers: list[str] | None = None, household: str | No
                         t, e = _accept(page, point, start, end, s, letters)
                         t_parts.append(t)
                         e_parts.append(e)
+                    summary.households_fetched.add(hh)
                 except ProviderError as exc:
                     summary.errors[hh].append(f"{point.fuel}: {exc}")
                     if exc.code == "malformed":
@@ -208,7 +208,8 @@ def _accept(page: Page, point: MeterPoint, start: dt.datetime, end: dt.datetime,
     t, v = t[inside], v[inside]
     if point.fuel == "electricity" and page.unit != "kwh":
         letters.append(DeadLetter(f"wrong_unit: electricity reported in {page.unit}",
-                                  json.dumps({"unit": page.unit, "n": len(t)}).encode()))
+                                  json.dumps({"unit": page.unit, "interval_start_ns": t.tolist(),
+                                              "value": v.tolist()}).encode()))
         return np.zeros(0, np.int64), np.zeros(0)
     negative = v < 0
     for ti, vi in zip(t[negative].tolist(), v[negative].tolist(), strict=True):

@@ -266,3 +266,27 @@ def test_debug_logs_never_show_the_mpan(isettings, reg, octopus, secrets_env, ca
     ours = "\n".join(r.getMessage() for r in caplog.records if r.name != "werkzeug")
     assert "/meters/L1/consumption/" in ours                      # urllib3 did log the request
     assert MPAN_A not in ours and secrets_env["HEARTH_OCTOPUS_API_KEY"] not in ours
+
+
+def test_wrong_unit_and_negative_values_are_dead_lettered_not_lost(isettings, reg, n3rgy,
+                                                                    secrets_env):
+    import json
+
+    add_home(reg, "W1", MeterPoint("W1", "electricity", "n3rgy", MPAN_A))
+    stamp = (DAY0 + dt.timedelta(minutes=30)).strftime("%Y-%m-%d %H:%M")
+    later = (DAY0 + dt.timedelta(minutes=60)).strftime("%Y-%m-%d %H:%M")
+    body = {"resource": "/electricity/consumption/1", "granularity": "halfhour", "unit": "m3",
+            "values": [{"timestamp": stamp, "value": 0.4}]}
+    n3rgy.fail("electricity", 200, body=json.dumps(body).encode())
+    [s] = run_import(isettings, ["n3rgy"], since=DAY0, until=DAY0 + dt.timedelta(hours=1),
+                     environ=secrets_env)
+    body = {**body, "unit": "kWh", "values": [{"timestamp": stamp, "value": -0.2},
+                                              {"timestamp": later, "value": 0.3}]}
+    n3rgy.fail("electricity", 200, body=json.dumps(body).encode())
+    [s2] = run_import(isettings, ["n3rgy"], since=DAY0, until=DAY0 + dt.timedelta(hours=1),
+                      environ=secrets_env)
+    letters = read_dead_letters(isettings.collectors.dead_letter_dir)
+    assert [d["reason"].split(":")[0] for d in letters] == ["wrong_unit", "negative_consumption"]
+    assert json.loads(letters[0]["raw"])["value"] == [0.4]            # kept, not dropped
+    assert s.half_hours_written == 0 and s2.half_hours_written == 1
+    assert usage(isettings, "W1") == pytest.approx({DAY0_S + HH: 0.3})
