@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "meters_sim.cli",
     "collectors.cli",
     "collectors.modbus_cli",
+    "importers.cli",
     "forecasting.cli",
     "advisor.cli",
     "dashboard.cli",
@@ -26,7 +27,6 @@ COMMAND_MODULES = [
     "advisor.reports_cli",
     "hearth.schedule_cli",
     "hearth.tenant_cli",
-    "importers.cli",
 ]
 
 

@@ -15,6 +15,7 @@ from hearth.settings.rooms import (
     ScheduleSettings,
     SimSettings,
 )
+from hearth.settings.weather import WeatherSettings
 
 
 class Settings(Section):
@@ -31,3 +32,4 @@ class Settings(Section):
     reports: ReportsSettings = Field(default_factory=ReportsSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     importers: ImportersSettings = Field(default_factory=ImportersSettings)
+    weather: WeatherSettings = Field(default_factory=WeatherSettings)
