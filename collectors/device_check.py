@@ -48,7 +48,7 @@ class DeviceDirectory:
                       for d in reg.devices(protocol="mqtt")}
             try:
                 rows = bindings(reg)
-            except Exception as exc:  # a registry older than migration 0006
+            except Exception as exc:  # a registry older than migration 0007
                 log.warning("registry %s has no device bindings (%s): run `hearth registry"
                             " init`", path, exc)
                 rows = []

@@ -1,6 +1,6 @@
 """Device bindings: a real MQTT device, by the id it reports itself by, bound to a household.
 
-Table `device_bindings` (migration 0006): (profile, device_ref, kind) -> household, Hearth
+Table `device_bindings` (migration 0007): (profile, device_ref, kind) -> household, Hearth
 device id, room, time zone. One physical device may give several kinds (a Glow CAD reads the
 electricity and the gas meter): one row per kind, each with its own Hearth device id.
 """

@@ -1,4 +1,4 @@
--- 0006 device bindings (issue 12): a real MQTT device, by the id it reports itself by (a
+-- 0007 device bindings (issue 12): a real MQTT device, by the id it reports itself by (a
 -- Zigbee friendly name, a Glow CAD id, a Tasmota topic, a Shelly id), bound to a household
 -- with the profile that reads it (config/profiles/*.toml). The collector dead-letters a
 -- message from a device with no binding (unknown_device); it never guesses the household.
