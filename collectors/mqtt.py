@@ -260,8 +260,9 @@ class MqttCollector(Collector):
         try:
             device, item = self.router.parse(topic, msg.payload)
             self.last_seen[device] = time.monotonic()
-        except PayloadError as exc:
-            item = DeadLetter(str(exc), bytes(msg.payload), {"topic": topic[:300]})
+        except PayloadError as exc:  # `raw`: the payload less a profile's personal data
+            item = DeadLetter(str(exc), getattr(exc, "raw", None) or bytes(msg.payload),
+                              {"topic": topic[:300]})
         except Exception as exc:  # never let one message stop the collector
             item = DeadLetter(f"parse_failed: {type(exc).__name__}: {exc}", bytes(msg.payload),
                               {"topic": topic[:300]})

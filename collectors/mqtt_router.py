@@ -22,6 +22,25 @@ _UNCHECKED = object()
 MAX_PREFIXES = 1000  # distinct topic prefixes counted; beyond, they count as "(other)"
 
 
+def redacted(payload: bytes, paths) -> bytes:
+    """The payload with the values at `paths` replaced by "[removed]" (as is when not JSON)."""
+    import json
+
+    try:
+        obj = _loads(payload)
+    except _JSON_ERRORS:
+        return payload
+    hit = False
+    for path in paths:
+        node = obj
+        for step in path[:-1]:
+            node = node.get(step) if isinstance(node, dict) else None
+        if isinstance(node, dict) and path[-1] in node:
+            node[path[-1]] = "[removed]"
+            hit = True
+    return json.dumps(obj, separators=(",", ":")).encode() if hit else payload
+
+
 def topic_prefix(topic: str) -> str:
     """The first level of a topic (where a device family's topics start)."""
     return topic.split("/", 1)[0][:64] or "(empty)"
@@ -132,19 +151,25 @@ class MessageRouter:
         if len(payload) > self.max_payload_bytes:
             raise PayloadError(f"too_large: {len(payload)} bytes, the limit is"
                                f" {self.max_payload_bytes} (collectors.mqtt.max_payload_bytes)")
-        if self.directory is None:
-            raise PayloadError(f"unknown_device: {channels[0].profile} device {ref[:80]!r}: no"
-                               " registry, so no device is bound")
-        binding = self.directory.binding(channels[0].profile, ref,
-                                         tuple(c.kind for c in channels))
-        channel = next(c for c in channels if c.kind == binding.kind)
         try:
-            obj = _loads(payload)
-        except _JSON_ERRORS as exc:
-            raise PayloadError(f"invalid_json: {str(exc)[:120]}") from None
-        receipt_ns = time.time_ns() if now_ns is None else now_ns
-        reading = reading_from(channel, binding, obj, receipt_ns, self.max_future_ns,
-                               self.source)
+            if self.directory is None:
+                raise PayloadError(f"unknown_device: {channels[0].profile} device"
+                                   f" {ref[:80]!r}: no registry, so no device is bound")
+            binding = self.directory.binding(channels[0].profile, ref,
+                                             tuple(c.kind for c in channels))
+            channel = next(c for c in channels if c.kind == binding.kind)
+            try:
+                obj = _loads(payload)
+            except _JSON_ERRORS as exc:
+                raise PayloadError(f"invalid_json: {str(exc)[:120]}") from None
+            receipt_ns = time.time_ns() if now_ns is None else now_ns
+            reading = reading_from(channel, binding, obj, receipt_ns, self.max_future_ns,
+                                   self.source)
+        except PayloadError as exc:
+            paths = self.profiles[channels[0].profile].redact
+            if paths:  # the dead letter keeps the payload without the device's personal data
+                exc.raw = redacted(payload, paths)
+            raise
         if topic not in self._admitted:  # a bound device's tags never vary: admit it once
             self.guard.admit(reading.measurement, reading.tags)
             if len(self._admitted) > 200_000:

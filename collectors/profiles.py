@@ -134,6 +134,9 @@ class Profile:
     zone: str | None = None
     notes: str = ""
     kinds: tuple[str, ...] = field(default=())
+    # JSON paths of personal data the device sends (a meter's MPAN): removed from the payload
+    # before a message is dead-lettered, never stored (readings never take them anyway)
+    redact: tuple[tuple[str, ...], ...] = ()
 
     def subscriptions(self) -> list[str]:
         return list(dict.fromkeys(c.subscription for c in self.channels))
@@ -268,7 +271,8 @@ def _channel(profile: str, index: int, spec, zone: str | None, where: str) -> Ch
 def parse_profile(data: dict, path: Path | None = None) -> Profile:
     """A validated profile from a TOML document (raises ProfileError)."""
     where = str(path) if path else "profile"
-    _known(data, {"name", "description", "source", "format", "zone", "notes", "channel"}, where)
+    _known(data, {"name", "description", "source", "format", "zone", "notes", "channel",
+                  "redact"}, where)
     name = data.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         raise ProfileError(f"{where}: 'name' must be 1-64 lower-case letters, digits, '_', '.'"
@@ -300,8 +304,12 @@ def parse_profile(data: dict, path: Path | None = None) -> Profile:
     else:
         channels = [_channel(name, i, c, zone, where) for i, c in enumerate(chans)]
         kinds = tuple(dict.fromkeys(c.kind for c in channels))
+    redact = data.get("redact", [])
+    if not isinstance(redact, list):
+        raise ProfileError(f"{where}: 'redact' must be a list of JSON paths")
     return Profile(name, data["description"].strip(), data["source"].strip(), fmt,
-                   tuple(channels), path, zone, str(data.get("notes", "")).strip(), kinds)
+                   tuple(channels), path, zone, str(data.get("notes", "")).strip(), kinds,
+                   tuple(_path(r, f"{where}: redact") for r in redact))
 
 
 def load_profile(path: Path) -> Profile:

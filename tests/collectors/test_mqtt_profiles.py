@@ -326,3 +326,15 @@ def test_collector_subscribes_to_enabled_profiles_shared_like_its_topic(tmp_path
         enabled_profiles(MqttCollectorSettings(profiles=["glo"]))
     with pytest.raises(ProfileError, match="does not exist"):
         enabled_profiles(MqttCollectorSettings(profile_dirs=[tmp_path / "nowhere"]))
+
+
+def test_a_meters_mpan_never_reaches_a_dead_letter():
+    topic, payload = fixture("glow_electricitymeter.json")
+    obj = json.loads(payload)
+    obj["electricitymeter"]["energy"]["import"]["mpan"] = "1234567890123"
+    with pytest.raises(PayloadError, match=r"^unknown_device") as err:
+        router().parse(topic, json.dumps(obj).encode(), now_ns=NOW_NS)
+    kept = json.loads(err.value.raw)
+    assert kept["electricitymeter"]["energy"]["import"]["mpan"] == "[removed]"
+    assert kept["electricitymeter"]["energy"]["import"]["cumulative"] == 4595.563
+    assert b"1234567890123" not in err.value.raw

@@ -70,10 +70,13 @@ def test_documented_glow_and_zigbee2mqtt_payloads_stored_strangers_dead_lettered
     gas["gasmeter"]["timestamp"] = iso(T0_NS)
     aqara["last_seen"] = iso(T0_NS + 3600 * 10**9).replace("Z", "+01:00")  # = T0 in UTC
     stranger = json.dumps({"temperature": 30.0, "humidity": 10}).encode()
+    unbound_cad = json.loads(json.dumps(elec))
+    unbound_cad["electricitymeter"]["energy"]["import"]["mpan"] = "1234567890123"
     forged = json.dumps({"ts": iso(T0_NS), "energy_kwh": 5.0}).encode()
     messages = [(e_topic, json.dumps(elec).encode()), (g_topic, json.dumps(gas).encode()),
                 (z_topic, json.dumps(aqara).encode()),
                 ("zigbee2mqtt/someone_elses_sensor", stranger),
+                ("glow/FFFFFFFFFFFF/SENSOR/electricitymeter", json.dumps(unbound_cad).encode()),
                 ("hearth/H000001/E2/electricity_meter", forged),   # E2 is H000002's meter
                 ("strays/plug7/power", b"12.5")]
     with ServiceThread(profile_settings) as svc, \
@@ -100,16 +103,19 @@ def test_documented_glow_and_zigbee2mqtt_payloads_stored_strangers_dead_lettered
         assert th["room"] == ["bedroom"] and th["household"] == ["H000001"]
         assert int(th["time"][0]) == T0_NS
         assert mqtt.router.unmatched == {"strays": 1}
-        assert mqtt.router.rejected["unknown_device"] == 1
+        assert mqtt.router.rejected["unknown_device"] == 2
         assert mqtt.router.rejected["household_mismatch"] == 1
     counts = count_by_reason(profile_settings.collectors.dead_letter_dir)
-    assert counts[("mqtt", "unknown_device")] == 1
+    assert counts[("mqtt", "unknown_device")] == 2
     assert counts[("mqtt", "household_mismatch")] == 1
     assert counts[("mqtt", "unmatched_topic")] == 1
-    letters = {r["reason"].split(":")[0]: r for r in
+    letters = {r["topic"]: r for r in
                read_dead_letters(profile_settings.collectors.dead_letter_dir)}
-    assert letters["unknown_device"]["raw"] == stranger.decode()  # nothing lost
-    assert letters["unmatched_topic"]["topic"] == "strays/plug7/power"
+    assert letters["zigbee2mqtt/someone_elses_sensor"]["raw"] == stranger.decode()  # whole
+    cad = letters["glow/FFFFFFFFFFFF/SENSOR/electricitymeter"]["raw"]
+    assert "1234567890123" not in cad and '"mpan":"[removed]"' in cad  # the rest kept
+    assert json.loads(cad)["electricitymeter"]["energy"]["import"]["cumulative"] == 4595.563
+    assert letters["strays/plug7/power"]["reason"].startswith("unmatched_topic")
 
     from collectors.cli import status_handler
 
