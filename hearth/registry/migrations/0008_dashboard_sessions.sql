@@ -1,4 +1,4 @@
--- 0006 dashboard sessions: a signed-in officer stays signed in across reloads and deep links.
+-- 0008 dashboard sessions: a signed-in officer stays signed in across reloads and deep links.
 -- Only a SHA-256 of each session token is kept: a copy of the registry cannot sign anyone in.
 CREATE TABLE dashboard_sessions (
     token_sha256 TEXT PRIMARY KEY,
