@@ -23,14 +23,15 @@ def register_registry(rsub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings) -> int:
-    from hearth.broker.credentials import device_credential
-    from hearth.broker.topics import publish_patterns
+    from hearth.broker.credentials import device_bindings, device_credential
+    from hearth.broker.topics import binding_patterns, publish_patterns
     from hearth.registry.store import Registry
     from hearth.stack import sync_broker
 
     with Registry(settings.registry.path) as reg:
         cred = device_credential(reg, args.device, rotate=args.rotate, forget=args.forget)
         devices = reg.devices(protocol="mqtt", household_id=cred.household_id)
+        bound = [b for b in device_bindings(reg) if b[0] == cred.household_id]
     m = settings.mqtt
     print(f"broker     {m.host}:{m.port}" + (" (TLS)" if m.tls else ""))
     if m.tls:
@@ -44,6 +45,9 @@ def run(args: argparse.Namespace, settings) -> int:
     for d in devices:
         for pattern in publish_patterns(d):
             print(f"  {pattern}   ({d.device_id}, {d.kind})")
+    for _, device_id, profile, ref in bound:
+        for pattern in binding_patterns(profile, ref):
+            print(f"  {pattern}   ({device_id}, {profile} {ref})")
     if args.rotate:
         line = sync_broker(settings)
         if line:

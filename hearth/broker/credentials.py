@@ -59,9 +59,17 @@ def new_password() -> str:
     return secrets.token_urlsafe(24)
 
 
+def device_bindings(reg: Registry) -> list[tuple[str, str, str, str]]:
+    """(household_id, device_id, profile, device_ref) of the real MQTT devices bound to homes."""
+    return [tuple(r) for r in reg.query(
+        "SELECT household_id, device_id, profile, device_ref FROM device_bindings"
+        " ORDER BY household_id, device_id")]
+
+
 def _households_with_mqtt(reg: Registry) -> set[str]:
-    return {h for (h,) in reg.query(
+    homes = {h for (h,) in reg.query(
         "SELECT DISTINCT household_id FROM devices WHERE protocol = 'mqtt'")}
+    return homes | {b[0] for b in device_bindings(reg)}
 
 
 def ensure_credentials(reg: Registry) -> tuple[int, int]:
@@ -104,12 +112,17 @@ def device_credential(reg: Registry, device_id: str, rotate: bool = False,
                       forget: bool = False, actor: str = "cli") -> Credential:
     """The credential a device's hub connects with; `rotate` issues a new password (the old
     one stops working at the broker's next reload), `forget` drops the stored plaintext."""
-    device = reg.device(device_id)
-    if device.protocol != "mqtt":
-        raise NotFoundError(f"device {device_id!r} is a {device.protocol} device: only MQTT"
-                            " devices have broker credentials")
+    bound = {b[1]: b[0] for b in device_bindings(reg)}
+    if device_id in bound:  # a real device bound to a home (docs/devices.md)
+        household_id = bound[device_id]
+    else:
+        device = reg.device(device_id)
+        if device.protocol != "mqtt":
+            raise NotFoundError(f"device {device_id!r} is a {device.protocol} device: only MQTT"
+                                " devices have broker credentials")
+        household_id = device.household_id
     ensure_credentials(reg)
-    username = hub_username(device.household_id)
+    username = hub_username(household_id)
     if rotate:
         password = new_password()
         with reg.transaction() as conn:
@@ -117,7 +130,7 @@ def device_credential(reg: Registry, device_id: str, rotate: bool = False,
                          " rotated_at = ? WHERE username = ?",
                          (mosquitto_hash(password), password, utc_now_iso(), username))
             reg.audit(actor, "broker_credential_rotated", username)
-    credential = hub_credentials(reg)[device.household_id]
+    credential = hub_credentials(reg)[household_id]
     reg.audit(actor, "broker_credential_shown", username, {"device": device_id})
     if forget:  # the caller shows `credential` (a new password, with rotate) one last time
         with reg.transaction() as conn:

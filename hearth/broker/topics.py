@@ -62,6 +62,24 @@ TOPIC_PATTERNS: dict[str, Callable[[object], list[str]]] = {
     "shelly": _shelly,
 }
 
+# A real device bound in the registry (device_bindings: profile, device_ref; docs/devices.md):
+# the topics its profile (config/profiles/*.toml) reads, widened to the device's subtree.
+BINDING_PATTERNS: dict[str, Callable[[str], list[str]]] = {
+    "glow": lambda ref: [f"glow/{ref}/#"],
+    "zigbee2mqtt": lambda ref: [f"zigbee2mqtt/{ref}", f"zigbee2mqtt/{ref}/#"],
+    "tasmota": lambda ref: [f"tele/{ref}/#", f"stat/{ref}/#"],
+    "shelly-gen2": lambda ref: [f"{ref}/#"],
+}
+
+
+def binding_patterns(profile: str, device_ref: str) -> list[str]:
+    """The topic patterns a bound device may publish to. Raises UnsafeTopicIdError, or
+    KeyError for a profile without an entry in BINDING_PATTERNS."""
+    if profile not in BINDING_PATTERNS:
+        raise KeyError(f"no ACL patterns for profile {profile!r}: add it to"
+                       " hearth/broker/topics.py BINDING_PATTERNS")
+    return BINDING_PATTERNS[profile](_safe(device_ref, f"{profile} device ref"))
+
 
 def profile_of_topic(topic: str) -> str:
     """The profile a registered topic follows, from its first level."""

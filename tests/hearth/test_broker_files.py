@@ -20,7 +20,12 @@ import pytest
 
 from hearth.broker.credentials import Credential, hash_matches, mosquitto_hash
 from hearth.broker.files import render
-from hearth.broker.topics import UnsafeTopicIdError, profile_of_topic, publish_patterns
+from hearth.broker.topics import (
+    UnsafeTopicIdError,
+    binding_patterns,
+    profile_of_topic,
+    publish_patterns,
+)
 from hearth.stack import MosquittoServer, free_port
 
 
@@ -89,3 +94,26 @@ def test_a_changed_setting_marks_the_running_config_stale(tmp_path):
     assert not server.config_stale()
     server.max_queued_messages = 10
     assert server.config_stale()
+
+
+@pytest.mark.parametrize(("profile", "ref", "patterns"), [
+    ("glow", "A1B2C3D4E5F6", ["glow/A1B2C3D4E5F6/#"]),
+    ("zigbee2mqtt", "bedroom_sensor", ["zigbee2mqtt/bedroom_sensor",
+                                        "zigbee2mqtt/bedroom_sensor/#"]),
+    ("tasmota", "kitchen_pow", ["tele/kitchen_pow/#", "stat/kitchen_pow/#"]),
+    ("shelly-gen2", "shellyplus1pm-441793a3c0e4", ["shellyplus1pm-441793a3c0e4/#"]),
+])
+def test_a_bound_real_device_gets_its_profiles_topics(profile, ref, patterns):
+    """Bindings as docs/devices.md registers them (`hearth collect bind --profile ...
+    --device-ref ...`), topics as config/profiles/*.toml read them."""
+    assert binding_patterns(profile, ref) == patterns
+    hubs = {"H1": Credential("hub-H1", "H1", "pw", "$7$101$a$b")}
+    files = render(hubs, [], {}, readers=(), bindings=[("H1", "H1-X1", profile, ref)])
+    assert [f"topic write {p}" for p in sorted(patterns)] == files.acl.split(
+        "user hub-H1\n")[1].splitlines()
+
+
+def test_a_binding_of_an_unknown_profile_or_a_wildcard_ref_is_left_out():
+    files = render({"H1": Credential("hub-H1", "H1", "pw", "$7$101$a$b")}, [], {}, (),
+                   bindings=[("H1", "D1", "made-up", "x"), ("H1", "D2", "glow", "#")])
+    assert "topic write" not in files.acl and len(files.skipped) == 2

@@ -444,3 +444,28 @@ def test_importing_devices_gives_their_home_an_identity_and_reloads(stack, tmp_p
     finally:
         hub.close()
         collector.close()
+
+
+def test_a_bound_zigbee_sensor_publishes_through_its_homes_hub(stack, capsys):
+    """docs/devices.md: `hearth collect bind` a Zigbee2MQTT sensor to a home; the home's hub
+    may then publish zigbee2mqtt/<friendly_name>, and no other home's hub may."""
+    args, settings = stack
+    creds, _ = _hubs(settings)
+    home, other = sorted(creds)[:2]
+    assert main([*args, "collect", "bind", "--profile", "zigbee2mqtt", "--device-ref",
+                 "bedroom_sensor", "--kind", "thermostat", "--household", home,
+                 "--device-id", f"{home}-ZB1", "--room", "bedroom"]) == 0
+    assert "mosquitto reloaded" in capsys.readouterr().out
+    creds, _ = _hubs(settings)
+    collector = _collector(settings, "collector-bind")
+    ours = Client(settings, creds[home].username, creds[home].password, client_id="zb-ours")
+    theirs = Client(settings, creds[other].username, creds[other].password, client_id="zb-x")
+    try:
+        collector.subscribe("zigbee2mqtt/#")
+        assert theirs.publish("zigbee2mqtt/bedroom_sensor", b'{"temperature": 5}').value == 135
+        assert not ours.publish("zigbee2mqtt/bedroom_sensor", b'{"temperature": 19}').is_failure
+        time.sleep(WAIT_S)
+        assert collector.got == [("zigbee2mqtt/bedroom_sensor", b'{"temperature": 19}')]
+    finally:
+        for c in (collector, ours, theirs):
+            c.close()

@@ -1,4 +1,4 @@
--- 0006 broker credentials (issue 14): one MQTT identity per home's hub (the in-home gateway
+-- 0009 broker credentials (issue 14): one MQTT identity per home's hub (the in-home gateway
 -- that publishes for the home's MQTT devices, as a Glow CAD or a Zigbee2MQTT bridge does).
 -- The broker's password file is written from password_hash (Mosquitto's PBKDF2-SHA512 "$7$"
 -- format); the plaintext is kept only until the installer or simulator has what it needs
