@@ -388,6 +388,12 @@ class Spool:
                     if exc.errno not in DISK_FULL_ERRNOS:
                         raise
                     self._note_disk_full(exc)
+                    if self._sizes[self._seg]:
+                        # Write on in a new segment, so that the writer can finish this one
+                        # and delete it: that frees the space even when one segment fills
+                        # the disk.
+                        self._must_roll = True
+                    self._close_retired_if_idle()  # a deleted segment's space returns on close
                     self._changed.wait(DISK_FULL_RETRY_S)  # woken early when space is freed
             if self.disk_full_since is not None:
                 log.warning("spool %s: disk space is back after %.0f s; accepting readings",
@@ -467,6 +473,19 @@ class Spool:
         self._open_segment(self._seg + 1)  # on failure the old segment stays current
         self._retired_fds.append(old)
         self._must_roll = False
+        # The old segment is synced whole: the writer may read to its end and move past it.
+        self._synced_end = max(self._synced_end, Position(self._seg, 0))
+        self._changed.notify_all()
+
+    def _close_retired_if_idle(self) -> None:
+        """Close retired segments' fds now unless a sync may be using them (lock held)."""
+        if self._sync_lock.acquire(blocking=False):  # never blocks: no lock-order deadlock
+            try:
+                for old in self._retired_fds:
+                    os.close(old)  # each was synced when it was retired
+                self._retired_fds = []
+            finally:
+                self._sync_lock.release()
 
     def _sync(self, seq: int) -> None:
         with self._sync_lock:
