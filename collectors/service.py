@@ -18,6 +18,7 @@ from collectors.base import COLLECTOR_TYPES, Collector, create_collector
 from collectors.deadletter import DeadLetters
 from collectors.health import Snapshot, metrics_registry, summary_line
 from collectors.spool import Spool
+from collectors.supervise import restarts
 from collectors.writer import SpoolWriter
 
 log = logging.getLogger("hearth.collectors")
@@ -89,7 +90,19 @@ class CollectService:
             spool_max_bytes=self.spool.max_bytes,
             devices_silent=sum(v[2] for v in per.values()),
             per_collector=per,
-            write_failures=self.writer.stats.failures)
+            write_failures=self.writer.stats.failures,
+            influx_unreachable_since=self.writer.stats.failing_since,
+            influx_last_success=self.writer.stats.last_success,
+            spool_disk_free_bytes=self._disk_free(),
+            spool_disk_full_since=self.spool.disk_full_since,
+            thread_restarts=restarts(),
+            spool_damaged_ranges=self.spool.damaged_ranges)
+
+    def _disk_free(self) -> int | None:
+        try:
+            return self.spool.disk_free_bytes()
+        except OSError:  # the folder went away under us: say nothing rather than a wrong 0
+            return None
 
     async def _summaries(self, stop: asyncio.Event) -> None:
         interval = self.settings.collectors.summary_interval_s
