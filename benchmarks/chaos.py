@@ -477,8 +477,9 @@ def _timed(o: Options, work: Path, influx, broker, name: str, row: Row, fault) -
         th.join(30)
     pub.close()
     settle(row, influx, col, pub.acked, o.settle_s)
-    row.note += ("; collector process never restarted" if col.starts == 1
-                 else f"; collector started {col.starts} times")
+    row.note = "; ".join(filter(None, [row.note, "collector process never restarted"
+                                       if col.starts == 1 else f"collector started {col.starts}"
+                                       " times"]))
     col.stop()
     col.forget_session(broker.port)
     return row
@@ -569,7 +570,7 @@ def run(o: Options, only: list[str] | None = None) -> list[Row]:
             except Exception as exc:  # a fault that could not be run is a failed row, loudly
                 row = Row(name, by_hand="yes", note=f"ERROR: {type(exc).__name__}: {exc}")
                 row.lost = -1
-            row.note += f"; {time.monotonic() - t0:.0f} s"
+            row.note = "; ".join(filter(None, [row.note, f"{time.monotonic() - t0:.0f} s"]))
             print(f"chaos: {row.fault}: acknowledged {row.acknowledged}, stored {row.stored},"
                   f" lost {row.lost}, destroyed {row.destroyed} ({row.note})", flush=True)
             rows.append(row)
