@@ -3,6 +3,7 @@ Real InfluxDB and Mosquitto (the session fixtures), the real spool and writer.""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -123,3 +124,33 @@ def test_crashed_mqtt_threads_are_restarted_and_every_message_arrives(tmp_path, 
         assert after.get("mqtt-commit", 0) == before.get("mqtt-commit", 0) + 1
         assert "the MQTT network thread died" in caplog.text
         assert "thread restarts" in summary_line(svc.service.snapshot(), None, 0)
+
+
+def test_collect_status_shows_the_running_collectors_alerts(tmp_path, settings, capsys):
+    """`hearth collect status` reads the alerts from a live metrics endpoint over HTTP."""
+    from prometheus_client import start_http_server
+
+    from collectors.cli import status_handler
+    from collectors.health import Snapshot
+
+    status_handler(None, settings)
+    assert "collector: not running" in capsys.readouterr().out
+    failing_since = time.time() - 312
+    snap = Snapshot(readings_in=0, written=0, dead_lettered=0, influx_dead_lettered=0,
+                    backlog_readings=7, backlog_bytes=900, spool_max_bytes=10**9,
+                    devices_silent=0, per_collector={}, write_failures=3,
+                    influx_unreachable_since=failing_since, spool_disk_free_bytes=12345,
+                    spool_disk_full_since=failing_since + 12,
+                    thread_restarts={"spool-writer": 2})
+    server, _ = start_http_server(settings.collectors.metrics_port, addr="127.0.0.1",
+                                  registry=metrics_registry(lambda: snap))
+    try:
+        status_handler(None, settings)
+    finally:
+        server.shutdown()
+    out = capsys.readouterr().out
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(failing_since))
+    assert re.search(rf"InfluxDB unreachable since {stamp} \(31[23] s\)", out), out
+    assert "spool disk full since" in out and "spool disk free 12345 bytes" in out
+    assert "thread spool-writer restarted 2 times" in out
+    assert "disk free" in out.splitlines()[0]
