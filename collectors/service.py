@@ -3,6 +3,11 @@
 asyncio runs the collectors (paho keeps its own network thread; the spool writer is a thread
 of its own, as `requests` blocks). SIGTERM/SIGINT set the stop event: collectors store and
 acknowledge what they took, the writer finishes its batch, the rest waits in the spool.
+
+A collector task that ends with an error before the stop takes the whole process down, loudly:
+logged as CRITICAL, the others stop cleanly as for SIGTERM, and `hearth collect` exits with
+status 1 so that its service manager (systemd `Restart=on-failure`) starts it again. Threads
+are restarted in place instead (`collectors/supervise.py`).
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ class CollectService:
         self.collectors = collectors if collectors is not None else self._configured()
         self.serve_metrics = serve_metrics
         self._http = None
+        self.crashed: str | None = None  # the task that ended with an error, and why
 
     def _prepare_db(self) -> None:
         self.client.ensure_database()
@@ -132,6 +138,17 @@ class CollectService:
 
     # ---- running ----------------------------------------------------------------------------
 
+    def _task_done(self, task: asyncio.Task, stop: asyncio.Event) -> None:
+        if stop.is_set() or task.cancelled():
+            return
+        exc = task.exception()
+        why = repr(exc) if exc is not None else "returned before the stop"
+        self.crashed = f"{task.get_name()}: {why}"
+        log.critical("%s ended unexpectedly (%s): stopping hearth collect, exit status 1, so"
+                     " that its service manager starts it again; unacknowledged messages wait"
+                     " with the broker", task.get_name(), why, exc_info=exc)
+        stop.set()
+
     async def run(self, stop: asyncio.Event) -> None:
         if self.serve_metrics:
             self._start_metrics()
@@ -139,6 +156,8 @@ class CollectService:
         tasks = [asyncio.create_task(col.run(stop), name=f"collector-{col.name}")
                  for col in self.collectors]
         tasks.append(asyncio.create_task(self._summaries(stop), name="summary"))
+        for task in tasks:
+            task.add_done_callback(lambda t: self._task_done(t, stop))
         try:
             await stop.wait()
         finally:
@@ -158,13 +177,14 @@ class CollectService:
 def run_forever(settings) -> int:
     """Run until SIGTERM/SIGINT."""
 
-    async def main() -> None:
+    async def main() -> str | None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         service = CollectService(settings)
         await service.run(stop)
+        return service.crashed
 
-    asyncio.run(main())
-    return 0
+    crashed = asyncio.run(main())
+    return 1 if crashed else 0

@@ -154,3 +154,29 @@ def test_collect_status_shows_the_running_collectors_alerts(tmp_path, settings, 
     assert "spool disk full since" in out and "spool disk free 12345 bytes" in out
     assert "thread spool-writer restarted 2 times" in out
     assert "disk free" in out.splitlines()[0]
+
+
+def test_a_collector_task_that_crashes_takes_the_process_down_loudly(settings, caplog):
+    import asyncio
+
+    from collectors.base import Collector
+    from collectors.service import CollectService
+
+    class Crashing(Collector):
+        type = "crash-test"
+
+        async def run(self, stop):
+            await asyncio.sleep(0.2)
+            raise RuntimeError("injected collector crash")
+
+    service = CollectService(settings, collectors=[], serve_metrics=False)
+    service.collectors = [Crashing("crashy", None, service.spool)]
+
+    async def main():
+        stop = asyncio.Event()
+        await asyncio.wait_for(service.run(stop), 60)  # ends by itself, no signal sent
+
+    asyncio.run(main())
+    assert service.crashed and "injected collector crash" in service.crashed
+    assert "collector-crashy ended unexpectedly" in caplog.text
+    assert any(r.levelname == "CRITICAL" for r in caplog.records)
