@@ -170,3 +170,25 @@ def test_format_1_damage_keeps_the_rest_of_that_segment_as_a_dead_letter(tmp_pat
     [letter] = read_dead_letters(tmp_path / "dead")
     assert "format 1" in letter["reason"]
     assert raw_bytes(letter) == bytes(data[len(blobs[0]) + len(blobs[1]):])
+
+
+def test_damage_while_running_is_skipped_when_read(tmp_path):
+    """A record damaged on disk after it was synced (a disk fault, the collector running):
+    the writer's read dead-letters only that record and goes on."""
+    spool = open_spool(tmp_path)
+    puts = []
+    for p in range(10):
+        rs = [reading(p * 3 + k) for k in range(3)]
+        spool.put(rs, "test")
+        puts.append([reading_to_line(r) for r in rs])
+    seg = spool.directory / f"{spool._seg:020d}.seg"
+    off, size, _ = records_of(seg)[4]
+    with open(seg, "r+b") as f:
+        f.seek(off + size - 10)
+        f.write(b"XXXX")
+    got = drain(spool)
+    spool.close()
+    assert got == [line for k, put in enumerate(puts) if k != 4 for line in put]
+    [letter] = read_dead_letters(tmp_path / "dead")
+    assert letter["offset"] == off and letter["length_bytes"] == size
+    assert letter["reason"].startswith("corrupt_record: CRC mismatch")
