@@ -299,13 +299,16 @@ def stored_keys(influx, database: str) -> set[Key]:
 _LINE = re.compile(rb"^meter,[^ ]*device=([^, ]+)[^ ]* \S+ (\d+)$", re.M)
 
 
-def keys_in_lines(data: bytes) -> set[Key]:
-    return {(m.group(1).decode(), int(m.group(2))) for m in _LINE.finditer(data)}
+def lines_by_key(data: bytes) -> dict[Key, bytes]:
+    """The `meter` lines of line protocol bytes by (device, time); damaged bytes may not decode."""
+    return {(m.group(1).decode("utf-8", "replace"), int(m.group(2))): m.group(0)
+            for m in _LINE.finditer(data)}
 
 
-def dead_lettered_keys(dead_dir: Path) -> set[Key]:
-    """Readings kept whole in the dead letters: MQTT payloads and the spool's damaged bytes
-    (only the lines that are still intact count)."""
+def dead_lettered_keys(dead_dir: Path, originals: dict[Key, bytes] | None = None) -> set[Key]:
+    """Readings kept whole in the dead letters: MQTT payloads, and lines of the spool's damaged
+    bytes that are byte for byte the line the spool was given (`originals`; without them no
+    spool line counts, so a damaged line is never taken for a kept one)."""
     from collectors.deadletter import raw_bytes, read_dead_letters
 
     out: set[Key] = set()
@@ -314,7 +317,8 @@ def dead_lettered_keys(dead_dir: Path) -> set[Key]:
     for rec in read_dead_letters(dead_dir):
         raw = raw_bytes(rec, dead_dir) or b""
         if rec.get("source") == "spool":
-            out |= keys_in_lines(raw)
+            out |= {k for k, line in lines_by_key(raw).items()
+                    if originals is not None and originals.get(k) == line}
         elif rec.get("topic"):
             with contextlib.suppress(ValueError, KeyError, IndexError):
                 device = rec["topic"].split("/")[2]
@@ -325,7 +329,7 @@ def dead_lettered_keys(dead_dir: Path) -> set[Key]:
 
 
 def settle(row: Row, influx, col: Collector, acked: set[Key], timeout_s: float,
-           destroyed: set[Key] = frozenset()) -> Row:
+           destroyed: set[Key] = frozenset(), originals: dict[Key, bytes] | None = None) -> Row:
     """Wait until every acknowledged reading is stored (or the timeout), then count."""
     want = acked - destroyed
     deadline = time.monotonic() + timeout_s
@@ -334,7 +338,7 @@ def settle(row: Row, influx, col: Collector, acked: set[Key], timeout_s: float,
         if want <= stored or time.monotonic() > deadline:
             break
         time.sleep(1.0)
-    dead = (dead_lettered_keys(col.dead_dir) & acked) - stored
+    dead = (dead_lettered_keys(col.dead_dir, originals) & acked) - stored
     missing = acked - stored - dead
     row.acknowledged = len(acked)
     row.stored = len(stored)
@@ -419,15 +423,16 @@ def fault_corruption(o: Options, work: Path, influx, broker, rng: random.Random)
         data[at:at + 4] = bytes(rng.randrange(256) for _ in range(4))
     seg.write_bytes(bytes(data))
     changed = [k for k in range(len(data)) if data[k] != before[k]]
-    destroyed: set[Key] = set()
+    originals: dict[Key, bytes] = {}  # the lines of the records hit, as the spool had them
     touched = 0
     for off, size, _ in records:
         if any(off <= k < off + size for k in changed):
             touched += 1
-            destroyed |= keys_in_lines(decode_payload(before[off + HEADER.size:off + size]).lines)
+            originals |= lines_by_key(decode_payload(before[off + HEADER.size:off + size]).lines)
+    destroyed = set(originals)  # hit records: each reading destroyed unless its line is intact
     influx.start()
     col.start()
-    settle(row, influx, col, pub.acked, o.settle_s, destroyed & pub.acked)
+    settle(row, influx, col, pub.acked, o.settle_s, destroyed & pub.acked, originals)
     col.stop()
     col.forget_session(broker.port)
     row.note = (f"{hits} x 4 random bytes in {seg.name} ({len(before)} bytes, {len(records)}"
