@@ -14,6 +14,7 @@ from hearth.settings.rooms import (
     ScheduleSettings,
     SimSettings,
 )
+from hearth.settings.weather import WeatherSettings
 
 
 class Settings(Section):
@@ -29,3 +30,4 @@ class Settings(Section):
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     reports: ReportsSettings = Field(default_factory=ReportsSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    weather: WeatherSettings = Field(default_factory=WeatherSettings)
