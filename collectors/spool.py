@@ -597,11 +597,13 @@ class Spool:
     def commit(self, end: Position, readings: int = 0) -> None:
         """InfluxDB accepted everything before `end` (`readings` of them since the last
         commit): persist the position, then delete fully written segments."""
-        self._pos_seq += 1
+        seq = self._pos_seq + 1
         # In place, in the older of the two slots: no new disk space is needed, so the
-        # position moves (and segments are freed) even when the disk is full.
-        os.pwrite(self._pos_fd, _encode_slot(self._pos_seq, end), (self._pos_seq % 2) * SLOT.size)
+        # position moves (and segments are freed) even when the disk is full. The newer slot
+        # stays intact until this one is synced (a failed attempt retries in the same slot).
+        os.pwrite(self._pos_fd, _encode_slot(seq, end), (seq % 2) * SLOT.size)
         os.fdatasync(self._pos_fd)
+        self._pos_seq = seq
         with self._lock:
             freed = [s for s in self._sizes if s < end.segment]
             for seg in freed:
