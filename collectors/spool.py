@@ -8,7 +8,8 @@ Layout of ``collectors.spool_dir``::
                                the newest valid slot is in InfluxDB; overwritten in place
                                (pwrite + fdatasync), so moving it never needs free disk space
 
-Records are framed as in `collectors.spool_format` (magic, length, CRC of length and payload).
+Records are framed as in `collectors.spool_format` (magic, length, CRC of length and payload);
+a put of many lines becomes several records of at most ``RECORD_LINES`` lines.
 
 `put` returns only once its record is on disk (fdatasync). Callers arriving while another
 thread syncs are covered by the next sync (group commit), so many small puts cost few fsyncs.
@@ -69,6 +70,7 @@ SLOT = struct.Struct("<4sQQQI")         # magic, seq, segment, offset, crc32 of 
 SLOT_MAGIC = b"HSP1"
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 DISK_FULL_RETRY_S = 0.5                 # a put waiting for disk space tries again this often
+RECORD_LINES = 128                      # lines per record at most (one put may make several)
 
 
 class SpoolError(Exception):
@@ -371,7 +373,10 @@ class Spool:
 
     def put_lines(self, lines: Sequence[str], retention_policy: str) -> None:
         """Append line protocol lines bound for one retention policy (durable on return)."""
-        record = encode_record(retention_policy, lines)
+        # Records of at most RECORD_LINES lines, written as one blob (undone as one): a damaged
+        # record then costs at most that many readings to the dead letters.
+        record = b"".join(encode_record(retention_policy, lines[i:i + RECORD_LINES])
+                          for i in range(0, len(lines), RECORD_LINES))
         if len(record) > self.max_bytes:
             raise SpoolError(f"one put of {len(record)} bytes exceeds collectors.spool.max_bytes"
                              f" ({self.max_bytes}); raise it")
@@ -405,7 +410,7 @@ class Spool:
         self._sync(seq)
 
     def _append(self, record: bytes) -> int:
-        """Write one record (lock held); on failure undo the part written, then raise."""
+        """Write one put's records (lock held); on failure undo the part written, then raise."""
         size = self._sizes[self._seg]
         if self._must_roll or (size and size + len(record) > self.segment_bytes):
             self._roll()

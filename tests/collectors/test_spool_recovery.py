@@ -214,3 +214,20 @@ def test_a_damaged_position_slot_falls_back_to_the_other_one(tmp_path):
     got = drain(again)
     again.close()
     assert got == [line for put in puts[2:] for line in put]
+
+
+def test_a_big_put_is_split_so_damage_costs_one_small_record(tmp_path):
+    from collectors.spool import RECORD_LINES
+
+    puts, [seg] = fill(tmp_path, [3 * RECORD_LINES - 10])
+    records = records_of(seg)
+    assert [n for _, _, n in records] == [RECORD_LINES, RECORD_LINES, RECORD_LINES - 10]
+    off, size, _ = records[1]
+    data = bytearray(seg.read_bytes())
+    data[off + size // 2] ^= 0x55
+    seg.write_bytes(bytes(data))
+    spool = open_spool(tmp_path)
+    got = drain(spool)
+    spool.close()
+    lines = puts[0]
+    assert got == lines[:RECORD_LINES] + lines[2 * RECORD_LINES:]
