@@ -62,7 +62,8 @@ class DeadLetters:
         self.max_raw_bytes = max_raw_bytes
         self._lock = threading.Lock()
         self._files: dict[str, int] = {}
-        self._bytes = sum(p.stat().st_size for p in self.directory.glob("*.jsonl"))
+        self._bytes = sum(p.stat().st_size for p in [*self.directory.glob("*.jsonl"),
+                                                     *self.directory.glob(f"{RAW_DIR}/*.bin")])
         self._warned_full = False
         self.count = 0
 
