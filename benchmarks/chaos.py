@@ -180,6 +180,9 @@ def _toml(obj: dict, prefix: str = "") -> str:
     return out
 
 
+RUNNING: list = []  # every collector started; stopped after each fault, whatever
+
+
 class Collector:
     """One `hearth collect` process with its own database, spool and dead letters."""
 
@@ -211,6 +214,7 @@ class Collector:
         }))
         self.proc: subprocess.Popen | None = None
         self.starts = 0
+        RUNNING.append(self)
 
     def start(self) -> None:
         env = dict(os.environ, PYTHONPATH=str(ROOT), HEARTH_INFLUX_PASSWORD=INFLUX_PASSWORD,
@@ -575,6 +579,9 @@ def run(o: Options, only: list[str] | None = None) -> list[Row]:
             except Exception as exc:  # a fault that could not be run is a failed row, loudly
                 row = Row(name, by_hand="yes", note=f"ERROR: {type(exc).__name__}: {exc}")
                 row.lost = -1
+            finally:
+                while RUNNING:  # never leave a collector process behind
+                    RUNNING.pop().stop()
             row.note = "; ".join(filter(None, [row.note, f"{time.monotonic() - t0:.0f} s"]))
             print(f"chaos: {row.fault}: acknowledged {row.acknowledged}, stored {row.stored},"
                   f" lost {row.lost}, destroyed {row.destroyed} ({row.note})", flush=True)
