@@ -18,21 +18,91 @@ Definitions (docs/simulator.md, "Ground truth"); thresholds are `TruthRules` fie
   `changed_readings`, when the injector is given).
 Each home's record also carries the numbers behind its labels, and `condensation_h`: hours the
 air's dew point was within 2 C of the coldest surface (DESIGN.md's condensation criterion).
+
+Label registry (how other truth modules add labels, e.g. meters_sim/truth_money.py):
+
+    from meters_sim.truth import truth_label, truth_detail, truth_updater
+
+    @truth_label("bill_shock")                 # LABELS["bill_shock"] = fn
+    def bill_shock(acc: TruthAccumulator) -> np.ndarray:   # (homes,) bool
+        daily = acc.daily()                    # per-UTC-day arrays (days, homes), see below
+        ...
+
+    @truth_detail("next_30d_cost_gbp")         # DETAILS[...]: a number per home in the record
+    def next_cost(acc) -> np.ndarray: ...      # (homes,) float
+
+    @truth_updater                             # UPDATERS: called with (acc, trace) per Trace,
+    def keep_more(acc, tr): acc.extra[...]     # for state a label needs beyond `daily()`
+
+- `LABELS: dict[str, Callable[[TruthAccumulator], np.ndarray]]`: every ground-truth risk, by
+  name; `labels()` writes each as a bool in every home's record, and `hearth sim summary`
+  reports the share of homes for each. The built-in labels are registered below.
+- `LABEL_MODULES`: modules imported (when present) by `load_label_modules()` so their
+  decorators run; `TruthAccumulator` calls it, so a module listed there needs no other wiring.
+- `acc.daily()`: {"day": (days,) UTC day numbers since 1970, "electricity_kwh", "gas_kwh"
+  (energy imported that day, from the true registers), "credit_end_gbp", "gas_credit_end_gbp"
+  (prepayment balances at the day's last step; NaN for credit meters), "supply_off_h" (hours
+  either prepayment supply was off)}; also `acc.pf` (the Portfolio, with tariffs via
+  `acc.pf.rates(fuel)`), `acc.rules`, `acc.start_ns`/`acc.end_ns`, `acc.extra` (a dict).
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from meters_sim import params as pm
 from meters_sim.faults import FAULT_KINDS, FaultSchedule
 from meters_sim.homes import Portfolio
 from meters_sim.model import Trace
 from meters_sim.physics import dew_point_c
 
 NS_PER_HOUR = 3_600_000_000_000
+NS_PER_DAY = 24 * NS_PER_HOUR
 BLOCK_NS = 12 * NS_PER_HOUR
+
+LabelFn = Callable[["TruthAccumulator"], np.ndarray]
+LABELS: dict[str, LabelFn] = {}
+DETAILS: dict[str, LabelFn] = {}
+UPDATERS: list[Callable[[TruthAccumulator, Trace], None]] = []
+LABEL_MODULES: tuple[str, ...] = ("meters_sim.truth_money",)
+
+
+def truth_label(name: str) -> Callable[[LabelFn], LabelFn]:
+    """Register `fn(acc) -> (homes,) bool` as the ground-truth label `name`."""
+    def deco(fn: LabelFn) -> LabelFn:
+        LABELS[name] = fn
+        return fn
+    return deco
+
+
+def truth_detail(name: str) -> Callable[[LabelFn], LabelFn]:
+    """Register `fn(acc) -> (homes,) float`: a number shown in each home's truth record."""
+    def deco(fn: LabelFn) -> LabelFn:
+        DETAILS[name] = fn
+        return fn
+    return deco
+
+
+def truth_updater(fn: Callable[[TruthAccumulator, Trace], None]):
+    """Register `fn(acc, trace)`, called on every Trace after the built-in sums."""
+    if fn not in UPDATERS:
+        UPDATERS.append(fn)
+    return fn
+
+
+def load_label_modules() -> dict[str, LabelFn]:
+    """Import the LABEL_MODULES that exist in this build; returns LABELS."""
+    for name in LABEL_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:      # the module exists but something it imports does not
+                raise
+    return LABELS
 
 
 @dataclass(frozen=True)
@@ -75,6 +145,11 @@ class TruthAccumulator:
         self._blocks: dict[int, np.ndarray] = {}   # block -> (3, H): h>70, h>90, hours
         self.start_ns: int | None = None
         self.end_ns: int | None = None
+        self.extra: dict = {}
+        self._days: dict[int, np.ndarray] = {}   # day -> (6, H) see _DAILY
+        self._last_kwh: np.ndarray | None = None
+        self._last_m3: np.ndarray | None = None
+        load_label_modules()
 
     def update(self, tr: Trace) -> None:
         r = self.rules
@@ -113,6 +188,9 @@ class TruthAccumulator:
         dew = dew_point_c(tr.t_air_c.astype(float), tr.rh_pct.astype(float))
         self.condensation_h += (dew >= tr.t_surface_c - r.condensation_margin_c).sum(0) * step_h
         self.steps += tr.steps
+        self._update_daily(tr, step_h)
+        for fn in UPDATERS:
+            fn(self, tr)
         block = (tr.time_ns - step_h * NS_PER_HOUR) // BLOCK_NS
         for b in np.unique(block):
             sel = block == b
@@ -120,6 +198,48 @@ class TruthAccumulator:
             acc[0] += (tr.rh_pct[sel] > r.damp_rh_pct).sum(0) * step_h
             acc[1] += (tr.rh_pct[sel] > r.severe_rh_pct).sum(0) * step_h
             acc[2] += sel.sum() * step_h
+
+    _DAILY = ("electricity_kwh", "gas_kwh", "credit_end_gbp", "gas_credit_end_gbp",
+              "supply_off_h", "steps")
+
+    def _update_daily(self, tr: Trace, step_h: float) -> None:
+        """Per-UTC-day energy (from the true registers), closing balances and off hours."""
+        kwh, m3 = tr.energy_kwh.astype(float), tr.volume_m3.astype(float)
+        prev_kwh = (kwh[0] - tr.power_w[0] * step_h / 1000.0 if self._last_kwh is None
+                    else self._last_kwh)
+        prev_m3 = (m3[0] - tr.gas_flow_m3_per_h[0] * step_h if self._last_m3 is None
+                   else self._last_m3)
+        d_kwh = np.diff(kwh, axis=0, prepend=prev_kwh[None, :])
+        d_m3 = np.diff(m3, axis=0, prepend=prev_m3[None, :])
+        self._last_kwh, self._last_m3 = kwh[-1], m3[-1]
+        # A step ending at midnight belongs to the day it closes.
+        day = (tr.time_ns - 1) // NS_PER_DAY
+        pp = self.pf.prepayment
+        off = (((tr.supply_on < 0.5) & pp)
+               | ((tr.gas_supply_on < 0.5) & pp & self.pf.has_gas))
+        for d in np.unique(day):
+            sel = day == d
+            acc = self._days.get(int(d))
+            if acc is None:
+                acc = self._days[int(d)] = np.zeros((len(self._DAILY), self.pf.n))
+            acc[0] += d_kwh[sel].sum(0)
+            acc[1] += d_m3[sel].sum(0) * pm.KWH_PER_M3
+            last = np.flatnonzero(sel)[-1]
+            acc[2] = tr.credit_gbp[last]
+            acc[3] = tr.gas_credit_gbp[last]
+            acc[4] += off[sel].sum(0) * step_h
+            acc[5] += sel.sum()
+
+    def daily(self) -> dict[str, np.ndarray]:
+        """Per-UTC-day series (days, homes) and "day" (days,): see the module docstring.
+        "steps" says how many steps of each day were seen (the first and last may be partial)."""
+        days = sorted(self._days)
+        stack = (np.stack([self._days[d] for d in days], axis=1) if days
+                 else np.zeros((len(self._DAILY), 0, self.pf.n)))
+        out = {name: stack[i] for i, name in enumerate(self._DAILY)}
+        out["steps"] = out["steps"][:, 0].astype(int) if days else np.zeros(0, int)
+        out["day"] = np.array(days, dtype="int64")
+        return out
 
     def damp_blocks(self) -> tuple[np.ndarray, np.ndarray]:
         """(flagged 12-hour blocks, complete blocks) per home."""
@@ -133,6 +253,21 @@ class TruthAccumulator:
             flagged += (acc[0] > r.damp_hours_in_12) | (acc[1] > r.severe_hours)
         return flagged, np.full(self.pf.n, total)
 
+    def shares(self) -> dict[str, np.ndarray]:
+        """The per-home numbers the built-in labels compare with their rules."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cold = np.where(self.awake_h > 0, self.cold_awake_h / self.awake_h, 0.0)
+            ration = np.where(self.enabled_awake_h > 0,
+                              self.ration_awake_h / self.enabled_awake_h, 0.0)
+        flagged, total = self.damp_blocks()
+        return {"cold_awake_share": cold, "ration_share": ration,
+                "damp_block_share": np.where(total > 0, flagged / np.maximum(total, 1), 0.0),
+                "off_h": np.maximum(self.off_h, self.gas_off_h)}
+
+    def verdicts(self) -> dict[str, np.ndarray]:
+        """{label: (homes,) bool} for every registered label."""
+        return {name: np.asarray(fn(self), dtype=bool) for name, fn in LABELS.items()}
+
     def labels(self, schedule: FaultSchedule | None = None,
                changed: set[tuple[int, int]] | None = None) -> dict:
         """{'households': [one dict per home], 'devices': [faulty devices], 'period': ...}.
@@ -141,33 +276,24 @@ class TruthAccumulator:
         (`FaultInjector.changed`); each episode then says so in `changed_readings`."""
         r = self.rules
         pf = self.pf
-        enough = self.awake_h >= r.min_awake_hours
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cold_share = np.where(self.awake_h > 0, self.cold_awake_h / self.awake_h, 0.0)
-            ration_share = np.where(self.enabled_awake_h > 0,
-                                    self.ration_awake_h / self.enabled_awake_h, 0.0)
-        flagged, total = self.damp_blocks()
-        damp_share = np.where(total > 0, flagged / np.maximum(total, 1), 0.0)
-        off_total = np.maximum(self.off_h, self.gas_off_h)
+        sh = self.shares()
+        verdicts = self.verdicts()
+        details = {name: np.asarray(fn(self), dtype=float) for name, fn in DETAILS.items()}
         homes = []
         for i in range(pf.n):
-            homes.append({
-                "household_id": str(pf.household_id[i]),
-                "cold_home": bool(enough[i] and cold_share[i] >= r.cold_share),
-                "damp_mould": bool(damp_share[i] >= r.damp_block_share),
-                "credit_out": bool(pf.prepayment[i] and off_total[i] > 0),
-                "self_disconnection": bool(pf.prepayment[i]
-                                           and off_total[i] >= r.disconnection_hours),
-                "self_rationing": bool(self.enabled_awake_h[i] >= r.min_awake_hours
-                                       and ration_share[i] >= r.ration_share),
-                "cold_awake_share": round(float(cold_share[i]), 3),
-                "damp_block_share": round(float(damp_share[i]), 3),
+            home = {"household_id": str(pf.household_id[i])}
+            home.update({name: bool(v[i]) for name, v in verdicts.items()})
+            home.update({
+                "cold_awake_share": round(float(sh["cold_awake_share"][i]), 3),
+                "damp_block_share": round(float(sh["damp_block_share"][i]), 3),
                 "supply_off_h": round(float(self.off_h[i]), 2),
                 "gas_supply_off_h": round(float(self.gas_off_h[i]), 2),
                 "mean_indoor_temp_c": round(float(self.mean_temp_sum[i] / max(self.steps, 1)), 2),
                 "condensation_h": round(float(self.condensation_h[i]), 2),
                 "traits": sorted(k for k, v in pf.traits.items() if v[i]),
             })
+            home.update({name: round(float(v[i]), 3) for name, v in details.items()})
+            homes.append(home)
         devices = []
         if schedule is not None and self.start_ns is not None:
             eps = schedule.episodes(self.start_ns, self.end_ns)
@@ -184,6 +310,36 @@ class TruthAccumulator:
                         "episodes": spells[d]} for d, k in sorted(kinds.items())]
         return {"period": {"start_ns": self.start_ns, "end_ns": self.end_ns},
                 "rules": r.__dict__, "households": homes, "devices": devices}
+
+
+# --- Built-in labels (definitions in the module docstring) --------------------------------
+
+@truth_label("cold_home")
+def _cold_home(acc: TruthAccumulator) -> np.ndarray:
+    r = acc.rules
+    return (acc.awake_h >= r.min_awake_hours) & (acc.shares()["cold_awake_share"] >= r.cold_share)
+
+
+@truth_label("damp_mould")
+def _damp_mould(acc: TruthAccumulator) -> np.ndarray:
+    return acc.shares()["damp_block_share"] >= acc.rules.damp_block_share
+
+
+@truth_label("credit_out")
+def _credit_out(acc: TruthAccumulator) -> np.ndarray:
+    return acc.pf.prepayment & (acc.shares()["off_h"] > 0)
+
+
+@truth_label("self_disconnection")
+def _self_disconnection(acc: TruthAccumulator) -> np.ndarray:
+    return acc.pf.prepayment & (acc.shares()["off_h"] >= acc.rules.disconnection_hours)
+
+
+@truth_label("self_rationing")
+def _self_rationing(acc: TruthAccumulator) -> np.ndarray:
+    r = acc.rules
+    return ((acc.enabled_awake_h >= r.min_awake_hours)
+            & (acc.shares()["ration_share"] >= r.ration_share))
 
 
 def truth_for(sim, n_steps: int, rules: TruthRules | None = None,
