@@ -120,6 +120,18 @@ class TruthRules:
     ration_setpoint_c: float = 17.0
     ration_share: float = 0.5
     heating_season_months: tuple[int, ...] = (10, 11, 12, 1, 2, 3, 4)
+    # Excess heat (criteria adapted from CIBSE TM59, assessed May-September).
+    heat_months: tuple[int, ...] = (5, 6, 7, 8, 9)
+    heat_living_c: float = 28.0
+    heat_bedroom_c: float = 26.0
+    heat_share: float = 0.01
+    night_start_h: float = 22.0
+    night_end_h: float = 7.0
+    min_heat_hours: float = 24.0
+    # Excess cold (HHSRS): risk rises below 19 C, serious below 16 C, great below 10 C.
+    hhsrs_bands_c: tuple[float, float, float] = (19.0, 16.0, 10.0)
+    hhsrs_spell_share: float = 0.2
+    excess_cold_min_band: int = 2
 
 
 class TruthAccumulator:
@@ -141,6 +153,11 @@ class TruthAccumulator:
         self.min_credit_gbp = np.full(H, np.inf)
         self.mean_temp_sum = np.zeros(H)
         self.condensation_h = np.zeros(H)
+        self.summer_home_h = np.zeros(H)       # May-Sep hours someone was in and awake
+        self.hot_living_h = np.zeros(H)        # ... of them with the air above 28 C
+        self.summer_night_h = np.zeros(H)      # May-Sep night hours (22:00-07:00 local) in
+        self.hot_night_h = np.zeros(H)         # ... of them with the air above 26 C
+        self.below_band_h = np.zeros((3, H))   # awake-at-home heating-season hours below 19/16/10
         self.steps = 0
         self._blocks: dict[int, np.ndarray] = {}   # block -> (3, H): h>70, h>90, hours
         self.start_ns: int | None = None
@@ -149,6 +166,7 @@ class TruthAccumulator:
         self._days: dict[int, np.ndarray] = {}   # day -> (6, H) see _DAILY
         self._last_kwh: np.ndarray | None = None
         self._last_m3: np.ndarray | None = None
+        self._last_time_ns: int | None = None
         load_label_modules()
 
     def update(self, tr: Trace) -> None:
@@ -187,6 +205,7 @@ class TruthAccumulator:
         # Condensation risk: the air's dew point within 2 C of the coldest surface (DESIGN.md).
         dew = dew_point_c(tr.t_air_c.astype(float), tr.rh_pct.astype(float))
         self.condensation_h += (dew >= tr.t_surface_c - r.condensation_margin_c).sum(0) * step_h
+        self._update_heat_and_cold(tr, months, awake, step_h)
         self.steps += tr.steps
         self._update_daily(tr, step_h)
         for fn in UPDATERS:
@@ -199,16 +218,63 @@ class TruthAccumulator:
             acc[1] += (tr.rh_pct[sel] > r.severe_rh_pct).sum(0) * step_h
             acc[2] += sel.sum() * step_h
 
+    def _update_heat_and_cold(self, tr: Trace, months: np.ndarray, awake_season: np.ndarray,
+                              step_h: float) -> None:
+        r = self.rules
+        for i, limit in enumerate(r.hhsrs_bands_c):
+            self.below_band_h[i] += (awake_season & (tr.t_air_c < limit)).sum(0) * step_h
+        summer = np.isin(months, r.heat_months)
+        if not summer.any():
+            return
+        from meters_sim.behaviour import local_clock
+
+        hour = local_clock(tr.time_ns - int(step_h * NS_PER_HOUR))[0]   # the step's start
+        night = ((hour >= r.night_start_h) | (hour < r.night_end_h)) & summer
+        in_awake = (tr.awake_home > 0.5) & summer[:, None]
+        at_home = tr.home > 0.5
+        self.summer_home_h += in_awake.sum(0) * step_h
+        self.hot_living_h += (in_awake & (tr.t_air_c > r.heat_living_c)).sum(0) * step_h
+        in_at_night = at_home & night[:, None]
+        self.summer_night_h += in_at_night.sum(0) * step_h
+        self.hot_night_h += (in_at_night & (tr.t_air_c > r.heat_bedroom_c)).sum(0) * step_h
+
+    def hhsrs_band(self) -> np.ndarray:
+        """0 none, 1 risk rises (< 19 C), 2 serious (< 16 C), 3 great (< 10 C): the coldest band
+        the air was in for at least `hhsrs_spell_share` of the heating season's awake-at-home
+        hours (0 with fewer than `min_awake_hours` such hours)."""
+        r = self.rules
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(self.awake_h > 0, self.below_band_h / self.awake_h, 0.0)
+        band = np.zeros(self.pf.n, dtype=int)
+        for i in range(3):
+            band = np.where(share[i] >= r.hhsrs_spell_share, i + 1, band)
+        return np.where(self.awake_h >= r.min_awake_hours, band, 0)
+
+    def overheating_shares(self) -> tuple[np.ndarray, np.ndarray]:
+        """(share of May-Sep awake-at-home hours above 28 C, share of May-Sep night hours at
+        home above 26 C); NaN with fewer than `min_heat_hours` such hours."""
+        r = self.rules
+        with np.errstate(invalid="ignore", divide="ignore"):
+            living = np.where(self.summer_home_h >= r.min_heat_hours,
+                              self.hot_living_h / self.summer_home_h, np.nan)
+            night = np.where(self.summer_night_h >= r.min_heat_hours,
+                             self.hot_night_h / self.summer_night_h, np.nan)
+        return living, night
+
     _DAILY = ("electricity_kwh", "gas_kwh", "credit_end_gbp", "gas_credit_end_gbp",
               "supply_off_h", "steps")
 
     def _update_daily(self, tr: Trace, step_h: float) -> None:
         """Per-UTC-day energy (from the true registers), closing balances and off hours."""
         kwh, m3 = tr.energy_kwh.astype(float), tr.volume_m3.astype(float)
-        prev_kwh = (kwh[0] - tr.power_w[0] * step_h / 1000.0 if self._last_kwh is None
-                    else self._last_kwh)
-        prev_m3 = (m3[0] - tr.gas_flow_m3_per_h[0] * step_h if self._last_m3 is None
-                   else self._last_m3)
+        # A trace that does not follow on from the last (another run) starts afresh.
+        follows = (self._last_time_ns is not None
+                   and int(tr.time_ns[0]) - self._last_time_ns == round(step_h * NS_PER_HOUR))
+        prev_kwh = (self._last_kwh if follows
+                    else kwh[0] - tr.power_w[0] * step_h / 1000.0)
+        prev_m3 = (self._last_m3 if follows
+                   else m3[0] - tr.gas_flow_m3_per_h[0] * step_h)
+        self._last_time_ns = int(tr.time_ns[-1])
         d_kwh = np.diff(kwh, axis=0, prepend=prev_kwh[None, :])
         d_m3 = np.diff(m3, axis=0, prepend=prev_m3[None, :])
         self._last_kwh, self._last_m3 = kwh[-1], m3[-1]
@@ -340,6 +406,33 @@ def _self_rationing(acc: TruthAccumulator) -> np.ndarray:
     r = acc.rules
     return ((acc.enabled_awake_h >= r.min_awake_hours)
             & (acc.shares()["ration_share"] >= r.ration_share))
+
+
+@truth_label("excess_heat")
+def _excess_heat(acc: TruthAccumulator) -> np.ndarray:
+    living, night = acc.overheating_shares()
+    share = acc.rules.heat_share
+    return (np.nan_to_num(living) > share) | (np.nan_to_num(night) > share)
+
+
+@truth_label("excess_cold")
+def _excess_cold(acc: TruthAccumulator) -> np.ndarray:
+    return acc.hhsrs_band() >= acc.rules.excess_cold_min_band
+
+
+@truth_detail("excess_cold_band")
+def _excess_cold_band(acc: TruthAccumulator) -> np.ndarray:
+    return acc.hhsrs_band()
+
+
+@truth_detail("hot_living_share")
+def _hot_living_share(acc: TruthAccumulator) -> np.ndarray:
+    return np.nan_to_num(acc.overheating_shares()[0])
+
+
+@truth_detail("hot_night_share")
+def _hot_night_share(acc: TruthAccumulator) -> np.ndarray:
+    return np.nan_to_num(acc.overheating_shares()[1])
 
 
 def truth_for(sim, n_steps: int, rules: TruthRules | None = None,
