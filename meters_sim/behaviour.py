@@ -225,8 +225,8 @@ def day_drivers(pf: Portfolio, time_ns: np.ndarray, step_s: float, outdoor_c: np
                               * np.sqrt(pf.occupants / 2.0)) * awake_home
     hot_water_gas += np.where(gas_cooking, pm.COOK_GAS_W, 0.0) * cook_frac
     # Electric homes heat the rest of their hot water with an off-peak immersion heater
-    # (~1.5-2.5 kWh a night for 1-3 people, the showers being electric).
-    immersion_dur = 0.3 + 0.15 * pf.occupants
+    # (~1-1.5 kWh a night for 1-3 people: the showers are electric, the rest is taps).
+    immersion_dur = 0.2 + 0.1 * pf.occupants
     immersion = events()
     immersion.add(np.where(elec_shower, 2.0, np.nan), immersion_dur)
     hot_water_elec += pm.IMMERSION_W * season * immersion.total()

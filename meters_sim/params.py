@@ -92,10 +92,10 @@ IMMERSION_W = 3000.0
 # flats with gas-home fabric rate about 10-20 SAP points, 1-2 bands, lower).
 ELECTRIC_HEATING_COMFORT_OFFSET_C = -0.5
 ELECTRIC_EPC_FABRIC_SHIFT_BANDS = 1.5
-# Electric heaters (storage or panel) are sized like radiators but rarely exceed ~3.5 kW in a
-# social home (two to four 1-2 kW heaters).
+# Electric heaters (storage or panel) are sized like radiators but rarely exceed ~3 kW in a
+# social home (two to four 1-1.5 kW heaters).
 ELECTRIC_HEATER_OVERSIZE = 1.4
-ELECTRIC_HEATER_MAX_W = 3500.0
+ELECTRIC_HEATER_MAX_W = 3000.0
 
 # --- Summer overheating (CIBSE TM59 context; Good Homes Alliance overheating guide) ---------
 # Solar gain by aspect and position: south/west-facing glazing takes ~1.6x the average, north
