@@ -69,9 +69,9 @@ TDCV_ECONOMY7_KWH = 3400.0
 TDCV_GAS_KWH = 9500.0
 KETTLE_W, KETTLE_MIN = 2800.0, 3.0
 # Mean draw over a meal's cooking time (rings and oven cycle on their thermostats): electric
-# cooking ~1-1.5 kWh a day, gas hobs ~1 kWh a day (DESNZ ECUK end-use tables: cooking ~3 % of
-# domestic gas, ~10-13 % of domestic electricity). Gas-cooking homes still use an electric
-# oven, microwave or toaster for part of their meals.
+# cooking ~1-1.5 kWh a day, gas hobs ~1 kWh a day (estimates of this model, chosen so cooking
+# is a small share of gas use and about a tenth of electricity). Gas-cooking homes still use
+# an electric oven, microwave or toaster for part of their meals.
 COOK_ELECTRIC_W, COOK_GAS_W = 1400.0, 1200.0
 COOK_ELECTRIC_IN_GAS_HOME_W = 500.0
 ELECTRONICS_W, LIGHTING_W = 110.0, 240.0   # when someone is up and in (x1.6 evenings); when dark
