@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import threading
 import time
@@ -55,11 +56,12 @@ def own_influx(tmp_path_factory):
 
 @pytest.fixture
 def own_broker(tmp_path_factory):
-    server = MosquittoServer(broker_dir() / "mosquitto_own", free_port(),  # reachable by mosquitto
-                             {MQTT_USER: MQTT_PASSWORD})
+    workdir = broker_dir()  # reachable by the mosquitto user
+    server = MosquittoServer(workdir / "mosquitto_own", free_port(), {MQTT_USER: MQTT_PASSWORD})
     server.start()
     yield server
     server.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def test_influxdb_down_for_30_s_nothing_lost_nothing_duplicated(tmp_path, own_influx,
