@@ -90,7 +90,7 @@ def load_inputs(settings, week: Period, patch: str | None, progress: _Progress
 
     def read(name: str, func):
         # One client (one HTTP session) per query: they run at the same time.
-        with InfluxClient.from_settings(settings) as client:
+        with InfluxClient.from_settings(settings, role="reader") as client:
             return name, func(client)
 
     jobs = {
