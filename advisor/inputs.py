@@ -101,6 +101,9 @@ class InputLoader:
                  self.s.step_min, now.isoformat(timespec="minutes"))
         # The registry is read here, once; the steps below only query InfluxDB.
         self._tariff_table = self.registry.tariff_table()
+        from hearth.reference import ReferenceFigures
+
+        inp.reference = ReferenceFigures.from_registry(self.registry.conn)
         devices = self.registry.devices()
         # Each group fills its own fields of `inp`; within a group the steps run in order (the
         # forecast falls back on the history). InfluxDB runs one query's scan on one core, so
@@ -154,6 +157,8 @@ class InputLoader:
         inp.temp_c = grid_matrix(series, index, grid, "temp_c", reduce="mean")
         living = grid_matrix(series, index, grid, "temp_c", {"room": "living_room"}, "mean")
         inp.living_temp_c = living if np.isfinite(living).any() else None
+        bedroom = grid_matrix(series, index, grid, "max_temp_c", {"room": "bedroom"}, "max")
+        inp.bedroom_temp_c = bedroom if np.isfinite(bedroom).any() else None
         inp.min_temp_c = grid_matrix(series, index, grid, "min_temp_c", reduce="min")
         inp.max_temp_c = grid_matrix(series, index, grid, "max_temp_c", reduce="max")
         inp.humidity_pct = grid_matrix(series, index, grid, "humidity_pct", reduce="mean")
