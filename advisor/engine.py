@@ -123,6 +123,30 @@ def typical_cost_gbp_30d(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
     return total
 
 
+def heating_saving_gbp(inp: AdviceInputs, s: AdvisorSettings, days: int = 30) -> np.ndarray:
+    """What turning the heating down 1 C would save over the forecast's first `days` days at
+    the household's own unit rates [GBP] (H,): `heating_saving_per_c` of the heating fuel's
+    forecast energy, less the typical non-heating use of that fuel (the summer months' share
+    of Ofgem's typical year, which does not fall with the thermostat). NaN without a forecast.
+    """
+    gas_heating = inp.attr("gas_heating", 1).astype(bool) & inp.attr("has_gas", 1).astype(bool)
+    first = np.datetime64(inp.now.replace(tzinfo=None), "D")
+    out = np.full(inp.n, np.nan)
+    for fuel, mask in (("gas", gas_heating), ("electricity", ~gas_heating)):
+        kwh = inp.forecast_kwh_p50.get(fuel)
+        if kwh is None:
+            continue
+        kwh = np.nan_to_num(np.asarray(kwh, dtype=np.float64)[:, :days])
+        rate = inp.forecast_rate_gbp_per_kwh[fuel][:, :days]
+        # Use that is not heating: a summer day's typical use, every day.
+        july = typical_daily_use_kwh(inp, fuel, np.datetime64(f"{first.astype(object).year}"
+                                                             "-07-15"), 1)[:, 0]
+        heat_kwh = np.clip(kwh - july[:, None], 0, None)
+        saving = s.heating_saving_per_c * (heat_kwh * rate).sum(axis=1)
+        out = np.where(mask, saving, out)
+    return out
+
+
 def typical_annual_cost_gbp(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
     """Ofgem typical use for a year (the values in force on the forecast's first day) at the
     first day's tariffs [GBP] (H,)."""
@@ -310,7 +334,7 @@ def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
         r = bill_shock(p50, p90, recent_cost_gbp_30d(inp), typical_cost_gbp_30d(inp, s),
                        benefits, s.bill_own_ratio, s.bill_typical_ratio,
                        s.bill_benefits_own_ratio, s.bill_benefits_typical_ratio,
-                       s.bill_min_increase_gbp)
+                       s.bill_min_increase_gbp, heating_saving_gbp(inp, s))
         out[r.kind] = r
         # A year's cost: the 30-day forecast scaled by the typical year over the typical 30 days
         # (a January forecast times 365/30 would overstate the year by half).

@@ -82,6 +82,8 @@ def parse_csv(path: str | Path) -> tuple[str, list]:
     The kind is recognised from the header. Any bad row fails the whole file (nothing is
     imported), with the line and the reason; two rows for the same day and key are an error."""
     path = Path(path)
+    if not path.is_file():
+        raise ReferenceError(f"{path}: no such file")
     with path.open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         header = tuple(reader.fieldnames or ())

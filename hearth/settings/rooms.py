@@ -323,6 +323,9 @@ class AdvisorSettings(Section):
                                             " this much lower (CIBSE TM52 Category I) [C]")
     heat_night_from_h: float = Field(22.0, ge=0, lt=24, description="TM59 night from [h]")
     heat_night_to_h: float = Field(7.0, ge=0, lt=24, description="... to (UK local time) [h]")
+    heating_saving_per_c: float = Field(0.10, ge=0, lt=1, description="Share of heating"
+                                        " energy saved by turning the thermostat down 1 C"
+                                        " (Energy Saving Trust, about 10 %) [ratio]")
     heat_high_c: float = Field(30.0, description="Living room above this for heat_min_hours:"
                                " high (and emergency for a vulnerable household) [C]")
 
@@ -343,7 +346,8 @@ class NotifierSettings(Section):
     tip_min_severity: str = Field("medium", pattern="^(low|medium|high|emergency)$",
                                   description="Cases below this severity get no tip")
     tip_kinds: list[str] = Field(["credit_runout", "self_disconnection", "cold_home",
-                                  "self_rationing", "damp_mould", "bill_shock", "fuel_poverty"],
+                                  "self_rationing", "damp_mould", "bill_shock", "fuel_poverty",
+                                  "excess_heat"],
                                  description="Case kinds that send the tenant a tip")
     service_name: str = Field("Hearth energy service", description="Who the tips come from")
     notify_base_url: str = Field("https://api.notifications.service.gov.uk",
