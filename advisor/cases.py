@@ -203,6 +203,10 @@ class CaseStore:
         once clear for `auto_close_h` (not damp_mould: the landlord's duty stays once aware).
         dry_run: count what would change, write nothing.
         """
+        from advisor.grouping import group_money
+
+        # One situation, one case: a home's money risks are one `money` case.
+        results = group_money(results)
         now = now or utc_now()
         now_s = iso(now)
         summary = SyncSummary()

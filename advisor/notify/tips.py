@@ -52,10 +52,35 @@ DEFAULT_TEMPLATES: dict[str, str] = {
         " NHS 111 if anyone feels unwell. Reply STOP to stop these texts."),
 }
 
-TIP_KINDS = tuple(DEFAULT_TEMPLATES)
+# Case kinds with a tip: each template's kind, and the money case (advisor/grouping.py), whose
+# tip is the template of its most urgent risk that fired.
+TIP_KINDS = (*DEFAULT_TEMPLATES, "money")
 # When a household has several new cases, the most urgent tip goes first.
-PRIORITY = ("self_disconnection", "credit_runout", "damp_mould", "cold_home", "excess_heat",
-            "self_rationing", "bill_shock", "fuel_poverty")
+PRIORITY = ("self_disconnection", "money", "credit_runout", "damp_mould", "cold_home",
+            "excess_heat", "self_rationing", "bill_shock", "fuel_poverty")
+
+
+def tip_case_kinds(tip_kinds) -> list[str]:
+    """The case kinds that may get a tip, given the risks configured to (`tip_kinds`)."""
+    from advisor.grouping import MONEY_KINDS
+
+    kinds = [k for k in DEFAULT_TEMPLATES if k in tip_kinds]
+    if any(k in tip_kinds for k in MONEY_KINDS):
+        kinds.append("money")
+    return kinds
+
+
+def tip_for_case(kind: str, evidence: dict, tip_kinds) -> tuple[str, dict]:
+    """(template kind, its numbers) for a case: a money case's most urgent risk that fired
+    and is configured for tips, with that risk's own numbers; any other case as it is."""
+    if kind != "money":
+        return kind, evidence
+    from advisor.grouping import fired, sub_evidence
+
+    risks = [k for k in fired(evidence) if k in tip_kinds] or fired(evidence)
+    if not risks:
+        raise TemplateError("a money case with no risk that fired has no tip")
+    return risks[0], sub_evidence(evidence, risks[0])
 
 PLACEHOLDER = re.compile(r"\(\(([a-z_][a-z0-9_]*)\)\)")
 

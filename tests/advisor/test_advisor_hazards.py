@@ -178,7 +178,7 @@ def test_stages_for_phase_2_hazards(store):
                                                                           tzinfo=UTC))
     assert store.case(case["case_id"])["due_by"] == "2026-12-31T23:59:59Z"
     store.sync({"bill_shock": result("bill_shock", [0, 1, 0], [MEDIUM] * 3)}, HOUSEHOLDS, T0)
-    bill = store.open_case_for("H000002", "bill_shock")
+    bill = store.open_case_for("H000002", "money")
     with pytest.raises(CaseError, match="hazard cases"):
         store.record_stage(bill["case_id"], "asmith", "investigate")
 
@@ -198,5 +198,5 @@ def test_the_queue_opens_on_deadline_then_severity_then_vulnerability(store):
                HOUSEHOLDS, T0)
     order = [(c["kind"], c["household_id"]) for c in store.open_cases()]
     assert order == [("self_disconnection", "H000002"), ("damp_mould", "H000001"),
-                     ("bill_shock", "H000003"), ("bill_shock", "H000001"),
+                     ("money", "H000003"), ("money", "H000001"),
                      ("self_rationing", "H000002")]

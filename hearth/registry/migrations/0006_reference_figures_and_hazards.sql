@@ -1,4 +1,5 @@
--- 0009 (issue 13; numbered 0006 on branch advice until merged): dated reference figures, and excess heat as a case kind.
+-- 0009 (issue 13; numbered 0006 on branch advice until merged): dated reference figures;
+-- excess heat and money (one case for a home's money risks) as case kinds.
 --
 -- Ofgem's typical domestic consumption values and the energy price cap as rows with the day
 -- each comes into force; the advisor takes, for each day, the row in force that day. These
@@ -36,7 +37,9 @@ INSERT OR IGNORE INTO reference_price_cap (effective_from, fuel, payment_method,
     ('2026-07-01', 'electricity', 'direct_debit', 26.11, 57.19, 'Ofgem energy price cap 1 July - 30 September 2026, GB average, direct debit'),
     ('2026-07-01', 'gas', 'direct_debit', 7.33, 29.04, 'Ofgem energy price cap 1 July - 30 September 2026, GB average, direct debit');
 
--- Cases: add the kind 'excess_heat' (Awaab's Law phase 2; excess cold is the cold_home case).
+-- Cases: add the kinds 'excess_heat' (Awaab's Law phase 2; excess cold is the cold_home case)
+-- and 'money' (advisor/grouping.py: credit running out, bill shock and fuel poverty of one
+-- home are one case with a reason each).
 -- SQLite cannot change a CHECK in place: the table is rebuilt (SQLite's documented
 -- procedure; the migration runner turns foreign keys off while a migration runs and checks
 -- them before it commits). case_events and sms_log name "cases", which the new table is.
@@ -45,7 +48,7 @@ CREATE TABLE cases_0009 (
     household_id  TEXT NOT NULL,
     kind          TEXT NOT NULL CHECK (kind IN ('bill_shock', 'credit_runout',
                       'self_disconnection', 'self_rationing', 'cold_home', 'damp_mould',
-                      'fuel_poverty', 'device_fault', 'excess_heat')),
+                      'fuel_poverty', 'device_fault', 'excess_heat', 'money')),
     severity      TEXT NOT NULL CHECK (severity IN ('low', 'medium', 'high', 'emergency')),
     score         REAL NOT NULL CHECK (score >= 0 AND score <= 100),
     reasons       TEXT NOT NULL,
@@ -70,3 +73,72 @@ CREATE UNIQUE INDEX IF NOT EXISTS cases_one_open
 CREATE INDEX IF NOT EXISTS cases_status ON cases (status, severity);
 CREATE INDEX IF NOT EXISTS cases_household ON cases (household_id);
 CREATE INDEX IF NOT EXISTS cases_due ON cases (due_by) WHERE due_by IS NOT NULL;
+
+-- Open money-risk cases become one money case per home: the worst severity and score, the
+-- reasons joined (most urgent first), the numbers under each risk's prefix with
+-- `<risk>.fired`, the earliest opening, acknowledged only if all were. Tips already sent for
+-- them count for the money case (one tip per case); the old cases close as merged.
+CREATE TEMP TABLE money_0009 AS
+SELECT c.household_id,
+       CASE MAX(CASE c.severity WHEN 'emergency' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2
+                ELSE 1 END)
+            WHEN 4 THEN 'emergency' WHEN 3 THEN 'high' WHEN 2 THEN 'medium' ELSE 'low' END
+           AS severity,
+       MAX(c.score) AS score,
+       MIN(c.opened_at) AS opened_at,
+       MAX(c.updated_at) AS updated_at,
+       MAX(c.status) AS status,
+       MAX(c.officer) AS officer
+  FROM cases c
+ WHERE c.kind IN ('credit_runout', 'bill_shock', 'fuel_poverty')
+   AND c.status IN ('open', 'acknowledged')
+ GROUP BY c.household_id;
+
+INSERT INTO cases (household_id, kind, severity, score, reasons, evidence_json, opened_at,
+                   updated_at, status, officer)
+SELECT m.household_id, 'money', m.severity, m.score,
+       (SELECT group_concat(label || reasons, ' | ') FROM (
+            SELECT CASE o.kind WHEN 'credit_runout' THEN 'Credit: ' WHEN 'bill_shock'
+                   THEN 'Bill: ' ELSE 'Fuel poverty: ' END AS label, o.reasons,
+                   CASE o.kind WHEN 'credit_runout' THEN 0 WHEN 'bill_shock' THEN 1 ELSE 2 END
+                       AS rank
+              FROM cases o
+             WHERE o.household_id = m.household_id AND o.status IN ('open', 'acknowledged')
+               AND o.kind IN ('credit_runout', 'bill_shock', 'fuel_poverty')
+             ORDER BY rank)),
+       (SELECT json_group_object(o.kind || '.' || j.key, j.value)
+          FROM cases o, json_each(json_patch(o.evidence_json, '{"fired": true}')) j
+         WHERE o.household_id = m.household_id AND o.status IN ('open', 'acknowledged')
+           AND o.kind IN ('credit_runout', 'bill_shock', 'fuel_poverty')),
+       m.opened_at, m.updated_at, m.status, m.officer
+  FROM money_0009 m;
+
+UPDATE sms_log SET case_id = (SELECT n.case_id FROM cases n, cases o
+                               WHERE o.case_id = sms_log.case_id AND n.kind = 'money'
+                                 AND n.household_id = o.household_id
+                                 AND n.status IN ('open', 'acknowledged'))
+ WHERE case_id IN (SELECT case_id FROM cases WHERE kind IN ('credit_runout', 'bill_shock',
+                   'fuel_poverty') AND status IN ('open', 'acknowledged'));
+
+INSERT INTO case_events (case_id, at, actor, action, detail)
+SELECT n.case_id, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), 'advisor', 'opened',
+       n.severity || ': merged from the open money cases (migration 0009): ' || n.reasons
+  FROM cases n WHERE n.kind = 'money' AND n.status IN ('open', 'acknowledged');
+
+INSERT INTO case_events (case_id, at, actor, action, detail)
+SELECT o.case_id, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), 'advisor', 'auto_closed',
+       'closed: merged into money case ' || n.case_id
+  FROM cases o JOIN cases n ON n.household_id = o.household_id AND n.kind = 'money'
+       AND n.status IN ('open', 'acknowledged')
+ WHERE o.kind IN ('credit_runout', 'bill_shock', 'fuel_poverty')
+   AND o.status IN ('open', 'acknowledged');
+
+UPDATE cases SET status = 'resolved', closed_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'),
+       updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'),
+       close_reason = 'merged into money case ' || (SELECT n.case_id FROM cases n
+                      WHERE n.household_id = cases.household_id AND n.kind = 'money'
+                        AND n.status IN ('open', 'acknowledged'))
+ WHERE kind IN ('credit_runout', 'bill_shock', 'fuel_poverty')
+   AND status IN ('open', 'acknowledged');
+
+DROP TABLE money_0009;
