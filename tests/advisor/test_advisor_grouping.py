@@ -96,3 +96,23 @@ def test_migration_merges_open_money_cases(tmp_path):
     old = conn.execute("SELECT status, close_reason FROM cases WHERE kind != 'money'").fetchall()
     assert old == [("resolved", f"merged into money case {case_id}")] * 3
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_a_money_case_texts_its_most_urgent_risk_configured_for_tips():
+    from advisor.notify.tips import DEFAULT_TEMPLATES, personalisation, render, tip_for_case
+    from hearth.settings.rooms import NotifierSettings
+
+    e = {"credit_runout.fired": True, "credit_runout.fuel": "gas",
+         "credit_runout.credit_gbp": 2.5, "credit_runout.days_left": 1.2,
+         "bill_shock.fired": True, "bill_shock.p50_gbp": 210.0,
+         "bill_shock.recent_gbp": 100.0, "bill_shock.own_fired": True}
+    kind, sub = tip_for_case("money", e, ["credit_runout", "bill_shock"])
+    assert kind == "credit_runout" and sub["credit_gbp"] == 2.5
+    s = NotifierSettings()
+    assert "£2.50 credit left" in render(DEFAULT_TEMPLATES[kind], personalisation(kind, sub, s))
+    # Credit tips switched off: the bill tip, with the bill's own numbers.
+    kind, sub = tip_for_case("money", e, ["bill_shock"])
+    assert kind == "bill_shock"
+    body = render(DEFAULT_TEMPLATES[kind], personalisation(kind, sub, s))
+    assert "more than the £100 your home usually uses" in body
+    assert tip_for_case("cold_home", {"cold_h": 3}, []) == ("cold_home", {"cold_h": 3})
