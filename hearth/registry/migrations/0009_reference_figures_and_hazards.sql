@@ -1,4 +1,4 @@
--- 0009 (issue 13; numbered 0007 on branch advice after main's 0006): dated reference figures;
+-- 0009 (issue 13): dated reference figures;
 -- excess heat and money (one case for a home's money risks) as case kinds.
 --
 -- Ofgem's typical domestic consumption values and the energy price cap as rows with the day
