@@ -317,7 +317,6 @@ class AdvisorSettings(Section):
     awaab_further_work_weeks: float = Field(12.0, gt=0, description="Further work begun within"
                                             " this many weeks where it cannot begin within"
                                             " the safety-work days [weeks]")
-    cold_hhsrs_risk_c: float = Field(19.0, description="HHSRS excess cold: risk rises below [C]")
     cold_hhsrs_great_c: float = Field(10.0, description="HHSRS: great risk below [C]")
     cold_emergency_hours: float = Field(6.0, gt=0, description="A vulnerable household below"
                                         " cold_severe_temp_c this long, or anyone below"
