@@ -95,6 +95,7 @@ class Portfolio:
     f_rsi: np.ndarray                 # coldest-surface temperature factor
     volume_m3: np.ndarray
     solar_factor: np.ndarray          # solar gain relative to an average aspect (~0.85-2.4)
+    window_habit: np.ndarray          # how far windows are opened for cooling (0.2-1)
     # habits
     comfort_setpoint_c: np.ndarray
     night_setpoint_c: np.ndarray      # 10 C means "off" at night
@@ -220,7 +221,7 @@ class Portfolio:
             "south_facing": south,
         }
         comfort = np.clip(20.0 + 0.9 * Z[:, 1] + 0.7 * vulnerable
-                          + pm.ELECTRIC_HEATING_COMFORT_OFFSET_C * electric, 17.5, 23.0)
+                          + pm.ELECTRIC_HEATING_COMFORT_OFFSET_C * electric, 18.0, 23.0)
         # Self-rationing: either a low setpoint all day (14.5-17 C) or short heating spells.
         spells = traits["self_rationing"] & (U[:, 19] < 0.5)
         comfort = np.where(traits["self_rationing"] & ~spells, 14.5 + 2.5 * U[:, 5], comfort)
@@ -253,9 +254,14 @@ class Portfolio:
             h_air_out_w_per_k=h_air_out, h_air_fabric_w_per_k=h_af, h_fabric_out_w_per_k=h_fo,
             h_neighbour_w_per_k=np.array([pm.NEIGHBOUR_W_PER_M2K[p] for p in ptype]) * floor
             * np.where(top_floor, pm.TOP_FLOOR_NEIGHBOUR_FACTOR, 1.0),
-            heater_w=pm.HEATER_OVERSIZE * hlc * pm.DESIGN_DELTA_T_K,
+            heater_w=np.where(electric, np.minimum(pm.ELECTRIC_HEATER_OVERSIZE * hlc
+                                                   * pm.DESIGN_DELTA_T_K, pm.ELECTRIC_HEATER_MAX_W),
+                              pm.HEATER_OVERSIZE * hlc * pm.DESIGN_DELTA_T_K),
             f_rsi=np.clip(np.array([pm.F_RSI_BY_EPC[e] for e in epc]) + 0.03 * Z[:, 5], 0.4, 0.95),
-            volume_m3=volume, solar_factor=solar_factor, comfort_setpoint_c=comfort, night_setpoint_c=night,
+            volume_m3=volume, solar_factor=solar_factor,
+            window_habit=pm.WINDOW_HABIT_RANGE[0]
+            + (pm.WINDOW_HABIT_RANGE[1] - pm.WINDOW_HABIT_RANGE[0]) * U[:, 22],
+            comfort_setpoint_c=comfort, night_setpoint_c=night,
             season_threshold_c=season, wake_h=wake, sleep_h=sleep, leave_h=leave, return_h=ret,
             base_ach=base_ach, standby_w=standby, appliance_scale=scale, has_tumble_dryer=dryer,
             topup_threshold_gbp=threshold, topup_amount_gbp=amount,

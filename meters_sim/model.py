@@ -326,7 +326,7 @@ class Simulation:
         heater = pf.heater_w
         gas_heat_w = gas_heat / pm.BOILER_EFFICIENCY
         warm_day = bool(self._t_out.max() > pm.WINDOW_COOLING_FROM_C - 10.0)
-        cooling_w_per_k_ach = (0.33 * pf.volume_m3 * np.where(
+        cooling_w_per_k_ach = (0.33 * pf.volume_m3 * pf.window_habit * np.where(
             pf.traits["poor_ventilation"], pm.WINDOW_COOLING_POOR_VENTILATION, 1.0))
         boiler_aux_w = gas_heat * pm.BOILER_AUX_W
         f_rsi = pf.f_rsi
