@@ -1,4 +1,4 @@
--- 0009 (issue 13): dated reference figures;
+-- 0010 (issue 13): dated reference figures;
 -- excess heat and money (one case for a home's money risks) as case kinds.
 --
 -- Ofgem's typical domestic consumption values and the energy price cap as rows with the day
