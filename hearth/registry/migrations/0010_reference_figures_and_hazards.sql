@@ -122,7 +122,7 @@ UPDATE sms_log SET case_id = (SELECT n.case_id FROM cases n, cases o
 
 INSERT INTO case_events (case_id, at, actor, action, detail)
 SELECT n.case_id, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), 'advisor', 'opened',
-       n.severity || ': merged from the open money cases (migration 0009): ' || n.reasons
+       n.severity || ': merged from the open money cases (migration 0010): ' || n.reasons
   FROM cases n WHERE n.kind = 'money' AND n.status IN ('open', 'acknowledged');
 
 INSERT INTO case_events (case_id, at, actor, action, detail)
