@@ -60,7 +60,7 @@ def current_user() -> User | None:
         _end_session()
         st.session_state["hearth_notice"] = "Your sign-in expired: please sign in again."
         return None
-    fresh = _store_get(user.username)
+    fresh = _live_user(user.username, st.session_state.get(TOKEN_KEY))
     if fresh is None or fresh.disabled:
         _end_session()
         return None
@@ -102,8 +102,14 @@ def _address() -> str | None:
     return address if isinstance(address, str) else None
 
 
-def _store_get(username: str) -> User | None:
+def _live_user(username: str, token: str | None) -> User | None:
+    """The account, if this tab's session is still live in the registry: a password change,
+    a disabled account or a sign-out in another tab revokes it there, and the tab that is
+    still open must end too, not only a tab that comes back through the cookie."""
     with registry() as reg:
+        session = SessionStore(reg.conn).resume(token) if token else None
+        if session is None or session.username != username:
+            return None
         return UserStore(reg.conn).get(username)
 
 
