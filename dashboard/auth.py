@@ -27,6 +27,7 @@ ACCOUNT_MAX_FAILURES = 10
 ACCOUNT_WINDOW_MIN = 15
 # Per address: higher, since an office's officers may share one address behind its firewall.
 ADDRESS_MAX_FAILURES = 30
+UNKNOWN_ACCOUNT = "(unknown account)"  # the audit's name for a sign-in to no account
 
 
 @contextmanager
@@ -218,17 +219,20 @@ def login_page() -> None:
                 "SELECT count(*) FROM audit_log WHERE action = 'sign_in_failed' AND at >= ? "
                 "AND json_extract(detail, '$.address') = ?", (since, address)
             ).fetchone()[0] if address else 0
+            # What was typed is kept only when it names an account: people type their
+            # password into the username box, and that must not reach the audit log.
+            store = UserStore(reg.conn)
+            label = name if name and store.get(name) is not None else UNKNOWN_ACCOUNT
             if failed >= ACCOUNT_MAX_FAILURES or from_address >= ADDRESS_MAX_FAILURES:
-                reg.audit(name or "(blank)", "sign_in_refused_paused", f"user:{name}",
+                reg.audit(label, "sign_in_refused_paused", f"user:{label}",
                           {"address": address,
                            "by": "account" if failed >= ACCOUNT_MAX_FAILURES else "address"})
                 st.error(f"Sign-in is paused for {ACCOUNT_WINDOW_MIN} minutes after repeated "
                          "failed attempts. If that was not you, tell an administrator.")
                 return
-            user = UserStore(reg.conn).authenticate(name, password)
+            user = store.authenticate(name, password)
             if user is None:
-                reg.audit(name or "(blank)", "sign_in_failed", f"user:{name}",
-                          {"address": address})
+                reg.audit(label, "sign_in_failed", f"user:{label}", {"address": address})
         if user is None:
             failures.append(time.time())
             st.error("That username and password do not match an active account. Check both "

@@ -116,3 +116,22 @@ def test_a_dismiss_note_loses_phone_numbers_emails_and_the_tenants_names(portfol
     for stored in [reason, *events, *audit]:
         assert name not in stored and "7700 900456" not in stored
     assert reason.startswith("Other (see note): ") and "staying with family" in reason
+
+
+def test_a_password_typed_into_the_username_box_is_not_kept_in_the_audit_log(portfolio):
+    """People type their password into the username box: a failed sign-in for a name that is
+    no account must not write that text to the audit log (issue 15: "Passwords are never
+    printed to a log"). Failures of a real account are still audited under its name, and the
+    per-address pause still counts both."""
+    settings, _ = portfolio
+    typed = "Correct Horse Battery 42"
+    at = sign_in(typed, "anything at all")
+    assert "do not match an active account" in texts(at)
+    with Registry(settings.registry.path) as reg:
+        rows = reg.conn.execute("SELECT actor, target, coalesce(detail, '') FROM audit_log "
+                                "WHERE action LIKE 'sign_in%'").fetchall()
+    assert rows and not [r for r in rows if typed.lower() in " ".join(r).lower()]
+    assert ("(unknown account)", "user:(unknown account)") in [r[:2] for r in rows]
+    sign_in("officer2", "not the password at all")
+    with Registry(settings.registry.path) as reg:
+        assert reg.audit_entries("user:officer2", limit=1)[0]["action"] == "sign_in_failed"
