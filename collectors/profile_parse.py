@@ -143,21 +143,28 @@ def _time_ns(value, spec: TimeSpec, zone: str | None) -> int:
 _HALF_HOUR_NS = 1_800 * 10**9
 
 
+@lru_cache(maxsize=4096)
+def _second_pass_ns(value: str, zone: str) -> int | None:
+    """The second pass of a local time in the hour repeated when the clocks go back [ns], or
+    None when the time is not ambiguous (cached: a late or replayed message costs a lookup)."""
+    try:
+        t = dt.datetime.fromisoformat(value.replace(" ", "T", 1))
+    except ValueError:
+        return None
+    if t.tzinfo is not None:
+        return None
+    first, second = t.replace(tzinfo=_zone(zone)), t.replace(tzinfo=_zone(zone), fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return None
+    return _ns(second.astimezone(dt.UTC))
+
+
 def _nearer_fold(value: str, zone: str, time_ns: int, receipt_ns: int, max_future_ns: int) -> int:
     """A local time without an offset in the hour that repeats when the clocks go back: the
     pass nearer the time of receipt (sample_time_ns takes the first; a second-pass reading so
     stamped would overwrite the first pass's reading an hour earlier). Otherwise `time_ns`."""
-    try:
-        t = dt.datetime.fromisoformat(value.replace(" ", "T", 1))
-    except ValueError:
-        return time_ns
-    if t.tzinfo is not None:
-        return time_ns
-    other = t.replace(tzinfo=_zone(zone), fold=1)
-    if other.utcoffset() == t.replace(tzinfo=_zone(zone)).utcoffset():
-        return time_ns  # not an ambiguous local time
-    other_ns = _ns(other.astimezone(dt.UTC))
-    if abs(other_ns - receipt_ns) < abs(time_ns - receipt_ns) \
+    other_ns = _second_pass_ns(value, zone)
+    if other_ns is not None and abs(other_ns - receipt_ns) < abs(time_ns - receipt_ns) \
             and other_ns <= receipt_ns + max_future_ns:
         return other_ns
     return time_ns
