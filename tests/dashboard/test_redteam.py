@@ -135,3 +135,17 @@ def test_a_password_typed_into_the_username_box_is_not_kept_in_the_audit_log(por
     sign_in("officer2", "not the password at all")
     with Registry(settings.registry.path) as reg:
         assert reg.audit_entries("user:officer2", limit=1)[0]["action"] == "sign_in_failed"
+
+
+def test_a_display_name_is_shown_as_text_not_markdown(portfolio):
+    """Issue 15: "Markdown in notes and names is shown as text (no remote images or links)".
+    The sidebar showed the account's display name as markdown: a name set to an image link
+    made every page load a remote image (a tracking pixel) for whoever signed in."""
+    settings, _ = portfolio
+    with Registry(settings.registry.path) as reg:
+        UserStore(reg.conn).add("rt.pixel", "manager", PASSWORD, [],
+                                display_name="Pat ![x](http://198.51.100.9/p.png) [link](http://x)")
+    at = sign_in("rt.pixel")
+    shown = [m.value for m in at.sidebar.markdown if "Pat" in m.value]
+    assert shown, [m.value for m in at.sidebar.markdown]
+    assert all("](" not in v and "\\!\\[x\\]" in v for v in shown), shown
