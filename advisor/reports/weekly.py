@@ -234,14 +234,18 @@ def compute(inp: inputs.ReportInputs, cfg, silent_after_intervals: float) -> Com
         Table("silent_devices", "Silent devices", silent, max_rows=100),
     ]
     if inp.week.to_date:
+        for t in out:
+            for col in ("metric", "last_reading"):
+                if col in t.frame.columns:
+                    t.frame[col] = [to_date_wording(str(v), inp.week) for v in t.frame[col]]
         out = [replace(t, title=to_date_wording(t.title, inp.week), note=to_date_wording(
             t.note, inp.week), headers={c: to_date_wording(h, inp.week)
                                         for c, h in t.headers.items()}) for t in out]
     return Computed(out, daily, scope_cases, homes, summary)
 
 
-_WEEK_END = re.compile(r"(?:at (?:the )?week(?:'s)? end|at its end)")
-_THIS_WEEK = re.compile(r"(this|the) week(?! to date)")
+_WEEK_END = re.compile(r"\b(?:at (?:the )?week(?:'s)? end|at its end|at the end of the week)\b")
+_THIS_WEEK = re.compile(r"\b(this|the) week\b(?! to date)")
 
 
 def to_date_wording(text: str, week: Period) -> str:
@@ -253,8 +257,8 @@ def to_date_wording(text: str, week: Period) -> str:
 
     at = datetime.fromtimestamp(week.end_ns / 1e9, ZoneInfo(week.tz))
     text = _WEEK_END.sub(f"at {at:%a %d %b %H:%M}", text)
-    text = text.replace("that fell due this week", "falling due this week (missed only once "
-                        "passed)")
+    text = text.replace("that fell due this week", f"falling due {week.first_day:%a %d %b} to "
+                        f"{week.last_day:%a %d %b} (missed only once passed)")
     return _THIS_WEEK.sub(lambda m: f"{m.group(1)} week to date", text)
 
 
@@ -273,7 +277,10 @@ def data_notes(inp: inputs.ReportInputs) -> list[str]:
     if all(np.isnan(v).all() for v in inp.forecast_kwh.values()):
         notes.append(f"No forecasts for the 30 days from {inp.forecast_days[0]}: forecast "
                      "costs and credit run-out are not shown.")
-    if np.isnan(inp.hdd["last"]).all():
+    if inp.week.to_date:
+        notes.append("Weather adjustment needs whole days of weather: it is not shown for a "
+                     "week to date.")
+    elif np.isnan(inp.hdd["last"]).all():
         notes.append("No weather for the same week last year: the weather-adjusted change is "
                      "not available.")
     return notes + history.weekly_gaps(inp.week, inp.history_start_ns)
@@ -309,13 +316,14 @@ def build_html(inp: inputs.ReportInputs, comp: Computed, scope: str, generated_a
                  "</p>") + notes
     overview = cards + notes + table_html(by["homes_devices"])
     if multi_patch and len(comp.homes) > 2:
-        overview += chart_html(charts.reporting_chart(comp.homes.iloc[:-1]),
+        overview += chart_html(charts.reporting_chart(comp.homes.iloc[:-1]), to_date_wording(
                                "Devices that reported this week and devices silent at its end,"
-                               " by patch, in per cent")
+                               " by patch, in per cent", inp.week))
     sections = [
         ("Summary, homes and devices", overview),
         ("Cases", chart_html(charts.cases_chart(comp.cases_scope, scope),
-                             "Cases by kind: new, open at week end, closed")
+                             to_date_wording("Cases by kind: new, open at week end, closed",
+                                             inp.week))
          + table_html(by["cases_by_kind"]) + (table_html(by["cases_by_patch"]) if multi_patch
                                                else "")),
         ("Awaab's Law: damp and mould deadlines",
@@ -324,7 +332,8 @@ def build_html(inp: inputs.ReportInputs, comp: Computed, scope: str, generated_a
          table_html(by["top_forecast_cost"]) + table_html(by["credit_runout"])),
         ("Consumption and weather",
          chart_html(charts.daily_consumption_chart(comp.daily, scope),
-                    "Energy per day this week and the same week last year, in kWh")
+                    to_date_wording("Energy per day this week and the same week last year,"
+                                    " in kWh", inp.week))
          + table_html(by["consumption"])),
         ("Tips to tenants", table_html(by["tips"])),
         ("Data health", table_html(by["data_health"]) + table_html(by["failed_jobs"])
