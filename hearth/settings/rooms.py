@@ -124,6 +124,9 @@ class MqttCollectorSettings(Section):
         39.5, gt=20, lt=60, description="Turns gas volume into kWh when a meter omits energy_kwh")
     silent_after_s: float = Field(900.0, gt=0,
                                   description="A device unheard this long counts as silent [s]")
+    share_group: str = Field("hearth", pattern=r"^[^/+#$\s]+$",
+                             description="`hearth collect --shard i/N`: members subscribe to"
+                             " $share/<share_group>/<topic>")
 
 
 class SpoolSettings(Section):
