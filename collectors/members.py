@@ -105,7 +105,7 @@ def leave(settings, shard: Shard, idle_s: float = 3.0, timeout_s: float = 900.0)
                 await asyncio.sleep(0.1)
             await settled()
             queued = mqtt.stats.extra["messages"]
-            mqtt.client.unsubscribe(topic)
+            mqtt.client.unsubscribe(list(mqtt.topics))  # `topic` and the profiles' filters
             await settled()  # what the broker had already sent before the UNSUBSCRIBE
             props = Properties(PacketTypes.DISCONNECT)
             props.SessionExpiryInterval = 0  # the broker discards the (now empty) session
