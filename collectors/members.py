@@ -81,13 +81,23 @@ def leave(settings, shard: Shard, idle_s: float = 3.0, timeout_s: float = 900.0)
     topic, client_id = config.options.topic, config.options.client_id
     deadline = time.monotonic() + timeout_s
 
+    # Count what arrives, so that "settled" means every message received is stored and
+    # acknowledged (the collector counts a message only once its batch is committed).
+    arrived = [0]
+    on_message = mqtt.client.on_message
+
+    def counting(client, userdata, msg) -> None:
+        arrived[0] += 1  # paho's network thread only
+        on_message(client, userdata, msg)
+
+    mqtt.client.on_message = counting
+
     async def settled() -> None:
         """Until every message received is stored and acknowledged, and none came for idle_s."""
         last, since = -1, time.monotonic()
         while time.monotonic() < deadline:
-            n, acked = mqtt.stats.extra["messages"], mqtt.stats.extra["acked"]
-            pending = len(mqtt._pending)
-            if (n, pending) != (last, 0) or n != acked:
+            n = arrived[0]
+            if n != last or mqtt.stats.extra["acked"] != n:
                 last, since = n, time.monotonic()
             elif time.monotonic() - since >= idle_s:
                 return
