@@ -57,12 +57,14 @@ def test_no_influxql_outside_what_every_influxdb_accepts():
 
 
 def test_schema_changes_only_in_the_1x_branch_of_ensure_database():
-    allowed = {"hearth/influx/client.py": {"ensure_database"},  # its v1 branch
-               "hearth/stack.py": {"after_start"}}              # the local 1.x server's admin
+    allowed = {"hearth/influx/client.py": {"ensure_database"}}  # its v1 branch
+    local_1x = {"hearth/stack.py"}  # users and admin of the local InfluxDB 1.x `stack up` runs
     found = []
     for room in ROOMS:
         for path in sorted((ROOT / room).rglob("*.py")):
             rel = str(path.relative_to(ROOT))
+            if rel in local_1x:
+                continue
             tree = ast.parse(path.read_text(), str(path))
             spans = [(n.lineno, n.end_lineno) for n in ast.walk(tree)
                      if isinstance(n, ast.FunctionDef) and n.name in allowed.get(rel, ())]
