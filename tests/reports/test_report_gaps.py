@@ -174,3 +174,18 @@ def test_gap_rules():
     assert opendata_gap("2026-12", nov, now) == ("open data for December 2026 needs the whole "
                                                  "month: it ends 31 December 2026")
     assert "no half-hourly use is stored yet" in opendata_gap("2026-10", None, now)
+
+
+def test_command_line_week_to_date(report_settings, tmp_path, capsys):
+    base = ["report", "weekly", "--out", str(tmp_path), "--generated-at", "2026-01-09T06:05:00Z",
+            "--no-pdf"]
+    args = build_parser().parse_args(base)
+    # Without --week-ending the default is the last complete week (ending Sun 4 January).
+    assert args.func(args, report_settings) == 0
+    assert "weekly-2026-01-04/report.html" in capsys.readouterr().out
+    args = build_parser().parse_args([*base, "--week-ending", "2026-01-11"])
+    with pytest.raises(HearthError, match="has not ended"):
+        args.func(args, report_settings)
+    args = build_parser().parse_args([*base, "--week-to-date"])
+    assert args.func(args, report_settings) == 0
+    assert "weekly-2026-01-11-to-date/report.html" in capsys.readouterr().out
