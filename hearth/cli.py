@@ -25,7 +25,7 @@ COMMAND_MODULES = [
     "dashboard.users_cli",
     "advisor.reports_cli",
     "hearth.schedule_cli",
-    "hearth.tenant_cli",
+    "tenants.cli",
 ]
 
 

@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def export(args: argparse.Namespace, settings) -> int:
-    from hearth.tenant_rights import subject_access
+    from tenants.rights import subject_access
 
     out = subject_access(settings, args.household, args.out, actor=_actor(args))
     print(f"subject access response for {args.household}: {out}")
@@ -65,7 +65,7 @@ def export(args: argparse.Namespace, settings) -> int:
 
 def consent(args: argparse.Namespace, settings) -> int:
     from hearth.registry import Registry
-    from hearth.tenant_rights import set_consent
+    from tenants.rights import set_consent
 
     with Registry(settings.registry.path) as reg:
         result = set_consent(reg, args.household, sms=args.sms,
@@ -79,7 +79,7 @@ def consent(args: argparse.Namespace, settings) -> int:
 
 
 def end(args: argparse.Namespace, settings) -> int:
-    from hearth.tenant_rights import end_tenancy
+    from tenants.rights import end_tenancy
 
     result = end_tenancy(settings, args.household, args.date, actor=_actor(args))
     print(f"tenancy of {args.household} ended {result.tenancy_end}; removed:")

@@ -1,5 +1,5 @@
 """Tenants' data rights: consent changes, the subject access export, and erasure at the end of a
-tenancy. The logic for `hearth tenant ...` (hearth/tenant_cli.py); it reads the advisor's tables
+tenancy. The logic for `hearth tenant ...` (tenants/cli.py); it reads the advisor's tables
 (cases, case_events, sms_log, from migration 0002) by SQL when they exist, and never imports the
 rooms.
 
