@@ -13,6 +13,7 @@ from hearth.settings.rooms import (
     ReportsSettings,
     ScheduleSettings,
     SimSettings,
+    TenantsSettings,
 )
 
 
@@ -29,3 +30,4 @@ class Settings(Section):
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     reports: ReportsSettings = Field(default_factory=ReportsSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    tenants: TenantsSettings = Field(default_factory=TenantsSettings)
