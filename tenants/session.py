@@ -47,9 +47,10 @@ def registry():
 def address() -> str:
     """The browser's network address (for rate limits and the audit), '' when unknown."""
     try:
-        return st.context.ip_address or ""
-    except Exception:  # older Streamlit or no request context (tests)
+        ip = st.context.ip_address
+    except Exception:  # no request context
         return ""
+    return ip if isinstance(ip, str) else ""   # AppTest gives a stand-in object
 
 
 def audit(actor: str, action: str, target: str = "", detail: dict | None = None) -> None:

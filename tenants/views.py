@@ -46,8 +46,11 @@ def energy(household_id: str) -> None:
         now, before = by.get("this_week"), by.get("last_week")
         if now and before and now.complete and before.complete and before.energy_kwh > 0:
             change = now.energy_kwh / before.energy_kwh - 1
-            word = "more" if change > 0 else "less"
-            lines.append(f"That is {abs(change):.0%} {word} than the week before.")
+            if abs(change) < 0.005:
+                lines.append("About the same as the week before.")
+            else:
+                word = "more" if change > 0 else "less"
+                lines.append(f"That is {abs(change):.0%} {word} than the week before.")
         st.markdown("\n".join(f"- {line}" for line in lines))
     use = data.daily_use(client, household_id)
     if not use.empty:

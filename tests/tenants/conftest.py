@@ -55,7 +55,7 @@ def portal(tmp_path_factory, influx_server, mqtt_server):
             conn.execute("UPDATE tenants SET mobile = ? WHERE tenant_id = ?", (MOBILE_A, ta))
             conn.execute("UPDATE tenants SET mobile = ?, sms_consent = 0 WHERE tenant_id = ?",
                          (MOBILE_B, tb))
-    _last_year(settings, a)
+    _history(settings, a, b)
     env = settings_to_env(settings)
     with mock.patch.dict(os.environ, env):
         st.cache_data.clear()
@@ -65,15 +65,17 @@ def portal(tmp_path_factory, influx_server, mqtt_server):
     st.cache_resource.clear()
 
 
-def _last_year(settings, household: str) -> None:
-    """The same week 52 weeks ago for home a (electricity only), so that the comparison has a
-    year-ago week; home b has none."""
+def _history(settings, a: str, b: str) -> None:
+    """The same week 52 weeks ago for home a (electricity), so that the comparison has a
+    year-ago week; three recent weeks for home b and nothing a year ago."""
     now = datetime.now(UTC)
-    start = int((now - timedelta(weeks=52, days=7)).timestamp()) // 1800 * 1800
-    steps = np.arange(start, start + 7 * 86400, 1800)
     with InfluxClient.from_settings(settings) as client:
-        client.write_lines(usage_lines(household, "electricity", np.full(len(steps), 0.25),
-                                       steps * 10**9), retention_policy="usage")
+        for home, back_days in ((a, 52 * 7 + 7), (b, 21)):
+            start = int((now - timedelta(days=back_days)).timestamp()) // 1800 * 1800
+            steps = np.arange(start, start + (7 if home == a else 21) * 86400, 1800)
+            steps = steps[steps < now.timestamp() - 1800]
+            client.write_lines(usage_lines(home, "electricity", np.full(len(steps), 0.25),
+                                           steps * 10**9), retention_policy="usage")
 
 
 def outbox_codes(settings) -> list[dict]:
@@ -95,6 +97,10 @@ def new_app() -> AppTest:
 
 
 def sign_in(settings, mobile: str) -> AppTest:
+    """A fresh session signed in through the form (the rate-limit window starts afresh: the
+    tests sign in more often than a tenant would in an hour)."""
+    with Registry(settings.registry.path) as reg, reg.transaction() as conn:
+        conn.execute("DELETE FROM tenant_signin_attempts")
     at = new_app().run()
     assert not at.exception, at.exception
     at.text_input(key="signin_mobile").input(mobile)
