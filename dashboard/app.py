@@ -34,6 +34,7 @@ pages = {
     "Service": [
         st.Page("app_pages/data_health.py", title="Data health", icon=":material/sensors:"),
         st.Page("app_pages/messages.py", title="Messages", icon=":material/sms:"),
+        st.Page("app_pages/tenant_requests.py", title="Tenant requests", icon=":material/inbox:"),
     ],
 }
 nav = st.navigation(pages)

@@ -16,6 +16,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from dashboard.runtime import settings_to_env as dashboard_env
 from hearth.influx import InfluxClient, usage_lines
 from hearth.registry import Registry
 from tenants.runtime import settings_to_env
@@ -56,7 +57,8 @@ def portal(tmp_path_factory, influx_server, mqtt_server):
             conn.execute("UPDATE tenants SET mobile = ?, sms_consent = 0 WHERE tenant_id = ?",
                          (MOBILE_B, tb))
     _history(settings, a, b)
-    env = settings_to_env(settings)
+    # The officers' dashboard too (its tenant requests page decides the portal's proposals).
+    env = {**settings_to_env(settings), **dashboard_env(settings)}
     with mock.patch.dict(os.environ, env):
         st.cache_data.clear()
         st.cache_resource.clear()
