@@ -46,8 +46,9 @@ if made:
     st.code(made, language=None)
 with st.form("share", clear_on_submit=True):
     label = st.text_input("Who is it for?", key="share_label", max_chars=80)
-    scopes = st.multiselect("What can they see?", list(shares.SCOPES),
-                            format_func=shares.SCOPES.get, key="share_scope")
+    st.markdown("What can they see?")
+    scopes = [scope for scope, words in shares.SCOPES.items()
+              if st.checkbox(words, key=f"share_scope_{scope}")]
     days = st.number_input("For how many days?", min_value=1,
                            max_value=settings.tenants.share_max_days, value=14, step=1,
                            key="share_days")

@@ -152,3 +152,14 @@ def test_rate_limit_per_address(portal):
 def test_malformed_input_refused(portal, typed):
     settings, _, _ = portal
     assert signin.verify_code(settings, typed or "x", typed, "10.3.0.1") is None
+
+
+def test_demo_names_a_tenant_who_can_sign_in(portal):
+    from hearth.demo import _demo_tenant
+
+    settings, _, _ = portal
+    _fresh(settings)
+    household, mobile = _demo_tenant(settings)
+    signin.request_code(settings, mobile, "10.4.0.1")
+    who = signin.verify_code(settings, mobile, last_code(settings, mobile), "10.4.0.1")
+    assert who is not None and who.household_id == household
