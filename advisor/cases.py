@@ -324,6 +324,8 @@ class CaseStore:
     def _clear_case(self, case: dict, now: datetime, now_s: str, summary: SyncSummary,
                     dry_run: bool) -> None:
         kind = case["kind"]
+        if _reported_by_tenant(case):
+            return   # a tenant's report is closed by an officer, never by quiet sensors
         clear_since = parse_iso(case["clear_since"]) or now
         limit = timedelta(hours=self.settings.auto_close_h)
         if kind not in self.settings.auto_close_exclude and now - clear_since >= limit:
@@ -345,3 +347,10 @@ class CaseStore:
 
 def _json(numbers: dict) -> str:
     return json.dumps(numbers, default=str, allow_nan=False, sort_keys=True)
+
+
+def _reported_by_tenant(case: dict) -> bool:
+    try:
+        return json.loads(case.get("evidence_json") or "{}").get("source") == "tenant_report"
+    except (ValueError, AttributeError):
+        return False

@@ -209,3 +209,28 @@ def test_consent_per_purpose_effective_at_once(portal):
         assert [p["event"] for p in past if "research" in p["purpose"]] == ["granted"]
         changes = [json.loads(d)["changes"] for _, _, d in _audit(reg, "tenant.consent")]
         assert any(f"{tid}: SMS off" in c for c in changes)
+
+
+def test_advisor_does_not_auto_close_a_tenants_report(portal):
+    """The sensors going quiet closes an advisor's case after auto_close_h; a case a tenant
+    reported stays open until an officer closes it."""
+    import numpy as np
+
+    from advisor.cases import CaseStore
+    from advisor.rules.base import RuleResult
+
+    settings, homes, _ = portal
+    at = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+    with Registry(settings.registry.path) as reg, reg.transaction() as conn:
+        conn.execute("UPDATE cases SET status = 'resolved' WHERE household_id = ? AND"
+                     " kind = 'cold_home'", (homes.b,))
+    r = problems.report(settings, homes.b, homes.tenant_b, "cold_home", "13 C in the lounge.",
+                        now=at)
+    ids = np.array([homes.b])
+    quiet = RuleResult("cold_home", np.zeros(1, dtype=bool), np.zeros(1, dtype=np.int8),
+                       np.zeros(1))                         # the sensors show nothing wrong
+    with Registry(settings.registry.path) as reg:
+        store = CaseStore(reg, settings.advisor)
+        for hours in (0, 24, 72):
+            store.sync({"cold_home": quiet}, ids, now=at + timedelta(hours=hours))
+        assert store.case(r.case_id)["status"] == "open"
