@@ -124,6 +124,15 @@ class MqttCollectorSettings(Section):
         39.5, gt=20, lt=60, description="Turns gas volume into kWh when a meter omits energy_kwh")
     silent_after_s: float = Field(900.0, gt=0,
                                   description="A device unheard this long counts as silent [s]")
+    profile_dirs: list[Path] = Field(default_factory=list, description="Folders of a council's"
+                                     " own device profiles (TOML), besides config/profiles")
+    profiles: list[str] = Field(default_factory=list, description="Profiles the collector"
+                                " subscribes for (empty: every profile found)")
+    extra_subscriptions: list[str] = Field(default_factory=list, description="More topic"
+                                           " filters to subscribe to (e.g. \"#\": see every"
+                                           " misconfigured device as unmatched_topic)")
+    max_series_per_household: int = Field(64, ge=1, description="Series one household may"
+                                          " have; beyond, readings are dead-lettered")
 
 
 class SpoolSettings(Section):
@@ -414,6 +423,10 @@ def _default_jobs() -> list[JobSettings]:
         JobSettings(name="advise", cron="15 * * * *", command=["advise"]),
         JobSettings(name="weekly-report", cron="0 6 * * 1", command=["report", "weekly"]),
         JobSettings(name="opendata", cron="0 3 1 * *", command=["opendata", "export"]),
+        # No job-level retries: requests are retried inside the run, and a household's error
+        # (a revoked consent, an unknown meter) would not go away by re-running all of them.
+        JobSettings(name="import-smart-meter", cron="30 6 * * *", command=["import", "smart-meter"],
+                    retries=0),
     ]
 
 

@@ -73,6 +73,9 @@ def _ready(page) -> None:
     page.wait_for_load_state("networkidle")
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
                            " && document.querySelector('h1')", timeout=30_000)
+    # The portal's own style (tenants/ui.py: 17 px type, captions in #505a5f) has arrived.
+    page.wait_for_function("() => getComputedStyle(document.documentElement).fontSize"
+                           " === '17px'", timeout=30_000)
     time.sleep(0.5)
 
 
@@ -131,7 +134,7 @@ def test_journey_at_320_px_with_axe(served, browser):
     page.get_by_label(re.compile("Tell us about it")).fill("Mould behind the bed, since October.")
     page.get_by_role("button", name="Send the report").click()
     page.get_by_text("Thank you").wait_for(timeout=30_000)
-    assert "By law your landlord must investigate by" in page.inner_text("body")
+    page.get_by_text("By law your landlord must investigate by").wait_for(timeout=30_000)
 
     _nav(page, "Problems and texts")
     _axe(page, "cases")

@@ -1,5 +1,5 @@
--- 0006 tenant portal (issue 16; allotted number 0012, renumbered at merge): one-time sign-in
--- codes, sign-in attempts for rate limits, read-only share links, record corrections proposed
+-- 0009 tenant portal (issue 16; allotted 0012, numbered 0009 after main's 0006-0008): one-time
+-- sign-in codes, sign-in attempts for rate limits, read-only share links, record corrections proposed
 -- by tenants, problems reported by tenants, and consent to research.
 -- Numbers are never stored here in clear: `number_key` is an HMAC of the mobile number with a
 -- secret from var/secrets (so an unknown number can be rate-limited without keeping it).
