@@ -132,6 +132,9 @@ def serve(args: argparse.Namespace, settings) -> int:
 
     port = args.port or settings.tenants.port
     address = args.address or settings.tenants.address
+    if settings.notifier.sender == "notify" and not settings.tenants.code_template_id:
+        raise HearthError("GOV.UK Notify sends the sign-in codes, but no template is set: make a"
+                          " text template (docs/tenants.md) and set tenants.code_template_id")
     if port_in_use(port, "127.0.0.1"):
         raise HearthError(f"port {port} is already in use: stop the other program or start the "
                           "portal with --port")
