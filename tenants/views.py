@@ -63,7 +63,7 @@ def energy(household_id: str) -> None:
                           barmode="group", yaxis_title="Energy used (kWh)",
                           title="Energy used each day, last 14 days", template="plotly_white",
                           legend={"orientation": "h", "y": -0.25}, font={"size": 14})
-        st.plotly_chart(fig, config={"displayModeBar": False}, use_container_width=True)
+        st.plotly_chart(fig, config={"displayModeBar": False}, width="stretch")
     bill(household_id)
 
 
