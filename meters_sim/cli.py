@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-modbus", action="store_true", help="do not start the Modbus gateways")
     p.add_argument("--no-mqtt", action="store_true", help="do not publish over MQTT")
     p.set_defaults(func=handler)
+    from meters_sim.summary_cli import add_summary
+
+    add_summary(p)
 
 
 def _rows(objs) -> list[dict]:

@@ -151,6 +151,7 @@ def test_journey_at_320_px_with_axe(served, browser):
     page.get_by_text("Problems and repairs (cases)").click()
     page.get_by_role("button", name="Make the link").click()
     page.get_by_text("Copy it now").wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"\?share=")).first.wait_for(timeout=30_000)
     _ready(page)
     link = re.search(r"https?://\S+\?share=[\w-]+", page.inner_text("body")).group(0)
 
