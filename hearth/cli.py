@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "advisor.reports_cli",
     "hearth.schedule_cli",
     "tenants.cli",
+    "hearth.reference_cli",
 ]
 
 

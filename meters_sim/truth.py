@@ -358,7 +358,9 @@ class TruthAccumulator:
                 "condensation_h": round(float(self.condensation_h[i]), 2),
                 "traits": sorted(k for k, v in pf.traits.items() if v[i]),
             })
-            home.update({name: round(float(v[i]), 3) for name, v in details.items()})
+            # A number a home does not have (NaN) is null: valid JSON, and equal to itself.
+            home.update({name: round(float(v[i]), 3) if np.isfinite(v[i]) else None
+                         for name, v in details.items()})
             homes.append(home)
         devices = []
         if schedule is not None and self.start_ns is not None:

@@ -121,12 +121,10 @@ def cases(household_id: str) -> None:
             st.subheader(KIND.get(c["kind"], c["kind"]))
             st.write(c["reasons"])
             st.markdown(f"Opened {when(c['opened_at'])}. Status: {STATUS.get(c['status'], c['status'])}.")
-            if c["due_by"] and c["kind"] == "damp_mould":
+            if c["due_by"]:
+                # Case deadlines come only from the Awaab's Law clock (advisor/cases.py).
                 st.markdown(f"**By law (Awaab's Law) your landlord must "
                             f"{STAGE.get(c['stage'], 'act')} by {when(c['due_by'])}.**")
-            elif c["due_by"]:
-                st.markdown(f"Your landlord aims to {STAGE.get(c['stage'], 'act')} by "
-                            f"{when(c['due_by'])}.")
 
 
 def tips(household_id: str) -> None:

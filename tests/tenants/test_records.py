@@ -223,14 +223,15 @@ def test_advisor_does_not_auto_close_a_tenants_report(portal):
     at = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
     with Registry(settings.registry.path) as reg, reg.transaction() as conn:
         conn.execute("UPDATE cases SET status = 'resolved' WHERE household_id = ? AND"
-                     " kind = 'cold_home'", (homes.b,))
-    r = problems.report(settings, homes.b, homes.tenant_b, "cold_home", "13 C in the lounge.",
-                        now=at)
+                     " kind = 'device_fault'", (homes.b,))
+    # A fault has no Awaab's Law duty, so only the tenant's report keeps it open.
+    r = problems.report(settings, homes.b, homes.tenant_b, "thermostat_fault",
+                        "The thermostat screen is blank.", now=at)
     ids = np.array([homes.b])
-    quiet = RuleResult("cold_home", np.zeros(1, dtype=bool), np.zeros(1, dtype=np.int8),
+    quiet = RuleResult("device_fault", np.zeros(1, dtype=bool), np.zeros(1, dtype=np.int8),
                        np.zeros(1))                         # the sensors show nothing wrong
     with Registry(settings.registry.path) as reg:
         store = CaseStore(reg, settings.advisor)
         for hours in (0, 24, 72):
-            store.sync({"cold_home": quiet}, ids, now=at + timedelta(hours=hours))
+            store.sync({"device_fault": quiet}, ids, now=at + timedelta(hours=hours))
         assert store.case(r.case_id)["status"] == "open"

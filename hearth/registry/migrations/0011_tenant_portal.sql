@@ -1,4 +1,4 @@
--- 0009 tenant portal (issue 16; allotted 0012, numbered 0009 after main's 0006-0008): one-time
+-- 0011 tenant portal (issue 16; allotted 0012, numbered 0011 after main's 0001-0010): one-time
 -- sign-in codes, sign-in attempts for rate limits, read-only share links, record corrections proposed
 -- by tenants, problems reported by tenants, and consent to research.
 -- Numbers are never stored here in clear: `number_key` is an HMAC of the mobile number with a
