@@ -26,7 +26,7 @@ COMMAND_MODULES = [
     "dashboard.users_cli",
     "advisor.reports_cli",
     "hearth.schedule_cli",
-    "hearth.tenant_cli",
+    "tenants.cli",
     "hearth.reference_cli",
 ]
 

@@ -481,3 +481,28 @@ class ScheduleSettings(Section):
         if dupes:
             raise ValueError(f"job names must be unique; repeated: {', '.join(dupes)}")
         return jobs
+
+
+class TenantsSettings(Section):
+    """[tenants]: the tenant portal (tenants/)."""
+
+    port: int = Field(8502, ge=1, le=65535, description="Port of `hearth tenant serve`")
+    address: str = Field("127.0.0.1", min_length=1, description="Bind address (put a TLS proxy"
+                         " in front for phones)")
+    public_url: str = Field("http://127.0.0.1:8502", min_length=1, description="The address"
+                            " tenants open (share links are built on it)")
+    session_timeout_min: int = Field(30, ge=5, le=720, description="A sign-in lasts this long"
+                                     " [min]")
+    code_ttl_min: int = Field(10, ge=1, le=60, description="A sign-in code expires after [min]")
+    code_max_tries: int = Field(5, ge=1, le=10, description="Wrong tries before a code is void")
+    codes_per_number_per_hour: int = Field(3, ge=1, le=20, description="Code requests per mobile"
+                                           " number per hour")
+    attempts_per_address_per_hour: int = Field(20, ge=1, le=1000, description="Code requests"
+                                               " plus wrong codes per network address per hour")
+    code_template_id: str = Field("", description="GOV.UK Notify template id of the sign-in code"
+                                  " text (needed with notifier.sender = \"notify\")")
+    share_max_days: int = Field(90, ge=1, le=365, description="Longest a share link may last"
+                                " [days]")
+    photo_dir: Path = Field(Path("var/tenant_photos"), description="Where reported photos are kept")
+    photo_max_bytes: int = Field(5_000_000, ge=10_000, le=50_000_000, description="Largest photo"
+                                 " accepted [bytes]")

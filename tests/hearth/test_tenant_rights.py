@@ -15,7 +15,7 @@ from hearth.errors import HearthError
 from hearth.influx import InfluxClient
 from hearth.registry import Registry
 from hearth.stack import free_port
-from hearth.tenant_rights import personal_pattern, set_consent, shareable_with_supplier
+from tenants.rights import personal_pattern, set_consent, shareable_with_supplier
 from tests.conftest import make_settings
 from tests.reports import portfolio as pf
 
