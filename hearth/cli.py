@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "collectors.modbus_cli",
     "forecasting.cli",
     "advisor.cli",
+    "advisor.notify_cli",
     "dashboard.cli",
     "dashboard.users_cli",
     "advisor.reports_cli",
