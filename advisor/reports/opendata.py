@@ -96,14 +96,42 @@ def recoverable(n_rows: int, lines: list[list[int]], hidden: np.ndarray) -> np.n
     return out
 
 
-def suppress(table: pd.DataFrame, k: int = 10) -> pd.DataFrame:
-    """Hide groups of fewer than ``k`` homes and enough others that none can be recovered.
+Key = tuple[str, str, str, str]   # fuel, area, property_type, level: one cell of a table
+
+
+def row_keys(table: pd.DataFrame) -> list[Key]:
+    return list(zip(table["fuel"], table["area"], table["property_type"], table["level"],
+                    strict=True))
+
+
+def members(homes: pd.DataFrame, table: pd.DataFrame) -> list[frozenset[str]]:
+    """The households behind each row of ``aggregate(homes)`` (``homes`` with household_id),
+    in the table's order: what a later publication is checked against (differencing)."""
+    out = []
+    by_fuel = {f: g for f, g in homes.groupby("fuel", sort=False)}
+    for fuel, area, ptype, _level in row_keys(table):
+        g = by_fuel.get(fuel, homes.iloc[:0])
+        mask = np.ones(len(g), bool)
+        if area != ALL:
+            mask &= (g["area"] == area).to_numpy()
+        if ptype != ALL:
+            mask &= (g["property_type"] == ptype).to_numpy()
+        out.append(frozenset(g["household_id"].to_numpy()[mask].tolist()))
+    return out
+
+
+def suppress(table: pd.DataFrame, k: int = 10, force: frozenset[Key] | set[Key] = frozenset()
+             ) -> pd.DataFrame:
+    """Hide groups of fewer than ``k`` homes, the rows in ``force`` (hidden for differencing,
+    advisor.reports.opendata_differencing), and enough others that none can be recovered.
     Adds ``suppressed`` (bool); hidden rows keep no measure (NaN). Works per fuel."""
     out = []
     for _, t in table.groupby("fuel", sort=True):
         t = t.reset_index(drop=True)
         homes = t["homes"].to_numpy(np.int64)
         hidden = (homes > 0) & (homes < k)
+        if force:
+            hidden |= np.array([key in force for key in row_keys(t)], bool)
         lines = _lines(t)
         while True:
             changed = False
