@@ -237,3 +237,16 @@ def test_outbox_is_never_delivered_and_consent_withdrawn_cancels_its_lines(homes
     assert lines[-1] == {"id": rows[0]["provider_id"], "at": lines[-1]["at"], "cancelled": True,
                          "reason": "no_consent"}
     assert [r["status"] for r in log_rows(conn, "H000001")] == ["outbox"]
+
+
+def test_a_tenants_replies_are_in_their_subject_access_records(homes, conn, registry, stub,
+                                                                sender):
+    from hearth.tenant_rights import registry_records
+
+    stub.reply("447700900456", "The radiator in the bedroom is cold",
+               "2026-12-14T11:20:00.000000Z")
+    sync(conn, notifier(), sender, NOON)
+    records = registry_records(registry, "H000002")
+    assert [r["content"] for r in records["sms_replies"]] == [
+        "The radiator in the bedroom is cold"]
+    assert registry_records(registry, "H000001")["sms_replies"] == []
