@@ -107,17 +107,14 @@ def row_keys(table: pd.DataFrame) -> list[Key]:
 def members(homes: pd.DataFrame, table: pd.DataFrame) -> list[frozenset[str]]:
     """The households behind each row of ``aggregate(homes)`` (``homes`` with household_id),
     in the table's order: what a later publication is checked against (differencing)."""
-    out = []
-    by_fuel = {f: g for f, g in homes.groupby("fuel", sort=False)}
-    for fuel, area, ptype, _level in row_keys(table):
-        g = by_fuel.get(fuel, homes.iloc[:0])
-        mask = np.ones(len(g), bool)
-        if area != ALL:
-            mask &= (g["area"] == area).to_numpy()
-        if ptype != ALL:
-            mask &= (g["property_type"] == ptype).to_numpy()
-        out.append(frozenset(g["household_id"].to_numpy()[mask].tolist()))
-    return out
+    groups: dict[Key, set[str]] = {}
+    for (fuel, area, ptype), ids in homes.groupby(["fuel", "area", "property_type"],
+                                                  sort=False)["household_id"]:
+        ids = set(ids)
+        for key in ((fuel, area, ptype, "cell"), (fuel, area, ALL, "area_total"),
+                    (fuel, ALL, ptype, "property_type_total"), (fuel, ALL, ALL, "total")):
+            groups.setdefault(key, set()).update(ids)
+    return [frozenset(groups.get(key, ())) for key in row_keys(table)]
 
 
 def suppress(table: pd.DataFrame, k: int = 10, force: frozenset[Key] | set[Key] = frozenset()

@@ -85,7 +85,9 @@ def audit(earlier: list[frozenset[str]], new: list[frozenset[str]], k: int) -> i
 
 def close_difference(new: frozenset[str], earlier: list[frozenset[str]], k: int) -> bool:
     """True when ``new`` differs from an earlier published set by 1 to k-1 homes."""
-    return any(0 < len(new ^ e) < k for e in earlier)
+    n = len(new)
+    # |A ^ B| >= ||A| - |B||: only sets of nearly the same size need the set operation.
+    return any(abs(n - len(e)) < k and 0 < len(new ^ e) < k for e in earlier)
 
 
 def protect(table: pd.DataFrame, members: list[frozenset[str]],
