@@ -50,7 +50,7 @@ async def _serve(count: int, units: int) -> None:
 
     maps = load_register_maps(DEFAULT_MAPS_DIR)
     started = time.time()
-    unit_maps = {u: maps["sdm-gas"] if u % GAS_EVERY == 0 else maps["hearth-em1"]
+    unit_maps = {u: maps["hearth-sim-gas"] if u % GAS_EVERY == 0 else maps["hearth-sim-em1"]
                  for u in range(1, units + 1)}
     group = GatewayGroup(ModbusGateway(unit_maps, lambda u: _values(u, started))
                          for _ in range(count))
@@ -91,7 +91,7 @@ async def _phase(ports: list[int], units: int, interval_s: float, duration_s: fl
     maps = load_register_maps(DEFAULT_MAPS_DIR)
     devices = [ModbusDevice(f"M{g:03d}-{u:02d}", f"H{g:03d}{u:02d}",
                             "gas" if u % GAS_EVERY == 0 else "electricity", "127.0.0.1", port, u,
-                            maps["sdm-gas"] if u % GAS_EVERY == 0 else maps["hearth-em1"])
+                            maps["hearth-sim-gas"] if u % GAS_EVERY == 0 else maps["hearth-sim-em1"])
                for g, port in enumerate(ports) for u in range(1, units + 1)]
     settings = ModbusCollectorSettings(poll_interval_s=interval_s, timeout_s=1.0, stagger=stagger)
     sink = _CountingSink()
@@ -185,7 +185,7 @@ def _report(args, results: list[dict], gw: dict, load: tuple[float, float, float
         f"- Command: `PYTHONPATH=. python -m benchmarks.bench_modbus --gateways {args.gateways} "
         f"--units {args.units} --interval-s {args.interval_s:g} --duration-s {args.duration_s:g}`",
         f"- Gateways: {args.gateway_procs} separate processes of simulated pymodbus gateways "
-        "(1 meter in 5 a gas meter with the sdm-gas map, the rest hearth-em1); one request per "
+        "(1 meter in 5 a gas meter with the hearth-sim-gas map, the rest hearth-sim-em1); one request per "
         "meter per poll (the map's fields merged into one read). The collector's sink only counts"
         " readings, so the figures are the collector's own.",
         "",

@@ -33,6 +33,10 @@ def maps_handler(args: argparse.Namespace, settings) -> int:
         planned = "; ".join(f"{r.register_type} {r.address}..{r.address + r.count - 1}"
                             for r in reads)
         print(f"  {name}: {fields}\n    reads: {planned}")
+        if rmap.source:
+            print(f"    source: {rmap.source}")
+        if rmap.replaces:
+            print(f"    formerly: {', '.join(rmap.replaces)} (deprecated names)")
     return 0
 
 
@@ -51,17 +55,17 @@ def read_handler(args: argparse.Namespace, settings) -> int:
     from collectors.modbus_devices import load_maps
     from collectors.modbus_plan import plan_reads
     from hearth.errors import HearthError
-    from hearth.registermap import decode
+    from hearth.registermap import decode, resolve_register_map
 
     section = settings.collectors.modbus
     maps = load_maps(section.maps_dir)
-    if args.map_name not in maps:
+    rmap = resolve_register_map(maps, args.map_name)
+    if rmap is None:
         raise HearthError(f"register map {args.map_name!r} is unknown (known: "
                           f"{', '.join(sorted(maps))}); see `hearth modbus maps`")
     if not 1 <= args.unit <= 247:
         raise HearthError(f"--unit {args.unit}: Modbus unit ids run 1 to 247")
     host, port = _gateway(args.gateway)
-    rmap = maps[args.map_name]
     reads = plan_reads(rmap.registers, max_gap=section.max_gap_registers,
                        max_count=section.max_registers_per_request)
     registers = asyncio.run(_read(host, port, args.unit, reads, section.timeout_s))

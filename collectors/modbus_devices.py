@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from hearth.errors import ConfigError
-from hearth.registermap import DEFAULT_MAPS_DIR, RegisterMap, load_register_maps
+from hearth.registermap import (
+    DEFAULT_MAPS_DIR,
+    RegisterMap,
+    load_register_maps,
+    resolve_register_map,
+)
 
 FUEL_BY_KIND = {"electricity_meter": "electricity", "gas_meter": "gas"}
 
@@ -54,12 +59,12 @@ def load_maps(configured: Path | None) -> dict[str, RegisterMap]:
 
 
 def _resolve_map(device_id: str, name: str, maps: Mapping[str, RegisterMap]) -> RegisterMap:
-    try:
-        return maps[name]
-    except KeyError:
+    rmap = resolve_register_map(maps, name)
+    if rmap is None:
         known = ", ".join(sorted(maps)) or "none"
         raise ConfigError(f"device {device_id}: register map {name!r} is unknown (known: "
-                          f"{known}); add its TOML file to the register map folder") from None
+                          f"{known}); add its TOML file to the register map folder")
+    return rmap
 
 
 def _check_unique(devices: list[ModbusDevice]) -> list[ModbusDevice]:

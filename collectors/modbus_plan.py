@@ -11,7 +11,8 @@ from hearth.registermap import MAX_REGISTERS_PER_READ, RegisterMap, RegisterSpec
 
 # DESIGN.md's `meter` fields per fuel, in the order they are read from a map.
 FIELDS_BY_FUEL: dict[str, tuple[str, ...]] = {
-    "electricity": ("energy_kwh", "power_w", "voltage_v", "credit_gbp", "supply_on"),
+    "electricity": ("energy_kwh", "energy_export_kwh", "power_w", "voltage_v", "credit_gbp",
+                    "supply_on"),
     "gas": ("volume_m3", "energy_kwh", "credit_gbp"),
 }
 PREPAYMENT_FIELDS = ("credit_gbp", "supply_on")

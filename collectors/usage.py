@@ -26,6 +26,11 @@ daily rollup `usage_day` (one point per household and UTC day, a field per half 
 overwrites it (idempotent); without `since` it continues from the last derived half hour minus
 `margin_s`, and a day derived in parts gets its later half hours added to its `usage_day`
 point. `rebuild_usage_day` makes the rollup from `usage_30m` written before it existed.
+
+Imported half hours win: a half hour a consumer-access provider delivered (`import_30m`,
+written by importers/smart_meter.py through the same `usage_lines`) is the meter's own
+settlement reading, so the derivation never overwrites it; it fills only the half hours no
+import holds. One value per household, fuel and half hour, whichever order the two run in.
 """
 
 from __future__ import annotations
@@ -156,6 +161,7 @@ class DeriveResult:
     households: int = 0
     resets: int = 0
     spikes: int = 0
+    half_hours_imported: int = 0
 
     def describe(self) -> str:
         if self.since is None:
@@ -163,7 +169,9 @@ class DeriveResult:
         return (f"usage_30m {self.fuel} {self.since:%Y-%m-%d %H:%M} to {self.until:%Y-%m-%d %H:%M}"
                 f" UTC: {self.half_hours_written} half hours written for {self.households}"
                 f" households; {self.half_hours_unknown} unknown (gaps), {self.resets} counter"
-                f" resets, {self.spikes} spikes dropped")
+                f" resets, {self.spikes} spikes dropped"
+                + (f"; {self.half_hours_imported} half hours kept from imported smart-meter data"
+                   if self.half_hours_imported else ""))
 
 
 def _to_dt(ns: int) -> dt.datetime:
@@ -182,6 +190,24 @@ def _one_time(client, q: str) -> int | None:
         if len(s.values["time"]):
             return int(s.values["time"][0])
     return None
+
+
+def _imported(client, db: str, fq: str, labels: np.ndarray, w0: int, n_int: int) -> np.ndarray:
+    """(labels, n_int) True where `import_30m` holds the household's half hour from w0 [ns]."""
+    from hearth.influx import IMPORT_30M, quote_ident
+
+    mask = np.zeros((len(labels), n_int), dtype=bool)
+    row = {h: i for i, h in enumerate(labels.tolist())}
+    series = client.query(f'SELECT "energy_kwh" FROM {db}."usage".{quote_ident(IMPORT_30M)}'
+                          f' WHERE "fuel" = {fq} AND time >= {w0}'
+                          f' AND time < {w0 + n_int * HALF_HOUR_NS} GROUP BY "household"')
+    for s in series:
+        i = row.get(s.tags.get("household", ""))
+        if i is None or not len(s.values["time"]):
+            continue
+        col = (s.values["time"].astype(np.int64) - w0) // HALF_HOUR_NS
+        mask[i, col[(col >= 0) & (col < n_int)]] = True
+    return mask
 
 
 def derive_usage(client, *, since: dt.datetime | None = None, until: dt.datetime | None = None,
@@ -239,8 +265,10 @@ def derive_usage(client, *, since: dt.datetime | None = None, until: dt.datetime
             labels, per_house = sum_by_group(out.energy_kwh, houses)
             res.resets += int(out.resets.sum())
             res.spikes += int(out.spikes.sum())
-            ok = np.isfinite(per_house)
-            res.half_hours_unknown += int((~ok).sum())
+            imported = _imported(client, db, fq, labels, w0, per_house.shape[1])
+            ok = np.isfinite(per_house) & ~imported
+            res.half_hours_unknown += int((~np.isfinite(per_house) & ~imported).sum())
+            res.half_hours_imported += int(imported.sum())
             hh, col = np.nonzero(ok)
             if len(hh):
                 # The usage_day rollup, then the usage_30m points of the same values.

@@ -4,6 +4,7 @@ times, money and energy with their units."""
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -155,3 +156,14 @@ def number(value: float | None, unit: str, decimals: int = 1) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{value:,.{decimals}f} {unit}"
+
+
+_MD_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def md_text(value) -> str:
+    """Free text (a note, a reason, a name) for st.markdown shown exactly as typed: every ASCII
+    punctuation mark backslash-escaped (CommonMark allows it for all of them), so a note can
+    never become a link, a remote image, a heading or emphasis. Line breaks are kept."""
+    text = "" if value is None else str(value)
+    return _MD_PUNCT.sub(r"\\\1", text).replace("\n", "  \n")

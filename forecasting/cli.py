@@ -164,6 +164,8 @@ def _forecast_influx(args, settings, horizon: int) -> int:
                 continue
             weather = store.read_weather(client, history.start_ns,
                                          origin + (f.horizon_days + 2) * store.DAY_NS)
+            coverage = store.weather_coverage(weather, history.start_ns, origin, f.horizon_days)
+            _log_weather(fuel, coverage)
             n_h = history.households.size
             with _progress(2 * n_h, f"forecast {fuel}") as bar:
                 model = _estimator(settings).fit(
@@ -181,12 +183,34 @@ def _forecast_influx(args, settings, horizon: int) -> int:
                     bar.update(part.households.size)
             counts = _trust_counts(fc.trust)
             client.write_lines(store.run_line(fuel, origin, n_h, horizon, f.horizon_days,
-                                              counts), retention_policy=USAGE_RP)
+                                              counts, weather=coverage),
+                               retention_policy=USAGE_RP)
             print(f"{fuel}: forecast {n_h} households from {np.datetime64(origin, 'ns')} UTC"
                   f" ({horizon} half-hours, {f.horizon_days} days); read {days_read:.1f} days"
                   f" of usage; wrote {written} points in {time.perf_counter() - t0:.1f} s;"
-                  " trust: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+                  " trust: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+                  + f"; weather: {coverage.label} ({coverage.horizon_days_with_forecast} of"
+                  f" {coverage.horizon_days} days ahead forecast)")
     return 0
+
+
+def _log_weather(fuel: str, cov) -> None:
+    """Say when the forecast falls back on climatology (no weather, or none ahead)."""
+    if cov.label == "climatology":
+        log.warning("%s: no outdoor temperature in InfluxDB (measurement weather) for the "
+                    "history or the horizon: the forecast uses climatology (run `hearth "
+                    "import weather`; the run record says weather=climatology)", fuel)
+    elif not cov.horizon_days_with_forecast:
+        log.warning("%s: no weather forecast ahead of the origin: the horizon uses "
+                    "climatology (weather=%s in the run record); is `hearth import weather` "
+                    "failing or not scheduled?", fuel, cov.label)
+    elif not cov.history_days_with_weather:
+        log.warning("%s: no observed weather in the history: fitted on climatology "
+                    "(weather=%s in the run record)", fuel, cov.label)
+    else:
+        log.info("%s: weather on %d of %d history days, forecast on %d of %d horizon days "
+                 "(climatology for the rest)", fuel, cov.history_days_with_weather,
+                 cov.history_days, cov.horizon_days_with_forecast, cov.horizon_days)
 
 
 def _rows(fc, rows: slice):

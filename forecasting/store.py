@@ -174,13 +174,59 @@ def _r(values: np.ndarray) -> np.ndarray:
     return np.round(values.astype(np.float64).ravel(), 4)
 
 
+@dataclass(frozen=True)
+class WeatherCoverage:
+    """How much real weather a run had: UTC days of the history with outdoor temperature, and
+    days of the daily horizon with a forecast; the rest use climatology (plus the recent
+    anomaly, decaying)."""
+
+    history_days: int
+    history_days_with_weather: int
+    horizon_days: int
+    horizon_days_with_forecast: int
+
+    @property
+    def label(self) -> str:
+        """What the run's temperatures came from, past then ahead: `observed+forecast`,
+        `observed+climatology` (no forecast ahead), `climatology+forecast` (no past weather)
+        or `climatology` (no weather at all)."""
+        past, ahead = self.history_days_with_weather > 0, self.horizon_days_with_forecast > 0
+        return {(True, True): "observed+forecast", (True, False): "observed+climatology",
+                (False, True): "climatology+forecast", (False, False): "climatology"}[
+                    (past, ahead)]
+
+
+def weather_coverage(weather, history_start_ns: int, origin_ns: int,
+                     horizon_days: int) -> WeatherCoverage:
+    """Pure: the coverage of a (times, temp_c) series (or None) over a run's history
+    [history_start, origin) and its horizon of `horizon_days` UTC days from the origin's day."""
+    first_day = np.int64(history_start_ns) // DAY_NS
+    origin_day = np.int64(origin_ns) // DAY_NS
+    n_hist = int(max(origin_day - first_day, 0))
+    if weather is None:
+        return WeatherCoverage(n_hist, 0, horizon_days, 0)
+    times = np.asarray(weather[0], "datetime64[ns]").astype(np.int64)
+    ok = np.isfinite(np.asarray(weather[1], float))
+    days = times[ok] // DAY_NS
+    hist = np.unique(days[(times[ok] >= history_start_ns) & (times[ok] < origin_ns)])
+    ahead = np.unique(days[(times[ok] >= origin_ns) & (days < origin_day + horizon_days)])
+    return WeatherCoverage(n_hist, int(hist.size), horizon_days, int(ahead.size))
+
+
 def run_line(fuel: str, origin_ns: int, n_households: int, horizon_steps: int,
-             horizon_days: int, trust_counts: dict[str, int], model: str = MODEL) -> list[str]:
-    """One ``forecast_run`` point at the forecast origin: where the latest forecast starts."""
+             horizon_days: int, trust_counts: dict[str, int], model: str = MODEL,
+             weather: WeatherCoverage | None = None) -> list[str]:
+    """One ``forecast_run`` point at the forecast origin: where the latest forecast starts,
+    and (`weather`) how much real weather the run had: fields `weather` (its label),
+    `weather_history_days`, `weather_forecast_days`."""
     from hearth.influx import lines_from_arrays
 
     fields = {"households": np.array([n_households]), "horizon_steps": np.array([horizon_steps]),
               "horizon_days": np.array([horizon_days])}
+    if weather is not None:
+        fields["weather"] = np.array([weather.label])
+        fields["weather_history_days"] = np.array([weather.history_days_with_weather])
+        fields["weather_forecast_days"] = np.array([weather.horizon_days_with_forecast])
     for label, count in trust_counts.items():
         fields[f"trust_{label}"] = np.array([count])
     return lines_from_arrays(FORECAST_RUN, tags={"fuel": fuel, "model": model}, fields=fields,

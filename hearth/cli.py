@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "meters_sim.cli",
     "collectors.cli",
     "collectors.modbus_cli",
+    "importers.cli",
     "forecasting.cli",
     "advisor.cli",
     "advisor.notify_cli",

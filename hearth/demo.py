@@ -120,13 +120,15 @@ def _registry_is_empty(settings) -> bool:
         return len(reg.households()) == 0
 
 
-def _ensure_demo_users(settings, patches: list[str]) -> list[tuple[str, str, str]]:
-    """A manager and one officer for the first patch; passwords generated once into var/secrets."""
+def _ensure_demo_users(settings, patches: list[str]) -> list[tuple[str, str, Path]]:
+    """A manager and one officer for the first patch; passwords generated once into var/secrets
+    (mode 0600 in a 0700 folder: only root reads them). Returns (user, role, password file)."""
     var_dir = Path(settings.paths.var_dir)
     users = [("manager", "manager", []), ("officer", "officer", patches[:1])]
     out = []
     for username, role, user_patches in users:
-        password = read_or_create_secret(var_dir, f"demo_{username}_password")
+        name = f"demo_{username}_password"
+        password = read_or_create_secret(var_dir, name)
         args = ["users", "add", username, "--role", role, "--if-missing"]
         for p in user_patches:
             args += ["--patch", p]
@@ -134,16 +136,17 @@ def _ensure_demo_users(settings, patches: list[str]) -> list[tuple[str, str, str
                                                       "HEARTH_NEW_USER_PASSWORD": password})
         if proc.returncode != 0:
             raise HearthError(f"could not create the demo user {username}")
-        out.append((username, role, password))
+        out.append((username, role, var_dir / "secrets" / name))
     return out
 
 
-def _print_ready(options: DemoOptions, users: list[tuple[str, str, str]]) -> None:
+def _print_ready(options: DemoOptions, users: list[tuple[str, str, Path]]) -> None:
+    # Passwords never go to the terminal (it is often logged or shared): only where to read them.
     print("\n" + "=" * 72)
     print(f"Hearth is running. Open http://127.0.0.1:{options.dashboard_port} in a browser.")
-    for username, role, password in users:
-        print(f"  sign in as {username!r} ({role}) with password {password}")
-    print("  (passwords are kept in var/secrets/; Ctrl-C stops the demo, `make stop` the servers)")
+    for username, role, path in users:
+        print(f"  sign in as {username!r} ({role}); password: cat {path}")
+    print("  (those files are readable by root only; Ctrl-C stops the demo, `make stop` the servers)")
     print("=" * 72 + "\n", flush=True)
 
 

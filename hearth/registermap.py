@@ -9,8 +9,10 @@ first (ABCD / BADC); ``byte_order = "little"`` swaps the two bytes inside each w
 
 from __future__ import annotations
 
+import logging
 import struct
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -18,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from hearth.errors import ConfigError
 
+log = logging.getLogger(__name__)
 DataType = Literal["uint16", "int16", "uint32", "int32", "float32", "uint64", "int64", "float64"]
 # struct format and number of 16-bit registers per data type.
 DATA_TYPES: dict[str, tuple[str, int]] = {
@@ -57,6 +60,9 @@ class RegisterMap(BaseModel):
 
     name: str = Field(min_length=1)
     description: str = ""
+    source: str = Field("", description="The maker's document the map is written from")
+    replaces: tuple[str, ...] = Field(
+        (), description="Former names that still resolve to this map, with a warning")
     registers: tuple[RegisterSpec, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -128,7 +134,31 @@ def load_register_maps(directory: str | Path) -> dict[str, RegisterMap]:
         if rmap.name in maps:
             raise ConfigError(f"register map name {rmap.name!r} is used twice (in {path})")
         maps[rmap.name] = rmap
+    for rmap in maps.values():
+        for old in rmap.replaces:
+            if old in maps:
+                raise ConfigError(f"register map {rmap.name!r} replaces {old!r}, which is "
+                                  f"still the name of another map; rename one of them")
     return maps
+
+
+_warned: set[str] = set()
+
+
+def resolve_register_map(maps: Mapping[str, RegisterMap], name: str) -> RegisterMap | None:
+    """The map called `name`, or the map that `replaces` that former name (logged once as
+    deprecated, so a registry filled before a rename keeps polling); None when unknown."""
+    if name in maps:
+        return maps[name]
+    for rmap in maps.values():
+        if name in rmap.replaces:
+            if name not in _warned:
+                _warned.add(name)
+                log.warning("register map %r is now called %r (same registers); the old name "
+                            "still works but is deprecated: update the device rows (registry "
+                            "devices.register_map) to the new name", name, rmap.name)
+            return rmap
+    return None
 
 
 DEFAULT_MAPS_DIR = Path(__file__).resolve().parents[1] / "config" / "register_maps"

@@ -43,6 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--sms", type=_on_off, help="on|off: tips by text message")
     c.add_argument("--share-with-supplier", type=_on_off, help="on|off: sharing data with the"
                    " energy supplier")
+    c.add_argument("--smart-meter-import", type=_on_off, help="on|off: fetching the smart"
+                   " meter's half-hourly data from a consumer-access provider")
     c.add_argument("--source", choices=[*CONSENT_SOURCES, "tenant_request"],
                    help="how the tenant told us (required to turn consent on)")
     c.add_argument("--tenant", help="one tenant of the household (default: all of them)")
@@ -70,7 +72,8 @@ def consent(args: argparse.Namespace, settings) -> int:
     with Registry(settings.registry.path) as reg:
         result = set_consent(reg, args.household, sms=args.sms,
                              share_with_supplier=args.share_with_supplier, source=args.source,
-                             actor=_actor(args), tenant_id=args.tenant)
+                             actor=_actor(args), tenant_id=args.tenant,
+                             smart_meter_import=args.smart_meter_import)
     for line in result.changed:
         print(f"recorded: {line}")
     for line in result.unchanged:

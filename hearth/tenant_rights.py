@@ -77,14 +77,15 @@ class ConsentChange:
 def set_consent(reg: Registry, household_id: str, *, sms: bool | None = None,
                 share_with_supplier: bool | None = None, source: str | None = None,
                 actor: str = "cli", tenant_id: str | None = None,
-                at: str | None = None) -> ConsentChange:
+                at: str | None = None, smart_meter_import: bool | None = None) -> ConsentChange:
     """Record consent changes for the tenants of a household (or one of them), each with its
     time and source: SMS in consent_log and on the tenant (the notifier checks it at every
-    send), sharing with the supplier in sharing_consent_log and on the tenant."""
-    if sms is None and share_with_supplier is None:
-        raise TenantRightsError("nothing to change: give --sms on|off and/or "
-                                "--share-with-supplier on|off")
-    granting = bool(sms) or bool(share_with_supplier)
+    send), sharing with the supplier in sharing_consent_log and on the tenant, fetching the
+    smart meter's half-hourly data from a provider in smart_meter_consent_log."""
+    if sms is None and share_with_supplier is None and smart_meter_import is None:
+        raise TenantRightsError("nothing to change: give --sms on|off, --share-with-supplier"
+                                " on|off and/or --smart-meter-import on|off")
+    granting = bool(sms) or bool(share_with_supplier) or bool(smart_meter_import)
     if granting and source not in CONSENT_SOURCES:
         raise TenantRightsError(f"consent is recorded with how the tenant gave it: --source "
                                 f"{'|'.join(CONSENT_SOURCES)}")
@@ -132,9 +133,40 @@ def set_consent(reg: Registry, household_id: str, *, sms: bool | None = None,
                               "granted" if share_with_supplier else "withdrawn", src, actor))
                 result.changed.append(f"{tid}: sharing with supplier "
                                       f"{'on' if share_with_supplier else 'off'}")
+            if smart_meter_import is not None:
+                _set_smart_meter_import(conn, p, household_id, smart_meter_import, at, src,
+                                        actor, result)
         reg.audit(actor, "tenant.consent", household_id,
                   {"changes": result.changed, "source": src, "at": at})
     return result
+
+
+def _set_smart_meter_import(conn, tenant: dict, household_id: str, on: bool, at: str,
+                            source: str, actor: str, result: ConsentChange) -> None:
+    tid = tenant["tenant_id"]
+    row = conn.execute("SELECT event FROM smart_meter_consent_log WHERE tenant_id = ?"
+                       " ORDER BY at DESC, smart_consent_id DESC LIMIT 1", (tid,)).fetchone()
+    if (row is not None and row[0] == "granted") == on:
+        result.unchanged.append(f"{tid}: smart-meter import already {'on' if on else 'off'}")
+        return
+    conn.execute("INSERT INTO smart_meter_consent_log (tenant_id, household_id, at, event,"
+                 " source, actor) VALUES (?, ?, ?, ?, ?, ?)",
+                 (tid, household_id, at, "granted" if on else "withdrawn", source, actor))
+    result.changed.append(f"{tid}: smart-meter import {'on' if on else 'off'}")
+
+
+def smart_meter_import_households(reg: Registry) -> list[str]:
+    """Households whose smart-meter data may be fetched from a consumer-access provider: a
+    tenancy that has not ended and every tenant's latest choice 'granted'. Any withdrawal
+    stops the next import run."""
+    rows = reg.query(
+        "SELECT h.household_id FROM households h WHERE h.tenancy_end IS NULL AND"
+        " EXISTS (SELECT 1 FROM tenants t WHERE t.household_id = h.household_id) AND"
+        " NOT EXISTS (SELECT 1 FROM tenants t WHERE t.household_id = h.household_id AND"
+        " coalesce((SELECT l.event FROM smart_meter_consent_log l WHERE l.tenant_id ="
+        " t.tenant_id ORDER BY l.at DESC, l.smart_consent_id DESC LIMIT 1), 'none')"
+        " <> 'granted') ORDER BY h.household_id")
+    return [r[0] for r in rows]
 
 
 def shareable_with_supplier(reg: Registry) -> list[str]:
@@ -153,6 +185,7 @@ READING_SOURCES = (  # (retention policy, measurement, what it is)
     ("raw", "meter", "meter readings (energy register, power, credit)"),
     ("raw", "thermostat", "thermostat readings (temperature, humidity, heating)"),
     ("usage", "usage_30m", "energy used per half hour"),
+    ("usage", "import_30m", "energy used per half hour, as the smart-meter provider reported it"),
     ("usage", "forecast", "forecast energy per half hour"),
     ("usage", "forecast_daily", "forecast energy per day"),
 )
@@ -189,7 +222,11 @@ def registry_records(reg: Registry, household_id: str) -> dict[str, list[dict[st
     if _has_table(conn, "sms_replies"):  # the texts the tenant sent back (two-way SMS)
         out["sms_replies"] = _rows(conn, "SELECT * FROM sms_replies WHERE household_id = ?"
                                    " ORDER BY received_at", (household_id,))
-    for table in ("sharing_consent_log", "erasure_log"):
+    for table in ("meter_points", "import_state"):
+        if _has_table(conn, table):
+            out[table] = _rows(conn, f"SELECT * FROM {table} WHERE household_id = ?"
+                               " ORDER BY fuel, provider", (household_id,))
+    for table in ("sharing_consent_log", "erasure_log", "smart_meter_consent_log"):
         if _has_table(conn, table):
             out[table] = _rows(conn, f"SELECT * FROM {table} WHERE household_id = ?"
                                " ORDER BY at", (household_id,))

@@ -52,7 +52,7 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.server.requesthandler import ServerRequestHandler
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from hearth.registermap import RegisterMap, encode
+from hearth.registermap import RegisterMap, encode, resolve_register_map
 
 log = logging.getLogger(__name__)
 
@@ -414,7 +414,8 @@ def gateways_for_devices(devices: Iterable[Any],
         if _get(row, "protocol") != "modbus":
             continue
         device_id, map_name = _get(row, "device_id"), _get(row, "register_map")
-        if map_name not in maps:
+        rmap = resolve_register_map(maps, map_name)
+        if rmap is None:
             known = ", ".join(sorted(maps)) or "none"
             raise ValueError(f"device {device_id}: register map {map_name!r} is unknown "
                              f"(known: {known}); add its TOML to config/register_maps/")
@@ -423,7 +424,7 @@ def gateways_for_devices(devices: Iterable[Any],
         if unit in by_gateway[key]:
             raise ValueError(f"device {device_id}: unit id {unit} on gateway {key[0]}:{key[1]} "
                              f"is already used by {by_gateway[key][unit][0]}")
-        by_gateway[key][unit] = (device_id, maps[map_name])
+        by_gateway[key][unit] = (device_id, rmap)
 
     gateways = []
     for (host, port), units in sorted(by_gateway.items()):

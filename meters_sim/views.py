@@ -247,7 +247,7 @@ class DeviceViews:
         out: dict[int, list[tuple[int, str, str]]] = {}
         for (port, unit), i in sorted(self._unit_index.items()):
             out.setdefault(port, []).append((unit, self.device_id[i], self.rows[i].get(
-                "register_map") or ("sdm-gas" if self.kind[i] == "gas_meter" else "hearth-em1")))
+                "register_map") or ("hearth-sim-gas" if self.kind[i] == "gas_meter" else "hearth-sim-em1")))
         return out
 
     def readings(self, protocol: str | None = None, source: str | None = None) -> list[SimReading]:
@@ -293,9 +293,9 @@ def synthetic_devices(households: Iterable[Mapping], base_port: int = 15020,
     gateway, unit = 0, 0
     for hh in households:
         hid = hh["household_id"]
-        meters = [("electricity_meter", "hearth-em1", "E")]
+        meters = [("electricity_meter", "hearth-sim-em1", "E")]
         if int(hh.get("has_gas", 0)):
-            meters.append(("gas_meter", "sdm-gas", "G"))
+            meters.append(("gas_meter", "hearth-sim-gas", "G"))
         mqtt_meters = rng.random() < mqtt_meter_share
         for kind, rmap, letter in meters:
             dev = {"device_id": f"{hid}-{letter}", "household_id": hid, "kind": kind,

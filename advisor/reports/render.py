@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from hearth.csv_export import spreadsheet_csv
+
 CSS = """
 @page { size: A4; margin: 14mm 12mm; }
 body { font-family: Arial, Helvetica, sans-serif; color: #0b0c0c; font-size: 10.5pt; margin: 0 1em; }
@@ -115,5 +117,6 @@ def page(title: str, sections: Sequence[tuple[str, str]], meta: str) -> str:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """CSV with a header, UTF-8, '\\n' line ends, NaN as empty, floats as stored."""
-    frame.to_csv(path, index=False, lineterminator="\n", na_rep="")
+    """CSV for a spreadsheet (hearth.csv_export): UTF-8 with BOM, NaN as empty, numbers as stored,
+    text that a spreadsheet would run as a formula neutralised."""
+    path.write_bytes(spreadsheet_csv(frame))

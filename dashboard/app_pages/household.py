@@ -13,6 +13,7 @@ from dashboard.fmt import (
     TRUST_WORDS,
     gbp,
     kind_label,
+    md_text,
     number,
     severity_label,
     skip_reason_label,
@@ -160,8 +161,8 @@ else:
     with st.expander(f"Full history of these cases ({len(events)} "
                      f"event{'s' if len(events) != 1 else ''})"):
         for e in events.itertuples():
-            st.markdown(f"- {uk_time(e.at)} · case {e.case_id} · **{e.actor}** · "
-                        f"{e.action.replace('_', ' ')}" + (f": {e.detail}" if e.detail else ""))
+            st.markdown(f"- {uk_time(e.at)} · case {e.case_id} · **{md_text(e.actor)}** · "
+                        f"{e.action.replace('_', ' ')}" + (f": {md_text(e.detail)}" if e.detail else ""))
 
 st.markdown("#### Messages to the tenant")
 msgs = data.messages(scope, 365, hid)
@@ -189,7 +190,7 @@ elif st.toggle("Show contact details (the view is recorded)", key=f"contact_{hid
         consent = ("✔ consents to texts" if t["sms_consent"] and not t["opted_out_at"] else
                    f"✖ opted out {uk_time(t['opted_out_at'])}" if t["opted_out_at"] else
                    "✖ no consent to texts")
-        st.markdown(f"**{t['full_name']}** · {t['mobile'] or 'no mobile'} · {consent}"
+        st.markdown(f"**{md_text(t['full_name'])}** · {md_text(t['mobile'] or 'no mobile')} · {consent}"
                     + (f" (given {uk_time(t['sms_consent_at'])}, "
                        f"{str(t['sms_consent_source']).replace('_', ' ')})"
                        if t["sms_consent"] else ""))

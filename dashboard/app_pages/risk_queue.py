@@ -11,10 +11,12 @@ from dashboard.fmt import (
     STATUS_LABEL,
     due_words,
     kind_label,
+    md_text,
     severity_label,
     uk_time,
 )
 from dashboard.ui import open_household, require_user, scope_picker
+from hearth.csv_export import iso_utc, spreadsheet_csv
 
 user = require_user()
 st.title("Risk queue")
@@ -70,7 +72,21 @@ def _export() -> None:
     audit(user.username, "exported_cases_csv", "cases", {"rows": len(view), "scope": scope})
 
 
-st.download_button("Export these cases (CSV)", table.to_csv(index=False).encode("utf-8"),
+# The export is for a spreadsheet: absolute times (a "due in 5 hours" is wrong by tomorrow).
+export = pd.DataFrame({
+    "Case": view["case_id"].astype(int),
+    "Urgency": view["severity"].map(severity_label),
+    "Kind": view["kind"].map(kind_label),
+    "Due by (UTC)": [iso_utc(d) for d in view["due_by"]],
+    "Home": view["household_id"],
+    "Status": view["status"].map(STATUS_LABEL),
+    "Owner": view["officer"].fillna("Unassigned"),
+    "Why": view["reasons"],
+    "Estate": view["estate"],
+    "Patch": view["patch"],
+    "Opened (UTC)": [iso_utc(t) for t in view["opened_at"]],
+})
+st.download_button("Export these cases (CSV)", spreadsheet_csv(export),
                    file_name="hearth_risk_queue.csv", mime="text/csv", on_click=_export)
 
 if view.empty:
@@ -87,7 +103,7 @@ left, right = st.columns([3, 2])
 with left:
     st.markdown(f"### {severity_label(case['severity'])} · {kind_label(case['kind'])} · "
                 f"home {case['household_id']}")
-    st.write(case["reasons"])
+    st.markdown(md_text(case["reasons"]))
     facts = [f"**Status:** {STATUS_LABEL.get(case['status'], case['status'])}",
              f"**Owner:** {case['officer'] or 'Unassigned'}",
              f"**Opened:** {uk_time(case['opened_at'])}",
@@ -104,8 +120,8 @@ with left:
     events = data.case_events((int(case["case_id"]),))
     with st.expander(f"History ({len(events)} event{'s' if len(events) != 1 else ''})"):
         for e in events.itertuples():
-            st.markdown(f"- {uk_time(e.at)} · **{e.actor}** · {e.action.replace('_', ' ')}"
-                        + (f": {e.detail}" if e.detail else ""))
+            st.markdown(f"- {uk_time(e.at)} · **{md_text(e.actor)}** · {e.action.replace('_', ' ')}"
+                        + (f": {md_text(e.detail)}" if e.detail else ""))
 
 with right:
     msg = st.session_state.pop("queue_done", None)
@@ -145,7 +161,7 @@ with right:
             st.info(why_not)
         else:
             st.caption("The tenant will get exactly this text:")
-            st.markdown(f"> {text}")
+            st.markdown(f"> {md_text(text)}")
             if st.button("Send this text", key="send_tip"):
                 try:
                     outcome = actions.send_tip(user, int(case["case_id"]))

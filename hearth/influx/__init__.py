@@ -21,6 +21,7 @@ from hearth.influx.deadletter import DeadLetterFile
 from hearth.influx.lineproto import LineProtocolError, Point, lines_from_arrays
 from hearth.influx.reader import Series, UsageMatrix, to_ns
 from hearth.influx.usage import (
+           IMPORT_30M,
            SLOT_FIELDS,
            USAGE_30M,
            USAGE_DAY,
@@ -28,7 +29,7 @@ from hearth.influx.usage import (
            usage_lines,
 )
 
-__all__ = ["RAW_RP", "SLOT_FIELDS", "USAGE_30M", "USAGE_DAY", "USAGE_RP", "BatchWriter",
+__all__ = ["IMPORT_30M", "RAW_RP", "SLOT_FIELDS", "USAGE_30M", "USAGE_DAY", "USAGE_RP", "BatchWriter",
            "DeadLetterFile", "InfluxClient", "LineProtocolError", "Point", "Series",
            "UsageMatrix", "WriteResult", "lines_from_arrays", "quote_ident", "quote_string",
            "to_ns", "usage_day_lines", "usage_lines"]

@@ -23,6 +23,10 @@ from hearth.influx.lineproto import _tag_prefixes, lines_from_arrays
 
 USAGE_30M = "usage_30m"
 USAGE_DAY = "usage_day"
+# Half hours imported from a consumer-access provider (tags household, fuel, source; field
+# energy_kwh; retention policy `usage`). Where one exists, it is that half hour's usage_30m:
+# the meter-register derivation (collectors/usage.py) leaves such half hours alone.
+IMPORT_30M = "import_30m"
 HALF_HOUR_NS = 30 * 60 * 10**9
 DAY_NS = 86_400 * 10**9
 SLOTS_PER_DAY = 48

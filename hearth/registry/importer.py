@@ -367,7 +367,9 @@ def _check_devices(rows, reg: Registry, problems: _Problems) -> None:
     from hearth.settings import ROOT_DIR
 
     homes = {r[0] for r in _existing(reg, "SELECT household_id FROM households")}
-    maps = sorted(load_register_maps(ROOT_DIR / "config" / "register_maps"))
+    loaded = load_register_maps(ROOT_DIR / "config" / "register_maps")
+    maps = sorted(loaded)
+    renamed = {old: rmap.name for rmap in loaded.values() for old in rmap.replaces}
     units: dict[tuple, str] = {
         (h, p, u): "the registry" for h, p, u in _existing(
             reg, "SELECT gateway_host, gateway_port, unit_id FROM devices "
@@ -390,7 +392,10 @@ def _check_devices(rows, reg: Registry, problems: _Problems) -> None:
                     problems.add(line, col, "required for a Modbus device")
             if v["mqtt_topic"] is not None:
                 problems.add(line, "mqtt_topic", "must be empty for a Modbus device")
-            if v["register_map"] is not None and v["register_map"] not in maps:
+            if v["register_map"] in renamed:  # new rows take the new name; old rows still load
+                problems.add(line, "register_map", f"register map {v['register_map']!r} is "
+                             f"now called {renamed[v['register_map']]!r}; use the new name")
+            elif v["register_map"] is not None and v["register_map"] not in maps:
                 problems.add(line, "register_map", f"unknown register map "
                              f"{v['register_map']!r}; known: {', '.join(maps)}")
             key = (v["gateway_host"], v["gateway_port"], v["unit_id"])

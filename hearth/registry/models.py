@@ -23,7 +23,7 @@ CONSENT_SOURCES = ("tenancy_signup", "officer_visit", "phone_call", "web_form", 
                    "letter")
 CONSENT_EVENTS = ("granted", "withdrawn", "opted_out")
 # Register maps under config/register_maps the generator assigns to Modbus meters.
-REGISTER_MAP_BY_KIND = {"electricity_meter": "hearth-em1", "gas_meter": "sdm-gas"}
+REGISTER_MAP_BY_KIND = {"electricity_meter": "hearth-sim-em1", "gas_meter": "hearth-sim-gas"}
 FUEL_BY_KIND = {"electricity_meter": "electricity", "gas_meter": "gas"}
 # Defaults of `hearth registry generate` (here so that the CLI needs no numpy to show them).
 DEFAULT_GATEWAY_HOST = "127.0.0.1"

@@ -4,6 +4,7 @@ from pydantic import Field
 
 from hearth.settings.base import Section
 from hearth.settings.core import InfluxSettings, MqttSettings, PathsSettings, RegistrySettings
+from hearth.settings.importers import ImportersSettings
 from hearth.settings.rooms import (
     AdvisorSettings,
     CollectorsSettings,
@@ -14,6 +15,7 @@ from hearth.settings.rooms import (
     ScheduleSettings,
     SimSettings,
 )
+from hearth.settings.weather import WeatherSettings
 
 
 class Settings(Section):
@@ -29,3 +31,5 @@ class Settings(Section):
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     reports: ReportsSettings = Field(default_factory=ReportsSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    importers: ImportersSettings = Field(default_factory=ImportersSettings)
+    weather: WeatherSettings = Field(default_factory=WeatherSettings)

@@ -426,6 +426,10 @@ def _default_jobs() -> list[JobSettings]:
         JobSettings(name="advise", cron="15 * * * *", command=["advise"]),
         JobSettings(name="weekly-report", cron="0 6 * * 1", command=["report", "weekly"]),
         JobSettings(name="opendata", cron="0 3 1 * *", command=["opendata", "export"]),
+        # No job-level retries: requests are retried inside the run, and a household's error
+        # (a revoked consent, an unknown meter) would not go away by re-running all of them.
+        JobSettings(name="import-smart-meter", cron="30 6 * * *", command=["import", "smart-meter"],
+                    retries=0),
         JobSettings(name="notify-sync", cron="*/5 * * * *", command=["notify", "sync"],
                     retries=0, timeout_s=240.0),
     ]

@@ -20,7 +20,7 @@ from hearth.stack import free_port
 from meters_sim.modbus_gateway import GatewayGroup, ModbusGateway
 
 MAPS = load_register_maps(DEFAULT_MAPS_DIR)
-EM1, GAS = MAPS["hearth-em1"], MAPS["sdm-gas"]
+EM1, GAS = MAPS["hearth-sim-em1"], MAPS["hearth-sim-gas"]
 
 
 class ListSink:
@@ -320,7 +320,7 @@ def test_created_from_settings_with_a_device_list():
     s = ModbusCollectorSettings(devices=[{
         "device_id": "E1", "household_id": "H000001", "fuel": "electricity",
         "gateway_host": "127.0.0.1", "gateway_port": port, "unit_id": 3,
-        "register_map": "hearth-em1"}])
+        "register_map": "hearth-sim-em1"}])
     coll = create_collector("modbus", "m", s, ListSink())
     assert [(g.host, g.port, [d.device.unit_id for d in g.devices]) for g in coll.gateways] == [
         ("127.0.0.1", port, [3])]

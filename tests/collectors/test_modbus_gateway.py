@@ -15,7 +15,7 @@ from hearth.registermap import DEFAULT_MAPS_DIR, decode, load_register_maps
 from meters_sim.modbus_gateway import GatewayGroup, ModbusGateway, gateways_for_devices
 
 MAPS = load_register_maps(DEFAULT_MAPS_DIR)
-EM1, GAS = MAPS["hearth-em1"], MAPS["sdm-gas"]
+EM1, GAS = MAPS["hearth-sim-em1"], MAPS["hearth-sim-gas"]
 ELEC = {"energy_kwh": 4321.09, "power_w": 1250.5, "voltage_v": 238.7, "credit_gbp": 12.34,
         "supply_on": 1, "energy_wh_total": 4321090, "device_time_s": 1_767_225_600}
 GAS_VALUES = {"volume_m3": 1523.125, "energy_kwh": 17104.5, "flow_m3_per_h": 0.75,
@@ -245,9 +245,9 @@ def test_many_gateways_in_one_loop():
 def test_gateways_for_registry_devices():
     rows = [
         {"device_id": "E1", "protocol": "modbus", "gateway_host": "127.0.0.1",
-         "gateway_port": 0, "unit_id": 1, "register_map": "hearth-em1"},
+         "gateway_port": 0, "unit_id": 1, "register_map": "hearth-sim-em1"},
         {"device_id": "G1", "protocol": "modbus", "gateway_host": "127.0.0.1",
-         "gateway_port": 0, "unit_id": 2, "register_map": "sdm-gas"},
+         "gateway_port": 0, "unit_id": 2, "register_map": "hearth-sim-gas"},
         {"device_id": "T1", "protocol": "mqtt", "gateway_host": None, "gateway_port": None,
          "unit_id": None, "register_map": None},
     ]

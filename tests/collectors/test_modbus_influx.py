@@ -44,7 +44,7 @@ def test_readings_in_influxdb_match_what_the_gateway_served(settings):
         return {"energy_kwh": 1000.0 * unit + n / 100, "power_w": 100.0 * unit + n,
                 "voltage_v": 240.0, "credit_gbp": 5.0 - n, "supply_on": int(n % 3 != 0)}
 
-    units = {1: MAPS["hearth-em1"], 2: MAPS["hearth-em1"], 3: MAPS["sdm-gas"]}
+    units = {1: MAPS["hearth-sim-em1"], 2: MAPS["hearth-sim-em1"], 3: MAPS["hearth-sim-gas"]}
 
     async def main(client):
         gateway = ModbusGateway(units, values, record=True)

@@ -120,19 +120,19 @@ def test_plan_properties(raw, max_gap, max_count):
 
 
 def test_shipped_maps_need_one_request_each():
-    em1 = plan_reads(wanted_specs(MAPS["hearth-em1"], "electricity"))
+    em1 = plan_reads(wanted_specs(MAPS["hearth-sim-em1"], "electricity"))
     # energy..supply_on (0-7) and the clock (12-13), across the unread Wh counter (8-11)
     assert spans(em1) == [("holding", 0, 14)]
-    assert spans(plan_reads(wanted_specs(MAPS["hearth-em1"], "electricity"), max_gap=3)) == [
+    assert spans(plan_reads(wanted_specs(MAPS["hearth-sim-em1"], "electricity"), max_gap=3)) == [
         ("holding", 0, 8), ("holding", 12, 2)]
-    gas = plan_reads(wanted_specs(MAPS["sdm-gas"], "gas"))
+    gas = plan_reads(wanted_specs(MAPS["hearth-sim-gas"], "gas"))
     assert spans(gas) == [("input", 0, 10)]
-    no_clock = plan_reads(wanted_specs(MAPS["sdm-gas"], "gas", device_clock=False))
+    no_clock = plan_reads(wanted_specs(MAPS["hearth-sim-gas"], "gas", device_clock=False))
     assert spans(no_clock) == [("input", 0, 6)]
 
 
 def test_credit_meter_does_not_read_prepayment_fields():
-    specs = wanted_specs(MAPS["hearth-em1"], "electricity", prepayment=False)
+    specs = wanted_specs(MAPS["hearth-sim-em1"], "electricity", prepayment=False)
     assert {s.field for s in specs} == {"energy_kwh", "power_w", "voltage_v", "device_time_s"}
 
 
@@ -141,7 +141,7 @@ def test_map_without_fuel_fields_is_refused():
     with pytest.raises(ValueError, match="none of the electricity fields"):
         wanted_specs(rmap, "electricity")
     with pytest.raises(ValueError, match="fuel must be"):
-        wanted_specs(MAPS["sdm-gas"], "water")
+        wanted_specs(MAPS["hearth-sim-gas"], "water")
 
 
 def _registers(rmap, requests, values):
@@ -157,7 +157,7 @@ def _registers(rmap, requests, values):
 
 
 def test_decode_electricity_fields():
-    rmap = MAPS["hearth-em1"]
+    rmap = MAPS["hearth-sim-em1"]
     requests = plan_reads(wanted_specs(rmap, "electricity"))
     values = {"energy_kwh": 12345.67, "power_w": 812.5, "voltage_v": 241.3, "credit_gbp": -4.56,
               "supply_on": 1, "device_time_s": 1_767_225_600}
@@ -179,7 +179,7 @@ def test_decode_gas_derives_energy_when_map_has_only_volume():
 
 
 def test_decode_errors_name_the_problem():
-    rmap = MAPS["hearth-em1"]
+    rmap = MAPS["hearth-sim-em1"]
     requests = plan_reads(wanted_specs(rmap, "electricity"))
     good = {"energy_kwh": 1.0, "power_w": 1.0, "voltage_v": 230.0, "credit_gbp": 1.0,
             "supply_on": 1}

@@ -194,3 +194,17 @@ def test_awaab_step_moves_the_clock(portfolio):
     after = _case(settings, cid)
     assert after["stage"] == "written_summary" and after["due_by"] != before["due_by"]
     assert after["audit"][-1][1:] == ("officer1", "case.stage")
+
+
+def test_a_note_with_markdown_is_shown_as_typed(portfolio):
+    """A note can carry no remote image, link or heading onto an officer's screen (issue 15)."""
+    _, demo = portfolio
+    cid = demo.cases[demo.patches[0]][2]
+    note = "# Big ![x](http://203.0.113.9/p.png) [click](http://example.invalid) **bold**"
+    at = _queue_on(page(sign_in("officer1"), "risk_queue"), cid)
+    at.text_area[0].input(note)
+    at.button(key="FormSubmitter:note_form-Save note").click().run()
+    at = _queue_on(at, cid)
+    shown = [m.value for m in at.markdown if "Big" in m.value]
+    assert shown, "the note is not on the page"
+    assert all("](" not in v and "\\!\\[x\\]" in v and "\\#" in v for v in shown), shown

@@ -124,20 +124,24 @@ def test_duplicate_of_registry_and_unknown_household(loaded, tmp_path):
 def test_bad_devices(loaded, tmp_path):
     header = (EXAMPLES / "devices.csv").read_text().splitlines()[0]
     rows = [
-        "D1,H100003,electricity_meter,modbus,127.0.0.1,15020,1,hearth-em1,,,60",  # unit taken
+        "D1,H100003,electricity_meter,modbus,127.0.0.1,15020,1,hearth-sim-em1,,,60",  # unit taken
         "D2,H100003,gas_meter,modbus,127.0.0.1,15021,3,no-such-map,,,60",
         "D3,H100003,thermostat,mqtt,,,,,,,",                                      # no room
         "D4,H100003,gas_meter,zigbee,,,,,,,",
-        "D5,H100003,gas_meter,modbus,127.0.0.1,15021,3,sdm-gas,,,60",             # same as D2
+        "D5,H100003,gas_meter,modbus,127.0.0.1,15021,3,hearth-sim-gas,,,60",             # same as D2
         "D6,H100003,electricity_meter,mqtt,,,,,hearth/elsewhere,,60",
-        "D7,H100003,gas_meter,modbus,127.0.0.1,70000,300,sdm-gas,,,60",
+        "D7,H100003,gas_meter,modbus,127.0.0.1,70000,300,hearth-sim-gas,,,60",
+        "D8,H100003,gas_meter,modbus,127.0.0.1,15022,4,sdm-gas,,,60",                # renamed
     ]
     path = _write(tmp_path, "d.csv", header + "\n" + "\n".join(rows) + "\n")
     text = "\n".join(_problems(loaded, path))
     assert "line 2, column unit_id: unit 1 on 127.0.0.1:15020 is already used by the registry" \
         in text
     assert "line 3, column register_map: unknown register map 'no-such-map'; known: " \
-           "hearth-em1, sdm-gas" in text
+           "carlo-gavazzi-em111, eastron-sdm120, eastron-sdm630, hearth-sim-em1, hearth-sim-gas" \
+           in text
+    assert "line 9, column register_map: register map 'sdm-gas' is now called " \
+           "'hearth-sim-gas'; use the new name" in text
     assert "line 4, column room: a thermostat needs its room" in text
     assert "line 5, column protocol: 'zigbee' is not allowed; use one of: modbus, mqtt" in text
     assert "line 6, column unit_id: unit 3 on 127.0.0.1:15021 is already used by line 3" in text

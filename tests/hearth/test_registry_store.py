@@ -157,7 +157,7 @@ def test_constraints_refuse_bad_rows(reg):
     with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
         conn.execute("INSERT INTO devices (device_id, household_id, kind, protocol, gateway_host, "
                      "gateway_port, unit_id, register_map, interval_s) "
-                     "VALUES ('X', ?, 'gas_meter', 'modbus', ?, ?, ?, 'sdm-gas', 60)",
+                     "VALUES ('X', ?, 'gas_meter', 'modbus', ?, ?, ?, 'hearth-sim-gas', 60)",
                      (d.household_id, d.gateway_host, d.gateway_port, d.unit_id))
     with pytest.raises(sqlite3.IntegrityError, match="overlaps"):
         conn.execute("INSERT INTO tariffs VALUES ('dup', 'gas', 'credit', 0.07, 0.3, "

@@ -1,6 +1,6 @@
 -- Two-way SMS and open data publications (issue 14 "STOP, receipts, consent" and "open data
--- differencing", issue 16 "Two-way SMS"). Assigned number 0010: renumber to follow main.
--- Self-contained: it rebuilds sms_log with the new statuses and adds its own tables.
+-- differencing", issue 16 "Two-way SMS").
+-- Assigned number 0010; numbered 0007 here to follow main (0006 is the smart-meter import).
 
 -- sms_log gains three statuses:
 --   outbox     written to the local outbox file: NOT sent to anyone (no Notify key);
