@@ -100,6 +100,27 @@ def _cpu_s(pid: int) -> float:
         return 0.0
 
 
+def _write_registry(path: Path, devices: int) -> None:
+    """Households H000000.. with one registered MQTT electricity meter E000000.. each, so
+    that the collector checks every message against the registry (as in production)."""
+    from hearth.registry.store import Registry
+
+    home = ("North", "Riverside", "RS1", "flat", 2, 60.0, "credit", 1, "gas", "D", 0, 0, "",
+            "home_all_day", 2, "2020-01-01")
+    with Registry(path) as reg, reg.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO households (household_id, patch, estate, address_area, property_type,"
+            " bedrooms, floor_area_m2, payment_type, has_gas, heating, epc_band,"
+            " means_tested_benefits, vulnerable, vulnerability_notes, occupancy, occupants,"
+            " tenancy_start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(f"H{d:06d}", *home) for d in range(devices)])
+        conn.executemany(
+            "INSERT INTO devices (device_id, household_id, kind, protocol, mqtt_topic, room,"
+            " interval_s) VALUES (?, ?, 'electricity_meter', 'mqtt', ?, NULL, 60)",
+            [(f"E{d:06d}", f"H{d:06d}", f"hearth/H{d:06d}/E{d:06d}/electricity_meter")
+             for d in range(devices)])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--duration-s", type=float, default=300.0)
@@ -107,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--publishers", type=int, default=2, help="publisher processes")
     ap.add_argument("--devices", type=int, default=10_000)
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--no-registry", action="store_true",
+                    help="no registry: messages are not checked against registered devices"
+                         " (as before device profiles); by default every device is registered")
     args = ap.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
@@ -143,6 +167,8 @@ summary_interval_s = 10.0
 client_id = "bench-collector"
 [collectors.modbus]
 """)
+    if not args.no_registry:
+        _write_registry(work / "var" / "registry.sqlite3", args.devices)
     env = dict(os.environ, PYTHONPATH=str(ROOT), HEARTH_INFLUX_PASSWORD=INFLUX_PASSWORD,
                HEARTH_MQTT_PASSWORD=MQTT_PASSWORD)
     log_path = work / "collect.log"

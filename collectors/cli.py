@@ -38,6 +38,9 @@ def register(subparsers) -> None:
     r.set_defaults(func=rebuild_usage_day_handler)
     s = sub.add_parser("status", help="spool backlog and dead letters by reason")
     s.set_defaults(func=status_handler)
+    from collectors import profiles_cli
+
+    profiles_cli.register(sub)
 
 
 def run_handler(args: argparse.Namespace, settings) -> int:
@@ -102,4 +105,12 @@ def status_handler(args: argparse.Namespace, settings) -> int:
     print(f"dead letters in {settings.collectors.dead_letter_dir}: {total}")
     for (source, code), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         print(f"  {n:>8}  {source:<8} {code}")
+    from collectors.mqtt_router import unmatched_by_prefix
+
+    unmatched = unmatched_by_prefix(settings.collectors.dead_letter_dir)
+    if unmatched:
+        print("MQTT messages on topics no profile matches, by topic prefix"
+              " (misconfigured devices?):")
+        for prefix, n in sorted(unmatched.items(), key=lambda kv: (-kv[1], kv[0])):
+            print(f"  {n:>8}  {prefix}")
     return 0

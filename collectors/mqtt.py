@@ -31,6 +31,7 @@ from paho.mqtt.properties import Properties
 from collectors.base import Collector, register_collector
 from collectors.deadletter import DeadLetter
 from collectors.mqtt_payload import PayloadError, PayloadParser
+from collectors.mqtt_router import MessageRouter
 
 log = logging.getLogger("hearth.collectors.mqtt")
 
@@ -110,27 +111,66 @@ class MqttConfig:
     options: object  # hearth.settings.rooms.MqttCollectorSettings
     # device_id -> room of the registry's MQTT devices (None: no room); empty without registry
     devices: dict[str, str | None] = field(default_factory=dict)
+    profiles: dict = field(default_factory=dict)  # name -> collectors.profiles.Profile
+    directory: object = None  # collectors.device_check.DeviceDirectory; None: no registry
 
     @classmethod
     def from_settings(cls, settings) -> MqttConfig:
         m = settings.mqtt
         password = m.password.get_secret_value() if m.password is not None else None
+        directory = registry_directory(settings.registry.path)
+        devices = registry_devices(directory)
         return cls(m.host, m.port, m.username, password, m.keepalive_s, settings.collectors.mqtt,
-                   registry_devices(settings.registry.path))
+                   devices, enabled_profiles(settings.collectors.mqtt), directory)
+
+    def subscriptions(self) -> list[str]:
+        """`topic`, each enabled profile's filters (shared like `topic` when it is a
+        $share/<group>/ subscription) and `extra_subscriptions`."""
+        o = self.options
+        share = ""
+        if o.topic.startswith("$share/"):
+            share = "/".join(o.topic.split("/", 2)[:2]) + "/"
+        out = [o.topic]
+        for p in self.profiles.values():
+            if p.format == "mapped":
+                out += [share + f for f in p.subscriptions()]
+        out += list(getattr(o, "extra_subscriptions", []))
+        return list(dict.fromkeys(out))
 
 
-def registry_devices(path) -> dict[str, str | None]:
-    """The registry's MQTT devices and their rooms; {} when there is no registry yet."""
-    from pathlib import Path
+def enabled_profiles(options) -> dict:
+    """The profiles of config/profiles and `profile_dirs`, validated; only those named in
+    `profiles` when it is not empty (ProfileError names the file and key of a bad one)."""
+    from collectors.profiles import ProfileError, load_profiles
 
-    if not Path(path).exists():
-        log.info("no registry at %s: thermostats get no room tag, silent devices are those"
-                 " heard once and then not again", path)
+    found = load_profiles(getattr(options, "profile_dirs", []))
+    wanted = list(getattr(options, "profiles", []))
+    unknown = [n for n in wanted if n not in found]
+    if unknown:
+        raise ProfileError(f"collectors.mqtt.profiles names {unknown[0]!r}, which is not a"
+                           f" profile; found: {', '.join(sorted(found))}")
+    return {n: p for n, p in found.items() if not wanted or n in wanted or n == "hearth"}
+
+
+def registry_directory(path):
+    from collectors.device_check import DeviceDirectory
+
+    directory = DeviceDirectory.from_registry(path)
+    if directory is None:
+        log.warning("no registry at %s: Hearth-format messages are not checked against the"
+                    " registry's devices, and real devices (profiles) are all unknown_device",
+                    path)
+    return directory
+
+
+def registry_devices(directory) -> dict[str, str | None]:
+    """Device ids the collector expects (registry MQTT devices and bound devices) -> room."""
+    if directory is None:
         return {}
-    from hearth.registry.store import Registry
-
-    with Registry(path, migrate_schema=False) as reg:
-        return {d.device_id: d.room for d in reg.devices(protocol="mqtt")}
+    out = {d: h.room for d, h in directory.hearth.items()}
+    for found in directory.bound.values():
+        out.update({b.device_id: b.room for b in found.values()})
+    return out
 
 
 @register_collector
@@ -143,6 +183,12 @@ class MqttCollector(Collector):
         self.parser = PayloadParser(o.topic_pattern, o.max_payload_bytes, o.max_future_s,
                                     o.gas_calorific_value_mj_per_m3, source="mqtt",
                                     rooms={k: v for k, v in config.devices.items() if v})
+        self.router = MessageRouter(config.profiles, config.directory, self.parser,
+                                    getattr(o, "max_series_per_household", 64), source="mqtt")
+        self.topics = config.subscriptions()
+        from collectors.mqtt_metrics import MqttPathMetrics
+
+        self.metrics = MqttPathMetrics(self.router)
         self._started = time.monotonic()
         self._pending: list[tuple[int, int, object]] = []
         self._cond = threading.Condition()
@@ -184,15 +230,19 @@ class MqttCollector(Collector):
                  self.config.port, self.config.options.client_id,
                  "resumed" if flags.session_present else "new")
         # Subscribing again is harmless when the session is present, and needed when it is not.
-        client.subscribe(self.config.options.topic, qos=1)
+        client.subscribe([(t, 1) for t in self.topics])
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
-        for rc in reason_codes:
-            if rc.is_failure:
-                log.error("MQTT broker refused the subscription to %r: %s",
-                          self.config.options.topic, rc)
-                return
-        log.info("subscribed to %r at QoS 1", self.config.options.topic)
+        granted = []
+        for topic, rc in zip(self.topics, reason_codes, strict=False):
+            if rc.is_failure:  # e.g. an ACL that grants the collector only some topics
+                log.error("MQTT broker refused the subscription to %r: %s; that profile's"
+                          " devices are not read", topic, rc)
+            else:
+                granted.append(topic)
+        if self.topics[0] not in granted:
+            return
+        log.info("subscribed to %s at QoS 1", ", ".join(repr(t) for t in granted))
         self._connected.set()  # connected and subscribed: messages now reach us
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -208,10 +258,11 @@ class MqttCollector(Collector):
             return  # not acknowledged: the broker delivers it again next session
         topic = msg._topic.decode("utf-8", "replace")  # the broker checks topics are UTF-8
         try:
-            device, item = self.parser.parse(topic, msg.payload)
+            device, item = self.router.parse(topic, msg.payload)
             self.last_seen[device] = time.monotonic()
-        except PayloadError as exc:
-            item = DeadLetter(str(exc), bytes(msg.payload), {"topic": topic[:300]})
+        except PayloadError as exc:  # `raw`: the payload less a profile's personal data
+            item = DeadLetter(str(exc), getattr(exc, "raw", None) or bytes(msg.payload),
+                              {"topic": topic[:300]})
         except Exception as exc:  # never let one message stop the collector
             item = DeadLetter(f"parse_failed: {type(exc).__name__}: {exc}", bytes(msg.payload),
                               {"topic": topic[:300]})

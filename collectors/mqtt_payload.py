@@ -54,19 +54,33 @@ KINDS: dict[str, tuple[str, str | None, dict[str, FieldSpec]]] = {
         "humidity_pct": FieldSpec("float", 0.0, 100.0, required=True),
         "setpoint_c": FieldSpec("float", 0.0, 40.0),
         "heating_on": FieldSpec("bool"),
+        "battery_pct": FieldSpec("float", 0.0, 100.0),
     }),
     "electricity_meter": ("meter", "electricity", {
         "energy_kwh": FieldSpec("float", 0.0, 1e9, required=True),
-        "power_w": FieldSpec("float", 0.0, 30_000.0),
+        # Signed: negative while the home exports (solar, a battery); docs/nomenclature.md
+        "power_w": FieldSpec("float", -30_000.0, 30_000.0),
         "voltage_v": FieldSpec("float", 0.0, 500.0),
         "credit_gbp": FieldSpec("float", -1_000.0, 10_000.0),
         "supply_on": FieldSpec("bool"),
+        "energy_export_kwh": FieldSpec("float", 0.0, 1e9),
+        "current_a": FieldSpec("float", 0.0, 200.0),
     }),
     "gas_meter": ("meter", "gas", {
         "volume_m3": FieldSpec("float", 0.0, 1e8, required=True),
         "energy_kwh": FieldSpec("float", 0.0, 1e9),
         "flow_m3_per_h": FieldSpec("float", 0.0, 50.0),
         "credit_gbp": FieldSpec("float", -1_000.0, 10_000.0),
+    }),
+    # A plug or switch metering one appliance or circuit: its own measurement, so that it is
+    # never summed with the household's meter into usage_30m.
+    "appliance": ("appliance", None, {
+        "energy_kwh": FieldSpec("float", 0.0, 1e9),
+        "energy_export_kwh": FieldSpec("float", 0.0, 1e9),
+        "power_w": FieldSpec("float", -30_000.0, 30_000.0),
+        "voltage_v": FieldSpec("float", 0.0, 500.0),
+        "current_a": FieldSpec("float", 0.0, 200.0),
+        "switch_on": FieldSpec("bool"),
     }),
 }
 # Optional string fields that become tags.

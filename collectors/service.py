@@ -106,9 +106,13 @@ class CollectService:
         from prometheus_client import start_http_server
 
         port = self.settings.collectors.metrics_port
+        registry = metrics_registry(self.snapshot)
+        for col in self.collectors:  # a collector's own figures (the MQTT message path)
+            extra = getattr(col, "metrics", None)
+            if extra is not None:
+                registry.register(extra)
         try:
-            server, _thread = start_http_server(port, addr="127.0.0.1",
-                                                registry=metrics_registry(self.snapshot))
+            server, _thread = start_http_server(port, addr="127.0.0.1", registry=registry)
         except OSError as exc:
             from hearth.errors import HearthError
 

@@ -455,8 +455,8 @@ def write_portfolio(reg: Registry, portfolio: Portfolio, replace: bool = False,
             removed_cases = _count(conn, "cases")
             try:
                 for table in ("case_events", "sms_log", "sms_replies", "sms_number_tasks",
-                              "cases", "consent_log", "devices",
-                              "tenants", "households", "tariffs"):
+                              "cases", "consent_log", "device_bindings", "devices", "tenants",
+                              "households", "tariffs"):
                     if _count(conn, table) is not None:
                         conn.execute(f"DELETE FROM {table}")
             except Exception as exc:

@@ -124,6 +124,15 @@ class MqttCollectorSettings(Section):
         39.5, gt=20, lt=60, description="Turns gas volume into kWh when a meter omits energy_kwh")
     silent_after_s: float = Field(900.0, gt=0,
                                   description="A device unheard this long counts as silent [s]")
+    profile_dirs: list[Path] = Field(default_factory=list, description="Folders of a council's"
+                                     " own device profiles (TOML), besides config/profiles")
+    profiles: list[str] = Field(default_factory=list, description="Profiles the collector"
+                                " subscribes for (empty: every profile found)")
+    extra_subscriptions: list[str] = Field(default_factory=list, description="More topic"
+                                           " filters to subscribe to (e.g. \"#\": see every"
+                                           " misconfigured device as unmatched_topic)")
+    max_series_per_household: int = Field(64, ge=1, description="Series one household may"
+                                          " have; beyond, readings are dead-lettered")
 
 
 class SpoolSettings(Section):

@@ -88,11 +88,13 @@ def test_a_failing_migration_is_rolled_back(tmp_path, migrations_copy):
 
 
 @pytest.mark.parametrize(("name", "message"), [
-    ("0009_gap.sql", "without gaps"),
+    ("GAP", "without gaps"),          # two past the newest, whatever that is
     ("12_short.sql", "NNNN_name.sql"),
     ("0001_again.sql", "two migrations numbered 0001"),
 ])
 def test_bad_migration_file_names_are_refused(migrations_copy, name, message):
+    if name == "GAP":
+        name = f"{len(discover(MIGRATIONS_DIR)) + 2:04d}_gap.sql"
     (migrations_copy / name).write_text("SELECT 1;")
     with pytest.raises(MigrationError, match=message):
         discover(migrations_copy)

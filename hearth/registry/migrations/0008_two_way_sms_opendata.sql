@@ -1,6 +1,6 @@
 -- Two-way SMS and open data publications (issue 14 "STOP, receipts, consent" and "open data
 -- differencing", issue 16 "Two-way SMS").
--- Assigned number 0010; numbered 0007 here to follow main (0006 is the smart-meter import).
+-- Assigned number 0010; numbered 0008 here to follow main (0006, 0007 are others').
 
 -- sms_log gains three statuses:
 --   outbox     written to the local outbox file: NOT sent to anyone (no Notify key);
