@@ -7,9 +7,12 @@ raises OutOfScopeError whatever the browser sends.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from dashboard import data
 from dashboard.auth import registry
 from dashboard.fmt import uk_time
+from dashboard.note_privacy import mask_note
 from dashboard.users import User, UserStore
 
 DISMISS_REASONS = ("Already known and being handled", "Tenant has moved out",
@@ -59,14 +62,20 @@ def assign(user: User, case_id: int, to_username: str) -> None:
     data.clear_case_caches()
 
 
-def add_note(user: User, case_id: int, text: str) -> None:
-    data.case(int(case_id), user.scope())
+def add_note(user: User, case_id: int, text: str) -> str | None:
+    """Save a note with phone numbers, emails and the tenants' names masked; returns a warning
+    for the officer saying what was taken out, or None."""
+    rec = data.case(int(case_id), user.scope())
     text = text.strip()
     if not text:
         raise ActionError("Write the note first.")
     with registry() as reg:
-        _case_store(reg).add_note(int(case_id), user.username, text)
+        names = [r[0] for r in reg.conn.execute(
+            "SELECT full_name FROM tenants WHERE household_id = ?", (rec["household_id"],))]
+        masked = mask_note(text, names)
+        _case_store(reg).add_note(int(case_id), user.username, masked.text)
     data.clear_case_caches()
+    return masked.warning()
 
 
 def resolve(user: User, case_id: int, note: str) -> None:
@@ -145,6 +154,35 @@ def _why_no_tip(case_id: int, household_id: str) -> str:
             "opted_out": "The tenant opted out of texts: do not text them.",
             "no_consent": "The tenant has not agreed to texts; ask them on your next contact.",
             "no_mobile": "The tenant has no mobile number on record."}.get(reason, str(reason))
+
+
+def tip_outlook(user: User, case_id: int) -> tuple[bool, str]:
+    """Before the Send button: (allowed now, what would happen, in words), from the
+    dispatcher's own rules run without sending (quiet hours, the rate limit, one at a time)."""
+    from advisor.db import connection
+    from advisor.notify import TipDispatcher
+    from advisor.notify.policy import quiet_until
+
+    data.case(int(case_id), user.scope())
+    s = data.settings().notifier
+    with registry() as reg:
+        summary = TipDispatcher(connection(reg), s, None).send_case(int(case_id), dry_run=True)
+    if summary.total_sent():
+        return True, "It goes now."
+    if summary.deferred.get("quiet_hours"):
+        until = quiet_until(datetime.now(UTC), s.timezone, s.quiet_start, s.quiet_end)
+        return True, (f"Quiet hours ({s.quiet_start}-{s.quiet_end}): it will be held and sent at "
+                      f"{uk_time(until)}.")
+    if summary.deferred:
+        return False, "A text for this case is already queued to go shortly."
+    reason = next(iter(summary.skipped), "")
+    return False, {
+        "rate_limited": f"Not now: this tenant had a text less than {s.min_interval_h:g} hours ago "
+                        f"(Hearth sends at most one text every {s.min_interval_h:g} hours).",
+        "another_tip_first": "Not now: another of this home's tips goes first.",
+        "already_sent": "This case's tip went already (one per case).",
+        "case_not_open": "The case is no longer open.",
+    }.get(reason, f"Not allowed: {reason.replace('_', ' ')}.")
 
 
 def send_tip(user: User, case_id: int) -> str:

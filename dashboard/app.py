@@ -18,24 +18,38 @@ from dashboard import auth  # noqa: E402
 st.set_page_config(page_title="Hearth", page_icon=":material/home:", layout="wide",
                    initial_sidebar_state="expanded")
 
+PAGES = {
+    "Today": [
+        ("app_pages/overview.py", "Overview", ":material/home:"),
+        ("app_pages/homes.py", "Homes to act on", ":material/holiday_village:"),
+        ("app_pages/risk_queue.py", "Risk queue", ":material/list_alt:"),
+        ("app_pages/damp_mould.py", "Damp and mould", ":material/water_drop:"),
+    ],
+    "Homes": [("app_pages/household.py", "Household", ":material/search:")],
+    "Service": [
+        ("app_pages/data_health.py", "Data health", ":material/sensors:"),
+        ("app_pages/messages.py", "Messages", ":material/sms:"),
+    ],
+}
+DEFAULT_PAGE = "app_pages/overview.py"
+
 user = auth.current_user()
+auth.write_pending_cookie()
 if user is None:
-    st.navigation([st.Page(auth.login_page, title="Sign in", icon=":material/login:")],
+    # Every page's address answers with the sign-in form (a bookmark or a link in an email
+    # must not say "Page not found"); after sign-in the same address shows the page asked for.
+    def _sign_in_at(path: str):
+        page = lambda: auth.login_page()  # noqa: E731 - one function object per address
+        page.__name__ = f"sign_in_{Path(path).stem}"
+        return st.Page(page, title="Sign in", icon=":material/login:",
+                       url_path=Path(path).stem, default=path == DEFAULT_PAGE)
+
+    st.navigation([_sign_in_at(path) for group in PAGES.values() for path, _, _ in group],
                   position="hidden").run()
     st.stop()
 
-pages = {
-    "Today": [
-        st.Page("app_pages/overview.py", title="Overview", icon=":material/home:", default=True),
-        st.Page("app_pages/risk_queue.py", title="Risk queue", icon=":material/list_alt:"),
-        st.Page("app_pages/damp_mould.py", title="Damp and mould", icon=":material/water_drop:"),
-    ],
-    "Homes": [st.Page("app_pages/household.py", title="Household", icon=":material/search:")],
-    "Service": [
-        st.Page("app_pages/data_health.py", title="Data health", icon=":material/sensors:"),
-        st.Page("app_pages/messages.py", title="Messages", icon=":material/sms:"),
-    ],
-}
+pages = {group: [st.Page(path, title=title, icon=icon, default=path == DEFAULT_PAGE)
+                 for path, title, icon in items] for group, items in PAGES.items()}
 nav = st.navigation(pages)
 # Less empty space above the page title.
 st.markdown("<style>.block-container, [data-testid='stMainBlockContainer'] {padding-top: 2.2rem;}"

@@ -11,16 +11,22 @@ from datetime import UTC, datetime, timedelta
 import streamlit as st
 
 from dashboard import data
+from dashboard.sessions import COOKIE, SessionStore
 from dashboard.users import User, UserStore
 
 SESSION_KEY = "hearth_user"
 SIGNED_IN_AT = "hearth_signed_in_at"
+TOKEN_KEY = "hearth_session_token"
+EXPIRES_AT = "hearth_session_expires_at"
+COOKIE_PENDING = "hearth_cookie_pending"  # a cookie to set (token) or clear ("") on the next run
 FAILURES_KEY = "hearth_failed_signins"
 MAX_FAILURES = 5
 LOCKOUT_S = 60
 # Across sessions (a new browser tab must not reset the count): failed sign-ins per account.
 ACCOUNT_MAX_FAILURES = 10
 ACCOUNT_WINDOW_MIN = 15
+# Per address: higher, since an office's officers may share one address behind its firewall.
+ADDRESS_MAX_FAILURES = 30
 
 
 @contextmanager
@@ -42,21 +48,58 @@ def audit(actor: str, action: str, target: str = "", detail: dict | None = None)
 
 def current_user() -> User | None:
     """The signed-in user, or None (also when the sign-in has expired or the account has been
-    disabled since: both are checked again on every run)."""
+    disabled since: both are checked again on every run). A new browser session (a reload, a
+    bookmarked page) finds its sign-in through the session cookie."""
     user = st.session_state.get(SESSION_KEY)
     if user is None:
-        return None
-    limit = timedelta(minutes=data.settings().dashboard.session_timeout_min)
-    if datetime.now(UTC) - st.session_state.get(SIGNED_IN_AT, datetime.now(UTC)) > limit:
-        _forget()
+        user = _resume_from_cookie()
+        if user is None:
+            return None
+    expires = st.session_state.get(EXPIRES_AT)
+    if expires is None or datetime.now(UTC) >= expires:
+        _end_session()
         st.session_state["hearth_notice"] = "Your sign-in expired: please sign in again."
         return None
     fresh = _store_get(user.username)
     if fresh is None or fresh.disabled:
-        _forget()
+        _end_session()
         return None
     st.session_state[SESSION_KEY] = fresh
     return fresh
+
+
+def _resume_from_cookie() -> User | None:
+    token = _cookie_token()
+    if not token:
+        return None
+    with registry() as reg:
+        session = SessionStore(reg.conn).resume(token)
+        user = UserStore(reg.conn).get(session.username) if session else None
+        if user is None or user.disabled:
+            return None
+        reg.audit(user.username, "signed_in", f"user:{user.username}",
+                  {"method": "session", "address": _address()})
+    st.session_state[SESSION_KEY] = user
+    st.session_state[SIGNED_IN_AT] = session.created_at
+    st.session_state[EXPIRES_AT] = session.expires_at
+    st.session_state[TOKEN_KEY] = token
+    return user
+
+
+def _cookie_token() -> str | None:
+    try:
+        token = st.context.cookies.get(COOKIE)
+    except Exception:  # no browser behind this run (a bare script run)
+        return None
+    return token if isinstance(token, str) else None
+
+
+def _address() -> str | None:
+    try:
+        address = st.context.ip_address
+    except Exception:
+        return None
+    return address if isinstance(address, str) else None
 
 
 def _store_get(username: str) -> User | None:
@@ -65,24 +108,65 @@ def _store_get(username: str) -> User | None:
 
 
 def _forget() -> None:
-    for key in (SESSION_KEY, SIGNED_IN_AT):
+    for key in (SESSION_KEY, SIGNED_IN_AT, EXPIRES_AT, TOKEN_KEY):
         st.session_state.pop(key, None)
 
 
+def _end_session() -> None:
+    """Revoke this browser's session and clear its cookie on the next page run."""
+    token = st.session_state.get(TOKEN_KEY) or _cookie_token()
+    if token:
+        with registry() as reg:
+            SessionStore(reg.conn).revoke(token)
+        st.session_state[COOKIE_PENDING] = ""
+    _forget()
+
+
 def _sign_in(user: User, method: str) -> None:
+    lifetime = timedelta(minutes=data.settings().dashboard.session_timeout_min)
+    with registry() as reg:
+        token, session = SessionStore(reg.conn).create(user.username, lifetime)
+        reg.audit(user.username, "signed_in", f"user:{user.username}",
+                  {"method": method, "address": _address()})
     st.session_state[SESSION_KEY] = user
-    st.session_state[SIGNED_IN_AT] = datetime.now(UTC)
+    st.session_state[SIGNED_IN_AT] = session.created_at
+    st.session_state[EXPIRES_AT] = session.expires_at
+    st.session_state[TOKEN_KEY] = token
+    st.session_state[COOKIE_PENDING] = token
     st.session_state.pop(FAILURES_KEY, None)
-    audit(user.username, "signed_in", f"user:{user.username}", {"method": method})
 
 
 def sign_out() -> None:
     user = st.session_state.get(SESSION_KEY)
     if user is not None:
         audit(user.username, "signed_out", f"user:{user.username}")
-    _forget()
+    _end_session()
     if _sso_configured() and getattr(st.user, "is_logged_in", False):
         st.logout()
+
+
+def write_pending_cookie() -> None:
+    """Set (after sign-in) or clear (after sign-out or expiry) the session cookie in the browser.
+    Streamlit has no call to set a cookie, so a few lines of script do it, in the page itself."""
+    if COOKIE_PENDING not in st.session_state:
+        return
+    token = st.session_state.pop(COOKIE_PENDING)
+    secure = "; Secure" if str(_url() or "").startswith("https:") else ""
+    if token:
+        max_age = int((st.session_state[EXPIRES_AT] - datetime.now(UTC)).total_seconds())
+        value = f"{COOKIE}={token}; Path=/; Max-Age={max(max_age, 0)}; SameSite=Strict{secure}"
+    else:
+        value = f"{COOKIE}=; Path=/; Max-Age=0; SameSite=Strict{secure}"
+    # The token is URL-safe base64, so it needs no quoting inside the script.
+    st.html(f"<script>document.cookie = {value!r};</script>", unsafe_allow_javascript=True)
+
+
+def _url() -> str | None:
+    try:
+        url = st.context.url
+    except Exception:
+        return None
+    return url if isinstance(url, str) else None
 
 
 def _sso_configured() -> bool:
@@ -123,14 +207,22 @@ def login_page() -> None:
             failed = reg.conn.execute(
                 "SELECT count(*) FROM audit_log WHERE target = ? AND action = 'sign_in_failed' "
                 "AND at >= ?", (f"user:{name}", since)).fetchone()[0]
-            if failed >= ACCOUNT_MAX_FAILURES:
-                reg.audit(name or "(blank)", "sign_in_refused_paused", f"user:{name}")
-                st.error(f"This account is paused for {ACCOUNT_WINDOW_MIN} minutes after "
-                         "repeated failed sign-ins. If that was not you, tell an administrator.")
+            address = _address()
+            from_address = reg.conn.execute(
+                "SELECT count(*) FROM audit_log WHERE action = 'sign_in_failed' AND at >= ? "
+                "AND json_extract(detail, '$.address') = ?", (since, address)
+            ).fetchone()[0] if address else 0
+            if failed >= ACCOUNT_MAX_FAILURES or from_address >= ADDRESS_MAX_FAILURES:
+                reg.audit(name or "(blank)", "sign_in_refused_paused", f"user:{name}",
+                          {"address": address,
+                           "by": "account" if failed >= ACCOUNT_MAX_FAILURES else "address"})
+                st.error(f"Sign-in is paused for {ACCOUNT_WINDOW_MIN} minutes after repeated "
+                         "failed attempts. If that was not you, tell an administrator.")
                 return
             user = UserStore(reg.conn).authenticate(name, password)
             if user is None:
-                reg.audit(name or "(blank)", "sign_in_failed", f"user:{name}")
+                reg.audit(name or "(blank)", "sign_in_failed", f"user:{name}",
+                          {"address": address})
         if user is None:
             failures.append(time.time())
             st.error("That username and password do not match an active account. Check both "

@@ -174,10 +174,15 @@ def tariffs() -> pd.DataFrame:
     return _read(q.tariffs)
 
 
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def last_contact(scope: Scope) -> pd.DataFrame:
+    return _read(q.last_contact, scope)
+
+
 def clear_case_caches() -> None:
     """After an officer changes a case: the next view shows the change."""
     for fn in (open_cases, household_cases, case_events, damp_cases, case_trend, messages,
-               replies, number_tasks):
+               replies, number_tasks, last_contact):
         fn.clear()
 
 

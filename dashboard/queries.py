@@ -243,3 +243,21 @@ def number_tasks(conn, scope: Scope) -> pd.DataFrame:
 def audit_for(conn, target: str, limit: int = 50) -> pd.DataFrame:
     return read(conn, "SELECT at, actor, action, target, detail FROM audit_log WHERE target = ? "
                       "ORDER BY audit_id DESC LIMIT ?", [target, limit])
+
+
+def last_contact(conn, scope: Scope) -> pd.DataFrame:
+    """Per household with an open case: when someone last did something for it, as UTC text:
+    the latest text sent to the tenant, or officer action on one of its cases (the advisor's
+    own events do not count)."""
+    where, args = _scope_sql(scope)
+    return read(conn, f"""
+        SELECT household_id, max(at) AS last_contact_at FROM (
+            SELECT m.household_id, m.sent_at AS at FROM sms_log m
+            WHERE m.sent_at IS NOT NULL
+            UNION ALL
+            SELECT c.household_id, e.at FROM case_events e JOIN cases c USING (case_id)
+            WHERE e.actor <> 'advisor'
+        ) JOIN households h USING (household_id)
+        WHERE {where} AND household_id IN (
+            SELECT household_id FROM cases WHERE status IN ('open', 'acknowledged'))
+        GROUP BY household_id""", args)

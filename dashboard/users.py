@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from dashboard.sessions import SessionStore
 from hearth.errors import HearthError
 
 ROLES = ("officer", "manager", "admin")
@@ -111,12 +112,15 @@ class UserStore:
                                 (hash_password(password), username))
         if cur.rowcount == 0:
             raise UserError(f"no user {username!r}; see `hearth users list`")
+        SessionStore(self.conn).revoke_user(username)  # a new password signs out every browser
 
     def set_disabled(self, username: str, disabled: bool) -> None:
         cur = self.conn.execute("UPDATE users SET disabled = ? WHERE username = ?",
                                 (int(disabled), username))
         if cur.rowcount == 0:
             raise UserError(f"no user {username!r}; see `hearth users list`")
+        if disabled:
+            SessionStore(self.conn).revoke_user(username)
 
     def get(self, username: str) -> User | None:
         row = self.conn.execute("SELECT username, display_name, role, email, disabled FROM users "

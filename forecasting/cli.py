@@ -105,7 +105,7 @@ def _forecast_csv(args, settings, horizon: int) -> int:
         fc = model.predict(horizon, settings.forecasting.horizon_days, weather=weather,
                            progress=bar.update)
     rows = csvio.write_forecast(args.output, fc.households, fc.times, fc.energy_kwh,
-                                fc.energy_kwh_p10, fc.energy_kwh_p90)
+                                fc.energy_kwh_p10, fc.energy_kwh_p90, fc.energy_kwh_mean)
     print(f"forecast {n_h} households x {horizon} half-hours from {csvio.iso_utc(fc.times[:1])[0]}"
           f" -> {args.output} ({rows} rows) in {time.perf_counter() - t0:.1f} s")
     if args.daily_output:

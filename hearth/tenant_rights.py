@@ -463,6 +463,7 @@ def end_tenancy(settings, household_id: str, tenancy_end: date | None = None,
                              (household_id,))
             if pattern is not None and strict is not None:
                 _redact_tables(conn, household_id, pattern, strict, result)
+            _erase_notes(conn, household_id, result)
             for where, key, fld, how in result.removed:
                 conn.execute("INSERT INTO erasure_log (household_id, at, tenancy_end, actor,"
                              " location, row_key, field, action) VALUES (?,?,?,?,?,?,?,?)",
@@ -485,6 +486,44 @@ def end_tenancy(settings, household_id: str, tenancy_end: date | None = None,
     log.info("end of tenancy %s on %s: %d items of personal data removed", household_id,
              result.tenancy_end, len(result.removed))
     return result
+
+
+NOTE_REMOVED = "[note removed at end of tenancy]"
+
+
+def _erase_notes(conn: sqlite3.Connection, household_id: str, result: Erasure) -> None:
+    """Officers' free-text notes on the household's cases may say anything about the people
+    (health, family, arrears) beyond names and numbers: they are erased whole, in the case
+    events and in the audit details of those notes; that a note was written, by whom and when,
+    stays (the audit keeps the action, not the personal data). Closing notes likewise."""
+    if not _has_table(conn, "cases"):
+        return
+    case_ids = [r["case_id"] for r in _rows(conn, "SELECT case_id FROM cases WHERE household_id = ?",
+                                             (household_id,))]
+    for r in _rows(conn, "SELECT e.event_id FROM case_events e JOIN cases c USING (case_id) WHERE"
+                   " c.household_id = ? AND e.action IN ('note', 'resolved', 'dismissed') AND"
+                   " e.detail <> '' AND e.detail <> ?", (household_id, NOTE_REMOVED)):
+        conn.execute("UPDATE case_events SET detail = ? WHERE event_id = ?",
+                     (NOTE_REMOVED, r["event_id"]))
+        result.removed.append(("case_events", str(r["event_id"]), "detail", "cleared"))
+    for r in _rows(conn, "SELECT case_id FROM cases WHERE household_id = ? AND close_reason IS NOT"
+                   " NULL AND close_reason <> '' AND close_reason <> ?", (household_id, NOTE_REMOVED)):
+        conn.execute("UPDATE cases SET close_reason = ? WHERE case_id = ?",
+                     (NOTE_REMOVED, r["case_id"]))
+        result.removed.append(("cases", str(r["case_id"]), "close_reason", "cleared"))
+    targets = [f"case:{c}" for c in case_ids]
+    for chunk in range(0, len(targets), 500):
+        part = targets[chunk:chunk + 500]
+        marks = ", ".join("?" * len(part))
+        for r in _rows(conn, f"SELECT audit_id, detail FROM audit_log WHERE target IN ({marks})"
+                       " AND action IN ('case.note', 'case.resolved', 'case.dismissed')", part):
+            detail = json.loads(r["detail"] or "{}")
+            if not detail.get("detail"):
+                continue
+            detail["detail"] = NOTE_REMOVED  # household and kind stay: the action happened
+            conn.execute("UPDATE audit_log SET detail = ? WHERE audit_id = ?",
+                         (json.dumps(detail, sort_keys=True), r["audit_id"]))
+            result.removed.append(("audit_log", str(r["audit_id"]), "detail", "cleared"))
 
 
 def _redact_tables(conn: sqlite3.Connection, household_id: str, pattern: re.Pattern[str],

@@ -7,6 +7,9 @@ import streamlit as st
 from dashboard import charts, data
 from dashboard.fmt import KIND_LABEL, SEVERITY_LABEL, gbp
 from dashboard.ui import as_of_caption, guarded, require_user, scope_picker
+from dashboard.worklist import start_here
+
+QUEUE_PAGE = "app_pages/risk_queue.py"
 
 user = require_user()
 st.title("Overview")
@@ -24,6 +27,22 @@ due_24h = int(((due > now) & (due <= now + pd.Timedelta(hours=24))).sum())
 devs = guarded("Device status", data.device_status, scope, wait=False)
 costs = guarded("The forecast cost", data.forecast_cost, scope, wait=False)
 PREPARING = "Being calculated for the whole portfolio: refresh the page in a minute."
+
+# Start here: what to do today, in order, each with the cases it counts.
+uk_now = now.tz_convert("Europe/London")
+day_end = (uk_now.normalize() + pd.Timedelta(days=1)).tz_convert("UTC")
+todos = start_here(cases, now, day_end, user.username)
+with st.container(border=True):
+    st.subheader("Start here")
+    if not any(t.count for t in todos):
+        st.write("✔ Nothing is due, new or waiting for an owner on these patches.")
+    for i, todo in enumerate(t for t in todos if t.count):
+        line, go = st.columns([5, 1.2])
+        line.markdown(f"**{i + 1}.** {todo.label}: **{todo.count:,}** "
+                      f"case{'s' if todo.count != 1 else ''}")
+        if go.button("Show them", key=f"start_{todo.key}"):
+            st.session_state["queue_preset"] = (todo.label, todo.case_ids)
+            st.switch_page(QUEUE_PAGE)
 
 c1, c2, c3 = st.columns(3)
 c4, c5, c6 = st.columns(3)

@@ -34,6 +34,15 @@ owner = f3.selectbox("Owner", ["Anyone", "Mine", "Unassigned"])
 search = f4.text_input("Search", placeholder="Home id, estate or words in the reason")
 
 view = cases
+preset = st.session_state.get("queue_preset")  # from "Start here" on the Overview
+if preset:
+    label, preset_ids = preset
+    note, clear = st.columns([5, 1.2])
+    note.info(f"Showing: {label} ({len(preset_ids)} case{'s' if len(preset_ids) != 1 else ''}).")
+    if clear.button("Show every case", key="queue_preset_clear"):
+        st.session_state.pop("queue_preset", None)
+        st.rerun()
+    view = view[view["case_id"].astype(int).isin(preset_ids)]
 if kinds:
     view = view[view["kind"].isin(kinds)]
 if sevs:
@@ -92,6 +101,42 @@ st.download_button("Export these cases (CSV)", spreadsheet_csv(export),
 if view.empty:
     st.stop()
 
+with st.expander("Act on several cases at once", expanded="bulk_done" in st.session_state):
+    bulk_labels = {int(r.case_id): f"Case {int(r.case_id)} · {r.household_id} · "
+                   f"{kind_label(r.kind)} · {severity_label(r.severity)}" for r in view.itertuples()}
+    chosen = st.multiselect("Cases", list(bulk_labels), format_func=bulk_labels.get,
+                            key="bulk_cases", placeholder="Pick cases from the table above")
+    if st.checkbox("Pick every case shown", key="bulk_all"):
+        chosen = list(bulk_labels)
+    b_ack, b_to, b_assign = st.columns([1.4, 2, 1.2])
+    patches = sorted(view.loc[view["case_id"].astype(int).isin(chosen), "patch"].unique())
+    # Only people who may see every chosen case's patch can be given them all.
+    people = [u.username for u in actions.assignable_users(patches[0])
+              if all(u.sees_all_patches or p in u.patches for p in patches)] if patches else []
+    to = b_to.selectbox("Assign the picked cases to", people, key="bulk_to", disabled=not people)
+
+    def run_bulk(action, *args, verb: str) -> None:
+        done, refused = 0, []
+        for cid in chosen:
+            try:
+                action(user, int(cid), *args)
+                done += 1
+            except (actions.ActionError, data.OutOfScopeError) as exc:
+                refused.append(f"case {cid}: {exc}")
+        msg = f"{done} case{'s' if done != 1 else ''} {verb}."
+        if refused:
+            msg += " Not done: " + "; ".join(refused)
+        st.session_state["bulk_done"] = msg
+        st.rerun()
+
+    if b_ack.button("✔ Acknowledge these", key="bulk_ack", disabled=not chosen):
+        run_bulk(actions.acknowledge, verb="acknowledged")
+    if b_assign.button("Assign these", key="bulk_assign", disabled=not (chosen and to)):
+        run_bulk(actions.assign, to, verb=f"assigned to {to}")
+    bulk_msg = st.session_state.pop("bulk_done", None)
+    if bulk_msg:
+        (st.warning if "Not done" in bulk_msg else st.success)(bulk_msg)
+
 st.divider()
 st.subheader("Act on a case")
 labels = {int(r.case_id): f"Case {int(r.case_id)} · {r.household_id} · {kind_label(r.kind)} · "
@@ -126,7 +171,8 @@ with left:
 with right:
     msg = st.session_state.pop("queue_done", None)
     if msg:
-        (st.success if not msg.startswith(("Not sent", "Tip queued")) else st.warning)(msg)
+        (st.success if not msg.startswith(("Not sent", "Tip queued", "Note saved. Taken"))
+         else st.warning)(msg)
 
     def run(action, *args, done: str) -> None:
         try:
@@ -144,9 +190,18 @@ with right:
     t_note, t_assign, t_tip, t_resolve, t_dismiss = st.tabs(
         ["Add a note", "Assign", "✉ Text a tip", "Resolve", "Dismiss"])
     with t_note, st.form("note_form", clear_on_submit=True):
-        note = st.text_area("Add a note", placeholder="What you did or found (no phone numbers)")
+        note = st.text_area("Add a note", placeholder="What you did or found (names, numbers and "
+                            "emails are taken out)")
         if st.form_submit_button("Save note"):
-            run(actions.add_note, note, done="Note saved.")
+            try:
+                warning = actions.add_note(user, int(case["case_id"]), note)
+            except (actions.ActionError, data.OutOfScopeError) as exc:
+                st.error(str(exc) if isinstance(exc, actions.ActionError) else
+                         "This case is not on your patches.")
+            else:
+                st.session_state["queue_done"] = "Note saved." if warning is None else (
+                    f"Note saved. {warning}")
+                st.rerun()
     with t_assign:
         people = actions.assignable_users(case["patch"])
         with st.form("assign_form"):
@@ -162,7 +217,9 @@ with right:
         else:
             st.caption("The tenant will get exactly this text:")
             st.markdown(f"> {md_text(text)}")
-            if st.button("Send this text", key="send_tip"):
+            allowed, outlook = actions.tip_outlook(user, int(case["case_id"]))
+            (st.info if allowed else st.warning)(outlook)
+            if st.button("Send this text", key="send_tip", disabled=not allowed):
                 try:
                     outcome = actions.send_tip(user, int(case["case_id"]))
                 except actions.ActionError as exc:

@@ -97,6 +97,7 @@ def test_send_tip_shows_the_text_first_and_records_it(portfolio):
     shown = texts(at)
     assert "The tenant will get exactly this text:" in shown
     assert "Reply STOP" in shown
+    assert "It goes now." in shown  # said before the button, from the dispatcher's rules
     at.button(key="send_tip").click().run()
     assert "Tip written to the outbox: not sent" in texts(at)
     c = _case(settings, cid)
@@ -208,3 +209,39 @@ def test_a_note_with_markdown_is_shown_as_typed(portfolio):
     shown = [m.value for m in at.markdown if "Big" in m.value]
     assert shown, "the note is not on the page"
     assert all("](" not in v and "\\!\\[x\\]" in v and "\\#" in v for v in shown), shown
+
+
+def test_a_note_loses_phone_numbers_emails_and_the_tenants_names(portfolio):
+    settings, demo = portfolio
+    cid = demo.cases[demo.patches[0]][5]
+    home = demo.case_homes[cid]
+    with Registry(settings.registry.path) as reg:
+        name = reg.conn.execute("SELECT full_name FROM tenants WHERE household_id = ? LIMIT 1",
+                                (home,)).fetchone()[0]
+    at = _queue_on(page(sign_in("officer1"), "risk_queue"), cid)
+    at.text_area[0].input(f"Called {name} on 07700 900123, email t@example.org; visit Thursday.")
+    at.button(key="FormSubmitter:note_form-Save note").click().run()
+    assert "Taken out of the note before it was saved" in texts(at)
+    saved = [d for _, a, d in _case(settings, cid)["events"] if a == "note"][-1]
+    assert name not in saved and "07700" not in saved and "example.org" not in saved
+    assert "visit Thursday" in saved and "[phone number removed]" in saved
+
+
+def test_tip_preview_says_before_sending_when_the_rate_limit_holds_it(portfolio):
+    settings, demo = portfolio
+    from dashboard.users import UserStore
+
+    cid = demo.cases[demo.patches[0]][0]
+    home = demo.case_homes[cid]
+    with Registry(settings.registry.path) as reg:
+        reg.conn.execute("DELETE FROM sms_log WHERE case_id = ?", (cid,))
+        # Another text to this home an hour ago: the 72-hour limit holds this one.
+        reg.conn.execute("INSERT INTO sms_log (household_id, template, sent_at, sender, status, body)"
+                         " VALUES (?, 'cold_home', strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-1 hour'),"
+                         " 'outbox', 'sending', 'x')", (home,))
+        officer1 = UserStore(reg.conn).get("officer1")
+    allowed, words = actions.tip_outlook(officer1, cid)
+    assert not allowed and "less than 72 hours ago" in words
+    at = _queue_on(page(sign_in("officer1"), "risk_queue"), cid)
+    assert "less than 72 hours ago" in texts(at)
+    assert next(b for b in at.button if b.key == "send_tip").disabled

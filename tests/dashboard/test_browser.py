@@ -124,7 +124,7 @@ def _no_errors(text: str) -> None:
 def _open_page(browser: Browser, title: str, *needles: str) -> str:
     """Follow the sidebar link (in-app navigation keeps the signed-in session)."""
     url_path = title.lower().replace(" and ", "_").replace(" ", "_")
-    url_path = {"damp_mould": "damp_mould"}.get(url_path, url_path)
+    url_path = {"damp_mould": "damp_mould", "homes_to_act_on": "homes"}.get(url_path, url_path)
     if not browser.eval(f"(() => {{ const a = document.querySelector("
                         f"'[data-testid=\"stSidebarNav\"] a[href$=\"/{url_path}\"]'); "
                         "if (!a) return false; a.click(); return true; })()"):
@@ -143,7 +143,7 @@ def test_officer_signs_in_works_the_queue_and_opens_a_home(served, browser):
     browser.type_into("Username", "officer1")
     browser.type_into("Password", PASSWORD)
     browser.click_text("button", "Sign in")
-    text = browser.wait_for_text("Overview", "Open cases", "Devices reporting",
+    text = browser.wait_for_text("Overview", "Start here", "Open cases", "Devices reporting",
                                  "Forecast cost, next 30 days", "past the Awaab's Law deadline",
                                  "Open cases by kind and urgency")
     _no_errors(text)
@@ -169,7 +169,8 @@ def test_officer_signs_in_works_the_queue_and_opens_a_home(served, browser):
     _shot(browser, "household")
     assert _charts_drawn(browser) >= 3
 
-    for title, needle, name in (("Damp and mould", "Awaab's Law", "damp_mould"),
+    for title, needle, name in (("Homes to act on", "homes with open cases", "homes"),
+                                ("Damp and mould", "Awaab's Law", "damp_mould"),
                                 ("Data health", "Silent devices", "data_health"),
                                 ("Messages", "Opt-outs", "messages")):
         _open_page(browser, title, needle)
@@ -188,3 +189,28 @@ def test_wrong_password_in_the_browser(served, browser):
     browser.click_text("button", "Sign in")
     text = browser.wait_for_text("do not match an active account")
     assert "Open cases" not in text
+
+
+def test_deep_link_signs_in_to_the_page_asked_for_and_survives_a_reload(served, browser):
+    """A bookmarked page shows the sign-in form (not "Page not found"), lands on that page
+    after sign-in, and a reload keeps the officer signed in (issue 15)."""
+    url, _ = served
+    browser.goto(f"{url}/risk_queue")
+    text = browser.wait_for_text("Hearth: sign in", "Username")
+    assert "Page not found" not in text
+    browser.type_into("Username", "officer1")
+    browser.type_into("Password", PASSWORD)
+    browser.click_text("button", "Sign in")
+    text = browser.wait_for_text("Risk queue", "Act on a case")
+    _no_errors(text)
+    assert "hearth_session=" in browser.eval("document.cookie")
+
+    browser.goto(f"{url}/damp_mould")  # a full page load: a new Streamlit session
+    text = browser.wait_for_text("Damp and mould", "Awaab's Law", "Sign out")
+    assert "Hearth: sign in" not in text and "Page not found" not in text
+
+    browser.click_text("button", "Sign out")
+    browser.wait_for_text("Hearth: sign in")
+    browser.goto(f"{url}/damp_mould")
+    text = browser.wait_for_text("Hearth: sign in", "Username")
+    assert "Awaab's Law" not in text

@@ -12,7 +12,7 @@ from hearth.registry import Registry
 from tests.dashboard.conftest import new_app, page, sign_in, texts
 from tests.dashboard.portfolio import PASSWORD
 
-PAGES = ["overview", "risk_queue", "household", "damp_mould", "data_health", "messages"]
+PAGES = ["overview", "homes", "risk_queue", "household", "damp_mould", "data_health", "messages"]
 
 
 def test_every_page_needs_sign_in(portfolio):
@@ -39,7 +39,7 @@ def test_repeated_failures_pause_the_account_across_sessions(portfolio):
         for _ in range(10):
             reg.audit("someone", "sign_in_failed", "user:paused.user")
     at = sign_in("paused.user")  # the right password, in a fresh session
-    assert "This account is paused for 15 minutes" in texts(at)
+    assert "Sign-in is paused for 15 minutes" in texts(at)
     assert "Hearth: sign in" in texts(at)
     assert sign_in("officer1").title[0].value == "Overview"  # other accounts unaffected
 
@@ -49,7 +49,7 @@ def test_repeated_failures_pause_the_account_across_sessions(portfolio):
 def test_page_renders(portfolio, user, name):
     at = page(sign_in(user), name)
     assert not at.exception
-    title = {"risk_queue": "Risk queue", "damp_mould": "Damp and mould",
+    title = {"risk_queue": "Risk queue", "damp_mould": "Damp and mould", "homes": "Homes to act on",
              "data_health": "Data health"}.get(name, name.capitalize())
     assert at.title[0].value == title
 
@@ -248,3 +248,68 @@ def test_background_refresh_calls_no_streamlit_cache(portfolio, monkeypatch):
     thread.join(60)
     assert set(results) == {"last_seen", "forecast_cost"}
     assert len(results["last_seen"]) and len(results["forecast_cost"])
+
+
+def test_failed_sign_ins_from_one_address_pause_every_account_from_it(portfolio):
+    settings, _ = portfolio
+    from unittest import mock
+
+    with Registry(settings.registry.path) as reg:
+        for i in range(30):
+            reg.audit("someone", "sign_in_failed", f"user:guess{i}", {"address": "198.51.100.7"})
+    with mock.patch("dashboard.auth._address", return_value="198.51.100.7"):
+        at = sign_in("officer1")  # the right password, from the guessing address
+        assert "Sign-in is paused for 15 minutes" in texts(at)
+    with Registry(settings.registry.path) as reg:
+        last = reg.audit_entries("user:officer1", limit=1)[0]
+    assert last["action"] == "sign_in_refused_paused" and last["detail"]["by"] == "address"
+    with mock.patch("dashboard.auth._address", return_value="198.51.100.8"):
+        assert sign_in("officer1").title[0].value == "Overview"  # another address is not paused
+
+
+def test_a_new_browser_session_resumes_the_sign_in_until_sign_out(portfolio):
+    """A reload or a bookmark opens a new Streamlit session: the cookie's token finds the
+    sign-in again; after sign-out (or a password change) the same token signs nobody in."""
+    settings, _ = portfolio
+    from unittest import mock
+
+    from dashboard import auth
+
+    first = sign_in("officer1")
+    token = first.session_state[auth.TOKEN_KEY]
+    cookie_scripts = [h.proto.body for h in first.get("html") if "document.cookie" in h.proto.body]
+    assert cookie_scripts and token in cookie_scripts[0] and "SameSite=Strict" in cookie_scripts[0]
+    with mock.patch("dashboard.auth._cookie_token", return_value=token):
+        again = new_app().run()
+        assert again.title[0].value == "Overview", texts(again)
+        again.sidebar.button(key="sign_out").click().run()
+        assert "Hearth: sign in" in texts(again)
+        assert "Hearth: sign in" in texts(new_app().run())
+    with Registry(settings.registry.path) as reg:
+        rows = reg.conn.execute("SELECT token_sha256, revoked_at FROM dashboard_sessions "
+                                "WHERE username = 'officer1'").fetchall()
+        methods = [e["detail"].get("method") for e in reg.audit_entries("user:officer1")
+                   if e["action"] == "signed_in"]
+    assert all(token not in r[0] for r in rows)  # only hashes are stored
+    assert any(r[1] is not None for r in rows) and "session" in methods
+
+    second = sign_in("officer1")
+    token2 = second.session_state[auth.TOKEN_KEY]
+    with Registry(settings.registry.path) as reg:
+        UserStore(reg.conn).set_password("officer1", PASSWORD)
+    with mock.patch("dashboard.auth._cookie_token", return_value=token2):
+        assert "Hearth: sign in" in texts(new_app().run())
+
+
+def test_an_expired_session_is_not_resumed(portfolio):
+    settings, _ = portfolio
+    from datetime import UTC, datetime, timedelta
+    from unittest import mock
+
+    from dashboard.sessions import SessionStore
+
+    with Registry(settings.registry.path) as reg:
+        old, _ = SessionStore(reg.conn).create("officer1", timedelta(minutes=5),
+                                               now=datetime.now(UTC) - timedelta(hours=1))
+    with mock.patch("dashboard.auth._cookie_token", return_value=old):
+        assert "Hearth: sign in" in texts(new_app().run())

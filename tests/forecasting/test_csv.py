@@ -131,3 +131,64 @@ def test_backtest_of_a_csv_prints_every_model_and_saves_a_plot(tmp_path, config,
         assert model in out
     assert "n/a" in out                  # 21 days: too short for the 30-day total
     assert f"plot: {plot}" in out and plot.read_bytes()[:4] == b"\x89PNG"
+
+
+# Arrow reads a clean file; anything else is read line by line to name the line. Both must
+# give the same matrix wherever Arrow accepts a file, and Arrow must decline what it cannot
+# read exactly as the checked reader does.
+READER_CASES = {
+    "utc": HEADER + "H1,2026-01-15T17:30:00Z,0.5\nH1,2026-01-15T18:00:00Z,\nH2,2026-01-15T17:30:00Z,0.25\n",
+    "offset": HEADER + "H1,2026-07-15T18:30:00+01:00,0.5\nH2,2026-07-15T18:00:00Z,0.1\n",
+    "no_offset": HEADER + "H1,2026-01-15T17:30:00,0.5\nH2,2026-01-15T18:00:00,0.1\n",
+    "bom": "\ufeff" + HEADER + "H1,2026-01-15T17:30:00Z,0.5\n",
+    "spaces": "household_id, timestamp, energy_kwh\n H1 ,2026-01-15T17:30:00Z, 0.5\n",
+    "quoted": HEADER + '"H1",2026-01-15T17:30:00Z,"0.5"\n',
+    "extra_column": "household_id,timestamp,energy_kwh,fuel\nH1,2026-01-15T17:30:00Z,0.5,gas\n",
+}
+REFUSED_CASES = {
+    "nan_text": HEADER + "H1,2026-01-15T17:30:00Z,nan\n",
+    "negative": HEADER + "H1,2026-01-15T17:30:00Z,-0.5\n",
+    "duplicate": HEADER + "H1,2026-01-15T17:30:00Z,0.5\nH1,2026-01-15T17:30:00Z,0.6\n",
+    "short_row": HEADER + "H1,2026-01-15T17:30:00Z\n",
+    "off_grid": HEADER + "H1,2026-01-15T17:10:00Z,0.5\n",
+    "empty_id": HEADER + ",2026-01-15T17:30:00Z,0.5\n",
+    "huge": HEADER + "H1,2026-01-15T17:30:00Z,500\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(READER_CASES))
+def test_fast_and_checked_readers_agree(tmp_path, name):
+    path = tmp_path / f"{name}.csv"
+    path.write_text(READER_CASES[name], encoding="utf-8")
+    checked = csvio._read_usage_checked(path)
+    fast = csvio._read_usage_arrow(path)
+    if fast is not None:
+        for a, b in zip(fast, checked, strict=True):
+            assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
+    table = csvio.read_usage(path)
+    assert list(table.households) == list(checked[0])
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED_CASES))
+def test_fast_reader_declines_what_the_checked_reader_refuses(tmp_path, name):
+    path = tmp_path / f"{name}.csv"
+    path.write_text(REFUSED_CASES[name], encoding="utf-8")
+    assert csvio._read_usage_arrow(path) is None
+    with pytest.raises(csvio.CsvInputError, match="line 2"):
+        csvio.read_usage(path)
+
+
+def test_output_has_the_expected_value_and_quotes_only_where_needed(tmp_path):
+    times = np.array(["2026-01-01T00:00", "2026-01-01T00:30"], "datetime64[ns]")
+    p50 = np.array([[0.1, 0.2], [0.3, 0.4]], np.float32)
+    out = tmp_path / "f.csv"
+    csvio.write_forecast(out, np.array(["H1", "Flat 2, Elm"]), times, p50, p50 * 0.5, p50 * 2,
+                         p50 * 1.1)
+    lines = out.read_text().splitlines()
+    assert lines[0] == ",".join(csvio.OUTPUT_COLUMNS)
+    back = pd.read_csv(out)
+    assert list(back["household_id"]) == ["H1", "H1", "Flat 2, Elm", "Flat 2, Elm"]
+    assert back["energy_kwh_mean"].tolist() == pytest.approx([0.11, 0.22, 0.33, 0.44], abs=1e-4)
+    plain = tmp_path / "g.csv"
+    csvio.write_forecast(plain, np.array(["H1"]), times, p50[:1], p50[:1], p50[:1], p50[:1])
+    assert plain.read_text().splitlines()[1] == "H1,2026-01-01T00:00:00Z,0.1,0.1,0.1,0.1"

@@ -210,3 +210,27 @@ def test_personal_pattern_catches_usual_spellings():
                  "07700-900-123", "+44 (0)7700 900123", "0044 7700900123"):
         assert p.search(text), text
     assert not p.search("Alicent") and not p.search("07700 900124")
+
+
+def test_end_of_tenancy_erases_officers_notes_whole(tenant_settings):
+    """A note can hold personal data that is no name or number ("on chemo, son in prison"): at
+    end of tenancy the household's notes go whole; that a note was written, by whom and when,
+    stays (issue 15)."""
+    from advisor.cases import CaseStore
+
+    secret = "tenant on chemotherapy, son moved back in"
+    with Registry(tenant_settings.registry.path) as reg:
+        store = CaseStore(reg)
+        store.add_note(1, "jbloggs", f"Visited: {secret}")
+        store.resolve(1, "jbloggs", f"Closed after visit; {secret}")
+    assert run(tenant_settings, "tenant", "end-tenancy", H, "--date", "2026-01-31") == 0
+    reg_files = tenant_settings.registry.path.parent.glob(tenant_settings.registry.path.name + "*")
+    assert secret.encode() not in b"".join(p.read_bytes() for p in reg_files)
+    with Registry(tenant_settings.registry.path) as reg:
+        notes = reg.query("SELECT actor, action, detail FROM case_events WHERE case_id = 1 AND "
+                          "action IN ('note', 'resolved')").fetchall()
+        audit = reg.query("SELECT actor, action, detail FROM audit_log WHERE target = 'case:1' "
+                          "AND action = 'case.note'").fetchall()
+    assert [(a, b) for a, b, _ in notes] == [("jbloggs", "note"), ("jbloggs", "resolved")]
+    assert {d for _, _, d in notes} == {"[note removed at end of tenancy]"}
+    assert audit and json.loads(audit[0][2])["household_id"] == H

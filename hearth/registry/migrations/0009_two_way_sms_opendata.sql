@@ -1,6 +1,6 @@
 -- Two-way SMS and open data publications (issue 14 "STOP, receipts, consent" and "open data
 -- differencing", issue 16 "Two-way SMS").
--- Assigned number 0010; numbered 0008 here to follow main (0006, 0007 are others').
+-- Assigned number 0010; numbered 0009 here to follow main (0006-0008 are others').
 
 -- sms_log gains three statuses:
 --   outbox     written to the local outbox file: NOT sent to anyone (no Notify key);
