@@ -36,7 +36,11 @@ def register(subparsers) -> None:
     r.add_argument("--fuel", choices=["electricity", "gas"], action="append",
                    help="only this fuel (repeatable; default both)")
     r.set_defaults(func=rebuild_usage_day_handler)
-    s = sub.add_parser("status", help="spool backlog and dead letters by reason")
+    s = sub.add_parser("status", help="spool backlog, disk space, alerts and dead letters",
+                       description="The spool's backlog and free disk space, the running"
+                                   " collector's alerts (InfluxDB unreachable since, spool disk"
+                                   " full, thread restarts; read from its metrics endpoint) and"
+                                   " the dead letters by reason.")
     s.set_defaults(func=status_handler)
     from collectors import profiles_cli
 
@@ -89,6 +93,7 @@ def rebuild_usage_day_handler(args: argparse.Namespace, settings) -> int:
 def status_handler(args: argparse.Namespace, settings) -> int:
     from collectors.deadletter import count_by_reason
     from collectors.service import open_spool
+    from collectors.status import running_collector_lines
 
     spool = open_spool(settings, read_only=True)  # safe while `hearth collect` runs
     try:
@@ -96,10 +101,13 @@ def status_handler(args: argparse.Namespace, settings) -> int:
               f" ({spool.backlog_bytes()} bytes,"
               f" {100 * spool.backlog_bytes() / spool.max_bytes:.1f}%"
               f" of {spool.max_bytes}) waiting for InfluxDB; position segment"
-              f" {spool.position.segment} offset {spool.position.offset}")
+              f" {spool.position.segment} offset {spool.position.offset}; disk free"
+              f" {spool.disk_free_bytes()} bytes")
     finally:
         spool.close()
         spool.dead_letters.close()
+    for line in running_collector_lines(settings.collectors.metrics_port):
+        print(line)
     counts = count_by_reason(settings.collectors.dead_letter_dir)
     total = sum(counts.values())
     print(f"dead letters in {settings.collectors.dead_letter_dir}: {total}")

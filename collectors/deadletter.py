@@ -10,9 +10,11 @@ One JSON object per line in ``<dead_letter_dir>/<source>.jsonl``::
 colon; `hearth collect status` counts by it. A record is written and fsynced before the
 message is acknowledged, so a dead letter is as durable as a stored reading.
 
-Size caps: at most ``max_raw_bytes`` of one payload are kept (``raw_truncated`` and the full
-size and sha256 say so); once the folder holds ``max_bytes``, records keep only their metadata
-(never silently nothing) and an error is logged.
+A payload larger than ``max_raw_bytes`` is kept whole in a file of its own,
+``<dead_letter_dir>/raw/<sha256>.bin``, named by ``raw_file`` in the record (never truncated).
+Once the folder holds ``max_bytes``, records keep only their metadata (never silently nothing)
+and an error is logged, except for sources in ``KEEP_WHOLE`` (the spool's damaged bytes: they
+held acknowledged readings, so they are always kept).
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger("hearth.collectors.deadletter")
+
+RAW_DIR = "raw"
+KEEP_WHOLE = frozenset({"spool"})  # sources whose bytes are kept even past max_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +62,8 @@ class DeadLetters:
         self.max_raw_bytes = max_raw_bytes
         self._lock = threading.Lock()
         self._files: dict[str, int] = {}
-        self._bytes = sum(p.stat().st_size for p in self.directory.glob("*.jsonl"))
+        self._bytes = sum(p.stat().st_size for p in [*self.directory.glob("*.jsonl"),
+                                                     *self.directory.glob(f"{RAW_DIR}/*.bin")])
         self._warned_full = False
         self.count = 0
 
@@ -86,7 +92,7 @@ class DeadLetters:
         raw = bytes(letter.raw)
         rec = {"time": now, "source": source, "reason": letter.reason, **letter.extra,
                "size_bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
-        if self._bytes >= self.max_bytes:
+        if self._bytes >= self.max_bytes and source not in KEEP_WHOLE:
             rec["raw_dropped"] = "dead-letter folder full"
             if not self._warned_full:
                 self._warned_full = True
@@ -94,15 +100,35 @@ class DeadLetters:
                           " only reason, size and sha256; inspect and archive it, or raise"
                           " collectors.dead_letter_max_bytes", self.directory, self._bytes,
                           self.max_bytes)
+        elif len(raw) > self.max_raw_bytes:
+            rec["raw_file"] = self._store_raw(raw, rec["sha256"])
         else:
-            kept = raw[:self.max_raw_bytes]
-            if len(kept) < len(raw):
-                rec["raw_truncated"] = True
             try:
-                rec["raw"] = kept.decode("utf-8")
+                rec["raw"] = raw.decode("utf-8")
             except UnicodeDecodeError:
-                rec["raw_b64"] = base64.b64encode(kept).decode("ascii")
+                rec["raw_b64"] = base64.b64encode(raw).decode("ascii")
         return (json.dumps(rec, ensure_ascii=False) + "\n").encode("utf-8")
+
+    def _store_raw(self, raw: bytes, sha256: str) -> str:
+        """Keep a big payload whole in its own file (durable on return); its relative path."""
+        folder = self.directory / RAW_DIR
+        folder.mkdir(exist_ok=True)
+        rel = f"{RAW_DIR}/{sha256}.bin"
+        path = self.directory / rel
+        if not path.exists():  # content-addressed: the same bytes are stored once
+            tmp = path.with_suffix(".tmp")
+            with open(tmp, "wb") as f:
+                f.write(raw)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        self._bytes += len(raw)
+        return rel
 
     def _fd(self, source: str) -> int:
         fd = self._files.get(source)
@@ -152,8 +178,11 @@ def count_by_reason(directory: Path) -> Counter:
     return counts
 
 
-def raw_bytes(record: dict) -> bytes | None:
-    """The payload of a dead letter as bytes (None when it was not kept)."""
+def raw_bytes(record: dict, directory: Path | None = None) -> bytes | None:
+    """The payload of a dead letter as bytes (None when it was not kept). A payload kept in
+    its own file (`raw_file`) is read from `directory`, the dead-letter folder."""
+    if "raw_file" in record:
+        return (Path(directory) / record["raw_file"]).read_bytes() if directory else None
     if "raw" in record:
         return record["raw"].encode("utf-8")
     if "raw_b64" in record:

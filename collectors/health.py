@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import CollectorRegistry
@@ -22,6 +23,15 @@ class Snapshot:
     devices_silent: int
     per_collector: dict[str, tuple[int, int, int]]  # name -> (readings in, dead letters, silent)
     write_failures: int
+    # Alerts (issue 14): when InfluxDB started failing (epoch s, None while writes succeed),
+    # the spool's free disk space, since when the disk is full (None: not full), and threads
+    # restarted after a crash.
+    influx_unreachable_since: float | None = None
+    influx_last_success: float | None = None
+    spool_disk_free_bytes: int | None = None
+    spool_disk_full_since: float | None = None
+    thread_restarts: dict[str, int] = field(default_factory=dict)
+    spool_damaged_ranges: int = 0
 
 
 def summary_line(now: Snapshot, before: Snapshot | None, interval_s: float) -> str:
@@ -34,7 +44,40 @@ def summary_line(now: Snapshot, before: Snapshot | None, interval_s: float) -> s
             f" ({now.backlog_bytes / 1000:.1f} kB, {fill:.0f}% full), dead-lettered"
             f" {now.dead_lettered + now.influx_dead_lettered} (total), devices silent"
             f" {now.devices_silent}"
-            + (f", InfluxDB write failures {now.write_failures}" if now.write_failures else ""))
+            + (f", InfluxDB write failures {now.write_failures}" if now.write_failures else "")
+            + alerts_text(now))
+
+
+def _clock(epoch_s: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
+
+
+def _bytes(n: int) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def alerts_text(s: Snapshot, now_s: float | None = None) -> str:
+    """The alert part of the summary line: disk space, InfluxDB failing, thread restarts."""
+    now_s = time.time() if now_s is None else now_s
+    out = ""
+    if s.spool_disk_full_since is not None:
+        out += (f", spool disk full since {_clock(s.spool_disk_full_since)}"
+                f" ({now_s - s.spool_disk_full_since:.0f} s; not acknowledging, sources keep"
+                " the readings)")
+    if s.spool_disk_free_bytes is not None:
+        out += f", spool disk free {_bytes(s.spool_disk_free_bytes)}"
+    if s.influx_unreachable_since is not None:
+        out += (f", InfluxDB unreachable since {_clock(s.influx_unreachable_since)}"
+                f" ({now_s - s.influx_unreachable_since:.0f} s)")
+    if s.thread_restarts:
+        out += ", thread restarts " + " ".join(f"{k}={v}"
+                                                for k, v in sorted(s.thread_restarts.items()))
+    if s.spool_damaged_ranges:
+        out += f", damaged spool records dead-lettered {s.spool_damaged_ranges}"
+    return out
 
 
 class MetricsCollector:
@@ -75,6 +118,40 @@ class MetricsCollector:
                                 value=s.backlog_bytes)
         yield GaugeMetricFamily("hearth_spool_max_bytes",
                                 "Spool bound (collectors.spool.max_bytes)", value=s.spool_max_bytes)
+        yield from alert_metrics(s)
+
+
+def alert_metrics(s: Snapshot):
+    """Gauges an alert rule can fire on (docs/collectors.md, "Alerts")."""
+    now_s = time.time()
+    failing = s.influx_unreachable_since
+    yield GaugeMetricFamily("hearth_influx_unreachable_since_seconds",
+                            "Epoch seconds of the first failed InfluxDB write since the last"
+                            " success (0 while writes succeed)", value=failing or 0)
+    yield GaugeMetricFamily("hearth_influx_unreachable_seconds",
+                            "Seconds InfluxDB writes have been failing (0 while they succeed)",
+                            value=(now_s - failing) if failing else 0)
+    yield GaugeMetricFamily("hearth_influx_last_success_seconds",
+                            "Epoch seconds of the last write InfluxDB accepted (0: none yet)",
+                            value=s.influx_last_success or 0)
+    if s.spool_disk_free_bytes is not None:
+        yield GaugeMetricFamily("hearth_spool_disk_free_bytes",
+                                "Free bytes on the spool's file system",
+                                value=s.spool_disk_free_bytes)
+    yield GaugeMetricFamily("hearth_spool_disk_full",
+                            "1 while the spool's disk is full (nothing is acknowledged)",
+                            value=1 if s.spool_disk_full_since is not None else 0)
+    yield GaugeMetricFamily("hearth_spool_disk_full_since_seconds",
+                            "Epoch seconds since the spool's disk is full (0: not full)",
+                            value=s.spool_disk_full_since or 0)
+    r = CounterMetricFamily("hearth_thread_restarts",
+                            "Threads restarted after a crash", labels=["thread"])
+    for name, n in sorted(s.thread_restarts.items()):
+        r.add_metric([name], n)
+    yield r
+    yield CounterMetricFamily("hearth_spool_damaged_ranges",
+                              "Damaged spool byte ranges moved to the dead letters",
+                              value=s.spool_damaged_ranges)
 
 
 def metrics_registry(snapshot) -> CollectorRegistry:

@@ -10,7 +10,13 @@ Why no message is lost:
 paho's network thread decodes and validates each message into a pending list; a committer
 thread takes everything pending, stores it with one fsync (group commit), then acknowledges
 those messages in the order they arrived (MQTT 5 wants PUBACKs in order). ``receive_maximum``
-bounds the messages in flight, and so memory, when the spool is full and `put` blocks.
+bounds the messages in flight, and so memory, when the spool (or its disk) is full and `put`
+blocks: nothing is acknowledged meanwhile, so the broker keeps the messages.
+
+Both threads are watched: the committer runs under `collectors.supervise` (a crash is logged,
+counted and the loop restarted), and `run` checks paho's network thread every second; if it
+died, the socket is closed and the thread started again, so the broker delivers the
+unacknowledged messages again on the new connection.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from collectors.base import Collector, register_collector
 from collectors.deadletter import DeadLetter
 from collectors.mqtt_payload import PayloadError, PayloadParser
 from collectors.mqtt_router import MessageRouter
+from collectors.supervise import count_restart, supervised
 
 log = logging.getLogger("hearth.collectors.mqtt")
 
@@ -273,14 +280,21 @@ class MqttCollector(Collector):
 
     # ---- committer ----------------------------------------------------------------------------
 
+    def _take_batch(self) -> list | None:
+        """Everything pending (waits for some); None once stopping with nothing left."""
+        with self._cond:
+            while not self._pending and not self._stopping:
+                self._cond.wait(0.5)
+            if not self._pending and self._stopping:
+                return None
+            batch, self._pending = self._pending, []
+            return batch
+
     def _commit_loop(self) -> None:
         while True:
-            with self._cond:
-                while not self._pending and not self._stopping:
-                    self._cond.wait(0.5)
-                if not self._pending and self._stopping:
-                    return
-                batch, self._pending = self._pending, []
+            batch = self._take_batch()
+            if batch is None:
+                return
             delay = 0.5
             while True:
                 try:
@@ -328,9 +342,25 @@ class MqttCollector(Collector):
             silent += sum(1 for d in self.config.devices if d not in heard)
         return silent
 
+    def watch_network_thread(self) -> bool:
+        """Restart paho's network thread if an exception ended it; True if it was restarted.
+
+        The connection is dropped first: a message whose handling crashed was never
+        acknowledged, and only a new session makes the broker deliver it again."""
+        if self._stopping or self.client._thread is not None:
+            return False
+        count_restart("mqtt-network")
+        log.error("the MQTT network thread died (see the traceback above); reconnecting and"
+                  " starting it again, unacknowledged messages will be delivered again")
+        self._connected.clear()
+        with contextlib.suppress(Exception):
+            self.client._sock_close()  # paho 2.x internal, as in _FastClient
+        self.client.loop_start()
+        return True
+
     def start(self) -> None:
-        self._committer = threading.Thread(target=self._commit_loop, name="mqtt-commit",
-                                           daemon=True)
+        self._stop_event = threading.Event()
+        self._committer = supervised("mqtt-commit", self._commit_loop, self._stop_event)
         self._committer.start()
         c = self.config
         self.client.connect_async(c.host, c.port, keepalive=c.keepalive_s, clean_start=False,
@@ -343,6 +373,7 @@ class MqttCollector(Collector):
         with self._cond:
             self._stopping = True
             self._cond.notify()
+        self._stop_event.set()
         self._committer.join(timeout=60)
         self.client.disconnect()
         self.client.loop_stop()
@@ -352,7 +383,8 @@ class MqttCollector(Collector):
         try:
             while not stop.is_set():
                 self.stats.devices_silent = self.silent_devices()
+                self.watch_network_thread()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=5.0)
+                    await asyncio.wait_for(stop.wait(), timeout=1.0)
         finally:
             await asyncio.to_thread(self.shutdown)

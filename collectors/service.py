@@ -3,6 +3,11 @@
 asyncio runs the collectors (paho keeps its own network thread; the spool writer is a thread
 of its own, as `requests` blocks). SIGTERM/SIGINT set the stop event: collectors store and
 acknowledge what they took, the writer finishes its batch, the rest waits in the spool.
+
+A collector task that ends with an error before the stop takes the whole process down, loudly:
+logged as CRITICAL, the others stop cleanly as for SIGTERM, and `hearth collect` exits with
+status 1 so that its service manager (systemd `Restart=on-failure`) starts it again. Threads
+are restarted in place instead (`collectors/supervise.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collectors.base import COLLECTOR_TYPES, Collector, create_collector
 from collectors.deadletter import DeadLetters
 from collectors.health import Snapshot, metrics_registry, summary_line
 from collectors.spool import Spool
+from collectors.supervise import restarts
 from collectors.writer import SpoolWriter
 
 log = logging.getLogger("hearth.collectors")
@@ -46,6 +52,7 @@ class CollectService:
         self.collectors = collectors if collectors is not None else self._configured()
         self.serve_metrics = serve_metrics
         self._http = None
+        self.crashed: str | None = None  # the task that ended with an error, and why
 
     def _prepare_db(self) -> None:
         self.client.ensure_database()
@@ -89,7 +96,19 @@ class CollectService:
             spool_max_bytes=self.spool.max_bytes,
             devices_silent=sum(v[2] for v in per.values()),
             per_collector=per,
-            write_failures=self.writer.stats.failures)
+            write_failures=self.writer.stats.failures,
+            influx_unreachable_since=self.writer.stats.failing_since,
+            influx_last_success=self.writer.stats.last_success,
+            spool_disk_free_bytes=self._disk_free(),
+            spool_disk_full_since=self.spool.disk_full_since,
+            thread_restarts=restarts(),
+            spool_damaged_ranges=self.spool.damaged_ranges)
+
+    def _disk_free(self) -> int | None:
+        try:
+            return self.spool.disk_free_bytes()
+        except OSError:  # the folder went away under us: say nothing rather than a wrong 0
+            return None
 
     async def _summaries(self, stop: asyncio.Event) -> None:
         interval = self.settings.collectors.summary_interval_s
@@ -123,6 +142,17 @@ class CollectService:
 
     # ---- running ----------------------------------------------------------------------------
 
+    def _task_done(self, task: asyncio.Task, stop: asyncio.Event) -> None:
+        if stop.is_set() or task.cancelled():
+            return
+        exc = task.exception()
+        why = repr(exc) if exc is not None else "returned before the stop"
+        self.crashed = f"{task.get_name()}: {why}"
+        log.critical("%s ended unexpectedly (%s): stopping hearth collect, exit status 1, so"
+                     " that its service manager starts it again; unacknowledged messages wait"
+                     " with the broker", task.get_name(), why, exc_info=exc)
+        stop.set()
+
     async def run(self, stop: asyncio.Event) -> None:
         if self.serve_metrics:
             self._start_metrics()
@@ -130,6 +160,8 @@ class CollectService:
         tasks = [asyncio.create_task(col.run(stop), name=f"collector-{col.name}")
                  for col in self.collectors]
         tasks.append(asyncio.create_task(self._summaries(stop), name="summary"))
+        for task in tasks:
+            task.add_done_callback(lambda t: self._task_done(t, stop))
         try:
             await stop.wait()
         finally:
@@ -149,13 +181,14 @@ class CollectService:
 def run_forever(settings) -> int:
     """Run until SIGTERM/SIGINT."""
 
-    async def main() -> None:
+    async def main() -> str | None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         service = CollectService(settings)
         await service.run(stop)
+        return service.crashed
 
-    asyncio.run(main())
-    return 0
+    crashed = asyncio.run(main())
+    return 1 if crashed else 0

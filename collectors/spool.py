@@ -4,25 +4,33 @@ Layout of ``collectors.spool_dir``::
 
     00000000000000000007.seg   segment files, append-only, numbered in write order
     00000000000000000008.seg
-    position.json              {"segment": 7, "offset": 123456}: everything before it is in
-                               InfluxDB; replaced atomically (write, fsync, rename, fsync dir)
+    position.bin               two checksummed slots {seq, segment, offset}: everything before
+                               the newest valid slot is in InfluxDB; overwritten in place
+                               (pwrite + fdatasync), so moving it never needs free disk space
 
-A segment is a run of records ``<u32 length><u32 crc32(payload)><payload>`` (little endian);
-a payload is ``<u8 n><rp: n bytes><u32 readings><line protocol, lines joined by \\n>``.
+Records are framed as in `collectors.spool_format` (magic, length, CRC of length and payload);
+a put of many lines becomes several records of at most ``RECORD_LINES`` lines.
 
 `put` returns only once its record is on disk (fdatasync). Callers arriving while another
 thread syncs are covered by the next sync (group commit), so many small puts cost few fsyncs.
-On start-up the last segment is checked record by record: a torn tail (a crash mid-write: its
-put never returned, so nothing was acknowledged for it) is cut off and its bytes dead-lettered.
-Writing always continues in a fresh segment. The writer reads from the position up to the
-synced end and moves the position only after InfluxDB accepted the batch; fully written
-segments are then deleted. The spool is bounded by ``max_bytes``: past ``warn_fraction`` a
-warning is logged, and when full `put` blocks (so the MQTT collector stops acknowledging and
-the broker holds the messages) rather than dropping anything.
+A write that fails part-way is undone (truncated back to the last whole record, fdatasynced)
+before anything else is written, so nothing is ever appended after garbage. Disk full (ENOSPC,
+EDQUOT) is a state, not a crash: `put` keeps the record, waits and retries (so the MQTT
+collector stops acknowledging and the broker holds the messages) until space returns.
+
+On start-up every segment from the position on is checked record by record. Past a damaged
+record the scan resynchronises at the next whole record, so only the damaged bytes go to the
+dead letters (whole, with segment, offset and what failed) and every whole record after them
+is kept; a torn tail (a crash mid-write: its put never returned, so nothing was acknowledged
+for it) is cut off the same way. Writing always continues in a fresh segment. The writer reads
+from the position up to the synced end and moves the position only after InfluxDB accepted the
+batch; fully written segments are then deleted. The spool is bounded by ``max_bytes``: past
+``warn_fraction`` a warning is logged, and when full `put` blocks rather than dropping anything.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -37,13 +45,32 @@ from pathlib import Path
 from collectors.base import Reading
 from collectors.deadletter import DeadLetter, DeadLetters
 from collectors.lines import group_lines
+from collectors.spool_format import (
+    HEADER,
+    HEADER_V1,
+    MAX_RECORD_BYTES,
+    Damage,
+    Record,
+    check_record,
+    decode_payload,
+    detect_format,
+    encode_record,
+    next_record,
+    scan,
+)
 
 log = logging.getLogger("hearth.collectors.spool")
 
-HEADER = struct.Struct("<II")
-COUNT = struct.Struct("<I")
-MAX_RECORD_BYTES = 256 * 1024 * 1024
-POSITION_FILE = "position.json"
+__all__ = ["HEADER", "MAX_RECORD_BYTES", "Batch", "Position", "Record", "Spool", "SpoolError",
+           "encode_record"]
+
+POSITION_FILE = "position.bin"
+LEGACY_POSITION_FILE = "position.json"  # before issue 14: replaced by rename (needed space)
+SLOT = struct.Struct("<4sQQQI")         # magic, seq, segment, offset, crc32 of the rest
+SLOT_MAGIC = b"HSP1"
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+DISK_FULL_RETRY_S = 0.5                 # a put waiting for disk space tries again this often
+RECORD_LINES = 128                      # lines per record at most (one put may make several)
 
 
 class SpoolError(Exception):
@@ -59,13 +86,6 @@ class Position:
 
 
 @dataclass(frozen=True, slots=True)
-class Record:
-    retention_policy: str
-    lines: bytes  # line protocol, lines joined by b"\n"
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
 class Batch:
     records: list[Record]
     end: Position
@@ -73,20 +93,6 @@ class Batch:
     @property
     def count(self) -> int:
         return sum(r.count for r in self.records)
-
-
-def encode_record(rp: str, lines: Sequence[str]) -> bytes:
-    rp_b = rp.encode()
-    payload = (bytes([len(rp_b)]) + rp_b + COUNT.pack(len(lines))
-               + "\n".join(lines).encode("utf-8"))
-    return HEADER.pack(len(payload), zlib.crc32(payload)) + payload
-
-
-def decode_payload(payload: bytes) -> Record:
-    n = payload[0]
-    rp = payload[1:1 + n].decode()
-    (count,) = COUNT.unpack_from(payload, 1 + n)
-    return Record(rp, payload[5 + n:], count)
 
 
 def _segment_name(number: int) -> str:
@@ -123,6 +129,26 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+def _encode_slot(seq: int, pos: Position) -> bytes:
+    body = SLOT.pack(SLOT_MAGIC, seq, pos.segment, pos.offset, 0)[:-4]
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def _decode_slot(raw: bytes) -> tuple[int, Position] | None:
+    if len(raw) < SLOT.size:
+        return None
+    magic, seq, seg, off, crc = SLOT.unpack(raw[:SLOT.size])
+    if magic != SLOT_MAGIC or zlib.crc32(raw[:SLOT.size - 4]) != crc:
+        return None
+    return seq, Position(seg, off)
+
+
+def disk_free_bytes(directory: Path) -> int:
+    """Bytes an unprivileged writer may still use on the file system of `directory`."""
+    st = os.statvfs(directory)
+    return st.f_bavail * st.f_frsize
+
+
 class Spool:
     """Append-only durable queue of line protocol records; implements the `Sink` protocol."""
 
@@ -141,13 +167,22 @@ class Spool:
         self._sync_lock = threading.Lock()     # one fdatasync at a time (group commit)
         self._changed = threading.Condition(self._lock)  # data synced / space freed
         self._sizes: dict[int, int] = {}       # segment -> bytes
+        self._formats: dict[int, int] = {}     # segment -> record format (1: before issue 14)
         self._backlog_readings = 0
         self._retired_fds: list[int] = []
         self._written_seq = 0
         self._synced_seq = 0
+        self._failed_seqs: set[int] = set()    # written, but their fdatasync failed
+        self._must_roll = False                # the current segment may end in garbage
         self._closed = False
         self._warned = False
         self._full_since: float | None = None
+        self._fd: int | None = None
+        self._pos_fd: int | None = None
+        self._pos_seq = 0
+        self.disk_full_since: float | None = None  # epoch seconds; None while writes succeed
+        self.disk_full_events = 0
+        self.damaged_ranges = 0                # dead-lettered at start-up or while reading
         self.readings_spooled = 0              # since start
         self.readings_committed = 0            # since start
         self._recover()
@@ -155,6 +190,9 @@ class Spool:
     # ---- start-up ---------------------------------------------------------------------------
 
     def _recover(self) -> None:
+        if not self.read_only:
+            for tmp in self.directory.glob("*.seg.tmp"):  # a repair cut short: the .seg stands
+                tmp.unlink()
         segments = sorted(int(p.stem) for p in self.directory.glob("*.seg") if p.stem.isdigit())
         pos = self._read_position()
         if segments and (pos is None or pos.segment < segments[0]):
@@ -165,8 +203,7 @@ class Spool:
         segments = [s for s in segments if s >= pos.segment]
         for seg in segments:
             start = pos.offset if seg == pos.segment else 0
-            check = seg == segments[-1]
-            self._sizes[seg], count = self._scan(seg, start, verify=check)
+            self._sizes[seg], count = self._check_segment(seg, start, seg == segments[-1])
             self._backlog_readings += count
         self._pos = pos
         new_seg = (segments[-1] + 1) if segments else max(pos.segment, 1)
@@ -174,8 +211,8 @@ class Spool:
             self._pos = Position(new_seg, 0)
         self._synced_end = Position(new_seg, 0)
         if self.read_only:
-            self._fd = None
             return
+        self._open_position()
         self._open_segment(new_seg)
         backlog = self.backlog_readings()
         if backlog:
@@ -184,71 +221,130 @@ class Spool:
                      backlog, self.backlog_bytes())
 
     def _read_position(self) -> Position | None:
-        path = self.directory / POSITION_FILE
+        best = None
+        try:
+            raw = (self.directory / POSITION_FILE).read_bytes()
+        except FileNotFoundError:
+            raw = b""
+        for i in range(2):
+            slot = _decode_slot(raw[i * SLOT.size:(i + 1) * SLOT.size])
+            if slot is not None and (best is None or slot[0] > best[0]):
+                best = slot
+        if best is not None:
+            self._pos_seq = best[0]
+            return best[1]
+        if raw.strip(b"\0"):
+            # Both slots damaged: outside damage. Replay from the oldest segment (a replay
+            # overwrites the same points in InfluxDB, losing nothing).
+            log.error("spool position %s is unreadable: replaying from the oldest segment",
+                      self.directory / POSITION_FILE)
+            return None
+        return self._read_legacy_position()
+
+    def _read_legacy_position(self) -> Position | None:
+        path = self.directory / LEGACY_POSITION_FILE
         try:
             obj = json.loads(path.read_text())
             return Position(int(obj["segment"]), int(obj["offset"]))
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError) as exc:
-            # The file is replaced atomically, so this means outside damage: start from the
-            # oldest segment (a replay overwrites the same points in InfluxDB, losing nothing).
             log.error("spool position %s is unreadable (%s): replaying from the oldest segment",
                       path, exc)
             return None
 
-    def _scan(self, seg: int, start: int, verify: bool) -> tuple[int, int]:
-        """(valid size, readings after `start`) of a segment; cuts a torn or corrupt tail."""
+    def _open_position(self) -> None:
+        path = self.directory / POSITION_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            if os.fstat(fd).st_size < 2 * SLOT.size:
+                # Allocate both slots once, now: later moves overwrite them in place.
+                os.pwrite(fd, b"\0" * (2 * SLOT.size), 0)
+                if self._pos_seq == 0:
+                    os.pwrite(fd, _encode_slot(0, self._pos), 0)
+                os.fsync(fd)
+                _fsync_dir(self.directory)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._pos_fd = fd
+        legacy = self.directory / LEGACY_POSITION_FILE
+        if legacy.exists():  # upgraded: position.bin now holds the same position
+            legacy.unlink()
+            _fsync_dir(self.directory)
+
+    def _check_segment(self, seg: int, start: int, last: bool) -> tuple[int, int]:
+        """(size, readings after `start`) of a segment once its damaged bytes are removed."""
         path = self.directory / _segment_name(seg)
-        size = path.stat().st_size
-        count, off = 0, start
-        with open(path, "rb") as f:
-            while off < size:
-                f.seek(off)
-                head = f.read(HEADER.size)
-                bad = None
-                if len(head) < HEADER.size:
-                    bad = "torn_record: header cut short"
-                else:
-                    length, crc = HEADER.unpack(head)
-                    if length > MAX_RECORD_BYTES or off + HEADER.size + length > size:
-                        bad = "torn_record: payload cut short"
-                    elif verify:
-                        payload = f.read(length)
-                        if zlib.crc32(payload) != crc:
-                            bad = "torn_record: CRC mismatch"
-                        else:
-                            count += decode_payload(payload[:300]).count
-                    else:
-                        f.seek(off + HEADER.size)
-                        count += decode_payload(f.read(min(length, 300))).count
-                if bad and self.read_only:
-                    size = off  # a put in progress in the running collector, or a torn tail
-                    break
-                if bad:
-                    f.seek(off)
-                    tail = f.read()
-                    self.dead_letters.add("spool", f"{bad} at {path.name}:{off}; the put never"
-                                          " returned, so its source was not acknowledged", tail)
-                    log.warning("spool %s: cut a torn tail of %d bytes at offset %d (%s); kept in"
-                                " dead letters", path.name, len(tail), off, bad)
-                    os.truncate(path, off)
-                    size = off
-                    break
-                off += HEADER.size + length
-        return size, count
+        data = path.read_bytes()
+        fmt = self._formats[seg] = detect_format(data)
+        start = min(start, len(data))
+        found = scan(data, start, fmt)
+        if not found.damage:
+            return len(data), found.readings
+        if self.read_only:
+            # Look only: a damaged tail may be a put in progress in the running collector.
+            tail = found.damage[-1]
+            return (tail.start if tail.at_end else len(data)), found.readings
+        letters = [DeadLetter(self._damage_reason(path.name, d, fmt, last), data[d.start:d.end],
+                              {"segment": path.name, "offset": d.start,
+                               "length_bytes": d.end - d.start})
+                   for d in found.damage]
+        self.dead_letters.add_many("spool", letters)  # durable before any byte is cut
+        for d, letter in zip(found.damage, letters, strict=True):
+            log.warning("spool %s: %d damaged bytes at offset %d kept in dead letters (%s)",
+                        path.name, d.end - d.start, d.start, letter.reason.split(":")[0])
+        self.damaged_ranges += len(found.damage)
+        only_tail = len(found.damage) == 1 and found.damage[0].at_end
+        if only_tail:
+            os.truncate(path, found.damage[0].start)
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            return found.damage[0].start, found.readings
+        kept = data[:start] + b"".join(data[o:o + n] for o, n, _ in found.records)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(kept)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(self.directory)
+        return len(kept), found.readings
+
+    @staticmethod
+    def _damage_reason(name: str, d: Damage, fmt: int, last: bool) -> str:
+        n = d.end - d.start
+        if fmt == 1:
+            return (f"corrupt_record: {d.why} at {name}:{d.start} (format 1, no record magic to"
+                    f" resynchronise on); the {n} bytes to the end of the segment are kept here")
+        if d.at_end and last and d.why.startswith(("header cut short", "payload cut short")):
+            return (f"torn_tail: {d.why} at {name}:{d.start}, the last {n} bytes of the segment;"
+                    " a put cut short never returned, so its source was not acknowledged")
+        after = (f"up to the next whole record at offset {d.end}" if not d.at_end
+                 else "to the end of the segment (no whole record follows)")
+        return (f"corrupt_record: {d.why} at {name}:{d.start}; {n} bytes {after} are kept here,"
+                " every whole record around them was kept")
 
     def _open_segment(self, seg: int) -> None:
         path = self.directory / _segment_name(seg)
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-        _fsync_dir(self.directory)
-        self._seg = seg
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            _fsync_dir(self.directory)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd, self._seg = fd, seg
         self._sizes.setdefault(seg, 0)
+        self._formats[seg] = 2
 
     # ---- the Sink protocol --------------------------------------------------------------------
 
     def put(self, readings: Sequence[Reading], source: str) -> None:
-        """Append readings; returns once they are on disk. Blocks while the spool is full."""
+        """Append readings; returns once they are on disk. Blocks while the spool is full or
+        its disk is."""
         try:
             groups = group_lines(readings)
         except ValueError:
@@ -277,24 +373,77 @@ class Spool:
 
     def put_lines(self, lines: Sequence[str], retention_policy: str) -> None:
         """Append line protocol lines bound for one retention policy (durable on return)."""
-        record = encode_record(retention_policy, lines)
+        # Records of at most RECORD_LINES lines, written as one blob (undone as one): a damaged
+        # record then costs at most that many readings to the dead letters.
+        record = b"".join(encode_record(retention_policy, lines[i:i + RECORD_LINES])
+                          for i in range(0, len(lines), RECORD_LINES))
         if len(record) > self.max_bytes:
             raise SpoolError(f"one put of {len(record)} bytes exceeds collectors.spool.max_bytes"
                              f" ({self.max_bytes}); raise it")
         with self._lock:
-            if self._closed or self.read_only:
-                raise SpoolError("spool is closed" if self._closed else "spool opened read-only")
-            self._wait_for_room(len(record))
-            if self._sizes[self._seg] and self._sizes[self._seg] + len(record) > self.segment_bytes:
-                self._roll()
-            _write_all(self._fd, record)
-            self._sizes[self._seg] += len(record)
+            while True:
+                if self._closed or self.read_only:
+                    raise SpoolError("spool is closed" if self._closed
+                                     else "spool opened read-only")
+                self._wait_for_room(len(record))
+                try:
+                    seq = self._append(record)
+                    break
+                except OSError as exc:
+                    if exc.errno not in DISK_FULL_ERRNOS:
+                        raise
+                    self._note_disk_full(exc)
+                    if self._sizes[self._seg]:
+                        # Write on in a new segment, so that the writer can finish this one
+                        # and delete it: that frees the space even when one segment fills
+                        # the disk.
+                        self._must_roll = True
+                    self._close_retired_if_idle()  # a deleted segment's space returns on close
+                    self._changed.wait(DISK_FULL_RETRY_S)  # woken early when space is freed
+            if self.disk_full_since is not None:
+                log.warning("spool %s: disk space is back after %.0f s; accepting readings",
+                            self.directory, time.time() - self.disk_full_since)
+                self.disk_full_since = None
             self._backlog_readings += len(lines)
-            self._written_seq += 1
-            seq = self._written_seq
             self.readings_spooled += len(lines)
             self._check_fill()
         self._sync(seq)
+
+    def _append(self, record: bytes) -> int:
+        """Write one put's records (lock held); on failure undo the part written, then raise."""
+        size = self._sizes[self._seg]
+        if self._must_roll or (size and size + len(record) > self.segment_bytes):
+            self._roll()
+            size = 0
+        try:
+            _write_all(self._fd, record)
+        except OSError:
+            self._undo(size)
+            raise
+        self._sizes[self._seg] = size + len(record)
+        self._written_seq += 1
+        return self._written_seq
+
+    def _undo(self, size: int) -> None:
+        """Cut the current segment back to `size` (its last whole record) after a failed write."""
+        try:
+            os.ftruncate(self._fd, size)
+            os.fdatasync(self._fd)
+        except OSError as exc:
+            # The partial record may stay; never append after it: the next record starts a new
+            # segment, and recovery resynchronises past the partial bytes.
+            log.critical("spool %s: cannot cut a partial write back to offset %d of segment %d"
+                         " (%s); continuing in a new segment", self.directory, size, self._seg,
+                         exc)
+            self._must_roll = True
+
+    def _note_disk_full(self, exc: OSError) -> None:
+        if self.disk_full_since is None:
+            self.disk_full_since = time.time()
+            self.disk_full_events += 1
+            log.error("spool disk full under %s (%s): readings are not acknowledged until space"
+                      " returns (the broker keeps them); nothing was written after the failed"
+                      " write, and writing resumes by itself", self.directory, exc.strerror)
 
     def _wait_for_room(self, need: int) -> None:
         while self._backlog_bytes_locked() + need > self.max_bytes:
@@ -325,23 +474,54 @@ class Spool:
 
     def _roll(self) -> None:
         os.fdatasync(self._fd)  # the old segment is complete on disk before the next begins
-        self._retired_fds.append(self._fd)
-        self._open_segment(self._seg + 1)
+        old = self._fd
+        self._open_segment(self._seg + 1)  # on failure the old segment stays current
+        self._retired_fds.append(old)
+        self._must_roll = False
+        # The old segment is synced whole: the writer may read to its end and move past it.
+        self._synced_end = max(self._synced_end, Position(self._seg, 0))
+        self._changed.notify_all()
+
+    def _close_retired_if_idle(self) -> None:
+        """Close retired segments' fds now unless a sync may be using them (lock held)."""
+        if self._sync_lock.acquire(blocking=False):  # never blocks: no lock-order deadlock
+            try:
+                for old in self._retired_fds:
+                    os.close(old)  # each was synced when it was retired
+                self._retired_fds = []
+            finally:
+                self._sync_lock.release()
 
     def _sync(self, seq: int) -> None:
         with self._sync_lock:
+            if seq in self._failed_seqs:
+                self._failed_seqs.discard(seq)
+                raise SpoolError("spool: fdatasync failed, this put is not durable")
             if self._synced_seq >= seq:
                 return  # another thread's sync covered this record
             with self._lock:
                 target, fd = self._written_seq, self._fd
                 end = Position(self._seg, self._sizes[self._seg])
                 retired, self._retired_fds = self._retired_fds, []
-            os.fdatasync(fd)
+            try:
+                os.fdatasync(fd)
+            except OSError as exc:
+                # Whether those bytes reached the disk is unknown: every put since the last
+                # good sync fails (its source is not acknowledged and sends it again); the
+                # bytes stay, and are at worst replayed as the same points.
+                with self._lock:
+                    self._failed_seqs.update(range(self._synced_seq + 1, target + 1))
+                    self._failed_seqs.discard(seq)
+                    self._retired_fds = retired + self._retired_fds
+                    self._must_roll = True
+                    if exc.errno in DISK_FULL_ERRNOS:
+                        self._note_disk_full(exc)
+                raise
             for old in retired:  # synced when retired; no other sync runs now (sync lock held)
                 os.close(old)
             with self._lock:
                 self._synced_seq = target
-                self._synced_end = end
+                self._synced_end = max(self._synced_end, end)
                 self._changed.notify_all()
 
     # ---- reading side (one writer thread) -------------------------------------------------------
@@ -391,39 +571,49 @@ class Spool:
 
     def _read_record(self, pos: Position, limit: Position) -> tuple[Record | None, Position]:
         path = self.directory / _segment_name(pos.segment)
+        fmt = self._formats.get(pos.segment, 2)
+        head_size = (HEADER if fmt == 2 else HEADER_V1).size
         with open(path, "rb") as f:
             f.seek(pos.offset)
-            head = f.read(HEADER.size)
-            length, crc = HEADER.unpack(head) if len(head) == HEADER.size else (0, 0)
-            payload = f.read(length) if len(head) == HEADER.size else b""
+            head = f.read(head_size)
+            length = (HEADER.unpack(head)[1] if fmt == 2 else HEADER_V1.unpack(head)[0]
+                      ) if len(head) == head_size else 0
+            buf = head + f.read(min(length, MAX_RECORD_BYTES))
+        size, why = check_record(buf, 0, fmt)
+        if size:
+            return decode_payload(buf[head_size:size]), Position(pos.segment, pos.offset + size)
+        # Damage after the data was synced (a disk fault): keep the damaged bytes as a dead
+        # letter and go on with the next whole record, rather than stopping the whole flow.
         seg_end = self._sizes[pos.segment] if pos.segment < limit.segment else limit.offset
-        if len(head) < HEADER.size or len(payload) < length or zlib.crc32(payload) != crc:
-            # Damage after the data was synced (a disk fault): keep the rest of the segment as
-            # a dead letter and go on with the next one rather than stopping the whole flow.
-            with open(path, "rb") as f:
-                f.seek(pos.offset)
-                rest = f.read(seg_end - pos.offset)
-            self.dead_letters.add("spool", f"corrupt_record: CRC mismatch at {path.name}:"
-                                  f"{pos.offset}; the rest of the segment is kept here", rest)
-            log.error("spool %s: corrupt record at offset %d; %d bytes dead-lettered",
-                      path.name, pos.offset, len(rest))
-            return None, Position(pos.segment, seg_end)
-        return decode_payload(payload), Position(pos.segment, pos.offset + HEADER.size + length)
+        with open(path, "rb") as f:
+            f.seek(pos.offset)
+            rest = f.read(seg_end - pos.offset)
+        nxt = next_record(rest, 1) if fmt == 2 else -1
+        end = pos.offset + nxt if nxt > 0 else seg_end
+        damage = Damage(pos.offset, end, why, at_end=nxt <= 0)
+        self.dead_letters.add("spool", self._damage_reason(path.name, damage, fmt, False),
+                              rest[:end - pos.offset], segment=path.name, offset=pos.offset,
+                              length_bytes=end - pos.offset)
+        self.damaged_ranges += 1
+        log.error("spool %s: damaged record at offset %d (%s); %d bytes dead-lettered, going on",
+                  path.name, pos.offset, why, end - pos.offset)
+        return None, Position(pos.segment, end)
 
     def commit(self, end: Position, readings: int = 0) -> None:
         """InfluxDB accepted everything before `end` (`readings` of them since the last
         commit): persist the position, then delete fully written segments."""
-        tmp = self.directory / (POSITION_FILE + ".tmp")
-        with open(tmp, "w") as f:
-            json.dump({"segment": end.segment, "offset": end.offset}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.directory / POSITION_FILE)
-        _fsync_dir(self.directory)
+        seq = self._pos_seq + 1
+        # In place, in the older of the two slots: no new disk space is needed, so the
+        # position moves (and segments are freed) even when the disk is full. The newer slot
+        # stays intact until this one is synced (a failed attempt retries in the same slot).
+        os.pwrite(self._pos_fd, _encode_slot(seq, end), (seq % 2) * SLOT.size)
+        os.fdatasync(self._pos_fd)
+        self._pos_seq = seq
         with self._lock:
             freed = [s for s in self._sizes if s < end.segment]
             for seg in freed:
                 del self._sizes[seg]
+                self._formats.pop(seg, None)
             self._pos = end
             self._backlog_readings = max(0, self._backlog_readings - readings)
             self.readings_committed += readings
@@ -431,6 +621,9 @@ class Spool:
             self._changed.notify_all()
         for seg in freed:
             (self.directory / _segment_name(seg)).unlink(missing_ok=True)
+        if freed:
+            with self._lock:
+                self._changed.notify_all()  # disk space freed: a put waiting for it retries
 
     # ---- figures ----------------------------------------------------------------------------
 
@@ -445,19 +638,27 @@ class Spool:
         with self._lock:
             return self._backlog_readings
 
+    def disk_free_bytes(self) -> int:
+        return disk_free_bytes(self.directory)
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
             self._changed.notify_all()
-        if self._fd is None:
-            return
-        with self._sync_lock, self._lock:
-            os.fdatasync(self._fd)
-            os.close(self._fd)
-            for fd in self._retired_fds:
-                os.close(fd)
-            self._retired_fds = []
-            self._fd = None
+        if self._fd is not None:
+            with self._sync_lock, self._lock:
+                try:
+                    os.fdatasync(self._fd)
+                except OSError as exc:  # puts that returned were synced already
+                    log.warning("spool %s: final fdatasync failed (%s)", self.directory, exc)
+                os.close(self._fd)
+                for fd in self._retired_fds:
+                    os.close(fd)
+                self._retired_fds = []
+                self._fd = None
+        if self._pos_fd is not None:
+            os.close(self._pos_fd)
+            self._pos_fd = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the flock
             self._lock_fd = None

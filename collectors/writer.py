@@ -7,6 +7,11 @@ and drains once InfluxDB is back. Points InfluxDB refuses with 400 are dead-lett
 client with the server's message and the batch counts as done. A crash between a write and
 the position update replays that batch: the same points (same tags and sample times)
 overwrite themselves, so nothing is duplicated.
+
+While writes fail, `stats.failing_since` holds when the first failure after the last success
+happened (the "InfluxDB unreachable since" alert); a failure to move the spool's position is
+retried the same way without losing the batch; and the thread itself is supervised: a crash is
+logged, counted (`hearth_thread_restarts_total{thread="spool-writer"}`) and the loop restarted.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import time
 from dataclasses import dataclass
 
 from collectors.spool import Batch, Spool
+from collectors.supervise import supervised
 
 log = logging.getLogger("hearth.collectors.writer")
 
@@ -33,6 +39,9 @@ class WriterStats:
     failures: int = 0         # write attempts that failed (server down, 5xx)
     last_error: str = ""
     last_write_monotonic: float = 0.0
+    failing_since: float | None = None   # epoch seconds of the first failure since a success
+    last_success: float | None = None    # epoch seconds of the last accepted write
+    commit_failures: int = 0             # failed attempts to persist the spool position
 
 
 class SpoolWriter:
@@ -51,7 +60,7 @@ class SpoolWriter:
         self._stop = threading.Event()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.run, name="spool-writer", daemon=True)
+        self._thread = supervised("spool-writer", self.run, self._stop)
         self._thread.start()
 
     def stop(self, drain_timeout_s: float = 0.0) -> None:
@@ -76,7 +85,23 @@ class SpoolWriter:
                     return  # stopped while InfluxDB was down: the batch stays in the spool
             self.stats.batches += 1
             self.stats.last_write_monotonic = time.monotonic()
-            self.spool.commit(batch.end, batch.count)
+            if not self._commit(batch):
+                return  # stopped: the batch is replayed on start (the same points again)
+
+    def _commit(self, batch: Batch) -> bool:
+        """Persist the spool position after `batch`, retrying (disk errors) until stopped."""
+        delay = self.retry_first_s
+        while True:
+            try:
+                self.spool.commit(batch.end, batch.count)
+                return True
+            except OSError as exc:
+                self.stats.commit_failures += 1
+                log.error("cannot move the spool position (%s); retrying in %.1f s (the batch"
+                          " is in InfluxDB; a restart now would only write it again)", exc, delay)
+            if self._stop.wait(delay):
+                return False
+            delay = min(delay * 2, self.retry_max_s)
 
     def _write_with_retry(self, lines: list[str], rp: str) -> bool:
         def write() -> None:
@@ -94,12 +119,16 @@ class SpoolWriter:
                 action()
             except Exception as exc:  # any failure: keep the batch, retry
                 self.stats.failures += 1
+                if self.stats.failing_since is None:
+                    self.stats.failing_since = time.time()
                 if str(exc) != self.stats.last_error:
                     log.error("cannot write to InfluxDB (%s); the spool keeps %d readings and"
                               " retries every %.0f s at most", exc, self.spool.backlog_readings(),
                               self.retry_max_s)
                 self.stats.last_error = str(exc)
             else:
+                self.stats.failing_since = None
+                self.stats.last_success = time.time()
                 if self.stats.last_error:
                     log.info("InfluxDB accepts writes again; draining the spool (%d readings"
                              " waiting)", self.spool.backlog_readings())

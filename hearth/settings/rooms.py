@@ -154,7 +154,7 @@ class CollectorsSettings(Section):
     dead_letter_max_bytes: int = Field(1_000_000_000, ge=1_000_000,
                                        description="Beyond this, dead letters keep no raw bytes")
     dead_letter_max_raw_bytes: int = Field(1_048_576, ge=1024,
-                                           description="Raw bytes kept per dead letter")
+                                           description="Larger payloads: kept whole in raw/")
     metrics_port: int = Field(9108, ge=1, le=65535, description="Prometheus metrics port")
     summary_interval_s: float = Field(60.0, gt=0, description="Summary log line every [s]")
     usage_max_power_kw_electricity: float = Field(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -10,9 +9,10 @@ import time
 import pytest
 
 from collectors.base import Reading
-from collectors.deadletter import DeadLetters, read_dead_letters
+from collectors.deadletter import DeadLetters, raw_bytes, read_dead_letters
 from collectors.lines import reading_to_line
 from collectors.spool import HEADER, Spool, SpoolError
+from collectors.spool_format import MAGIC
 
 
 def reading(i: int, household: str = "H000001") -> Reading:
@@ -111,8 +111,10 @@ def test_torn_tail_is_cut_and_dead_lettered(tmp_path, cut):
     assert lines[:2] == [reading_to_line(reading(0)), reading_to_line(reading(1))]
     assert len(lines) == 2
     letters = read_dead_letters(tmp_path / "dead")
-    assert len(letters) == 1 and letters[0]["reason"].startswith("torn_record")
-    assert letters[0]["source"] == "spool"
+    # Cut short: a torn tail; whole length but wrong CRC: a corrupt record at the end.
+    code = "corrupt_record: CRC mismatch" if cut == -1 else "torn_tail"
+    assert len(letters) == 1 and letters[0]["reason"].startswith(code), letters[0]["reason"]
+    assert letters[0]["source"] == "spool" and letters[0]["offset"] == size
     # Appending after recovery works and survives another restart.
     again.put([reading(5)], "test")
     again.close()
@@ -130,8 +132,11 @@ def test_segments_roll_and_are_deleted_once_written(tmp_path):
     lines = drain(spool, max_readings=500)
     assert len(lines) == 3000
     assert len(list(spool.directory.glob("*.seg"))) == 1  # only the one being written
-    assert json.loads((spool.directory / "position.json").read_text())["segment"] >= 4
+    assert spool.position.segment >= 4
     spool.close()
+    again = open_spool(tmp_path)  # the position file holds it
+    assert again.position == spool.position and again.backlog_readings() == 0
+    again.close()
 
 
 def test_full_spool_blocks_put_until_the_writer_frees_room(tmp_path, caplog):
@@ -207,7 +212,7 @@ def test_unstorable_reading_is_dead_lettered_not_the_batch(tmp_path):
     spool.close()
 
 
-def test_dead_letters_keep_raw_bytes_and_cap_size(tmp_path):
+def test_dead_letters_keep_raw_bytes_whole_and_cap_folder(tmp_path):
     letters = DeadLetters(tmp_path / "dl", max_bytes=1_000_000, max_raw_bytes=2048)
     letters.add("mqtt", "invalid_json: x", b"\xff\xfe not utf8", topic="hearth/a/b/c")
     letters.add("mqtt", "too_large: y", b"a" * 5000)
@@ -216,12 +221,18 @@ def test_dead_letters_keep_raw_bytes_and_cap_size(tmp_path):
 
     assert base64.b64decode(recs[0]["raw_b64"]) == b"\xff\xfe not utf8"
     assert recs[0]["topic"] == "hearth/a/b/c"
-    assert recs[1]["raw_truncated"] and len(recs[1]["raw"]) == 2048
+    # Larger than max_raw_bytes: kept whole in a file of its own, not truncated.
+    assert "raw" not in recs[1] and recs[1]["raw_file"].startswith("raw/")
+    assert raw_bytes(recs[1], tmp_path / "dl") == b"a" * 5000
     assert recs[1]["size_bytes"] == 5000
     letters._bytes = letters.max_bytes  # folder full: metadata only, still recorded
     letters.add("mqtt", "bad_type: z", b"{}")
     last = read_dead_letters(tmp_path / "dl")[-1]
     assert "raw" not in last and last["raw_dropped"] and last["reason"] == "bad_type: z"
+    # The spool's damaged bytes held acknowledged readings: kept even past the folder cap.
+    letters.add("spool", "corrupt_record: x", b"b" * 5000)
+    last = read_dead_letters(tmp_path / "dl")[-1]
+    assert raw_bytes(last, tmp_path / "dl") == b"b" * 5000
     letters.close()
 
 
@@ -234,7 +245,7 @@ def test_one_writer_per_spool_and_read_only_status_never_cuts(tmp_path):
         open_spool(tmp_path)
     seg = spool.directory / f"{spool._seg:020d}.seg"
     with open(seg, "ab") as f:  # a put half-way through its write in the running collector
-        f.write(HEADER.pack(500, 0) + b"partial")
+        f.write(HEADER.pack(MAGIC, 500, 0) + b"partial")
     size = seg.stat().st_size
     look = Spool(tmp_path / "spool", DeadLetters(tmp_path / "dead"), read_only=True)
     assert look.backlog_readings() == 1
