@@ -1,4 +1,5 @@
-"""The Awaab's Law clock: deadlines in working days for damp and mould hazards in social homes.
+"""The Awaab's Law clock: deadlines in working days for hazards in social homes (damp and mould
+from phase 1; excess cold and excess heat from phase 2, start dates in settings).
 
 Hazards in Social Housing (Prescribed Requirements) (England) Regulations 2025, in force
 27 October 2025: a significant hazard is investigated within 10 working days of the landlord
@@ -63,6 +64,19 @@ def working_deadline(start: datetime, n: int) -> datetime:
 def emergency_deadline(start: datetime, hours: float = 24.0) -> datetime:
     """Emergency hazards: made safe within `hours` of becoming aware (UTC)."""
     return _aware(start).astimezone(UTC) + timedelta(hours=hours)
+
+
+def hazard_in_force(kind: str, at: datetime, hazards_from: dict[str, date]) -> bool:
+    """Whether a hazard's Awaab's Law clock applies to a case the landlord became aware of at
+    `at` (UK local day on or after the hazard's start date)."""
+    start = hazards_from.get(kind)
+    return start is not None and _aware(at).astimezone(UK).date() >= start
+
+
+def further_work_deadline(concluded: datetime, weeks: float = 12.0) -> datetime:
+    """Further work that cannot begin within the safety-work days: begun within `weeks` of
+    the investigation concluding (UTC)."""
+    return _aware(concluded).astimezone(UTC) + timedelta(weeks=weeks)
 
 
 def clock(aware_at: datetime, emergency: bool, investigate_days: int = 10, summary_days: int = 3,

@@ -50,8 +50,11 @@ class CaseStore:
 
     # ----------------------------------------------------------------- reads
     def open_cases(self, patches: list[str] | None = None, kind: str | None = None) -> list[dict]:
-        """Open and acknowledged cases, most urgent first; only `patches` if given."""
-        sql = ("SELECT c.*, h.patch AS patch FROM cases c LEFT JOIN households h"
+        """Open and acknowledged cases in the order an officer works them; only `patches` if
+        given. What to do first: the earliest deadline (cases without one after), then
+        severity, then vulnerable households, then the score."""
+        sql = ("SELECT c.*, h.patch AS patch, COALESCE(h.vulnerable, 0) AS vulnerable"
+               " FROM cases c LEFT JOIN households h"
                " ON h.household_id = c.household_id WHERE c.status IN ('open', 'acknowledged')")
         params: list = []
         if patches is not None:
@@ -60,8 +63,9 @@ class CaseStore:
         if kind is not None:
             sql += " AND c.kind = ?"
             params.append(kind)
-        sql += (" ORDER BY CASE c.severity WHEN 'emergency' THEN 0 WHEN 'high' THEN 1"
-                " WHEN 'medium' THEN 2 ELSE 3 END, c.due_by IS NULL, c.due_by, c.score DESC")
+        sql += (" ORDER BY c.due_by IS NULL, c.due_by, CASE c.severity WHEN 'emergency' THEN 0"
+                " WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END,"
+                " COALESCE(h.vulnerable, 0) DESC, c.score DESC")
         return [dict(r) for r in self.conn.execute(sql, params)]
 
     def case(self, case_id: int) -> dict:
@@ -123,9 +127,10 @@ class CaseStore:
         done: "made_safe" | "investigate" (investigation concluded) | "written_summary" |
         "safety_work" (safety work begun)."""
         case = self._open(case_id)
-        if case["kind"] != "damp_mould":
+        if case["kind"] not in self.settings.awaab_hazards_from and case["stage"] is None:
             raise CaseError(f"case {case_id} is {case['kind']}: Awaab's Law stages are for"
-                            " damp_mould cases")
+                            f" hazard cases ({', '.join(self.settings.awaab_hazards_from)})"
+                            " and emergencies")
         at = at or utc_now()
         s = self.settings
         if done in ("made_safe", "investigate"):
@@ -198,6 +203,10 @@ class CaseStore:
         once clear for `auto_close_h` (not damp_mould: the landlord's duty stays once aware).
         dry_run: count what would change, write nothing.
         """
+        from advisor.grouping import group_money
+
+        # One situation, one case: a home's money risks are one `money` case.
+        results = group_money(results)
         now = now or utc_now()
         now_s = iso(now)
         summary = SyncSummary()
@@ -240,15 +249,23 @@ class CaseStore:
         return case_id
 
     def _awaab(self, kind: str, severity: str, aware_at: datetime):
-        if kind != "damp_mould":
-            return None, None
+        """The deadline and stage a case opens with: every emergency is made safe within 24
+        hours (Awaab's Law phase 1 covers all emergency hazards); a hazard whose clock is in
+        force (`awaab_hazards_from`: damp and mould; excess cold, the cold_home case, and
+        excess heat from phase 2) is investigated within 10 working days."""
         s = self.settings
-        clock = awaab.clock(aware_at, severity == "emergency", s.awaab_investigate_working_days,
-                            s.awaab_summary_working_days, s.awaab_safety_work_working_days,
-                            s.awaab_emergency_hours)
+        hazard = awaab.hazard_in_force(kind, aware_at, s.awaab_hazards_from)
         if severity == "emergency":
-            return clock["made_safe"], "made_safe"
-        return clock["investigate"], "investigate"
+            return awaab.emergency_deadline(aware_at, s.awaab_emergency_hours), "made_safe"
+        if not hazard:
+            return None, None
+        return awaab.working_deadline(aware_at, s.awaab_investigate_working_days), "investigate"
+
+    def _keeps_duty(self, case: dict) -> bool:
+        """A hazard case on the Awaab's Law clock stays open until an officer closes it: the
+        landlord's duties run once it is aware, whatever the readings do next."""
+        return case["kind"] in self.settings.auto_close_exclude or (
+            case["kind"] in self.settings.awaab_hazards_from and case["stage"] is not None)
 
     def _update_case(self, case: dict, severity: str, score: float, reason: str, numbers: dict,
                      now: datetime, summary: SyncSummary, dry_run: bool) -> None:
@@ -267,8 +284,7 @@ class CaseStore:
                    "updated_at": now_s, "clear_since": None}
         if action:
             changes["severity"] = severity
-        if action == "worsened" and kind == "damp_mould" and severity == "emergency" \
-                and case["stage"] != "made_safe":
+        if action == "worsened" and severity == "emergency" and case["stage"] != "made_safe":
             due, stage = self._awaab(kind, severity, now)
             # An escalation to an emergency can only bring the deadline forward.
             if case["due_by"] is None or iso(due) < case["due_by"]:
@@ -289,7 +305,7 @@ class CaseStore:
         kind = case["kind"]
         clear_since = parse_iso(case["clear_since"]) or now
         limit = timedelta(hours=self.settings.auto_close_h)
-        if kind not in self.settings.auto_close_exclude and now - clear_since >= limit:
+        if not self._keeps_duty(case) and now - clear_since >= limit:
             summary.closed[kind] += 1
             if dry_run:
                 return

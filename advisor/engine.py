@@ -16,6 +16,7 @@ from advisor.rules import (
     credit_runout,
     damp_mould,
     device_faults,
+    excess_heat,
     fuel_poverty,
     self_disconnection,
     self_rationing,
@@ -33,6 +34,7 @@ from advisor.rules.faults import (
 from advisor.rules.profiles import day_months, typical_daily_kwh
 from advisor.rules.self_disconnection import supply_off_mask
 from advisor.rules.self_rationing import expected_heating_kwh, low_setpoint_share
+from hearth.reference import ReferenceFigures
 from hearth.settings.rooms import AdvisorSettings
 
 RATIONING_DAYS = 7
@@ -76,43 +78,87 @@ def recent_cost_gbp_30d(inp: AdviceInputs) -> np.ndarray:
     return np.where(days_seen >= 14, 30 * total, np.nan)
 
 
+def reference(inp: AdviceInputs) -> ReferenceFigures:
+    """The dated reference figures the inputs were read with (the shipped ones without)."""
+    return inp.reference if inp.reference is not None else ReferenceFigures.shipped()
+
+
+def typical_annual_kwh(inp: AdviceInputs, fuel: str, days: np.ndarray) -> np.ndarray:
+    """Ofgem's typical annual use in force on each day, per household [kWh/year] (H, D): gas
+    'gas'; electricity 'electricity', or 'economy7' for an electrically heated home."""
+    ref = reference(inp)
+    if fuel == "gas":
+        return np.broadcast_to(ref.tdcv_kwh_per_year("gas", days)[None, :], (inp.n, len(days)))
+    gas_heating = (inp.attr("gas_heating", 1).astype(bool)
+                   & inp.attr("has_gas", 1).astype(bool))[:, None]
+    return np.where(gas_heating, ref.tdcv_kwh_per_year("electricity", days)[None, :],
+                    ref.tdcv_kwh_per_year("economy7", days)[None, :])
+
+
+def typical_daily_use_kwh(inp: AdviceInputs, fuel: str, first: np.datetime64,
+                          n_days: int) -> np.ndarray:
+    """Typical use on each of n days from `first` [kWh] (H, D): the annual value in force that
+    day spread by the month's share (gas and electric heating on the heating profile)."""
+    days = np.datetime64(first, "D") + np.arange(n_days)
+    months = day_months(days[0], n_days)
+    gas_heating = inp.attr("gas_heating", 1).astype(bool) & inp.attr("has_gas", 1).astype(bool)
+    heating = np.ones(inp.n, bool) if fuel == "gas" else ~gas_heating
+    return typical_daily_kwh(months, 1.0, heating) * typical_annual_kwh(inp, fuel, days)
+
+
 def typical_cost_gbp_30d(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
-    """Ofgem typical use over the forecast's first 30 days (month by month) at the tariffs
-    that apply, standing charges included [GBP] (H,). An electrically heated home's typical
-    electricity is Ofgem's Economy 7 value on the heating profile."""
+    """Ofgem typical use over the forecast's first 30 days (month by month, each day with the
+    typical value in force that day) at the tariffs that apply, standing charges included
+    [GBP] (H,). An electrically heated home's typical electricity is Ofgem's Economy 7 value on
+    the heating profile."""
     has_gas = inp.attr("has_gas", 1).astype(bool)
-    gas_heating = inp.attr("gas_heating", 1).astype(bool) & has_gas
     total = np.zeros(inp.n)
     first = np.datetime64(inp.now.replace(tzinfo=None), "D")
     for fuel in _fuels(inp, inp.forecast_rate_gbp_per_kwh):
         rate = inp.forecast_rate_gbp_per_kwh[fuel][:, :30]
         standing = inp.forecast_standing_gbp_per_day[fuel][:, :30]
-        months = day_months(first, rate.shape[1])
-        if fuel == "gas":
-            kwh = typical_daily_kwh(months, s.typical_gas_kwh_per_year, True)
-        else:
-            annual = np.where(gas_heating, s.typical_electricity_kwh_per_year,
-                              s.typical_electric_heating_kwh_per_year)
-            kwh = typical_daily_kwh(months, annual, ~gas_heating)
+        kwh = typical_daily_use_kwh(inp, fuel, first, rate.shape[1])
         cost = (kwh * rate + standing).sum(axis=1) * (30.0 / max(rate.shape[1], 1))
         total += np.where(has_gas, cost, 0.0) if fuel == "gas" else cost
     return total
 
 
+def heating_saving_gbp(inp: AdviceInputs, s: AdvisorSettings, days: int = 30) -> np.ndarray:
+    """What turning the heating down 1 C would save over the forecast's first `days` days at
+    the household's own unit rates [GBP] (H,): `heating_saving_per_c` of the heating fuel's
+    forecast energy, less the typical non-heating use of that fuel (the summer months' share
+    of Ofgem's typical year, which does not fall with the thermostat). NaN without a forecast.
+    """
+    gas_heating = inp.attr("gas_heating", 1).astype(bool) & inp.attr("has_gas", 1).astype(bool)
+    first = np.datetime64(inp.now.replace(tzinfo=None), "D")
+    out = np.full(inp.n, np.nan)
+    for fuel, mask in (("gas", gas_heating), ("electricity", ~gas_heating)):
+        kwh = inp.forecast_kwh_p50.get(fuel)
+        if kwh is None:
+            continue
+        kwh = np.nan_to_num(np.asarray(kwh, dtype=np.float64)[:, :days])
+        rate = inp.forecast_rate_gbp_per_kwh[fuel][:, :days]
+        # Use that is not heating: a summer day's typical use, every day.
+        july = typical_daily_use_kwh(inp, fuel, np.datetime64(f"{first.astype(object).year}"
+                                                             "-07-15"), 1)[:, 0]
+        heat_kwh = np.clip(kwh - july[:, None], 0, None)
+        saving = s.heating_saving_per_c * (heat_kwh * rate).sum(axis=1)
+        out = np.where(mask, saving, out)
+    return out
+
+
 def typical_annual_cost_gbp(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
-    """Ofgem typical use for a year at the forecast's first-day tariffs [GBP] (H,)."""
+    """Ofgem typical use for a year (the values in force on the forecast's first day) at the
+    first day's tariffs [GBP] (H,)."""
     has_gas = inp.attr("has_gas", 1).astype(bool)
-    gas_heating = inp.attr("gas_heating", 1).astype(bool) & has_gas
+    first = np.array([np.datetime64(inp.now.replace(tzinfo=None), "D")])
     total = np.zeros(inp.n)
     for fuel in _fuels(inp, inp.forecast_rate_gbp_per_kwh):
         rate = inp.forecast_rate_gbp_per_kwh[fuel][:, 0]
         standing = inp.forecast_standing_gbp_per_day[fuel][:, 0]
-        if fuel == "gas":
-            total += np.where(has_gas, s.typical_gas_kwh_per_year * rate + 365 * standing, 0.0)
-        else:
-            annual = np.where(gas_heating, s.typical_electricity_kwh_per_year,
-                              s.typical_electric_heating_kwh_per_year)
-            total += annual * rate + 365 * standing
+        annual = typical_annual_kwh(inp, fuel, first)[:, 0]
+        cost = annual * rate + 365 * standing
+        total += np.where(has_gas, cost, 0.0) if fuel == "gas" else cost
     return total
 
 
@@ -124,6 +170,17 @@ def waking_hours(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
         .tz_localize("UTC").tz_convert(s.timezone)
     hour = local.hour.to_numpy() + local.minute.to_numpy() / 60.0
     start, end = s.cold_home_waking_from_h, s.cold_home_waking_to_h
+    return (hour >= start) & (hour < end) if start <= end else (hour >= start) | (hour < end)
+
+
+def night_hours(inp: AdviceInputs, s: AdvisorSettings) -> np.ndarray:
+    """Per step whether it falls in CIBSE TM59's night (UK local time) (S,)."""
+    import pandas as pd
+
+    local = pd.DatetimeIndex(np.asarray(inp.step_times, dtype="datetime64[ns]")) \
+        .tz_localize("UTC").tz_convert(s.timezone)
+    hour = local.hour.to_numpy() + local.minute.to_numpy() / 60.0
+    start, end = s.heat_night_from_h, s.heat_night_to_h
     return (hour >= start) & (hour < end) if start <= end else (hour >= start) | (hour < end)
 
 
@@ -235,17 +292,22 @@ def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
         season = inp.heating_season(s.heating_season_months)
         r = cold_home(inp.waking_temp_c(), season, vulnerable, step_h, s.cold_home_temp_c,
                       s.cold_home_hours, s.cold_home_vulnerable_hours, s.cold_severe_temp_c,
-                      s.cold_severe_hours, s.cold_danger_temp_c, s.cold_danger_hours,
+                      s.cold_severe_hours, s.cold_hhsrs_great_c, s.cold_emergency_hours,
                       s.min_coverage, occupied, s.cold_home_share,
                       s.cold_home_vulnerable_share)
         out[r.kind] = r
         cold_h = r.numbers["cold_h"]
+    if inp.temp_c is not None:
+        r = excess_heat(inp.waking_temp_c(), inp.bedroom_temp_c, occupied, night_hours(inp, s),
+                        vulnerable, step_h, s.heat_living_c, s.heat_bedroom_c, s.heat_share,
+                        s.heat_min_hours, s.heat_vulnerable_offset_c, s.heat_high_c)
+        out[r.kind] = r
     if inp.humidity_pct is not None and inp.temp_c is not None:
         coldest = inp.min_temp_c if inp.min_temp_c is not None else inp.temp_c
         r = damp_mould(inp.humidity_pct, inp.temp_c, coldest, vulnerable, step_h, s.damp_rh_pct,
                        s.damp_rh_hours, s.damp_window_h, s.damp_very_high_rh_pct,
                        s.damp_very_high_hours, s.damp_dew_margin_c, s.damp_condensation_hours,
-                       s.damp_emergency_hours, s.min_coverage, inp.step_times,
+                       s.min_coverage, inp.step_times,
                        s.damp_block_share)
         out[r.kind] = r
     if inp.credit_gbp and inp.forecast_kwh_p90:
@@ -259,7 +321,8 @@ def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
         r = self_disconnection(off, inp.usage_kwh["electricity"], inp.temp_c, prepayment,
                                vulnerable, step_h, s.cold_home_temp_c, s.supply_off_hours,
                                s.no_use_kwh_per_step, s.no_use_hours, power_w=inp.power_w,
-                               brief_off_hours=s.supply_off_brief_hours)
+                               brief_off_hours=s.supply_off_brief_hours,
+                               in_season=bool(inp.heating_season(s.heating_season_months)[-1]))
         out[r.kind] = r
     if inp.history_kwh and cold_h is not None:
         r = _rationing(inp, s, cold_h, occupied)
@@ -271,7 +334,7 @@ def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
         r = bill_shock(p50, p90, recent_cost_gbp_30d(inp), typical_cost_gbp_30d(inp, s),
                        benefits, s.bill_own_ratio, s.bill_typical_ratio,
                        s.bill_benefits_own_ratio, s.bill_benefits_typical_ratio,
-                       s.bill_min_increase_gbp)
+                       s.bill_min_increase_gbp, heating_saving_gbp(inp, s))
         out[r.kind] = r
         # A year's cost: the 30-day forecast scaled by the typical year over the typical 30 days
         # (a January forecast times 365/30 would overstate the year by half).
@@ -303,10 +366,11 @@ def _rationing(inp: AdviceInputs, s: AdvisorSettings, cold_h: np.ndarray,
                        gas[:, -days:] if gas is not None else np.nan,
                        elec[:, -days:] if elec is not None else np.nan)
     end = np.datetime64(inp.now.replace(tzinfo=None), "D")
-    day_months = (np.arange(end - days, end, dtype="datetime64[D]").astype("datetime64[M]")
-                  .astype(np.int64) % 12 + 1)
-    expected = expected_heating_kwh(day_months, gas_heating, s.typical_gas_kwh_per_year,
-                                    s.typical_electric_heating_kwh_per_year, inp.floor_area_m2)
+    past = np.arange(end - days, end, dtype="datetime64[D]")
+    day_months = past.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    ref = reference(inp)
+    expected = expected_heating_kwh(day_months, gas_heating, ref.tdcv_kwh_per_year("gas", past),
+                                    ref.tdcv_kwh_per_year("economy7", past), inp.floor_area_m2)
     low_sp = None
     if inp.setpoint_c is not None and inp.temp_c is not None:
         season = inp.heating_season(s.heating_season_months)

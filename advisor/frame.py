@@ -46,6 +46,9 @@ class AdviceInputs:
       device_still_kwh: the most energy a run of standing meter registers should have counted,
       from the power or gas flow the meter itself reported [kWh].
     gas_volume_m3: the gas meter's volume register, highest in the bucket [m3] (H, S).
+    bedroom_temp_c: the warmest bedroom's temperature (H, S) [C] (NaN: no bedroom thermostat).
+    reference: the dated reference figures (`hearth.reference.ReferenceFigures`) read with the
+      registry; None: the shipped ones.
     """
 
     households: np.ndarray
@@ -54,6 +57,7 @@ class AdviceInputs:
     step_times: np.ndarray
     temp_c: np.ndarray | None = None
     living_temp_c: np.ndarray | None = None
+    bedroom_temp_c: np.ndarray | None = None
     min_temp_c: np.ndarray | None = None
     max_temp_c: np.ndarray | None = None
     humidity_pct: np.ndarray | None = None
@@ -93,6 +97,7 @@ class AdviceInputs:
     device_repeat_s: np.ndarray | None = None
     device_still_kwh: np.ndarray | None = None
     gas_volume_m3: np.ndarray | None = None
+    reference: object | None = None
 
     @property
     def n(self) -> int:

@@ -101,6 +101,9 @@ class InputLoader:
                  self.s.step_min, now.isoformat(timespec="minutes"))
         # The registry is read here, once; the steps below only query InfluxDB.
         self._tariff_table = self.registry.tariff_table()
+        from hearth.reference import ReferenceFigures
+
+        inp.reference = self._reference = ReferenceFigures.from_registry(self.registry.conn)
         devices = self.registry.devices()
         # Each group fills its own fields of `inp`; within a group the steps run in order (the
         # forecast falls back on the history). InfluxDB runs one query's scan on one core, so
@@ -154,6 +157,8 @@ class InputLoader:
         inp.temp_c = grid_matrix(series, index, grid, "temp_c", reduce="mean")
         living = grid_matrix(series, index, grid, "temp_c", {"room": "living_room"}, "mean")
         inp.living_temp_c = living if np.isfinite(living).any() else None
+        bedroom = grid_matrix(series, index, grid, "max_temp_c", {"room": "bedroom"}, "max")
+        inp.bedroom_temp_c = bedroom if np.isfinite(bedroom).any() else None
         inp.min_temp_c = grid_matrix(series, index, grid, "min_temp_c", reduce="min")
         inp.max_temp_c = grid_matrix(series, index, grid, "max_temp_c", reduce="max")
         inp.humidity_pct = grid_matrix(series, index, grid, "humidity_pct", reduce="mean")
@@ -216,10 +221,13 @@ class InputLoader:
         table = self._tariff_table
         days = day_grid.astype("datetime64[ns]").astype("datetime64[D]")
         rate, standing = table.matrix(fuel, self._payment_types, days)
+        rate, standing = cap_fallback(rate, standing, self._reference, fuel,
+                                      self._payment_types, days)
         if np.isnan(rate).all():
             raise HearthError(f"no {fuel} tariff covers {days[0]}..{days[-1]}: import tariffs"
                               " with their dates (`hearth registry import tariffs.csv`)")
-        # A day no tariff covers takes the nearest known rate, so a gap does not hide a bill.
+        # A day neither a tariff nor the price cap covers takes the nearest known rate, so a
+        # gap does not hide a bill.
         rate = _fill_rows(rate)
         standing = _fill_rows(standing)
         return rate, standing
@@ -478,6 +486,28 @@ class InputLoader:
                     dev = s.tags.get("device", "")
                     out[dev] = out.get(dev, 0.0) + float(still.sum()) * cls.STUCK_BUCKET_H
         return out
+
+
+# The price cap row that stands in for a household's own tariff on a day none covers: credit
+# meters are billed as direct debit (the cap Ofgem publishes as its headline); prepayment
+# takes the prepayment row where one is imported, else the direct debit one.
+CAP_METHODS = {"credit": ("direct_debit",), "prepayment": ("prepayment", "direct_debit")}
+
+
+def cap_fallback(rate: np.ndarray, standing: np.ndarray, reference, fuel: str,
+                 payment_types: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fill the days (H, D) no tariff covers with the price cap in force that day."""
+    if reference is None or not np.isnan(rate).any():
+        return rate, standing
+    rate, standing = rate.copy(), standing.copy()
+    for payment, methods in CAP_METHODS.items():
+        rows = np.asarray(payment_types) == payment
+        for method in methods:
+            unit, stand = reference.cap_gbp(fuel, method, days)
+            gap = rows[:, None] & np.isnan(rate) & np.isfinite(unit)[None, :]
+            rate = np.where(gap, unit[None, :], rate)
+            standing = np.where(gap, stand[None, :], standing)
+    return rate, standing
 
 
 def naive_forecast(history_kwh: np.ndarray, days: int) -> tuple[np.ndarray, ...]:

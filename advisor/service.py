@@ -40,6 +40,12 @@ class RunReport:
             lines.append(f"{kind:<20}" + "".join(f"{counts.get(s, 0):>10}" for s in sev)
                          + f"{c.opened[kind]:>7}{c.worsened[kind]:>7}{c.improved[kind]:>7}"
                          f"{c.closed[kind]:>8}")
+        # The money risks above open one case per home (advisor/grouping.py): that row. Its
+        # flags are not added to the total (they are the rows above, by home).
+        counts = self.flagged.get("money", Counter())
+        lines.append(f"{'= money case':<20}" + "".join(f"{counts.get(s, 0):>10}" for s in sev)
+                     + f"{c.opened['money']:>7}{c.worsened['money']:>7}"
+                     f"{c.improved['money']:>7}{c.closed['money']:>8}")
         total = {s: sum(self.flagged.get(k, Counter()).get(s, 0) for k in KINDS) for s in sev}
         lines.append("-" * len(head))
         lines.append(f"{'total':<20}" + "".join(f"{total[s]:>10}" for s in sev)
@@ -63,8 +69,13 @@ class RunReport:
 
 
 def flagged_counts(results: dict[str, RuleResult]) -> dict[str, Counter]:
+    """Flags per risk and severity, and per home for the money case."""
+    from advisor.grouping import MONEY, group_money
+
     out = {}
-    for kind, r in results.items():
+    grouped = group_money(results)
+    items = list(results.items()) + ([(MONEY, grouped[MONEY])] if MONEY in grouped else [])
+    for kind, r in items:
         codes = np.bincount(r.severity[r.flagged].astype(np.int64), minlength=len(SEVERITIES))
         out[kind] = Counter({SEVERITIES[i]: int(n) for i, n in enumerate(codes) if i and n})
     return out

@@ -31,6 +31,9 @@ def synthetic_inputs(n: int, seed: int = 0, now: datetime | None = None, window_
     # Indoor temperature: 19-21 C with a daily cycle; cold homes 14-17 C.
     base = np.where(truth["cold"] | truth["rationing"], rng.uniform(14, 17, n),
                     rng.uniform(19, 21.5, n))
+    # A few overheating homes (a top-floor flat in a heatwave): 28.5-31 C.
+    truth["hot"] = ~(truth["cold"] | truth["rationing"]) & (rng.random(n) < 0.02)
+    base = np.where(truth["hot"], rng.uniform(28.5, 31, n), base)
     temp = (base[:, None] + 0.5 * np.sin(2 * np.pi * (hour - 16) / 24)
             + rng.normal(0, 0.1, (n, S))).astype(dtype)
     coldest = (temp - rng.uniform(0.5, 2.5, n)[:, None]).astype(dtype)

@@ -42,7 +42,16 @@ MAPPING = {
     "credit_out": ("self_disconnection",),
     "self_rationing": ("self_rationing",),
     "device_fault": ("device_fault",),
+    # Awaab's Law phase 2 (issue 13): excess cold is the HHSRS serious band or worse (below
+    # 16 C for a fifth of the hours in), answered by cold-home cases of high severity or
+    # above; excess heat (TM59, May-September) by excess_heat cases.
+    "excess_cold": ("cold_home high+",),
+    "excess_heat": ("excess_heat",),
 }
+# bill_shock and credit_runout have ground truth (meters_sim/truth_money.py) that looks 30
+# days past the advice time; this benchmark advises once, at the end of the simulated
+# period, so it cannot score them yet (the simulator would have to run 30 days beyond the
+# advice time). A money case answers them through its fired risks (`<risk>.fired`).
 # Fault kinds that can show in the data: a Modbus unit answering with an exception gives no
 # reading (a gap, like a silence); a slow answer still gives the reading, so nothing shows. Of
 # these, only the episodes that changed what the device sent count (`changed_readings`).
@@ -67,6 +76,8 @@ TRUTH_NUMBERS = {
     "credit_out": ("supply_off_h", "gas_supply_off_h"),
     "self_rationing": ("cold_awake_share",),
     "device_fault": (),
+    "excess_cold": ("mean_indoor_temp_c", "cold_awake_share"),
+    "excess_heat": ("mean_indoor_temp_c",),
 }
 
 
@@ -279,14 +290,22 @@ def main(argv: list[str] | None = None) -> int:
         conn = sqlite3.connect(tmp / "var" / "registry.sqlite3")
         flagged: dict[str, set[str]] = {}
         reasons: dict[tuple[str, str], str] = {}
-        for hid, kind, severity, why in conn.execute(
-                "SELECT household_id, kind, severity, reasons FROM cases"
+        for hid, kind, severity, why, evidence in conn.execute(
+                "SELECT household_id, kind, severity, reasons, evidence_json FROM cases"
                 " WHERE status IN ('open', 'acknowledged')"):
-            flagged.setdefault(kind, set()).add(hid)
-            reasons[(hid, kind)] = why
-            if severity != "low":
-                flagged.setdefault(f"{kind} medium+", set()).add(hid)
-                reasons[(hid, f"{kind} medium+")] = why
+            # A money case stands for each of its risks that fired (advisor/grouping.py).
+            risks = ([k for k in ("credit_runout", "bill_shock", "fuel_poverty")
+                      if json.loads(evidence or "{}").get(f"{k}.fired")]
+                     if kind == "money" else [kind])
+            for risk in risks:
+                flagged.setdefault(risk, set()).add(hid)
+                reasons[(hid, risk)] = why
+                if severity != "low":
+                    flagged.setdefault(f"{risk} medium+", set()).add(hid)
+                    reasons[(hid, f"{risk} medium+")] = why
+                if severity in ("high", "emergency"):
+                    flagged.setdefault(f"{risk} high+", set()).add(hid)
+                    reasons[(hid, f"{risk} high+")] = why
         truth["device_households"] = dict(conn.execute("SELECT device_id, household_id"
                                                        " FROM devices").fetchall())
         conn.close()

@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     from hearth.stack import InfluxServer, MosquittoServer, free_port
 
     work = Path(tempfile.mkdtemp(prefix="hearth-bench-mqtt-"))
+    work.chmod(0o755)  # mosquitto drops from root to its own user before opening its files
     influx = InfluxServer(work / "influxdb", free_port(), free_port(), INFLUX_USER,
                           INFLUX_PASSWORD)
     broker = MosquittoServer(work / "mosquitto", free_port(), {MQTT_USER: MQTT_PASSWORD})
@@ -156,6 +157,8 @@ manage_server = false
 port = {broker.port}
 username = "{MQTT_USER}"
 manage_server = false
+tls = false
+device_identities = "shared"
 [registry]
 path = "{work}/var/registry.sqlite3"
 [collectors]

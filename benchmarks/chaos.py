@@ -203,7 +203,8 @@ class Collector:
             "paths": {"var_dir": str(self.work)},
             "influxdb": {"url": influx.url, "database": self.database, "username": INFLUX_USER,
                          "max_retry_s": 2.0, "timeout_s": 2.0},
-            "mqtt": {"port": broker.port, "username": MQTT_USER},
+            "mqtt": {"port": broker.port, "username": MQTT_USER, "tls": False,
+                     "device_identities": "shared"},  # the plain broker: one user, no TLS
             "registry": {"path": str(self.work / "registry.sqlite3")},
             "collectors": {"spool_dir": str(self.spool_dir),
                            "dead_letter_dir": str(self.dead_dir),
@@ -563,6 +564,7 @@ def run(o: Options, only: list[str] | None = None) -> list[Row]:
 
     rng = random.Random(o.seed)
     work = Path(tempfile.mkdtemp(prefix="hearth-chaos-"))
+    work.chmod(0o755)  # mosquitto drops from root to its own user before opening its files
     influx = InfluxServer(work / "influxdb", free_port(), free_port(), INFLUX_USER,
                           INFLUX_PASSWORD)
     broker = MosquittoServer(work / "mosquitto", free_port(), {MQTT_USER: MQTT_PASSWORD})

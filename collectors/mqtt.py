@@ -120,15 +120,19 @@ class MqttConfig:
     devices: dict[str, str | None] = field(default_factory=dict)
     profiles: dict = field(default_factory=dict)  # name -> collectors.profiles.Profile
     directory: object = None  # collectors.device_check.DeviceDirectory; None: no registry
+    tls_ca_path: str | None = None  # verify the broker against this CA; None: no TLS
 
     @classmethod
     def from_settings(cls, settings) -> MqttConfig:
+        from hearth.broker.tls import client_ca_path
+
         m = settings.mqtt
         password = m.password.get_secret_value() if m.password is not None else None
         directory = registry_directory(settings.registry.path)
         devices = registry_devices(directory)
         return cls(m.host, m.port, m.username, password, m.keepalive_s, settings.collectors.mqtt,
-                   devices, enabled_profiles(settings.collectors.mqtt), directory)
+                   devices, enabled_profiles(settings.collectors.mqtt), directory,
+                   client_ca_path(settings))
 
     def subscriptions(self) -> list[str]:
         """`topic`, each enabled profile's filters (shared like `topic` when it is a
@@ -213,9 +217,13 @@ class MqttCollector(Collector):
         client = _FastClient(CallbackAPIVersion.VERSION2, client_id=o.client_id,
                              protocol=paho.MQTTv5, manual_ack=True)
         client.username_pw_set(c.username, c.password)
+        from hearth.broker.tls import use_tls
+
+        use_tls(client, c.tls_ca_path)
         client.reconnect_delay_set(max(1, round(o.reconnect_min_s)),
                                    max(1, round(o.reconnect_max_s)))
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
@@ -238,6 +246,14 @@ class MqttCollector(Collector):
                  "resumed" if flags.session_present else "new")
         # Subscribing again is harmless when the session is present, and needed when it is not.
         client.subscribe([(t, 1) for t in self.topics])
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        # paho retries a failed TCP/TLS connection without saying why: say it once per try.
+        from hearth.broker.tls import connect_problem
+
+        c = self.config
+        log.error("cannot connect to the MQTT broker %s:%d: %s; retrying", c.host, c.port,
+                  connect_problem(c.host, c.port, c.tls_ca_path))
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         granted = []

@@ -177,7 +177,17 @@ def bind_handler(args: argparse.Namespace, settings) -> int:
     topics = ", ".join(p.device_topics(args.device_ref))
     print(f"bound {p.name} device {args.device_ref!r} as {args.kind} {args.device_id} of"
           f" household {args.household} (topics {topics}); restart `hearth collect`")
+    _sync_broker(settings)
     return 0
+
+
+def _sync_broker(settings) -> None:
+    """The home's hub may now publish the device's topics (ACL; docs/security.md)."""
+    from hearth.stack import sync_broker
+
+    line = sync_broker(settings)
+    if line:
+        print(line)
 
 
 def unbind_handler(args: argparse.Namespace, settings) -> int:
@@ -187,6 +197,8 @@ def unbind_handler(args: argparse.Namespace, settings) -> int:
     with Registry(settings.registry.path) as reg:
         n = unbind(reg, args.profile, args.device_ref)
     print(f"removed {n} binding(s) of {args.profile} device {args.device_ref!r}")
+    if n:
+        _sync_broker(settings)
     return 0 if n else 1
 
 

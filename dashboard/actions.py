@@ -124,7 +124,13 @@ def tip_preview(user: User, case_id: int) -> tuple[str | None, str]:
     text can go (no consent, opted out, no mobile, no tip for this kind of case)."""
     import json
 
-    from advisor.notify.tips import TIP_KINDS, personalisation, render, template_text
+    from advisor.notify.tips import (
+        TIP_KINDS,
+        personalisation,
+        render,
+        template_text,
+        tip_for_case,
+    )
 
     rec = data.case(int(case_id), user.scope())
     if rec["kind"] not in TIP_KINDS:
@@ -133,8 +139,10 @@ def tip_preview(user: User, case_id: int) -> tuple[str | None, str]:
     if why:
         return None, why
     s = data.settings().notifier
-    text = render(template_text(rec["kind"], s),
-                  personalisation(rec["kind"], json.loads(rec["evidence_json"] or "{}"), s))
+    # A money case texts its most urgent risk's tip (advisor/grouping.py).
+    kind, evidence = tip_for_case(rec["kind"], json.loads(rec["evidence_json"] or "{}"),
+                                  s.tip_kinds)
+    text = render(template_text(kind, s), personalisation(kind, evidence, s))
     return text, ""
 
 

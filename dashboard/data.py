@@ -47,7 +47,7 @@ def settings():
 def influx():
     from hearth.influx import InfluxClient
 
-    return InfluxClient.from_settings(settings())
+    return InfluxClient.from_settings(settings(), role="reader")  # read-only user
 
 
 @st.cache_resource

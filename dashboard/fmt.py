@@ -21,10 +21,12 @@ KIND_LABEL = {
     "credit_runout": "Credit running out",
     "self_disconnection": "Self-disconnection",
     "self_rationing": "Self-rationing",
-    "cold_home": "Cold home",
+    "cold_home": "Cold home (excess cold)",
     "damp_mould": "Damp and mould",
     "fuel_poverty": "Fuel poverty",
     "device_fault": "Device fault",
+    "excess_heat": "Excess heat",
+    "money": "Money (credit, bill, fuel poverty)",
 }
 STATUS_LABEL = {"open": "New", "acknowledged": "Acknowledged", "resolved": "Resolved",
                 "dismissed": "Dismissed"}

@@ -106,16 +106,18 @@ _CASE_COLUMNS = """c.case_id, c.household_id, h.patch, h.estate, h.payment_type,
 
 
 def open_cases(conn, scope: Scope) -> pd.DataFrame:
-    """Open and acknowledged cases, most urgent first: emergency before high before ...,
-    then overdue or soonest due, then highest score."""
+    """Open and acknowledged cases in the order an officer acts on them: overdue or soonest
+    due first (cases without a deadline after), then by severity, then vulnerable households,
+    then highest score."""
     where, args = _scope_sql(scope)
     return read(conn, f"""
         SELECT {_CASE_COLUMNS}
         FROM cases c JOIN households h USING (household_id)
         WHERE c.status IN ('open', 'acknowledged') AND {where}
-        ORDER BY CASE c.severity WHEN 'emergency' THEN 0 WHEN 'high' THEN 1
+        ORDER BY c.due_by IS NULL, c.due_by,
+                 CASE c.severity WHEN 'emergency' THEN 0 WHEN 'high' THEN 1
                  WHEN 'medium' THEN 2 ELSE 3 END,
-                 c.due_by IS NULL, c.due_by, c.score DESC, c.opened_at""", args)
+                 h.vulnerable DESC, c.score DESC, c.opened_at""", args)
 
 
 def case(conn, case_id: int, scope: Scope) -> dict | None:

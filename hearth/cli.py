@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "advisor.reports_cli",
     "hearth.schedule_cli",
     "hearth.tenant_cli",
+    "hearth.reference_cli",
 ]
 
 

@@ -18,3 +18,9 @@ def read_or_create_secret(var_dir: Path, name: str) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(value + "\n")
     return value
+
+
+def read_secret(var_dir: Path, name: str) -> str | None:
+    """The secret `name` from var/secrets/, or None if it was never made."""
+    path = Path(var_dir) / "secrets" / name
+    return path.read_text().strip() if path.exists() else None

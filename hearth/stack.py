@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import requests
 
+from hearth.broker.tls import TlsFiles
 from hearth.errors import StackError
 
 READY_TIMEOUT_S = 30.0
@@ -235,33 +237,133 @@ bind-address = "127.0.0.1:{self.rpc_port}"
                              f" created with; fix the secret or remove {self.workdir}")
 
 
-class MosquittoServer(ManagedServer):
-    """Mosquitto on loopback with a password file and persistence, MQTT 5 capable."""
+def _broker_user(run_as: str | None) -> tuple[str, tuple[int, int] | None]:
+    """The user Mosquitto runs as, and (uid, gid) to hand its files to when we are root.
 
-    def __init__(self, workdir: Path, port: int, users: dict[str, str]):
+    Started as root, Mosquitto switches to the `user` of its config file; it stays root only
+    if told `user root`. Started as anyone else it cannot switch and runs as that user."""
+    if os.geteuid() != 0:
+        return getpass.getuser(), None
+    name = run_as or "mosquitto"
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        raise StackError(f"mosquitto: there is no user {name!r} to run the broker as; install"
+                         " Debian's mosquitto package (it creates the user)") from None
+    if entry.pw_uid == 0:
+        raise StackError("mosquitto: refusing to run the broker as root")
+    return name, (entry.pw_uid, entry.pw_gid)
+
+
+def _check_reachable(folder: Path, user: str) -> None:
+    """Mosquitto opens its files after switching user: every folder above them must let it in."""
+    for parent in Path(folder).resolve().parents:
+        if not os.stat(parent).st_mode & 0o001:
+            raise StackError(f"mosquitto runs as {user!r}, which cannot enter {parent} (mode"
+                             f" {os.stat(parent).st_mode & 0o777:o}): put var_dir elsewhere"
+                             f" or `chmod o+x {parent}`")
+
+
+class MosquittoServer(ManagedServer):
+    """Mosquitto on loopback: password file, optional ACL file and TLS, durable persistence,
+    a bounded queue per client, never running as root.
+
+    `users` (name -> plaintext password) keeps the simple form the tests use; `password_lines`
+    ("name:$7$..." lines) and `acl` come from the registry (hearth.broker.files). Call
+    `reload()` after changing them: the files are rewritten and the broker re-reads them on
+    SIGHUP without dropping connections.
+    """
+
+    def __init__(self, workdir: Path, port: int, users: dict[str, str] | None = None, *,
+                 password_lines: list[str] | None = None, acl: str | None = None,
+                 tls: TlsFiles | None = None, max_queued_messages: int = 1_000_000,
+                 max_queued_bytes: int = 1 << 30, autosave_interval: int = 1,
+                 autosave_on_changes: bool = False, run_as: str | None = None):
         super().__init__("mosquitto", Path(workdir), port, "mosquitto", "mosquitto")
-        self.users = users
+        self.users = dict(users or {})
+        self.password_lines = list(password_lines or [])
+        self.acl = acl
+        self.tls = tls
+        self.max_queued_messages = max_queued_messages
+        self.max_queued_bytes = max_queued_bytes
+        self.autosave_interval = autosave_interval
+        self.autosave_on_changes = autosave_on_changes
+        self.run_as, self.file_owner = _broker_user(run_as)
+
+    @property
+    def passwd_file(self) -> Path:
+        return self.workdir / "passwd"
+
+    @property
+    def acl_file(self) -> Path:
+        return self.workdir / "acl"
+
+    def write_security(self) -> None:
+        """(Re)write the password file and the ACL file, readable only by the broker's user."""
+        from hearth.broker.credentials import mosquitto_hash
+        from hearth.broker.files import write_private
+
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        lines = [f"{u}:{mosquitto_hash(p)}" for u, p in self.users.items()] + self.password_lines
+        write_private(self.passwd_file, "\n".join(lines) + "\n", self.file_owner)
+        if self.acl is not None:
+            write_private(self.acl_file, self.acl, self.file_owner)
+
+    def reload(self) -> bool:
+        """Rewrite the security files and have a running broker re-read them (SIGHUP).
+        Returns True if a running broker was signalled."""
+        self.write_security()
+        pid = self.pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGHUP)
+        return True
 
     def configure(self) -> None:
         d = self.workdir
-        (d / "data").mkdir(parents=True, exist_ok=True)
-        passwd = d / "passwd"
-        passwd.unlink(missing_ok=True)
-        tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
-        for i, (user, password) in enumerate(self.users.items()):
-            args = [tool, "-b"] + (["-c"] if i == 0 else []) + [str(passwd), user, password]
-            subprocess.run(args, check=True, capture_output=True)
-        os.chmod(passwd, 0o600)
-        (d / "mosquitto.conf").write_text(f"""\
-user {getpass.getuser()}
+        data = d / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        if self.file_owner is not None:
+            _check_reachable(d, self.run_as)
+            os.chmod(d, 0o755)  # the broker's user must reach its files; they stay 0600
+            os.chown(data, *self.file_owner)
+            os.chmod(data, 0o700)
+        self.write_security()
+        if self.tls is not None and self.file_owner is not None:
+            os.chown(self.tls.server_key, *self.file_owner)
+        (d / "mosquitto.conf").write_text(self.config_text())
+
+    def config_stale(self) -> bool:
+        """The config file on disk differs from what this object would write (a running broker
+        reads it only at start)."""
+        conf = self.workdir / "mosquitto.conf"
+        return conf.exists() and conf.read_text() != self.config_text()
+
+    def config_text(self) -> str:
+        d = self.workdir
+        data = d / "data"
+        tls = ""
+        if self.tls is not None:
+            tls = (f"cafile {self.tls.ca_cert}\ncertfile {self.tls.server_cert}\n"
+                   f"keyfile {self.tls.server_key}\ntls_version tlsv1.2\n")
+        acl = f"acl_file {self.acl_file}\n" if self.acl is not None else ""
+        # Durability: Mosquitto 2.0 persistence is a snapshot of its in-memory database.
+        # autosave_on_changes with autosave_interval N writes it after every N changes
+        # (messages queued, subscriptions, retained messages) instead of every N seconds:
+        # the smallest window it has, at a cost in throughput (docs/collectors.md).
+        on_changes = "true" if self.autosave_on_changes else "false"
+        return (f"""\
+user {self.run_as}
 per_listener_settings false
 listener {self.port} 127.0.0.1
-allow_anonymous false
-password_file {passwd}
-persistence true
-persistence_location {d}/data/
-autosave_interval 1
-max_queued_messages 0
+{tls}allow_anonymous false
+password_file {self.passwd_file}
+{acl}persistence true
+persistence_location {data}/
+autosave_on_changes {on_changes}
+autosave_interval {self.autosave_interval}
+max_queued_messages {self.max_queued_messages}
+max_queued_bytes {self.max_queued_bytes}
 max_inflight_messages 0
 max_packet_size 2000000
 persistent_client_expiration 14d
@@ -278,6 +380,116 @@ log_type notice
         return port_in_use(self.port)
 
 
+class StackMosquitto(MosquittoServer):
+    """The stack's broker: identities from the registry, the collector's read-only identity,
+    TLS from the local CA when mqtt.tls is on; files refreshed on every start and reload."""
+
+    def __init__(self, settings):
+        m = settings.mqtt
+        super().__init__(Path(settings.paths.var_dir) / "mosquitto", m.port,
+                         max_queued_messages=m.max_queued_messages,
+                         max_queued_bytes=m.max_queued_bytes,
+                         autosave_interval=m.autosave_interval,
+                         autosave_on_changes=m.autosave_on_changes)
+        self.settings = settings
+
+    def refresh(self) -> None:
+        from hearth.broker.credentials import hash_matches, mosquitto_hash
+        from hearth.broker.files import from_registry
+
+        m = self.settings.mqtt
+        collector = m.username
+        password = m.password.get_secret_value() if m.password else ""
+        # Keep the collector's line while its password is unchanged, so that a changed line
+        # always means a revoked credential (see apply()).
+        old = self._password_file_hashes().get(collector)
+        kept = old if old is not None and hash_matches(password, old) else None
+        hashes = {collector: kept or mosquitto_hash(password)}
+        files = from_registry(self.settings.registry.path, hashes, readers=(collector,))
+        self.password_lines, self.acl = files.password_lines, files.acl
+        self.hubs = files.hubs
+        if m.tls:
+            from hearth.broker.tls import ca_path, ensure_local_ca
+
+            ca = ca_path(self.settings).resolve()
+            if ca.name != "ca.crt":
+                raise StackError(f"mqtt.tls_ca_path {ca}: the local CA `hearth stack` makes is"
+                                 " <folder>/ca.crt; unset the key or name the file ca.crt")
+            self.tls = ensure_local_ca(ca.parent, key_owner=self.file_owner)
+
+    def _password_file_hashes(self) -> dict[str, str]:
+        if not self.passwd_file.exists():
+            return {}
+        return dict(line.split(":", 1) for line in self.passwd_file.read_text().splitlines()
+                    if ":" in line)
+
+    def configure(self) -> None:
+        self.refresh()
+        super().configure()
+
+    def reload(self) -> bool:
+        self.refresh()
+        return super().reload()
+
+    def apply(self) -> str:
+        """Regenerate the files and bring a running broker onto them: SIGHUP when identities
+        were only added, a restart when one was revoked (a password changed or a home left).
+        Seen here: Mosquitto 2.0.11 aborting ("double free or corruption") after a SIGHUP
+        that revoked a user whose client had an offline persistent session; a restart keeps
+        the sessions (persistence) and only makes clients reconnect. Returns what was done."""
+        before = set(self.passwd_file.read_text().splitlines()) if self.passwd_file.exists() \
+            else set()
+        self.refresh()
+        after = set(self.password_lines)
+        revoked = {line.split(":", 1)[0] for line in before - after}
+        if self.pid() is None:
+            self.write_security()
+            return "not running"
+        if revoked:
+            self.stop()
+            self.start()
+            return "restarted"
+        super().reload()
+        return "reloaded"
+
+
+def sync_broker(settings) -> str | None:
+    """After the registry's devices changed: regenerate the broker's password and ACL files
+    and bring the running managed broker onto them. Returns a line to print, or None."""
+    if not settings.mqtt.manage_server:
+        return None
+    server = StackMosquitto(settings)
+    done = server.apply()
+    return (f"broker: {server.hubs} home hub identities in {server.passwd_file} and"
+            f" {server.acl_file}" + (f"; mosquitto {done}" if done != "not running" else
+                                     " (mosquitto not running: read at `hearth stack up`)"))
+
+
+def ensure_influx_users(admin, writer: tuple[str, str | None], reader: tuple[str, str | None]
+                        ) -> list[str]:
+    """Create (or re-password) the writer and reader users and grant them the database:
+    the writer ALL on it (READ and WRITE, not admin), the reader READ. Returns what was done."""
+    from hearth.influx.client import quote_ident, quote_string
+
+    db = quote_ident(admin.database)
+    rows = [s for s in admin.query("SHOW USERS", epoch=None)]
+    existing = {str(u) for s in rows for u in s.values.get("user", [])}
+    done = []
+    for (name, password), grant in ((writer, "ALL"), (reader, "READ")):
+        if password is None or name == admin.username:
+            continue
+        if name in existing:
+            admin.execute(f"SET PASSWORD FOR {quote_ident(name)} = {quote_string(password)}")
+        else:
+            admin.execute(f"CREATE USER {quote_ident(name)} WITH PASSWORD"
+                          f" {quote_string(password)}")
+        admin.execute(f"REVOKE ALL ON {db} FROM {quote_ident(name)}")
+        admin.execute(f"GRANT {grant} ON {db} TO {quote_ident(name)}")
+        done.append(f"{name} ({'READ+WRITE' if grant == 'ALL' else 'READ'} on"
+                    f" {admin.database})")
+    return done
+
+
 def servers_from_settings(settings) -> list[ManagedServer]:
     """The servers `hearth stack` manages, as the settings describe them."""
     from urllib.parse import urlparse
@@ -290,6 +502,5 @@ def servers_from_settings(settings) -> list[ManagedServer]:
                                 settings.influxdb.username,
                                 settings.influxdb.password.get_secret_value()))
     if settings.mqtt.manage_server:
-        out.append(MosquittoServer(var_dir / "mosquitto", settings.mqtt.port,
-                                   {settings.mqtt.username: settings.mqtt.password.get_secret_value()}))
+        out.append(StackMosquitto(settings))
     return out

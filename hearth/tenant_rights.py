@@ -317,7 +317,7 @@ def subject_access(settings, household_id: str, out: Path, prepared_at: str | No
     prepared_at = prepared_at or utc_now_iso()
     with Registry(settings.registry.path) as reg:
         records = registry_records(reg, household_id)
-    with InfluxClient.from_settings(settings) as client:
+    with InfluxClient.from_settings(settings, role="reader") as client:
         data = readings(client, household_id)
     outbox = outbox_lines(settings.notifier.outbox_path, household_id)
     document = {

@@ -130,6 +130,16 @@ class Occupancy:
         return np.where(home & ~asleep, t, np.nan)
 
 
+def hot_water_season_factor(time_ns) -> float:
+    """Energy to heat a litre of water relative to the annual mean: ~1.1 in late January,
+    ~0.9 in late July (SAP 10.2 Table J1 monthly hot-water factors, about 1.10 to 0.86)."""
+    from meters_sim.weather import day_of_year
+
+    doy = float(day_of_year(np.asarray([time_ns], dtype="int64"))[0])
+    return 1.0 + pm.HOT_WATER_SEASON_AMPLITUDE * np.cos(
+        2 * np.pi * (doy - pm.OUTDOOR_COLDEST_DAY_OF_YEAR) / 365.25)
+
+
 def day_drivers(pf: Portfolio, time_ns: np.ndarray, step_s: float, outdoor_c: np.ndarray,
                 rng: np.random.Generator, daylight_factor: np.ndarray) -> DayDrivers:
     """Drivers of one local day sampled at `time_ns` (steps,); `outdoor_c` (steps, homes)."""
@@ -164,7 +174,8 @@ def day_drivers(pf: Portfolio, time_ns: np.ndarray, step_s: float, outdoor_c: np
     # What people switch on varies hour by hour: a lognormal level per home and local hour.
     level = rng.lognormal(-0.06, 0.35, (25, H))[np.clip(hour.astype(int), 0, 24)]
     evening_boost = np.where((hour >= 18) & (hour < 23), 1.6, 1.0)[:, None]
-    appliance += awake_home * scale * level * (90.0 * evening_boost + 160.0 * dark[:, None])
+    appliance += awake_home * scale * level * (pm.ELECTRONICS_W * evening_boost
+                                               + pm.LIGHTING_W * dark[:, None])
     kettle_t = occ.awake_home_times(rng, 6)
     kettles = (rng.random(kettle_t.shape) < 0.6 * np.sqrt(pf.occupants / 2.0))
     kettle_t = np.where(kettles, kettle_t, np.nan)
@@ -191,7 +202,8 @@ def day_drivers(pf: Portfolio, time_ns: np.ndarray, step_s: float, outdoor_c: np
         cook.add(start, dur)
     cook_frac = cook.total()
     gas_cooking = pf.has_gas & ~pf.electric_heating
-    appliance += np.where(gas_cooking, 0.0, pm.COOK_ELECTRIC_W) * cook_frac
+    appliance += np.where(gas_cooking, pm.COOK_ELECTRIC_IN_GAS_HOME_W,
+                          pm.COOK_ELECTRIC_W) * cook_frac
 
     # Showers: ~0.7 per person a day, mostly after getting up, some in the evening.
     n_sh = np.minimum(rng.poisson(0.7 * pf.occupants), 6)
@@ -204,16 +216,20 @@ def day_drivers(pf: Portfolio, time_ns: np.ndarray, step_s: float, outdoor_c: np
         showers.add(np.where(home_t & ~asleep_t, t, np.nan), pm.SHOWER_MIN / 60)
     shower = showers.total()
     elec_shower = pf.electric_heating
+    # Heating water to a set temperature takes more in winter, when the mains are colder.
+    season = hot_water_season_factor(time_ns[len(time_ns) // 2])
     hot_water_elec = np.where(elec_shower, pm.ELECTRIC_SHOWER_W, 0.0) * shower
-    hot_water_gas = np.where(elec_shower, 0.0, pm.COMBI_SHOWER_GAS_W) * shower
+    hot_water_gas = np.where(elec_shower, 0.0, pm.COMBI_SHOWER_GAS_W * season) * shower
+    # Taps (washing up, hand washing): ~1.2 kWh/day of gas for a combi home when in and awake.
+    hot_water_gas += np.where(elec_shower, 0.0, pm.TAPS_GAS_W * season
+                              * np.sqrt(pf.occupants / 2.0)) * awake_home
     hot_water_gas += np.where(gas_cooking, pm.COOK_GAS_W, 0.0) * cook_frac
-    # Taps (washing up, hand washing): ~ 3 kWh/day of gas for a combi home when in and awake.
-    hot_water_gas += np.where(elec_shower, 0.0, 350.0 * np.sqrt(pf.occupants / 2.0)) * awake_home
-    # Electric homes heat the rest of their hot water with an off-peak immersion heater.
-    immersion_dur = 0.6 + 0.25 * pf.occupants
+    # Electric homes heat the rest of their hot water with an off-peak immersion heater
+    # (~1-1.5 kWh a night for 1-3 people: the showers are electric, the rest is taps).
+    immersion_dur = 0.2 + 0.1 * pf.occupants
     immersion = events()
     immersion.add(np.where(elec_shower, 2.0, np.nan), immersion_dur)
-    hot_water_elec += pm.IMMERSION_W * immersion.total()
+    hot_water_elec += pm.IMMERSION_W * season * immersion.total()
 
     # Laundry: ~0.2 loads per person a day, washed when someone is in.
     n_loads = np.minimum(rng.poisson(0.2 * pf.occupants), 2)
@@ -255,7 +271,8 @@ def day_drivers(pf: Portfolio, time_ns: np.ndarray, step_s: float, outdoor_c: np
     ach = ach + mild * np.where(awake_home, 2.5, 0.4)
 
     gains = pm.OCCUPANT_GAIN_W * pf.occupants * home * np.where(asleep, 0.7, 1.0)
-    solar = pm.SOLAR_GAIN_W_PER_M2_FLOOR * daylight_factor[:, None] * pf.floor_area_m2
+    solar = (pm.SOLAR_GAIN_W_PER_M2_FLOOR * daylight_factor[:, None] * pf.floor_area_m2
+             * pf.solar_factor)
 
     return DayDrivers(home=home, asleep=asleep, setpoint_c=sp, appliance_w=appliance,
                       hot_water_elec_w=hot_water_elec, hot_water_gas_w=hot_water_gas,

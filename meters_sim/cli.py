@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-modbus", action="store_true", help="do not start the Modbus gateways")
     p.add_argument("--no-mqtt", action="store_true", help="do not publish over MQTT")
     p.set_defaults(func=handler)
+    from meters_sim.summary_cli import add_summary
+
+    add_summary(p)
 
 
 def _rows(objs) -> list[dict]:
@@ -189,8 +192,9 @@ def handler(args: argparse.Namespace, settings) -> int:
         if not args.no_mqtt and (views.protocol == "mqtt").any():
             from meters_sim.mqtt_publisher import EmissionLog, MqttPublisher
 
-            publisher = MqttPublisher.from_settings(settings, EmissionLog(emission_path),
-                                                    client_id=s.mqtt_client_id + part)
+            publisher = MqttPublisher.from_settings(
+                settings, EmissionLog(emission_path), client_id=s.mqtt_client_id + part,
+                device_ids=views.device_id[views.protocol == "mqtt"])  # only these homes' hubs
             await asyncio.to_thread(publisher.start)
         from meters_sim.weather_feed import WeatherFeed
 

@@ -94,6 +94,8 @@ class Portfolio:
     heater_w: np.ndarray              # maximum heat output of the heating system
     f_rsi: np.ndarray                 # coldest-surface temperature factor
     volume_m3: np.ndarray
+    solar_factor: np.ndarray          # solar gain relative to an average aspect (~0.85-2.4)
+    window_habit: np.ndarray          # how far windows are opened for cooling (0.2-1)
     # habits
     comfort_setpoint_c: np.ndarray
     night_setpoint_c: np.ndarray      # 10 C means "off" at night
@@ -186,9 +188,19 @@ class Portfolio:
         U = np.array([r.random(40) for r in rngs])
         Z = np.array([r.standard_normal(20) for r in rngs])
 
-        hlp = np.array([pm.HLP_BY_EPC_W_PER_M2K[e] for e in epc]) * np.exp(0.12 * Z[:, 0])
+        # Fabric by EPC band; an electric home's band reflects its dearer fuel, not its fabric.
+        band_index = np.array([EPC_BANDS.index(e) for e in epc], dtype=float)
+        band_index = np.maximum(band_index - pm.ELECTRIC_EPC_FABRIC_SHIFT_BANDS * electric, 0.0)
+        hlp_table = np.array([pm.HLP_BY_EPC_W_PER_M2K[b] for b in EPC_BANDS])
+        hlp = np.interp(band_index, np.arange(len(EPC_BANDS)), hlp_table) * np.exp(0.12 * Z[:, 0])
         exposure = np.array([pm.EXPOSURE_BY_PROPERTY[p] for p in ptype])
         hlc = hlp * exposure * floor
+        # Aspect and position (latent: the registry does not hold them) drive summer heat.
+        stacked = np.isin(ptype, ["flat", "maisonette"])
+        top_floor = stacked & (U[:, 20] < pm.TOP_FLOOR_SHARE)
+        south = U[:, 21] < pm.SOUTH_FACING_SHARE
+        solar_factor = (np.where(south, pm.SOLAR_FACTOR_SOUTH, pm.SOLAR_FACTOR_OTHER)
+                        * np.where(top_floor, pm.TOP_FLOOR_SOLAR_FACTOR, 1.0))
         h_air_out = pm.DIRECT_AIR_LOSS_SHARE * hlc
         h_af = pm.AIR_FABRIC_COUPLING_W_PER_M2K * floor
         fabric_loss = hlc - h_air_out
@@ -205,8 +217,11 @@ class Portfolio:
             "indoor_drying": U[:, 2] < t["indoor_drying"],
             "constrained_topup": prepay & (U[:, 3] < t["constrained_topup"] * (1 + 0.5 * benefits)),
             "deliberate_disconnect": prepay & (U[:, 4] < t["deliberate_disconnect"]),
+            "top_floor": top_floor,
+            "south_facing": south,
         }
-        comfort = np.clip(20.0 + 0.9 * Z[:, 1] + 0.7 * vulnerable, 18.0, 23.0)
+        comfort = np.clip(20.0 + 0.9 * Z[:, 1] + 0.7 * vulnerable
+                          + pm.ELECTRIC_HEATING_COMFORT_OFFSET_C * electric, 18.0, 23.0)
         # Self-rationing: either a low setpoint all day (14.5-17 C) or short heating spells.
         spells = traits["self_rationing"] & (U[:, 19] < 0.5)
         comfort = np.where(traits["self_rationing"] & ~spells, 14.5 + 2.5 * U[:, 5], comfort)
@@ -224,9 +239,11 @@ class Portfolio:
 
         constrained = traits["constrained_topup"] | traits["deliberate_disconnect"]
         threshold = np.where(constrained, 0.0, 4.0 + 8.0 * U[:, 14])
-        amount = np.where(constrained, 8.0 + 10.0 * U[:, 15], 20.0 + 20.0 * U[:, 15])
+        amount = np.where(constrained, 5.0 + 7.0 * U[:, 15], 20.0 + 20.0 * U[:, 15])
         emergency = ~traits["deliberate_disconnect"] & (U[:, 16] < np.where(constrained, 0.6, 0.9))
-        initial = np.where(prepay, 5.0 + 20.0 * U[:, 17], 0.0)
+        # Constrained households carry little credit (a top-up lasts them days, not weeks).
+        initial = np.where(prepay, np.where(constrained, 2.0 + 10.0 * U[:, 17],
+                                            5.0 + 20.0 * U[:, 17]), 0.0)
 
         return cls(
             household_id=hid, area=area, area_index=area_index, areas=areas, property_type=ptype,
@@ -235,10 +252,16 @@ class Portfolio:
             hlc_w_per_k=hlc, c_air_j_per_k=pm.AIR_CAPACITY_J_PER_M3K * volume,
             c_fabric_j_per_k=pm.FABRIC_CAPACITY_J_PER_M2K * floor * np.exp(0.2 * Z[:, 4]),
             h_air_out_w_per_k=h_air_out, h_air_fabric_w_per_k=h_af, h_fabric_out_w_per_k=h_fo,
-            h_neighbour_w_per_k=np.array([pm.NEIGHBOUR_W_PER_M2K[p] for p in ptype]) * floor,
-            heater_w=pm.HEATER_OVERSIZE * hlc * pm.DESIGN_DELTA_T_K,
+            h_neighbour_w_per_k=np.array([pm.NEIGHBOUR_W_PER_M2K[p] for p in ptype]) * floor
+            * np.where(top_floor, pm.TOP_FLOOR_NEIGHBOUR_FACTOR, 1.0),
+            heater_w=np.where(electric, np.minimum(pm.ELECTRIC_HEATER_OVERSIZE * hlc
+                                                   * pm.DESIGN_DELTA_T_K, pm.ELECTRIC_HEATER_MAX_W),
+                              pm.HEATER_OVERSIZE * hlc * pm.DESIGN_DELTA_T_K),
             f_rsi=np.clip(np.array([pm.F_RSI_BY_EPC[e] for e in epc]) + 0.03 * Z[:, 5], 0.4, 0.95),
-            volume_m3=volume, comfort_setpoint_c=comfort, night_setpoint_c=night,
+            volume_m3=volume, solar_factor=solar_factor,
+            window_habit=pm.WINDOW_HABIT_RANGE[0]
+            + (pm.WINDOW_HABIT_RANGE[1] - pm.WINDOW_HABIT_RANGE[0]) * U[:, 22],
+            comfort_setpoint_c=comfort, night_setpoint_c=night,
             season_threshold_c=season, wake_h=wake, sleep_h=sleep, leave_h=leave, return_h=ret,
             base_ach=base_ach, standby_w=standby, appliance_scale=scale, has_tumble_dryer=dryer,
             topup_threshold_gbp=threshold, topup_amount_gbp=amount,

@@ -325,6 +325,10 @@ class Simulation:
         h_af = pf.h_air_fabric_w_per_k
         heater = pf.heater_w
         gas_heat_w = gas_heat / pm.BOILER_EFFICIENCY
+        warm_day = bool(self._t_out.max() > pm.WINDOW_COOLING_FROM_C - 10.0)
+        cooling_w_per_k_ach = (0.33 * pf.volume_m3 * pf.window_habit * np.where(
+            pf.traits["poor_ventilation"], pm.WINDOW_COOLING_POOR_VENTILATION, 1.0))
+        boiler_aux_w = gas_heat * pm.BOILER_AUX_W
         f_rsi = pf.f_rsi
         kwh_per_w_step = dt / 3.6e6
         m3_per_w_step = kwh_per_w_step / pm.KWH_PER_M3
@@ -350,11 +354,21 @@ class Simulation:
             # Two-node thermal model, implicit Euler (physics.two_node_step, inlined).
             ra = ka * t_air + heat_w + self._app85[k] * supply + self._ra_ext[k]
             rf = kf * t_fab + self._rf_ext[k]
-            inv_det = self._inv_det[k]
+            a11, inv_det = self._a11[k], self._inv_det[k]
+            if warm_day:
+                # Windows opened wide once the room is warm and it is cooler outside.
+                g = np.clip((t_air - pm.WINDOW_COOLING_FROM_C) / pm.WINDOW_COOLING_RAMP_K,
+                            0.0, 1.0) * (t_out < t_air)
+                if g.any():
+                    g = g * np.where(self._awake_home[k], pm.WINDOW_COOLING_ACH_AWAKE,
+                                     pm.WINDOW_COOLING_ACH_ASLEEP) * cooling_w_per_k_ach
+                    ra = ra + g * t_out
+                    a11 = a11 + g
+                    inv_det = 1.0 / (a11 * self._a22 - h_af * h_af)
             t_air = (ra * self._a22 + h_af * rf) * inv_det
-            t_fab = (self._a11[k] * rf + h_af * ra) * inv_det
+            t_fab = (a11 * rf + h_af * ra) * inv_det
 
-            power_w = (self._base_elec[k] + elec_heat * heat_w) * supply
+            power_w = (self._base_elec[k] + elec_heat * heat_w + boiler_aux_w * frac) * supply
             gas_on = gas_supply & supply
             gas_w = (d.hot_water_gas_w[k] + gas_heat_w * heat_w) * gas_on
             self.energy_kwh += power_w * kwh_per_w_step

@@ -178,20 +178,18 @@ class EmissionLog:
         return out
 
 
-class MqttPublisher:
-    """One MQTT connection publishing the readings of many devices at QoS 1."""
+class _Link:
+    """One MQTT connection (one identity) and its QoS 1 messages not yet acknowledged."""
 
     def __init__(self, host: str, port: int, username: str, password: str | None,
-                 client_id: str = "hearth-sim", keepalive_s: int = 30,
-                 malformed_rate: float = 0.0, seed: int = 42,
-                 emission_log: EmissionLog | None = None):
-        self.host, self.port = host, int(port)
-        self.malformed_rate = float(malformed_rate)
-        self.rng = np.random.default_rng([int(seed), 0x3A77])
-        self.log = emission_log or EmissionLog()
+                 client_id: str, keepalive_s: int, tls_ca_path: str | None):
+        from hearth.broker.tls import use_tls
+
+        self.host, self.port, self.username = host, port, username
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                                   protocol=mqtt.MQTTv5)
         self.client.username_pw_set(username, password)
+        use_tls(self.client, tls_ca_path)
         self.client.max_inflight_messages_set(200)
         self.client.max_queued_messages_set(0)        # unbounded: nothing dropped while down
         self.client.reconnect_delay_set(0.5, 10)
@@ -199,72 +197,154 @@ class MqttPublisher:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
         self.keepalive_s = keepalive_s
-        self._connected = threading.Event()
-        self._answered = threading.Event()     # the broker accepted or refused us
-        self._lock = threading.Lock()
-        self._unacked: set[int] = set()
-        self._early: set[int] = set()
-        self.published = 0
+        self.connected = threading.Event()
+        self.answered = threading.Event()     # the broker accepted or refused us
+        self.lock = threading.Lock()
+        self.unacked: set[int] = set()
+        self.early: set[int] = set()
         self.acked = 0
-        self._refused: str | None = None
+        self.refused: str | None = None
 
-    @classmethod
-    def from_settings(cls, settings, emission_log: EmissionLog | None = None,
-                      client_id: str | None = None) -> MqttPublisher:
-        m, s = settings.mqtt, settings.sim
-        return cls(m.host, m.port, m.username,
-                   m.password.get_secret_value() if m.password else None,
-                   client_id=client_id or s.mqtt_client_id, keepalive_s=m.keepalive_s,
-                   malformed_rate=s.malformed_rate, seed=s.seed, emission_log=emission_log)
-
-    # -- paho callbacks (network thread)
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
-            self._refused = str(reason_code)
-            log.error("MQTT broker %s:%d refused the simulator: %s", self.host, self.port,
-                      reason_code)
-            self._answered.set()
+            self.refused = str(reason_code)
+            log.error("MQTT broker %s:%d refused the simulator's identity %r: %s", self.host,
+                      self.port, self.username, reason_code)
+            self.answered.set()
             return
-        self._connected.set()
-        self._answered.set()
+        self.connected.set()
+        self.answered.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
-        self._connected.clear()
+        self.connected.clear()
         if reason_code.is_failure:
             log.warning("simulator lost the MQTT broker (%s); reconnecting", reason_code)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties):
-        with self._lock:
-            if mid in self._unacked:
-                self._unacked.discard(mid)
+        if reason_code.is_failure:  # MQTT 5: the broker refused it (its ACL)
+            log.error("MQTT broker refused a message of %r: %s", self.username, reason_code)
+        with self.lock:
+            if mid in self.unacked:
+                self.unacked.discard(mid)
                 self.acked += 1
-            else:   # acknowledged before `_send` registered it
-                self._early.add(mid)
+            else:   # acknowledged before `send` registered it
+                self.early.add(mid)
 
-    # -- lifecycle
-    def start(self, timeout_s: float = 10.0) -> MqttPublisher:
+    def connect(self) -> None:
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 3600   # unacked QoS 1 messages survive a reconnect
         try:
-            self.client.connect(self.host, self.port, self.keepalive_s, clean_start=False,
-                                properties=props)
+            self.client.connect_async(self.host, self.port, self.keepalive_s, clean_start=False,
+                                      properties=props)
         except OSError as exc:
-            raise HearthError(f"cannot reach the MQTT broker at {self.host}:{self.port} ({exc});"
-                              " start it with `hearth stack up`") from exc
+            raise HearthError(f"cannot reach the MQTT broker at {self.host}:{self.port}"
+                              f" ({exc}); start it with `hearth stack up`") from exc
         self.client.loop_start()
-        self._answered.wait(timeout_s)
-        if not self._connected.is_set():
-            self.client.disconnect()
-            self.client.loop_stop()
-            why = self._refused or "no answer"
+
+    def send(self, topic: str, body: bytes) -> None:
+        # paho calls on_publish under its own lock: never hold ours while calling into paho.
+        info = self.client.publish(topic, body, qos=1)
+        with self.lock:
+            if info.mid in self.early:
+                self.early.discard(info.mid)
+                self.acked += 1
+            else:
+                self.unacked.add(info.mid)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class MqttPublisher:
+    """Publishes the readings of many devices at QoS 1, each device through its home's hub
+    identity (one connection per hub, as each home's in-home gateway would connect), or all
+    through one shared identity when `identities` is None."""
+
+    def __init__(self, host: str, port: int, username: str, password: str | None,
+                 client_id: str = "hearth-sim", keepalive_s: int = 30,
+                 malformed_rate: float = 0.0, seed: int = 42,
+                 emission_log: EmissionLog | None = None, tls_ca_path: str | None = None,
+                 identities: Mapping[str, tuple[str, str | None]] | None = None,
+                 hub_of: Mapping[str, str] | None = None):
+        """identities: hub -> (username, password); hub_of: device_id -> hub."""
+        self.host, self.port = host, int(port)
+        self.malformed_rate = float(malformed_rate)
+        self.rng = np.random.default_rng([int(seed), 0x3A77])
+        self.log = emission_log or EmissionLog()
+        self._lock = threading.Lock()
+        self.published = 0
+        self._no_identity: set[str] = set()
+        self._tls_ca_path = tls_ca_path
+        args = (keepalive_s, tls_ca_path)
+        if identities is None:
+            self._shared: _Link | None = _Link(host, self.port, username, password, client_id,
+                                               *args)
+            self._links = {"": self._shared}
+            self._hub_of: Mapping[str, str] = {}
+        else:
+            self._shared = None
+            self._links = {hub: _Link(host, self.port, user, pw, f"{client_id}-{hub}", *args)
+                           for hub, (user, pw) in identities.items()}
+            self._hub_of = dict(hub_of or {})
+
+    @classmethod
+    def from_settings(cls, settings, emission_log: EmissionLog | None = None,
+                      client_id: str | None = None,
+                      device_ids: Iterable[str] | None = None) -> MqttPublisher:
+        """device_ids: the devices this simulator runs (default all): only their hubs connect."""
+        from hearth.broker.tls import client_ca_path
+
+        m, s = settings.mqtt, settings.sim
+        identities = hub_of = None
+        if m.device_identities == "registry":
+            identities, hub_of = registry_identities(settings.registry.path)
+            if device_ids is not None:
+                hub_of = {d: hub_of[d] for d in map(str, device_ids) if d in hub_of}
+                identities = {h: identities[h] for h in set(hub_of.values())}
+        return cls(m.host, m.port, m.username,
+                   m.password.get_secret_value() if m.password else None,
+                   client_id=client_id or s.mqtt_client_id, keepalive_s=m.keepalive_s,
+                   malformed_rate=s.malformed_rate, seed=s.seed, emission_log=emission_log,
+                   tls_ca_path=client_ca_path(settings), identities=identities, hub_of=hub_of)
+
+    @property
+    def acked(self) -> int:
+        return sum(link.acked for link in self._links.values())
+
+    @property
+    def connections(self) -> int:
+        return len(self._links)
+
+    # -- lifecycle
+    def start(self, timeout_s: float = 10.0) -> MqttPublisher:
+        for link in self._links.values():
+            link.connect()
+        deadline = time.monotonic() + timeout_s
+        for link in self._links.values():
+            link.answered.wait(max(0.0, deadline - time.monotonic()))
+        refused = [link for link in self._links.values() if not link.connected.is_set()]
+        if refused:
+            for link in self._links.values():
+                link.close()
+            first = refused[0]
+            if first.refused is None:
+                from hearth.broker.tls import connect_problem
+
+                why = connect_problem(self.host, self.port, self._tls_ca_path)
+            else:
+                why = first.refused
             raise HearthError(f"MQTT broker {self.host}:{self.port} did not accept the simulator"
-                              f" ({why}); check mqtt.username and HEARTH_MQTT_PASSWORD")
+                              f" as {first.username!r} ({why}; {len(refused)} of"
+                              f" {len(self._links)} identities); check mqtt.username and"
+                              " HEARTH_MQTT_PASSWORD, or the registry's broker credentials"
+                              " (`hearth registry device-credentials DEVICE`)")
         return self
 
     def stop(self, timeout_s: float = 10.0) -> None:
         self.flush(timeout_s)
-        self.client.disconnect()
-        self.client.loop_stop()
+        for link in self._links.values():
+            link.close()
         self.log.flush()
 
     def __enter__(self) -> MqttPublisher:
@@ -274,28 +354,38 @@ class MqttPublisher:
         self.stop()
 
     # -- publishing
-    def _send(self, topic: str, body: bytes) -> None:
-        # paho calls on_publish under its own lock: never hold ours while calling into paho.
-        info = self.client.publish(topic, body, qos=1)
+    def _link(self, device_id: str) -> _Link | None:
+        if self._shared is not None:
+            return self._shared
+        link = self._links.get(self._hub_of.get(device_id, ""))
+        if link is None and device_id not in self._no_identity:
+            self._no_identity.add(device_id)
+            log.warning("device %r has no broker identity (not an MQTT device of the registry,"
+                        " or its hub's password was forgotten): its readings are not sent",
+                        device_id)
+        return link
+
+    def _send(self, topic: str, body: bytes, device_id: str = "") -> None:
+        link = self._link(device_id)
+        if link is None:
+            return
+        link.send(topic, body)
         with self._lock:
-            if info.mid in self._early:
-                self._early.discard(info.mid)
-                self.acked += 1
-            else:
-                self._unacked.add(info.mid)
             self.published += 1
 
     def publish(self, device_id: str, topic: str, time_ns: int, fields: Mapping[str, float]) -> None:
         """Publish one reading (and, at `malformed_rate`, malformed extras)."""
+        if self._link(device_id) is None:
+            return  # a device without credentials cannot reach the broker: nothing emitted
         body = encode_payload(time_ns, fields)
         self.log.record(device_id, topic, time_ns, fields)
-        self._send(topic, body)
+        self._send(topic, body, device_id)
         if self.malformed_rate > 0:
             n_bad = self.rng.poisson(self.malformed_rate)
             for _ in range(n_bad):
                 kind, bad = malformed_payload(self.rng, time_ns, fields)
                 self.log.record(device_id, topic, time_ns, None, kind, len(bad))
-                self._send(topic, bad)
+                self._send(topic, bad, device_id)
 
     def publish_many(self, items: Iterable[tuple[str, str, int, Mapping[str, float]]]) -> int:
         n = 0
@@ -306,8 +396,11 @@ class MqttPublisher:
 
     @property
     def pending(self) -> int:
-        with self._lock:
-            return len(self._unacked)
+        total = 0
+        for link in self._links.values():
+            with link.lock:
+                total += len(link.unacked)
+        return total
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until the broker acknowledged every message (PUBACK). True if all were."""
@@ -316,3 +409,23 @@ class MqttPublisher:
             time.sleep(0.01)
         self.log.flush()
         return self.pending == 0
+
+
+def registry_identities(registry_path) -> tuple[dict[str, tuple[str, str | None]],
+                                                dict[str, str]]:
+    """(hub -> (username, password), device_id -> hub) from the registry's broker credentials;
+    hubs whose password was forgotten are left out (their devices cannot publish)."""
+    from hearth.broker.credentials import hub_credentials
+    from hearth.registry.store import Registry
+
+    with Registry(registry_path) as reg:
+        creds = hub_credentials(reg)
+        devices = reg.devices(protocol="mqtt")
+    forgotten = sorted(h for h, c in creds.items() if c.password is None)
+    if forgotten:
+        log.warning("%d home hubs have no stored broker password (forgotten): their devices"
+                    " are not simulated over MQTT; rotate with `hearth registry"
+                    " device-credentials DEVICE --rotate`", len(forgotten))
+    identities = {h: (c.username, c.password) for h, c in creds.items() if c.password}
+    return identities, {d.device_id: d.household_id for d in devices
+                        if d.household_id in identities}

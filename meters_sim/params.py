@@ -32,7 +32,7 @@ OUTDOOR_RH_SUMMER = 0.72
 # Heat loss parameter HLP = heat transfer coefficient / floor area [W/(m2 K)] by EPC band.
 # SAP 10.2 defines HLP; the spread by band follows BRE's EPC-to-HTC analysis and the BEIS
 # SMETER trials (median measured HTC ~ 200-250 W/K for ~85 m2 homes, EPC D).
-HLP_BY_EPC_W_PER_M2K = {"A": 0.9, "B": 1.2, "C": 1.7, "D": 2.3, "E": 2.9, "F": 3.6, "G": 4.4}
+HLP_BY_EPC_W_PER_M2K = {"A": 1.0, "B": 1.3, "C": 1.9, "D": 2.6, "E": 3.2, "F": 3.8, "G": 4.5}
 # Exposed surface relative to a house: flats have party floors/ceilings (fewer exposed faces).
 EXPOSURE_BY_PROPERTY = {"flat": 0.80, "maisonette": 0.90, "house": 1.00, "bungalow": 1.15}
 # Internal surface temperature factor f_Rsi = (T_si - T_out) / (T_in - T_out) of the coldest
@@ -61,17 +61,66 @@ SOLAR_GAIN_W_PER_M2_FLOOR = 15.0
 
 # --- Occupants and appliances ----------------------------------------------------------------
 OCCUPANT_GAIN_W = 80.0   # CIBSE Guide A: seated adult ~ 70-90 W sensible
-# Ofgem typical domestic consumption values (TDCV, from 1 Apr 2020): electricity 2,700 kWh
-# (medium, profile class 1), gas 11,500 kWh a year. The appliance model below lands the
-# medium home (2-3 occupants, gas heating) near 2,700 kWh.
-TDCV_ELECTRICITY_KWH = 2700.0
-TDCV_GAS_KWH = 11500.0
+# Ofgem typical domestic consumption values (TDCV, medium, from 1 July 2026): electricity
+# 2,500 kWh (profile class 1), Economy 7 3,400 kWh, gas 9,500 kWh a year. The calibration
+# targets (docs/simulator.md, "Calibration"); `hearth sim summary` measures against them.
+TDCV_ELECTRICITY_KWH = 2500.0
+TDCV_ECONOMY7_KWH = 3400.0
+TDCV_GAS_KWH = 9500.0
 KETTLE_W, KETTLE_MIN = 2800.0, 3.0
-COOK_ELECTRIC_W, COOK_GAS_W = 2000.0, 2500.0
+# Mean draw over a meal's cooking time (rings and oven cycle on their thermostats): electric
+# cooking ~1-1.5 kWh a day, gas hobs ~1 kWh a day (estimates of this model, chosen so cooking
+# is a small share of gas use and about a tenth of electricity). Gas-cooking homes still use
+# an electric oven, microwave or toaster for part of their meals.
+COOK_ELECTRIC_W, COOK_GAS_W = 1400.0, 1200.0
+COOK_ELECTRIC_IN_GAS_HOME_W = 500.0
+ELECTRONICS_W, LIGHTING_W = 110.0, 240.0   # when someone is up and in (x1.6 evenings); when dark
+# A gas boiler's pump and fan while it fires (SAP 10.2 Table 4f: ~130-175 kWh a year).
+BOILER_AUX_W = 90.0
+TAPS_GAS_W = 120.0    # washing up and hand washing from a combi, while in and awake (x sqrt(n/2))
+HOT_WATER_SEASON_AMPLITUDE = 0.12   # hot water energy +-12 % over the year (mains temperature)
 ELECTRIC_SHOWER_W, SHOWER_MIN = 8500.0, 8.0
 COMBI_SHOWER_GAS_W = 17000.0  # 8 l/min heated by 30 K = 16.7 kW, over the boiler's efficiency
 WASHER_W, WASHER_MIN = 500.0, 90.0
 IMMERSION_W = 3000.0
+
+# Electric heating costs ~3.6x gas per kWh (price cap July 2026: 26.11 vs 7.33 p/kWh), so
+# (a) households heating with electricity keep their homes ~0.5 C cooler (an assumption of
+# this model, not a surveyed figure), and (b) an EPC band, which rates running COST per m2
+# (SAP 10.2 energy cost factor), sits worse for the same fabric: the fabric of an electric
+# home of band X is taken as that of a gas home 1.5 bands better (an estimate: storage-heated
+# flats with gas-home fabric rate about 10-20 SAP points, 1-2 bands, lower).
+ELECTRIC_HEATING_COMFORT_OFFSET_C = -0.5
+ELECTRIC_EPC_FABRIC_SHIFT_BANDS = 1.5
+# Electric heaters (storage or panel) are sized like radiators but rarely exceed ~3 kW in a
+# social home (two to four 1-1.5 kW heaters).
+ELECTRIC_HEATER_OVERSIZE = 1.4
+ELECTRIC_HEATER_MAX_W = 3000.0
+
+# --- Summer overheating (CIBSE TM59 context; Good Homes Alliance overheating guide) ---------
+# Solar gain by aspect and position: south/west-facing glazing takes ~1.6x the average, north
+# ~0.5x; a top-floor flat gains through its roof too and has no cool home above it.
+SOUTH_FACING_SHARE = 0.30
+SOLAR_FACTOR_SOUTH, SOLAR_FACTOR_OTHER = 1.6, 0.85
+TOP_FLOOR_SHARE = 0.25                # of flats and maisonettes (blocks of ~4 storeys)
+TOP_FLOOR_SOLAR_FACTOR = 1.5
+TOP_FLOOR_NEIGHBOUR_FACTOR = 0.6
+# Windows opened for cooling once the room is above 23 C (fully at 25 C) while it is cooler
+# outside: +3 ach while someone is up and in, +2.5 ach at night or when out (windows left
+# open, trickle vents); homes with the poor-ventilation habit open them far less (noise,
+# security, windows that do not open: x0.3).
+WINDOW_COOLING_FROM_C, WINDOW_COOLING_RAMP_K = 23.0, 2.0
+WINDOW_COOLING_ACH_AWAKE, WINDOW_COOLING_ACH_ASLEEP = 3.0, 2.5
+WINDOW_COOLING_POOR_VENTILATION = 0.3
+# How far each household opens up (security, noise, ground floor, habit): uniform 0.2-1.
+WINDOW_HABIT_RANGE = (0.2, 1.0)
+# Heatwave: one a summer, 4-7 days with the daily mean held at 21.5-23.5 C (maxima ~26-28 C
+# with the summer diurnal range), starting between mid-June and mid-August (Met Office
+# heatwave definition: 3+ consecutive days with maxima at or above 25-28 C, by county; the
+# 2018, 2020 and 2022 heatwaves lasted about a week).
+HEATWAVE_DAYS = (4.0, 7.0)
+HEATWAVE_MEAN_C = (21.5, 23.5)
+HEATWAVE_START_DOY = (165, 225)
 
 # --- Moisture (BS 5250:2021 Annex, and BRE Digest 369) -----------------------------------------
 MOISTURE_PERSON_AWAKE_G_PER_H = 55.0

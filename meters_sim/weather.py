@@ -2,7 +2,8 @@
 
 Temperature = seasonal mean (cosine, coldest in late January) + diurnal cycle (larger in
 summer, peak mid-afternoon) + a synoptic anomaly (AR(1) on an hourly grid, decorrelating over
-~2.5 days: the passage of fronts and blocking highs) + a fixed offset per area. The AR noise
+~2.5 days: the passage of fronts and blocking highs) + one summer heatwave a year (4-7 days
+held at a daily mean of 21.5-23.5 C, dated by seed and year) + a fixed offset per area. The AR noise
 for each UTC day comes from a generator keyed by (seed, area, day), so the weather of a given
 date does not depend on where the simulation started or how it was chunked.
 """
@@ -87,6 +88,32 @@ class Weather:
             hour += z.shape[1]
         self._anom = np.concatenate(blocks, axis=1)
 
+    def heatwave(self, year: int) -> tuple[float, float, float]:
+        """(start day of year, duration [days], daily mean [C] it lifts the weather to) of
+        `year`'s heatwave."""
+        u = np.random.default_rng([self.seed, 0x4EA7, int(year)]).random(3)
+        lo, hi = pm.HEATWAVE_START_DOY
+        d_lo, d_hi = pm.HEATWAVE_DAYS
+        m_lo, m_hi = pm.HEATWAVE_MEAN_C
+        return lo + (hi - lo) * u[0], d_lo + (d_hi - d_lo) * u[1], m_lo + (m_hi - m_lo) * u[2]
+
+    def heatwave_weight(self, time_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(weight 0-1, daily mean [C]) of the heatwave at `time_ns`: the weight rises and falls
+        over a day each way along a sin^2 ramp (no step in the weather); at weight 1 the
+        blocking high sets the daily mean, whatever the fronts were doing."""
+        t = np.asarray(time_ns, dtype="int64")
+        years = t.astype("datetime64[ns]").astype("datetime64[Y]").astype(int) + 1970
+        doy = day_of_year(t)
+        weight = np.zeros(t.shape)
+        mean = np.zeros(t.shape)
+        for year in np.unique(years):
+            start, days, mean_c = self.heatwave(int(year))
+            ramp = np.clip(np.minimum(doy - start, start + days - doy), 0.0, 1.0)
+            sel = years == year
+            weight[sel] = np.sin(0.5 * np.pi * ramp[sel]) ** 2
+            mean[sel] = mean_c
+        return weight, mean
+
     def state(self, time_ns: int) -> tuple[int, np.ndarray]:
         """(first hour, anomalies (areas, hours)) from the start of the UTC day of `time_ns` on:
         enough to rebuild that day and continue the same weather after `restore`."""
@@ -118,7 +145,10 @@ class Weather:
         amp = winter + (summer - winter) * s
         hour_of_day = (time_ns % NS_PER_DAY) / NS_PER_HOUR
         diurnal = amp * np.cos(2 * np.pi * (hour_of_day - pm.DIURNAL_PEAK_HOUR) / 24)
-        return (seasonal_mean_c(doy) + diurnal)[None, :] + anom + self.area_offset_c[:, None]
+        seasonal = seasonal_mean_c(doy)
+        w, heat_mean = self.heatwave_weight(time_ns)
+        base = seasonal + diurnal + w * np.maximum(heat_mean - seasonal, 0.0)
+        return base[None, :] + anom * (1.0 - w)[None, :] + self.area_offset_c[:, None]
 
     def forecast_c(self, issue_ns: int, hours: int = 120) -> tuple[np.ndarray, np.ndarray]:
         """A weather forecast issued at `issue_ns` for the next `hours` hourly times:

@@ -3,6 +3,8 @@ authentication on, in temporary folders, once per test session."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -24,13 +26,23 @@ def influx_server(tmp_path_factory):
     server.stop()
 
 
+def broker_dir(prefix: str = "hearth-mqtt-") -> Path:
+    """A folder the broker's own user can enter: Mosquitto drops from root to `mosquitto`
+    before opening its files, and pytest's tmp folders are private to root."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
+
+
 @pytest.fixture(scope="session")
-def mqtt_server(tmp_path_factory):
-    server = MosquittoServer(tmp_path_factory.mktemp("mosquitto"), free_port(),
-                             {MQTT_USER: MQTT_PASSWORD})
+def mqtt_server():
+    """A plain broker: one user, no ACL, no TLS (the collectors' and simulator's tests)."""
+    workdir = broker_dir()
+    server = MosquittoServer(workdir / "mosquitto", free_port(), {MQTT_USER: MQTT_PASSWORD})
     server.start()
     yield server
     server.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -45,7 +57,10 @@ def make_settings(var_dir: Path, influx_server, mqtt_server, **sections) -> Sett
         "influxdb": {"url": influx_server.url, "database": f"t_{uuid.uuid4().hex[:12]}",
                      "username": INFLUX_USER, "password": INFLUX_PASSWORD, "rpc_port": 1,
                      "max_retry_s": 60.0},
-        "mqtt": {"port": mqtt_server.port, "username": MQTT_USER, "password": MQTT_PASSWORD},
+        # The plain broker has no TLS and one shared user (see tests/hearth/test_broker_security.py
+        # for the stack's broker with TLS, per-home identities and an ACL).
+        "mqtt": {"port": mqtt_server.port, "username": MQTT_USER, "password": MQTT_PASSWORD,
+                 "tls": False, "device_identities": "shared"},
         "registry": {"path": str(var_dir / "registry.sqlite3")},
         "collectors": {"spool_dir": str(var_dir / "spool"),
                        "dead_letter_dir": str(var_dir / "dead_letters"),

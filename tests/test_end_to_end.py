@@ -255,7 +255,10 @@ def flow(tmp_path_factory, influx_server, mqtt_server):  # noqa: F811 - pytest f
 
 def _tip_eligible(f: Flow) -> list[str]:
     """Households with an open case that earns a tip (kind and severity), contactable."""
-    kinds = list(f.settings.notifier.tip_kinds)
+    from advisor.notify.tips import tip_case_kinds
+
+    # Case kinds, not risks: a home's money risks are one `money` case.
+    kinds = tip_case_kinds(f.settings.notifier.tip_kinds)
     rows = registry_rows(f.registry_path, "SELECT DISTINCT household_id FROM cases WHERE status"
                          " IN ('open', 'acknowledged') AND severity IN ('medium', 'high',"
                          f" 'emergency') AND kind IN ({', '.join('?' * len(kinds))})", kinds)

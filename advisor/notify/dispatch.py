@@ -14,7 +14,15 @@ from datetime import datetime, timedelta
 from advisor.db import iso, parse_iso, transaction, utc_now
 from advisor.notify.base import SendError, Tip
 from advisor.notify.policy import is_stop, normalise_uk_mobile, quiet_until
-from advisor.notify.tips import PRIORITY, TIP_KINDS, personalisation, render, template_text
+from advisor.notify.tips import (
+    PRIORITY,
+    TIP_KINDS,
+    personalisation,
+    render,
+    template_text,
+    tip_case_kinds,
+    tip_for_case,
+)
 from advisor.rules.base import SEVERITIES
 from hearth.errors import HearthError
 
@@ -51,7 +59,7 @@ class TipDispatcher:
     def _candidates(self) -> dict[str, list[dict]]:
         """Open cases that may need a tip, grouped by household, most urgent first."""
         min_rank = SEVERITIES.index(self.s.tip_min_severity)
-        kinds = [k for k in TIP_KINDS if k in self.s.tip_kinds]
+        kinds = tip_case_kinds(self.s.tip_kinds)
         rows = self.conn.execute(
             f"SELECT c.* FROM cases c WHERE c.status IN ('open', 'acknowledged')"
             f" AND c.kind IN ({','.join('?' * len(kinds))})"
@@ -170,16 +178,18 @@ class TipDispatcher:
                 self._queue(case, tip, quiet_end, "quiet_hours", pending)
             return
         if dry_run:
-            summary.sent[case["kind"]] += 1
+            summary.sent[tip.kind] += 1
             return
         self._send(case, tip, pending, summary)
 
     def _tip(self, case: dict, mobile: str) -> Tip:
-        evidence = json.loads(case["evidence_json"] or "{}")
-        values = personalisation(case["kind"], evidence, self.s)
-        body = render(template_text(case["kind"], self.s), values)
-        return Tip(case["household_id"], case["case_id"], case["kind"],
-                   self.s.template_ids.get(case["kind"]), values, body,
+        # A money case texts its most urgent risk's tip (advisor/grouping.py).
+        kind, evidence = tip_for_case(case["kind"], json.loads(case["evidence_json"] or "{}"),
+                                      self.s.tip_kinds)
+        values = personalisation(kind, evidence, self.s)
+        body = render(template_text(kind, self.s), values)
+        return Tip(case["household_id"], case["case_id"], kind,
+                   self.s.template_ids.get(kind), values, body,
                    f"hearth-case-{case['case_id']}", mobile)
 
     def _queue(self, case: dict, tip: Tip, send_after: datetime, reason: str,
@@ -210,7 +220,7 @@ class TipDispatcher:
             if exc.fatal:
                 raise HearthError(str(exc)) from None
             return
-        summary.sent[case["kind"]] += 1
+        summary.sent[tip.kind] += 1
         self._write(tip, pending, status=result.status, sent_at=iso(self.now),
                     provider_id=result.provider_id, skip_reason=None)
         with transaction(self.conn):

@@ -132,7 +132,7 @@ def export_month(settings, out_dir: Path | None = None, month: str | None = None
     for fuel in inputs.FUELS:
         unit[fuel], standing[fuel] = tariffs.matrix(fuel, homes["payment_type"].to_numpy(), days)
     log.info("open data %s: reading %d homes' use", month, len(homes))
-    with InfluxClient.from_settings(settings) as client:
+    with InfluxClient.from_settings(settings, role="reader") as client:
         kwh, counts = inputs.daily_usage(client, period, homes.index)
     rows = household_month(homes, kwh, counts, unit, standing, area, period.days)
     folder = Path(out_dir or cfg.opendata_out_dir) / f"opendata-{month}"

@@ -15,7 +15,7 @@ from advisor.reports.inputs import FUELS, ReportInputs
 ALL = "All patches"
 NAT = np.iinfo(np.int64).min
 CASE_KINDS = ("bill_shock", "credit_runout", "self_disconnection", "self_rationing", "cold_home",
-              "damp_mould", "fuel_poverty", "device_fault")
+              "damp_mould", "fuel_poverty", "device_fault", "excess_heat", "money")
 # Events after which the Awaab's Law deadline in force no longer runs.
 _STAGE_DONE = ("stage", "resolved", "dismissed", "auto_closed")
 
@@ -110,13 +110,16 @@ def cases_by_kind(inp: ReportInputs) -> pd.DataFrame:
 
 
 def awaab_deadlines(inp: ReportInputs) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Awaab's Law deadlines of damp and mould cases that fell due this week: met (the stage
+    """Awaab's Law deadlines that fell due this week, of every case on the clock (damp and
+    mould; excess cold, the cold_home case, and excess heat from phase 2; every emergency):
+    met (the stage
     was done or the case closed by the deadline) or missed. Deadlines come from the events
     that set them (columns ``due_by`` and ``stage`` of case_events); one replaced before it
     fell due (an escalation to an emergency moved it earlier) is not counted. Returns
     (per-patch table, one row per deadline)."""
     s, e = inp.week.start_ns, inp.week.end_ns
-    cases = inp.cases[inp.cases["kind"] == "damp_mould"]
+    # Only hazards and emergencies carry deadlines (advisor/cases.py), so every case counts.
+    cases = inp.cases
     events = inp.case_events[inp.case_events["case_id"].isin(cases["case_id"])]
     rows = []
     for case_id, ev in events.groupby("case_id", sort=True):
@@ -138,10 +141,12 @@ def awaab_deadlines(inp: ReportInputs) -> tuple[pd.DataFrame, pd.DataFrame]:
             if replaced:
                 continue
             met = done_ns != NAT and done_ns <= due_ns
-            rows.append({"case_id": int(case_id), "household_id": case["household_id"],
+            rows.append({"case_id": int(case_id), "kind": case["kind"],
+                         "household_id": case["household_id"],
                          "stage_due": stages[i] or "", "due_by_ns": due_ns,
                          "done_ns": done_ns, "met": met})
-    detail = pd.DataFrame(rows, columns=["case_id", "household_id", "stage_due", "due_by_ns",
+    detail = pd.DataFrame(rows, columns=["case_id", "kind", "household_id", "stage_due",
+                                         "due_by_ns",
                                          "done_ns", "met"])
     detail["patch"] = home_patch(inp, detail["household_id"]) if len(detail) else []
     detail = detail[detail["patch"].notna()] if len(detail) else detail

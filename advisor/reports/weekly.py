@@ -90,7 +90,7 @@ def load_inputs(settings, week: Period, patch: str | None, progress: _Progress
 
     def read(name: str, func):
         # One client (one HTTP session) per query: they run at the same time.
-        with InfluxClient.from_settings(settings) as client:
+        with InfluxClient.from_settings(settings, role="reader") as client:
             return name, func(client)
 
     jobs = {
@@ -149,7 +149,8 @@ def compute(inp: inputs.ReportInputs, cfg) -> Computed:
     detail = awaab_detail.assign(
         due_by=_iso(awaab_detail["due_by_ns"]), done_at=_iso(awaab_detail["done_ns"]),
         outcome=np.where(awaab_detail["met"].astype(bool), "met", "missed"))[
-        ["patch", "case_id", "household_id", "stage_due", "due_by", "done_at", "outcome"]] \
+        ["patch", "case_id", "kind", "household_id", "stage_due", "due_by", "done_at",
+         "outcome"]] \
         .sort_values(["patch", "due_by", "case_id"], kind="mergesort")
     per_patch_cases = cases.groupby("patch", sort=False)[["new", "open_at_end", "closed"]].sum() \
         .reset_index()

@@ -29,12 +29,19 @@ def bill_shock(forecast_p50_gbp: np.ndarray, forecast_p90_gbp: np.ndarray,
                recent_gbp_30d: np.ndarray, typical_gbp_30d: np.ndarray,
                benefits: np.ndarray, own_ratio: float = 1.5, typical_ratio: float = 1.5,
                benefits_own_ratio: float = 1.25, benefits_typical_ratio: float = 1.2,
-               min_increase_gbp: float = 15.0) -> RuleResult:
+               min_increase_gbp: float = 15.0,
+               heating_saving_gbp: np.ndarray | None = None) -> RuleResult:
     """Flag households facing a much higher bill than usual or than typical.
 
     forecast_p50_gbp / forecast_p90_gbp: 30-day cost forecast (H,) [GBP]. recent_gbp_30d: own
     recent cost scaled to 30 days (H,) [GBP], NaN without history. typical_gbp_30d: typical use
-    at the tariffs that apply, 30 days (H,) [GBP]. benefits: (H,) bool.
+    at the tariffs that apply, 30 days (H,) [GBP]. benefits: (H,) bool. heating_saving_gbp:
+    what turning the heating down 1 C would save over the 30 days at the household's own
+    tariff (H,) [GBP], quoted by the tip; NaN or None when not known.
+
+    The numbers say which bar fired (`own_fired`: the p50 over the household's own bar;
+    `typical_fired`: over the typical-use bar; `own90_fired`: only the p90 over the raised own
+    bar), so a reason or a tip claims only what was compared.
     """
     benefits = np.asarray(benefits, dtype=bool)
     p50 = np.asarray(forecast_p50_gbp, dtype=np.float64)
@@ -58,22 +65,39 @@ def bill_shock(forecast_p50_gbp: np.ndarray, forecast_p90_gbp: np.ndarray,
     severity = np.select([over50 >= 1.5, over50 >= 1.0, over90 >= 1.0], [HIGH, MEDIUM, LOW], NONE)
     flagged = np.isfinite(p50) & (severity > NONE)
     score = 100 * np.clip((np.maximum(over50, over90 * 0.8) - 0.8) / 1.2, 0, 1)
+    own_fired = np.nan_to_num(own50) >= 1.0
+    typical_fired = np.nan_to_num(typ50) >= 1.0
+    own90_fired = (np.nan_to_num(over90) >= 1.0) & ~own_fired & ~typical_fired
+    saving = (np.full(len(p50), np.nan) if heating_saving_gbp is None
+              else np.asarray(heating_saving_gbp, dtype=np.float64))
     numbers = {"p50_gbp": p50, "p90_gbp": p90, "recent_gbp": recent, "typical_gbp": typical,
+               "own_fired": own_fired, "typical_fired": typical_fired,
+               "own90_fired": own90_fired, "own_bar_ratio": r_own, "typical_bar_ratio": r_typ,
+               "heating_saving_gbp": saving,
                "own_ratio": np.where(recent > 0, p50 / np.where(recent > 0, recent, 1), np.nan),
                "typical_ratio": np.where(typical > 0, p50 / np.where(typical > 0, typical, 1),
                                          np.nan),
                "benefits": benefits}
 
     def reason(n: dict) -> str:
+        # Only the bars that fired, with the numbers they compared.
         text = (f"Next 30 days' energy cost forecast £{n['p50_gbp']:.0f} (up to"
                 f" £{n['p90_gbp']:.0f})")
-        if n["recent_gbp"] is not None:
-            text += (f", {n['own_ratio']:.1f} times the household's own recent"
-                     f" £{n['recent_gbp']:.0f} a month")
-        text += (f", {n['typical_ratio']:.1f} times the £{n['typical_gbp']:.0f} of typical use"
-                 " (Ofgem)")
+        parts = []
+        if n["own_fired"]:
+            parts.append(f"{n['own_ratio']:.1f} times the household's own usual"
+                         f" £{n['recent_gbp']:.0f} for 30 days (bar {n['own_bar_ratio']:g} times)")
+        if n["typical_fired"]:
+            parts.append(f"{n['typical_ratio']:.1f} times the £{n['typical_gbp']:.0f} a typical"
+                         f" home would pay for the same days (Ofgem typical use; bar"
+                         f" {n['typical_bar_ratio']:g} times)")
+        if n["own90_fired"]:
+            parts.append(f"the upper estimate is {n['p90_gbp'] / n['recent_gbp']:.1f} times the"
+                         f" household's own usual £{n['recent_gbp']:.0f} (bar"
+                         f" {n['own_bar_ratio'] + 0.5:g} times)")
+        text += ": " + "; ".join(parts)
         if n["benefits"]:
-            text += "; receives means-tested benefits (lower bar)"
+            text += "; receives means-tested benefits (lower bars)"
         return text
 
     return RuleResult("bill_shock", flagged, severity, score, numbers, reason)

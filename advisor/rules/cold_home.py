@@ -1,7 +1,12 @@
-"""Cold home: indoor temperature under 18 C (UKHSA) for long spells in the heating season.
+"""Cold home (the HHSRS excess cold hazard): indoor temperature under 18 C (UKHSA) for long
+spells in the heating season.
 
-Vulnerable households are flagged after fewer cold hours. Severity rises with time below the
-UKHSA's lower levels (16 C: respiratory risk; 12 C: cardiovascular risk).
+Vulnerable households are flagged after fewer cold hours. Severity follows the HHSRS excess
+cold bands (Housing Health and Safety Rating System operating guidance, 2006, hazard 2: health
+risk rises below 19 C, is serious below 16 C and great below 10 C): low when flagged; medium at
+twice the hours bar; high with `severe_hours` below 16 C; emergency (an imminent risk of
+serious harm, as Awaab's Law uses the word) for a vulnerable household below 16 C for
+`emergency_hours`, or anyone below 10 C that long.
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ from advisor.rules.base import (
 def cold_home(temp_c: np.ndarray, in_season: np.ndarray, vulnerable: np.ndarray, step_h: float,
               cold_temp_c: float = 18.0, cold_hours: float = 24.0,
               vulnerable_hours: float = 12.0, severe_temp_c: float = 16.0,
-              severe_hours: float = 12.0, danger_temp_c: float = 12.0, danger_hours: float = 6.0,
-              min_coverage: float = 0.5, waking: np.ndarray | None = None, share: float = 0.0,
+              severe_hours: float = 12.0, great_temp_c: float = 10.0,
+              emergency_hours: float = 6.0, min_coverage: float = 0.5,
+              waking: np.ndarray | None = None, share: float = 0.0,
               vulnerable_share: float = 0.0) -> RuleResult:
     """Flag homes colder than `cold_temp_c` for long in the heating season.
 
@@ -44,12 +50,12 @@ def cold_home(temp_c: np.ndarray, in_season: np.ndarray, vulnerable: np.ndarray,
     seen = valid & season
     cold = seen & (temp < cold_temp_c)
     severe = seen & (temp < severe_temp_c)
-    danger = seen & (temp < danger_temp_c)
+    great = seen & (temp < great_temp_c)
     cold_h = cold.sum(axis=1) * step_h
     seen_h = seen.sum(axis=1) * step_h
     cold_share = np.where(seen_h > 0, cold_h / np.maximum(seen_h, 1e-9), 0.0)
     severe_h = severe.sum(axis=1) * step_h
-    danger_h = danger.sum(axis=1) * step_h
+    great_h = great.sum(axis=1) * step_h
     spell_h = longest_run(cold) * step_h
     lowest = nanmin_safe(np.where(season, temp, np.nan))
     window_h = temp.shape[1] * step_h
@@ -61,13 +67,15 @@ def cold_home(temp_c: np.ndarray, in_season: np.ndarray, vulnerable: np.ndarray,
     severity = np.full(temp.shape[0], LOW, dtype=np.int8)
     severity[cold_h >= 2 * bar_h] = MEDIUM
     severity[severe_h >= severe_hours] = HIGH
-    severity[(danger_h >= danger_hours) & vulnerable] = EMERGENCY
-    severity[(danger_h >= danger_hours) & ~vulnerable] = HIGH
+    severity[((severe_h >= emergency_hours) & vulnerable) | (great_h >= emergency_hours)] = \
+        EMERGENCY
     # Score: share of the window spent cold, plus weight for depth below the bar.
     depth_c = np.clip(cold_temp_c - np.nan_to_num(lowest, nan=cold_temp_c), 0, 10)
     score = 60 * cold_share + 4 * depth_c + 10 * vulnerable
     numbers = {"cold_h": cold_h, "counted_h": seen_h, "window_h": np.full(temp.shape[0], window_h),
                "lowest_c": lowest, "longest_spell_h": spell_h, "below_severe_h": severe_h,
+               "below_great_h": great_h, "severe_c": np.full(temp.shape[0], severe_temp_c),
+               "great_c": np.full(temp.shape[0], great_temp_c),
                "bar_c": np.full(temp.shape[0], cold_temp_c), "vulnerable": vulnerable}
 
     def reason(n: dict) -> str:
@@ -77,8 +85,12 @@ def cold_home(temp_c: np.ndarray, in_season: np.ndarray, vulnerable: np.ndarray,
         text = (f"Indoor temperature below {n['bar_c']:g} C for {fmt_h(n['cold_h'])} of the"
                 f" {'last ' if waking is None else ''}{of} (lowest {n['lowest_c']:.1f} C,"
                 f" longest spell {fmt_h(n['longest_spell_h'])} h) while the heating season is on")
-        if n["below_severe_h"]:
-            text += f"; below {severe_temp_c:g} C for {fmt_h(n['below_severe_h'])} h"
+        if n["below_great_h"]:
+            text += (f"; below {n['great_c']:g} C for {fmt_h(n['below_great_h'])} h (HHSRS"
+                     " excess cold: great risk)")
+        elif n["below_severe_h"]:
+            text += (f"; below {n['severe_c']:g} C for {fmt_h(n['below_severe_h'])} h (HHSRS"
+                     " excess cold: serious risk)")
         if n["vulnerable"]:
             text += "; household flagged as vulnerable"
         return text

@@ -3,6 +3,11 @@
 Relative humidity above 70% for more than 2 hours in any 12, or above 90% for more than 1 hour;
 condensation when the dew point of the room air comes within about 2 C of the coldest room
 temperature (a stand-in for the coldest surface). A flag opens a case on the Awaab's Law clock.
+
+Severity tops out at high: a humidity reading alone is a potential hazard for the landlord to
+investigate (within 10 working days), not an emergency; "emergency" under Awaab's Law means an
+imminent risk of serious harm, which readings cannot show (an officer who finds one on a visit
+records it).
 """
 
 from __future__ import annotations
@@ -10,7 +15,6 @@ from __future__ import annotations
 import numpy as np
 
 from advisor.rules.base import (
-    EMERGENCY,
     HIGH,
     LOW,
     MEDIUM,
@@ -52,7 +56,7 @@ def damp_mould(humidity_pct: np.ndarray, temp_c: np.ndarray, coldest_c: np.ndarr
                vulnerable: np.ndarray, step_h: float, rh_pct: float = 70.0,
                rh_hours: float = 2.0, window_h: float = 12.0, very_high_rh_pct: float = 90.0,
                very_high_hours: float = 1.0, dew_margin_c: float = 2.0,
-               condensation_hours: float = 2.0, emergency_hours: float = 24.0,
+               condensation_hours: float = 2.0,
                min_coverage: float = 0.5, step_times: np.ndarray | None = None,
                block_share: float = 0.0) -> RuleResult:
     """Flag damp and mould risk.
@@ -107,7 +111,6 @@ def damp_mould(humidity_pct: np.ndarray, temp_c: np.ndarray, coldest_c: np.ndarr
     severity[sustained & condensation] = MEDIUM
     severity[very_high] = HIGH
     severity[very_high & condensation] = HIGH
-    severity[(very_h >= emergency_hours) & condensation & vulnerable] = EMERGENCY
     score = (35 * np.clip(worst_window_h / window_h, 0, 1) + 35 * np.clip(very_h / 12.0, 0, 1)
              + 20 * np.clip(condensation_h / 12.0, 0, 1) + 10 * vulnerable)
     numbers = {"worst_window_h": worst_window_h, "window_h": np.full(rh.shape[0], window_h),

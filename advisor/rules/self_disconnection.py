@@ -112,7 +112,9 @@ def self_disconnection(supply_off: np.ndarray, electricity_kwh: np.ndarray, temp
                        no_use_kwh_per_step: float = 0.005, no_use_hours: float = 6.0,
                        emergency_hours: float = 12.0,
                        power_w: np.ndarray | None = None,
-                       brief_off_hours: float | None = None) -> RuleResult:
+                       brief_off_hours: float | None = None,
+                       in_season: bool | np.ndarray = False,
+                       day_off_hours: float = 24.0) -> RuleResult:
     """Flag prepayment households whose supply was off, or who used nothing for hours while cold.
 
     supply_off: (H, S) bool. electricity_kwh: usage per bucket (H, S) [kWh]. temp_c: indoor
@@ -121,6 +123,9 @@ def self_disconnection(supply_off: np.ndarray, electricity_kwh: np.ndarray, temp
     brief_off_hours: a supply off at least this long but under `off_hours` is flagged LOW
     (the credit ran out, the tenant topped up): no tip, but an officer sees that the home ran
     out. None: only `off_hours` and more.
+    Emergency (an imminent risk of serious harm): a vulnerable household off or without use
+    while cold for `emergency_hours`, or any supply off for `day_off_hours` in a row in the
+    heating season (`in_season`: bool, or (H,)).
     """
     prepay = np.asarray(prepayment, dtype=bool)
     vulnerable = np.asarray(vulnerable, dtype=bool)
@@ -148,9 +153,11 @@ def self_disconnection(supply_off: np.ndarray, electricity_kwh: np.ndarray, temp
     severity[(off_cold_h >= off_hours - eps) | (no_use_cold_h >= 2 * no_use_hours)] = HIGH
     worst_cold_h = np.maximum(off_cold_h, no_use_cold_h)
     severity[vulnerable & (worst_cold_h >= emergency_hours - eps)] = EMERGENCY
+    off_run_h = longest_run(off) * step_h
+    severity[np.asarray(in_season, dtype=bool) & (off_run_h >= day_off_hours - eps)] = EMERGENCY
     score = 40 + 40 * np.clip(np.maximum(off_h, no_use_cold_h) / 24.0, 0, 1) + 20 * vulnerable
     numbers = {"off_h": off_h, "off_cold_h": off_cold_h, "no_use_cold_h": no_use_cold_h,
-               "lowest_c": lowest}
+               "lowest_c": lowest, "off_run_h": off_run_h}
 
     def reason(n: dict) -> str:
         parts = []

@@ -13,16 +13,21 @@ from advisor.rules.profiles import typical_daily_kwh
 
 
 def expected_heating_kwh(month: np.ndarray, gas_heating: np.ndarray,
-                         typical_gas_kwh_per_year: float,
-                         typical_electric_heating_kwh_per_year: float,
+                         typical_gas_kwh_per_year,
+                         typical_electric_heating_kwh_per_year,
                          floor_area_m2: np.ndarray | None = None,
                          typical_floor_area_m2: float = 73.0) -> np.ndarray:
     """Typical daily use of the heating fuel for each day [kWh] (H, D).
 
-    month: (D,) month numbers 1..12. gas_heating: (H,) bool. Scaled by floor area when known."""
-    annual = np.where(np.asarray(gas_heating, dtype=bool), typical_gas_kwh_per_year,
-                      typical_electric_heating_kwh_per_year)
-    per_day = typical_daily_kwh(month, annual, True)
+    month: (D,) month numbers 1..12. gas_heating: (H,) bool. The typical annual values: a
+    number, or (D,) the value in force each day (Ofgem's are dated rows). Scaled by floor area
+    when known."""
+    gas_heating = np.asarray(gas_heating, dtype=bool)[:, None]
+    gas_y = np.broadcast_to(np.asarray(typical_gas_kwh_per_year, dtype=np.float64),
+                            np.shape(month))[None, :]
+    elec_y = np.broadcast_to(np.asarray(typical_electric_heating_kwh_per_year,
+                                        dtype=np.float64), np.shape(month))[None, :]
+    per_day = typical_daily_kwh(month, 1.0, True) * np.where(gas_heating, gas_y, elec_y)
     if floor_area_m2 is not None:
         area = np.asarray(floor_area_m2, dtype=np.float64)
         scale = np.where(np.isfinite(area) & (area > 0), area / typical_floor_area_m2, 1.0)

@@ -66,7 +66,10 @@ elif costs is None:
     c5.metric("Forecast cost, next 30 days", "…", help=PREPARING)
 else:
     c5.metric("Forecast cost, next 30 days", "–", help="No forecasts yet")
-fuel_poor = int((cases["kind"] == "fuel_poverty").sum())
+# Fuel poverty is one of the reasons of a home's money case (advisor/grouping.py).
+fuel_poor = int(((cases["kind"] == "fuel_poverty")
+                 | ((cases["kind"] == "money")
+                    & cases["reasons"].str.contains("Fuel poverty: ", regex=False))).sum())
 c6.metric("Homes flagged for fuel poverty", f"{fuel_poor:,}")
 
 if overdue:

@@ -162,10 +162,13 @@ class InfluxClient:
             self.session.auth = (username, password or "")
 
     @classmethod
-    def from_settings(cls, settings) -> InfluxClient:
+    def from_settings(cls, settings, role: str = "writer") -> InfluxClient:
+        """A client as one of the three users (docs/security.md): "writer" (READ and WRITE on
+        the database) for the parts that write, "reader" for those that only read, "admin"
+        for `hearth stack` alone."""
         s = settings.influxdb
-        password = s.password.get_secret_value() if s.password is not None else None
-        return cls(s.url, s.database, s.username, password, flavour=s.flavour,
+        username, password = s.credentials(role)
+        return cls(s.url, s.database, username, password, flavour=s.flavour,
                    timeout_s=s.timeout_s, max_retry_s=s.max_retry_s, batch_size=s.batch_size,
                    flush_interval_s=s.flush_interval_s, gzip_body=s.gzip,
                    dead_letter_path=Path(settings.collectors.dead_letter_dir) / "influx.jsonl",
@@ -192,7 +195,9 @@ class InfluxClient:
                    " HEARTH_INFLUX_PASSWORD (or var/secrets/influxdb_password)")
         if resp.status_code == 403:
             return InfluxError(f"InfluxDB at {self.url} refused {who} access to database"
-                               f" {self.database!r} (403: {msg}); grant it ALL privileges")
+                               f" {self.database!r} (403: {msg}); `hearth stack up` creates"
+                               " the database and grants the writer and reader users"
+                               " (docs/security.md)")
         return InfluxError(f"InfluxDB at {self.url} rejected the credentials of {who}"
                            f" (401: {msg})")
 

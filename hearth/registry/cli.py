@@ -52,6 +52,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     show = rsub.add_parser("show", help="rows per table and homes per patch")
     show.set_defaults(func=run_show)
 
+    from hearth.broker.cli import register_registry
+
+    register_registry(rsub)
+
+
+def _sync_broker(settings) -> None:
+    """The devices changed: regenerate the broker's identities and ACL (docs/security.md)."""
+    from hearth.stack import sync_broker
+
+    line = sync_broker(settings)
+    if line:
+        print(line)
+
 
 def _iso_date(text: str):
     from datetime import date
@@ -86,6 +99,7 @@ def run_generate(args: argparse.Namespace, settings) -> int:
           f"{args.gateway_base_port}-{args.gateway_base_port + max(portfolio.gateways, 1) - 1}), "
           f"{written['tariffs']} tariffs into {settings.registry.path} "
           f"in {time.perf_counter() - t0:.1f} s")
+    _sync_broker(settings)
     return 0
 
 
@@ -101,6 +115,8 @@ def run_import(args: argparse.Namespace, settings) -> int:
     print(f"imported {result.rows} {result.kind} from {args.file} into {settings.registry.path}")
     for note in result.notes:
         print(f"  {note}")
+    if result.kind == "devices":
+        _sync_broker(settings)
     return 0
 
 

@@ -8,11 +8,13 @@ The proportions (documented in docs/registry.md and checked by the tests):
 
 - homes sit in blocks of flats (12-60 homes) or streets (10-40 homes); blocks form estates
   (1-4 blocks); estates form officer patches of about 200 homes.
-- property type: flat ~60%, maisonette ~7%, house ~25%, bungalow ~8%.
+- the home mix follows the English Housing Survey's SOCIAL rented stock (sources in
+  docs/simulator.md, "Calibration"): property type flat ~45%, maisonette ~5%, house ~42%,
+  bungalow ~8%; floor areas ~45-90 m2 (mean ~65 m2); EPC bands A-C ~65%, D ~28%, E-G ~7%
+  (electric-heated homes one band worse: their rating prices the dearer fuel).
 - means-tested benefits ~50%; prepayment ~40% (50% with benefits, 30% without).
-- electric heating and no gas ~30% (40% of flats, 15% of other homes); otherwise gas + electricity.
-- EPC bands mostly C and D, some E-G; vulnerable ~25%; occupancy working / home_all_day /
-  night_worker ~42/47/11%.
+- electric heating and no gas ~12% (20% of flats, 5% of other homes); otherwise gas + electricity.
+- vulnerable ~25%; occupancy working / home_all_day / night_worker ~42/47/11%.
 - tenants: one lead tenant per home plus a joint tenant in ~25% of homes with two or more people;
   fake names; mobiles only in Ofcom's drama range 07700 900000-900999; SMS consent ~60% of
   tenants, with a time and source; ~4% of those opted out since.
@@ -63,12 +65,13 @@ PATCH_SIZE = DEFAULT_PATCH_SIZE     # homes per housing officer's patch (about)
 FLAT_BLOCK_SIZE = (12, 60)
 STREET_SIZE = (10, 40)
 FLAT_IN_BLOCK = 0.90                # the rest of a block of flats are maisonettes
-HOUSE_IN_STREET = 0.75              # the rest of a street are bungalows
-HOMES_IN_FLAT_BLOCKS = 2 / 3
+HOUSE_IN_STREET = 0.84              # the rest of a street are bungalows
+HOMES_IN_FLAT_BLOCKS = 0.50
 BENEFITS = 0.50
 PREPAY_WITH_BENEFITS, PREPAY_WITHOUT = 0.50, 0.30
-ELECTRIC_FLAT, ELECTRIC_OTHER = 0.40, 0.15
-EPC_P = (0.005, 0.04, 0.38, 0.38, 0.13, 0.05, 0.015)
+ELECTRIC_FLAT, ELECTRIC_OTHER = 0.20, 0.05
+EPC_P = (0.005, 0.09, 0.555, 0.28, 0.057, 0.01, 0.003)
+ELECTRIC_EPC_SHIFT = 1              # bands worse for electric-heated homes (capped at G)
 VULNERABLE = 0.25
 OCCUPANCY_P_VULNERABLE = (0.20, 0.72, 0.08)
 OCCUPANCY_P_OTHER = (0.50, 0.38, 0.12)
@@ -88,9 +91,9 @@ BEDROOMS = {  # property type -> (bedroom counts, probabilities)
     "house": ((2, 3, 4, 5), (0.30, 0.55, 0.13, 0.02)),
     "bungalow": ((1, 2, 3), (0.45, 0.50, 0.05)),
 }
-FLOOR_AREA_M2 = {  # property type -> (base [m2], per bedroom [m2])
-    "flat": (30.0, 16.0), "maisonette": (40.0, 17.0), "house": (45.0, 18.0),
-    "bungalow": (35.0, 17.0),
+FLOOR_AREA_M2 = {  # property type -> (base [m2], per bedroom [m2]); social homes are small
+    "flat": (28.0, 15.0), "maisonette": (35.0, 16.0), "house": (40.0, 15.0),
+    "bungalow": (32.0, 15.0),
 }
 # Current quarter's rates per (fuel, payment type): unit rate [GBP/kWh], standing charge
 # [GBP/day], near Ofgem's price cap; prepayment pays a slightly lower standing charge.
@@ -264,7 +267,9 @@ def generate_portfolio(opts: GenerateOptions) -> Portfolio:
     benefits = rng.random(n) < BENEFITS
     prepay = rng.random(n) < np.where(benefits, PREPAY_WITH_BENEFITS, PREPAY_WITHOUT)
     electric = rng.random(n) < np.where(ptype == "flat", ELECTRIC_FLAT, ELECTRIC_OTHER)
-    epc = _choice(rng, EPC_BANDS, EPC_P, n).astype(object)
+    epc_i = rng.choice(len(EPC_BANDS), size=n, p=np.asarray(EPC_P) / np.sum(EPC_P))
+    epc_i = np.minimum(epc_i + ELECTRIC_EPC_SHIFT * electric, len(EPC_BANDS) - 1)
+    epc = np.asarray(EPC_BANDS, dtype=object)[epc_i]
     vulnerable = rng.random(n) < VULNERABLE
     note_a = rng.integers(0, len(VULNERABILITY_NOTES), n)
     note_b = (note_a + rng.integers(1, len(VULNERABILITY_NOTES), n)) % len(VULNERABILITY_NOTES)

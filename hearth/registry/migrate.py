@@ -103,33 +103,50 @@ def migrate(conn: sqlite3.Connection, directory: Path = MIGRATIONS_DIR) -> list[
         _check_checksums(conn, migrations)
         return []
     applied: list[int] = []
-    for migration in migrations:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Read again under the write lock: another process may have migrated meanwhile.
-            if migration.version <= schema_version(conn):
-                conn.execute("COMMIT")
-                continue
-            _ensure_history_table(conn)
-            for statement in split_statements(migration.sql):
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO schema_migrations (version, name, sha256, applied_at) "
-                "VALUES (?, ?, ?, ?)",
-                (migration.version, migration.name, migration.sha256,
-                 datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")))
-            conn.execute(f"PRAGMA user_version = {migration.version:d}")
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
-            raise MigrationError(f"migration {migration.path.name} failed and was rolled back: "
-                                 f"{exc}") from exc
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        applied.append(migration.version)
-        log.info("registry: applied migration %s", migration.path.name)
+    # SQLite's procedure for changing a table (rebuild it under a new name, drop the old one,
+    # rename): foreign keys off while a migration runs (the pragma is a no-op inside a
+    # transaction), and checked before each commit, so no migration leaves one broken.
+    fk_on = bool(conn.execute("PRAGMA foreign_keys").fetchone()[0])
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        for migration in migrations:
+            _apply(conn, migration, applied)
+    finally:
+        if fk_on:
+            conn.execute("PRAGMA foreign_keys = ON")
     return applied
+
+
+def _apply(conn: sqlite3.Connection, migration: Migration, applied: list[int]) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Read again under the write lock: another process may have migrated meanwhile.
+        if migration.version <= schema_version(conn):
+            conn.execute("COMMIT")
+            return
+        _ensure_history_table(conn)
+        for statement in split_statements(migration.sql):
+            conn.execute(statement)
+        broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise sqlite3.IntegrityError(f"{len(broken)} rows break a foreign key, e.g."
+                                         f" {tuple(broken[0])}")
+        conn.execute(
+            "INSERT INTO schema_migrations (version, name, sha256, applied_at) "
+            "VALUES (?, ?, ?, ?)",
+            (migration.version, migration.name, migration.sha256,
+             datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")))
+        conn.execute(f"PRAGMA user_version = {migration.version:d}")
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        conn.execute("ROLLBACK")
+        raise MigrationError(f"migration {migration.path.name} failed and was rolled back: "
+                             f"{exc}") from exc
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    applied.append(migration.version)
+    log.info("registry: applied migration %s", migration.path.name)
 
 
 def _ensure_history_table(conn: sqlite3.Connection) -> None:

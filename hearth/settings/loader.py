@@ -1,7 +1,8 @@
 """Load settings once: TOML file, then environment overrides, then secrets, then validation.
 
 Environment overrides: ``HEARTH__SECTION__KEY=value`` sets any key (for example
-``HEARTH__INFLUXDB__URL``). Secrets: ``HEARTH_INFLUX_PASSWORD``, ``HEARTH_MQTT_PASSWORD``;
+``HEARTH__INFLUXDB__URL``). Secrets: ``HEARTH_INFLUX_PASSWORD`` (admin),
+``HEARTH_INFLUX_WRITER_PASSWORD``, ``HEARTH_INFLUX_READER_PASSWORD``, ``HEARTH_MQTT_PASSWORD``;
 when unset they are generated once into ``var/secrets/`` with mode 0600.
 """
 
@@ -15,13 +16,18 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from hearth.errors import ConfigError
-from hearth.secrets import read_or_create_secret
+from hearth.secrets import read_or_create_secret, read_secret
 from hearth.settings.models import Settings
 
 ROOT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = ROOT_DIR / "config" / "hearth.toml"
 SECRET_ENV = {("influxdb", "password"): "HEARTH_INFLUX_PASSWORD",
+              ("influxdb", "writer_password"): "HEARTH_INFLUX_WRITER_PASSWORD",
+              ("influxdb", "reader_password"): "HEARTH_INFLUX_READER_PASSWORD",
               ("mqtt", "password"): "HEARTH_MQTT_PASSWORD"}
+# InfluxDB's writer and reader users exist once `hearth stack up` (or an administrator) made
+# them; until then a part falls back to the admin user and says so (settings/core.py).
+MADE_BY_STACK = {"writer_password", "reader_password"}
 
 
 def _env_overrides(environ: dict[str, str]) -> dict[tuple[str, ...], tuple[str, str]]:
@@ -111,7 +117,14 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
         values = raw.setdefault(section, {})
         if environ.get(env_name):
             values[key] = environ[env_name]
-        elif not values.get(key) and create_secrets:
+        elif values.get(key):
+            continue
+        elif key in MADE_BY_STACK:
+            # Made by `hearth stack up` with the users they belong to: read, never create here.
+            found = read_secret(var_dir, f"{section}_{key}")
+            if found is not None:
+                values[key] = found
+        elif create_secrets:
             values[key] = read_or_create_secret(var_dir, f"{section}_{key}")
     try:
         return Settings.model_validate(raw)

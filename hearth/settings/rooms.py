@@ -1,6 +1,7 @@
 """Settings sections of the rooms. Each room extends its own class; keep defaults documented
 in config/hearth.toml as well."""
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -211,10 +212,9 @@ class AdvisorSettings(Section):
                                            " from (UK local time) [h]")
     cold_home_waking_to_h: float = Field(23.0, gt=0, le=24, description="... to [h]")
     timezone: str = Field("Europe/London", description="Local time of waking hours")
-    cold_severe_temp_c: float = Field(16.0, description="UKHSA: below 16 C respiratory risk")
+    cold_severe_temp_c: float = Field(16.0, description="UKHSA: below 16 C respiratory risk;"
+                                      " HHSRS excess cold: serious risk")
     cold_severe_hours: float = Field(12.0, gt=0, description="Hours below the severe level [h]")
-    cold_danger_temp_c: float = Field(12.0, description="UKHSA: below 12 C cardiovascular risk")
-    cold_danger_hours: float = Field(6.0, gt=0, description="Hours below the danger level [h]")
     # Damp and mould.
     damp_rh_pct: float = Field(70.0, gt=0, le=100, description="Relative humidity bar [%]")
     damp_rh_hours: float = Field(2.0, gt=0, description="Hours above the bar in any window [h]")
@@ -227,8 +227,6 @@ class AdvisorSettings(Section):
                                     " met in at least this share of the window's half-days"
                                     " (0: any 12 hours) [ratio]")
     damp_condensation_hours: float = Field(2.0, gt=0, description="Condensation hours to count [h]")
-    damp_emergency_hours: float = Field(24.0, gt=0, description="Very high RH this long in the"
-                                        " window (vulnerable household): emergency hazard [h]")
     # Prepayment credit, self-disconnection, self-rationing.
     credit_days_low: float = Field(7.0, gt=0, description="Credit runs out within: low [days]")
     credit_days_medium: float = Field(4.0, gt=0, description="... medium [days]")
@@ -265,11 +263,8 @@ class AdvisorSettings(Section):
                                         " cold counts as going without heat [C]")
     rationing_setpoint_share: float = Field(0.5, gt=0, le=1, description="... for this share of"
                                             " the hours people are in [ratio]")
-    # Bill shock (Ofgem typical domestic consumption values, medium).
-    typical_electricity_kwh_per_year: float = Field(2700.0, gt=0, description="Ofgem TDCV [kWh]")
-    typical_gas_kwh_per_year: float = Field(11500.0, gt=0, description="Ofgem TDCV [kWh]")
-    typical_electric_heating_kwh_per_year: float = Field(3900.0, gt=0, description="Ofgem TDCV"
-                                                         " Economy 7, medium [kWh]")
+    # Bill shock. Ofgem's typical consumption values are dated rows in the registry
+    # (`hearth reference import`, config/reference/tdcv.csv), not settings.
     bill_own_ratio: float = Field(1.5, gt=1, description="Forecast over own recent cost [ratio]")
     bill_typical_ratio: float = Field(1.5, gt=0, description="Forecast over typical cost [ratio]")
     bill_benefits_own_ratio: float = Field(1.25, gt=1, description="Lower bar: means-tested"
@@ -313,6 +308,34 @@ class AdvisorSettings(Section):
     awaab_summary_working_days: int = Field(3, ge=1, description="Written summary after that")
     awaab_safety_work_working_days: int = Field(5, ge=1, description="Safety work begun after that")
     awaab_emergency_hours: float = Field(24.0, gt=0, description="Emergency: made safe within [h]")
+    # Issue 13: Awaab's Law phase 2, HHSRS excess cold bands, excess heat (CIBSE TM59).
+    awaab_hazards_from: dict[str, date] = Field(
+        {"damp_mould": date(2025, 10, 27), "cold_home": date(2026, 10, 1),
+         "excess_heat": date(2026, 10, 1)},
+        description="Day each hazard's Awaab's Law clock applies from (cold_home is the HHSRS"
+                    " excess cold hazard); a case opened earlier has no statutory deadline")
+    awaab_further_work_weeks: float = Field(12.0, gt=0, description="Further work begun within"
+                                            " this many weeks where it cannot begin within"
+                                            " the safety-work days [weeks]")
+    cold_hhsrs_great_c: float = Field(10.0, description="HHSRS: great risk below [C]")
+    cold_emergency_hours: float = Field(6.0, gt=0, description="A vulnerable household below"
+                                        " cold_severe_temp_c this long, or anyone below"
+                                        " cold_hhsrs_great_c: emergency [h]")
+    heat_living_c: float = Field(28.0, description="CIBSE TM59: living room above [C]")
+    heat_bedroom_c: float = Field(26.0, description="CIBSE TM59: bedroom above, at night [C]")
+    heat_share: float = Field(0.01, gt=0, lt=1, description="... for more than this share of the"
+                              " occupied (living) or night (bedroom) hours [ratio]")
+    heat_min_hours: float = Field(3.0, ge=0, description="... and at least this many hours in"
+                                  " the window (1 % of 72 h is under an hour) [h]")
+    heat_vulnerable_offset_c: float = Field(1.0, ge=0, description="Vulnerable occupants: bars"
+                                            " this much lower (CIBSE TM52 Category I) [C]")
+    heat_night_from_h: float = Field(22.0, ge=0, lt=24, description="TM59 night from [h]")
+    heat_night_to_h: float = Field(7.0, ge=0, lt=24, description="... to (UK local time) [h]")
+    heating_saving_per_c: float = Field(0.10, ge=0, lt=1, description="Share of heating"
+                                        " energy saved by turning the thermostat down 1 C"
+                                        " (Energy Saving Trust, about 10 %) [ratio]")
+    heat_high_c: float = Field(30.0, description="Living room above this for heat_min_hours:"
+                               " high (and emergency for a vulnerable household) [C]")
 
 
 EXAMPLE_HELP_PHONE = "0800 000 0000"
@@ -331,7 +354,8 @@ class NotifierSettings(Section):
     tip_min_severity: str = Field("medium", pattern="^(low|medium|high|emergency)$",
                                   description="Cases below this severity get no tip")
     tip_kinds: list[str] = Field(["credit_runout", "self_disconnection", "cold_home",
-                                  "self_rationing", "damp_mould", "bill_shock", "fuel_poverty"],
+                                  "self_rationing", "damp_mould", "bill_shock", "fuel_poverty",
+                                  "excess_heat"],
                                  description="Case kinds that send the tenant a tip")
     service_name: str = Field("Hearth energy service", description="Who the tips come from")
     notify_base_url: str = Field("https://api.notifications.service.gov.uk",

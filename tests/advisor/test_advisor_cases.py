@@ -60,8 +60,8 @@ def test_worsened_and_improved_write_history(store):
 
 
 def test_auto_close_after_clear_for_configured_time(store):
-    flagged = {"cold_home": result("cold_home", [1, 0, 0], [LOW, 0, 0])}
-    clear = {"cold_home": result("cold_home", [0, 0, 0], [0, 0, 0])}
+    flagged = {"self_rationing": result("self_rationing", [1, 0, 0], [LOW, 0, 0])}
+    clear = {"self_rationing": result("self_rationing", [0, 0, 0], [0, 0, 0])}
     store.sync(flagged, HOUSEHOLDS, T0)
     store.sync(clear, HOUSEHOLDS, T0 + timedelta(hours=1))
     (case,) = store.open_cases()
@@ -71,21 +71,21 @@ def test_auto_close_after_clear_for_configured_time(store):
     assert store.open_cases()[0]["clear_since"] is None
     store.sync(clear, HOUSEHOLDS, T0 + timedelta(hours=3))
     s = store.sync(clear, HOUSEHOLDS, T0 + timedelta(hours=3 + 47))
-    assert s.closed["cold_home"] == 0 and len(store.open_cases()) == 1
+    assert s.closed["self_rationing"] == 0 and len(store.open_cases()) == 1
     s = store.sync(clear, HOUSEHOLDS, T0 + timedelta(hours=3 + 48))
-    assert s.closed["cold_home"] == 1 and store.open_cases() == []
+    assert s.closed["self_rationing"] == 1 and store.open_cases() == []
     closed = store.case(case["case_id"])
     assert closed["status"] == "resolved" and "clear for 48 hours" in closed["close_reason"]
     assert store.history(case["case_id"])[-1]["action"] == "auto_closed"
     # The next flag opens a new case.
-    assert store.sync(flagged, HOUSEHOLDS, T0 + timedelta(days=5)).opened["cold_home"] == 1
+    assert store.sync(flagged, HOUSEHOLDS, T0 + timedelta(days=5)).opened["self_rationing"] == 1
 
 
 def test_households_not_assessed_are_left_alone(store):
-    store.sync({"cold_home": result("cold_home", [1, 1, 0], [LOW, LOW, 0])}, HOUSEHOLDS, T0)
-    store.sync({"cold_home": result("cold_home", [0], [0])}, HOUSEHOLDS[:1],
+    store.sync({"self_rationing": result("self_rationing", [1, 1, 0], [LOW, LOW, 0])}, HOUSEHOLDS, T0)
+    store.sync({"self_rationing": result("self_rationing", [0], [0])}, HOUSEHOLDS[:1],
                T0 + timedelta(days=3))
-    store.sync({"cold_home": result("cold_home", [0], [0])}, HOUSEHOLDS[:1],
+    store.sync({"self_rationing": result("self_rationing", [0], [0])}, HOUSEHOLDS[:1],
                T0 + timedelta(days=6))
     assert [c["household_id"] for c in store.open_cases()] == ["H000002"]
 

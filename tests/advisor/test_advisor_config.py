@@ -41,8 +41,9 @@ EVIDENCE = {
     "cold_home": {"bar_c": 18.0, "cold_h": 41.0, "window_h": 72.0},
     "self_rationing": {"cold_h": 30.0},
     "damp_mould": {"max_rh_pct": 93.4},
-    "bill_shock": {"p50_gbp": 212.4},
+    "bill_shock": {"p50_gbp": 212.4, "recent_gbp": 120.0, "own_fired": True},
     "fuel_poverty": {},
+    "excess_heat": {"living_max_c": 30.4, "bedroom_max_c": None},
 }
 
 
@@ -55,7 +56,8 @@ def test_each_tip_renders_with_its_numbers(kind):
     expected = {"credit_runout": "£3.20 credit left, enough for about 1 day.",
                 "self_disconnection": "no energy used for 5 hours",
                 "cold_home": "below 18 C for 41 of the last 72 hours",
-                "damp_mould": "up to 93%", "bill_shock": "about £212"}.get(kind, "")
+                "damp_mould": "up to 93%", "bill_shock": "about £212",
+                "excess_heat": "up to 30 C"}.get(kind, "")
     assert expected in body
 
 

@@ -168,9 +168,13 @@ def test_hearth_advise_end_to_end(world, capsys):
     assert ("H000001", "cold_home") in cases
     cold = cases[("H000001", "cold_home")]["reasons"]
     assert "below 18 C for 48 of the 48 hours people were at home and awake" in cold
-    credit = cases[("H000001", "credit_runout")]
+    # The home's money risks are one case (advisor/grouping.py), its credit reason first.
+    credit = cases[("H000001", "money")]
     # £3 at 16 kWh x £0.25 + £0.50 = £4.50 a day: under a day left.
     assert credit["severity"] == "high" and "£3.0" in credit["reasons"]
+    assert credit["reasons"].startswith("Credit: ")
+    assert json.loads(credit["evidence_json"])["credit_runout.fired"] is True
+    assert ("H000001", "credit_runout") not in cases
     damp = cases[("H000002", "damp_mould")]
     assert damp["severity"] == "medium" and "condensation is likely" in damp["reasons"]
     assert damp["stage"] == "investigate" and damp["due_by"] > damp["opened_at"]

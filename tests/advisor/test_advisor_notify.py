@@ -297,11 +297,11 @@ def test_missing_api_key_is_a_clear_error():
 def test_send_case_for_an_officer_keeps_the_rules(home, conn):
     store, outbox = home
     store.sync(credit_results(), H, NOON)
-    case_id = store.open_case_for("H000001", "credit_runout")["case_id"]
+    case_id = store.open_case_for("H000001", "money")["case_id"]
     d = TipDispatcher(conn, settings(), outbox, NOON)
     assert d.why_not_contactable("H000001") is None
     assert d.why_not_contactable("H000003") == "opted_out"
     assert d.send_case(case_id).sent == {"credit_runout": 1}
     assert d.send_case(case_id).skipped == {"already_sent": 1}
-    other = store.open_case_for("H000002", "credit_runout")["case_id"]
+    other = store.open_case_for("H000002", "money")["case_id"]
     assert d.send_case(other).skipped == {"no_consent": 1}

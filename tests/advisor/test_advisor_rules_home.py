@@ -127,11 +127,13 @@ def test_damp_condensation_raises_severity_and_is_reported():
     assert "condensation" not in r.reason_of(1)
 
 
-def test_damp_emergency_for_vulnerable_with_long_very_high_humidity():
+def test_damp_humidity_alone_is_never_an_emergency():
+    # Awaab's Law: a sensor reading alone is a potential hazard to investigate; "emergency"
+    # is an imminent risk of serious harm, which humidity readings cannot show.
     rh = series(humid_for(30, 95, start=0), humid_for(30, 95, start=0))
     temp = np.full(rh.shape, 18.0)
     r = damp_mould(rh, temp, temp - 1.0, np.array([True, False]), STEP_H)
-    assert r.severity.tolist() == [EMERGENCY, HIGH]
+    assert r.severity.tolist() == [HIGH, HIGH]
 
 
 def test_cold_home_counts_waking_hours_and_their_share():

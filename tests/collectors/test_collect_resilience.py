@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import threading
 import time
@@ -23,7 +24,14 @@ from tests.collectors.mqtt_e2e_support import (
     wait_until,
     write_config,
 )
-from tests.conftest import INFLUX_PASSWORD, INFLUX_USER, MQTT_PASSWORD, MQTT_USER, make_settings
+from tests.conftest import (
+    INFLUX_PASSWORD,
+    INFLUX_USER,
+    MQTT_PASSWORD,
+    MQTT_USER,
+    broker_dir,
+    make_settings,
+)
 
 
 def assert_exactly(db, msgs) -> None:
@@ -48,11 +56,12 @@ def own_influx(tmp_path_factory):
 
 @pytest.fixture
 def own_broker(tmp_path_factory):
-    server = MosquittoServer(tmp_path_factory.mktemp("mosquitto_own"), free_port(),
-                             {MQTT_USER: MQTT_PASSWORD})
+    workdir = broker_dir()  # reachable by the mosquitto user
+    server = MosquittoServer(workdir / "mosquitto_own", free_port(), {MQTT_USER: MQTT_PASSWORD})
     server.start()
     yield server
     server.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def test_influxdb_down_for_30_s_nothing_lost_nothing_duplicated(tmp_path, own_influx,

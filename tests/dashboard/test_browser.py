@@ -154,14 +154,16 @@ def test_officer_signs_in_works_the_queue_and_opens_a_home(served, browser):
     # Tables are drawn on a canvas: check the text around them, and the screenshot.
     n = len(demo.cases[patch])
     text = _open_page(browser, "Risk queue", "Act on a case", f"{n} of {n} open cases shown",
-                      "‼ Emergency · Damp and mould", "Awaab's Law clock: Due in",
+                      "▲ High · Damp and mould", "Awaab's Law clock:",
                       "Open this household")
     other_homes = set(demo.homes_by_patch[demo.patches[1]])
     assert not any(h in text for h in other_homes), "another patch's home is on the page"
     _shot(browser, "risk_queue")
 
     browser.click_text("button", "Open this household")
-    first = demo.case_homes[demo.cases[patch][3]]  # the emergency heads the queue
+    # The queue opens on the earliest deadline: the overdue damp case, before the
+    # emergency due in 20 hours.
+    first = demo.case_homes[demo.cases[patch][2]]
     text = browser.wait_for_text("Household", f"Home {first}", "Forecast bill, next 30 days",
                                  "Cases", "Messages to the tenant", "Show contact details")
     _no_errors(text)

@@ -70,12 +70,15 @@ def test_risk_queue_shows_only_the_officers_patch(portfolio):
     assert everything >= set(demo.cases[p1]) | set(demo.cases[p2])
 
 
-def test_risk_queue_most_urgent_first_with_reasons(portfolio):
+def test_risk_queue_opens_on_what_to_do_first_with_reasons(portfolio):
+    # Deadline first (the overdue damp case, then the emergency due in 20 hours), then
+    # severity for the cases without a deadline.
     at = page(sign_in("officer1"), "risk_queue")
     table = at.dataframe[0].value
-    assert table["Urgency"].iloc[0] == "‼ Emergency"
-    assert "humidity above 90 %" in table["Why"].iloc[0]
-    assert any("OVERDUE" in d for d in table["Due"])
+    assert "OVERDUE" in table["Due"].iloc[0] and table["Urgency"].iloc[0] == "▲ High"
+    assert table["Urgency"].iloc[1] == "‼ Emergency"
+    assert "humidity above 90 %" in table["Why"].iloc[1]
+    assert table["Urgency"].iloc[2] == "▲ High" and "Credit" in table["Why"].iloc[2]
 
 
 def test_risk_queue_filters(portfolio):

@@ -4,6 +4,7 @@ one-line errors a person can act on."""
 from __future__ import annotations
 
 import argparse
+import shutil
 import socket
 
 import pytest
@@ -13,6 +14,7 @@ from hearth.errors import StackError
 from hearth.settings import load_settings
 from hearth.stack import InfluxServer, free_port, servers_from_settings
 from hearth.stack_cli import run
+from tests.conftest import broker_dir
 
 
 def write_config(tmp_path, influx_port: int, rpc_port: int, mqtt_port: int):
@@ -31,11 +33,13 @@ port = {mqtt_port}
 
 
 @pytest.fixture
-def stack_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("HEARTH_HOME", str(tmp_path))
+def stack_env(monkeypatch):
+    home = broker_dir("hearth-stack-")  # the broker's own user must reach var/mosquitto
+    monkeypatch.setenv("HEARTH_HOME", str(home))
     monkeypatch.setenv("HEARTH_INFLUX_PASSWORD", "stack-influx-pw")
     monkeypatch.setenv("HEARTH_MQTT_PASSWORD", "stack-mqtt-pw")
-    return tmp_path
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def test_up_status_down_are_idempotent(stack_env, capsys):

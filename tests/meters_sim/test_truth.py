@@ -38,7 +38,9 @@ def test_each_risk_shows_in_a_plausible_share_of_homes_in_winter(winter_500):
     assert len(homes) == 500
     for risk in RISKS:
         share = np.mean([h[risk] for h in homes])
-        assert 0.03 <= share <= 0.25, (risk, share)
+        # 2 %: since the calibration to national consumption (issue 13) homes use about a
+        # third less, so in one winter week fewer prepayment homes run dry (2.8 % on this seed).
+        assert 0.02 <= share <= 0.25, (risk, share)
     # Credit problems only where there is a prepayment meter.
     for h, prepay in zip(homes, pf.prepayment, strict=True):
         if not prepay:

@@ -129,7 +129,10 @@ def _cases(conn) -> None:
         (1, "H001", "credit_runout", "high", "open", iso(in_week(1)), None, None, None),
         (2, "H002", "cold_home", "medium", "resolved", iso(in_week(-10)), iso(in_week(3)), None,
          None),
-        (3, "H003", "cold_home", "medium", "open", iso(in_week(-3)), None, None, None),
+        # cold_home (HHSRS excess cold, Awaab's Law phase 2): investigation due Wed 7th, not
+        # done (missed): phase 2 hazards count in the report like damp and mould.
+        (3, "H003", "cold_home", "medium", "open", iso(in_week(-3)), None,
+         "2026-01-07T23:59:59Z", "investigate"),
         (4, "H101", "bill_shock", "low", "dismissed", iso(in_week(0)), iso(in_week(4)), None, None),
         # damp_mould: investigation due Thu, done Wed (met); then safety work due Sun, not done.
         (5, "H005", "damp_mould", "high", "open", iso(in_week(-12)), None,
@@ -150,7 +153,9 @@ def _cases(conn) -> None:
         (1, iso(in_week(1)), "advisor", "opened", "high: credit", None, None),
         (2, iso(in_week(-10)), "advisor", "opened", "medium: cold", None, None),
         (2, iso(in_week(3)), "jbloggs", "resolved", "heating fixed", None, None),
-        (3, iso(in_week(-3)), "advisor", "opened", "medium: cold", None, None),
+        (3, iso(in_week(-3)), "advisor", "opened",
+         "medium: cold (due by 2026-01-07T23:59:59Z, investigate)", "2026-01-07T23:59:59Z",
+         "investigate"),
         (4, iso(in_week(0)), "advisor", "opened", "low", None, None),
         (4, iso(in_week(4)), "jbloggs", "dismissed", "expected", None, None),
         (5, iso(in_week(-12)), "advisor", "opened",

@@ -126,10 +126,13 @@ def test_cases_awaab_tips_and_health(report):
     assert cases.loc["bill_shock"].tolist() == [1, 0, 1]
     assert cases.loc["damp_mould"].tolist() == [1, 3, 0]
     awaab = csv(report, "awaab_deadlines")
-    assert row(awaab, patch="All patches")[["deadlines_due", "met", "missed"]].tolist() == [3, 1, 2]
+    assert row(awaab, patch="All patches")[["deadlines_due", "met", "missed"]].tolist() == [4, 1, 3]
     detail = csv(report, "awaab_deadline_detail")
-    assert [(r.case_id, r.stage_due, r.outcome) for r in detail.itertuples()] == \
-        [(5, "investigate", "met"), (5, "safety_work", "missed"), (6, "investigate", "missed")]
+    got = sorted((r.case_id, r.kind, r.stage_due, r.outcome) for r in detail.itertuples())
+    assert got == [(3, "cold_home", "investigate", "missed"),
+                   (5, "damp_mould", "investigate", "met"),
+                   (5, "damp_mould", "safety_work", "missed"),
+                   (6, "damp_mould", "investigate", "missed")]
     tips = row(csv(report, "tips"), patch="All patches")
     assert tips[["tips_sent", "delivered", "failed", "skipped", "opted_out"]].tolist() == \
         [2, 1, 1, 1, 1]

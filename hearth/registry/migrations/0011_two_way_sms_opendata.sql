@@ -1,6 +1,6 @@
 -- Two-way SMS and open data publications (issue 14 "STOP, receipts, consent" and "open data
 -- differencing", issue 16 "Two-way SMS").
--- Assigned number 0010; numbered 0009 here to follow main (0006-0008 are others').
+-- (Assigned 0010 at planning; 0011 here because main's 0006-0010 came first.)
 
 -- sms_log gains three statuses:
 --   outbox     written to the local outbox file: NOT sent to anyone (no Notify key);
