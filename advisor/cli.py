@@ -32,6 +32,9 @@ def register(subparsers) -> None:
     p.add_argument("--now", type=_when, help="assess as at this UTC time (default: now)")
     p.add_argument("--patch", help="only the households of this patch")
     p.add_argument("--no-tips", action="store_true", help="update cases but send no tips")
+    from hearth.shards import add_shard_argument
+
+    add_shard_argument(p, "the households of this shard's patches (their cases and tips)")
     p.set_defaults(func=handle_advise)
     sub = p.add_subparsers(dest="advise_command", metavar="SUBCOMMAND")
     o = sub.add_parser("opt-out", help="stop SMS tips to a household at once (STOP reply or"
@@ -50,7 +53,7 @@ def handle_advise(args, settings) -> int:
     from advisor.service import run_advice
 
     report = run_advice(settings, now=args.now, dry_run=args.dry_run, patch=args.patch,
-                        send_tips=not args.no_tips)
+                        send_tips=not args.no_tips, shard=getattr(args, "shard", None))
     print(report.table())
     return 0
 

@@ -82,7 +82,8 @@ class InputLoader:
         self.raw = f'"{db}"."raw"'
         self.usage = f'"{db}"."usage"'
 
-    def load(self, now: datetime | None = None, patch: str | None = None) -> AdviceInputs:
+    def load(self, now: datetime | None = None, patch: str | None = None,
+             shard=None) -> AdviceInputs:
         now = (now or datetime.now(UTC)).astimezone(UTC)
         step_s = self.s.step_min * 60
         end_ns = _ns(now) // (step_s * NS_PER_S) * (step_s * NS_PER_S)
@@ -92,6 +93,11 @@ class InputLoader:
         if frame.empty:
             raise HearthError("the registry has no households: import them first"
                               " (`hearth registry import ...`)")
+        if shard is not None:  # `hearth advise --shard i/N`: only this shard's patches
+            frame = frame[[shard.owns(p) for p in frame["patch"]]]
+            if frame.empty:
+                raise HearthError(f"shard {shard} holds none of the patches"
+                                  f"{' (with --patch)' if patch else ''}: nothing to assess")
         ids = frame.index.to_numpy().astype(str)
         index = {h: i for i, h in enumerate(ids)}
         inp = AdviceInputs(households=ids, now=now, step_h=step_s / 3600,

@@ -82,7 +82,7 @@ def flagged_counts(results: dict[str, RuleResult]) -> dict[str, Counter]:
 
 
 def run_advice(settings, now: datetime | None = None, dry_run: bool = False,
-               patch: str | None = None, send_tips: bool = True) -> RunReport:
+               patch: str | None = None, send_tips: bool = True, shard=None) -> RunReport:
     """Read the inputs, assess every household, update the cases and send the tips."""
     from advisor.db import utc_now
     from advisor.engine import assess
@@ -95,7 +95,7 @@ def run_advice(settings, now: datetime | None = None, dry_run: bool = False,
     timings: dict[str, float] = {}
     with Registry(settings.registry.path) as reg, InfluxClient.from_settings(settings) as client:
         t0 = time.perf_counter()
-        inputs = InputLoader(settings, reg, client).load(now, patch)
+        inputs = InputLoader(settings, reg, client).load(now, patch, shard=shard)
         timings["inputs"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         results = assess(inputs, settings.advisor)
@@ -108,6 +108,9 @@ def run_advice(settings, now: datetime | None = None, dry_run: bool = False,
         if send_tips:
             t0 = time.perf_counter()
             sender = make_sender(settings)
-            tips = TipDispatcher(store.conn, settings.notifier, sender, now).run(dry_run)
+            # A shard texts only its own households: N workers never race for one tip.
+            mine = set(inputs.households.tolist()) if shard is not None else None
+            tips = TipDispatcher(store.conn, settings.notifier, sender, now,
+                                 households=mine).run(dry_run)
             timings["tips"] = time.perf_counter() - t0
     return RunReport(inputs.n, flagged_counts(results), sync, tips, timings, dry_run)

@@ -12,6 +12,13 @@ def register(subparsers) -> None:
         description="Runs the MQTT and Modbus collectors and drains the spool into InfluxDB"
                     " until SIGTERM or Ctrl-C. Logs a summary line every minute and serves"
                     " Prometheus metrics on 127.0.0.1:collectors.metrics_port.")
+    from hearth.shards import add_shard_argument, shard_type
+
+    p.add_argument("--shard", type=shard_type, metavar="i/N",
+                   help="member i of N collectors: MQTT shares one subscription"
+                        " ($share/<collectors.mqtt.share_group>/<topic>, client id"
+                        " <client_id>-<i>), Modbus gateways split by a stable hash of"
+                        " host:port (docs/sharding.md)")
     p.set_defaults(func=run_handler)
     sub = p.add_subparsers(dest="collect_command", metavar="SUBCOMMAND")
     d = sub.add_parser("derive-usage", help="derive half-hourly usage_30m from the meter registers",
@@ -23,6 +30,7 @@ def register(subparsers) -> None:
     d.add_argument("--until", help="end (ISO 8601; default now)")
     d.add_argument("--fuel", choices=["electricity", "gas"], action="append",
                    help="only this fuel (repeatable; default both)")
+    add_shard_argument(d, "the households of this shard's patches")
     d.set_defaults(func=derive_usage_handler)
     r = sub.add_parser("rebuild-usage-day",
                        help="make the daily rollup usage_day from the usage_30m already stored",
@@ -36,6 +44,15 @@ def register(subparsers) -> None:
     r.add_argument("--fuel", choices=["electricity", "gas"], action="append",
                    help="only this fuel (repeatable; default both)")
     r.set_defaults(func=rebuild_usage_day_handler)
+    lv = sub.add_parser("leave", help="retire MQTT collector member i for good, losing nothing",
+                        description="Resumes member i's session, stores every message queued"
+                                    " in it, unsubscribes from the shared topic and ends the"
+                                    " session, then writes its spool into InfluxDB. Run it"
+                                    " once, instead of `hearth collect --shard i/N`, before"
+                                    " removing a member (docs/sharding.md).")
+    lv.add_argument("--shard", type=shard_type, metavar="i/N", required=True,
+                    help="the member to retire (its client id is <client_id>-<i>)")
+    lv.set_defaults(func=leave_handler)
     s = sub.add_parser("status", help="spool backlog, disk space, alerts and dead letters",
                        description="The spool's backlog and free disk space, the running"
                                    " collector's alerts (InfluxDB unreachable since, spool disk"
@@ -50,7 +67,13 @@ def register(subparsers) -> None:
 def run_handler(args: argparse.Namespace, settings) -> int:
     from collectors.service import run_forever
 
-    return run_forever(settings)
+    return run_forever(settings, shard=args.shard)
+
+
+def _shard_type():
+    from hearth.shards import _shard_type as parse
+
+    return parse
 
 
 def _parse_time(text: str | None, name: str):
@@ -68,14 +91,24 @@ def _parse_time(text: str | None, name: str):
     return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
+def leave_handler(args: argparse.Namespace, settings) -> int:
+    from collectors.members import leave
+
+    counts = leave(settings, args.shard)
+    print(f"member {args.shard.index} left: {counts['messages']} messages taken from its"
+          f" session ({counts['readings']} readings stored, {counts['dead_lettered']}"
+          " dead-lettered); the other members now share the topic")
+    return 0
+
+
 def derive_usage_handler(args: argparse.Namespace, settings) -> int:
     from collectors.usage import derive_usage_from_settings
 
     results = derive_usage_from_settings(settings, since=_parse_time(args.since, "--since"),
                                          until=_parse_time(args.until, "--until"),
-                                         fuels=args.fuel)
+                                         fuels=args.fuel, shard=args.shard)
     for r in results:
-        print(r.describe())
+        print((f"shard {args.shard}: " if args.shard else "") + r.describe())
     return 0
 
 

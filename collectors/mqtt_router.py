@@ -22,14 +22,27 @@ _UNCHECKED = object()
 MAX_PREFIXES = 1000  # distinct topic prefixes counted; beyond, they count as "(other)"
 
 
+def _redacted_text(payload: bytes, paths) -> bytes:
+    """Payload that is not JSON (cut off, garbled): the value after each path's last key is
+    replaced wherever that key appears, a string (closed or cut off) or a bare number."""
+    import re
+
+    for key in {path[-1] for path in paths}:
+        pattern = re.compile(rb'("' + re.escape(key.encode()) + rb'"\s*:\s*)'
+                             rb'(?:"(?:[^"\\]|\\.)*"?|[^,}\]\s]+)')
+        payload = pattern.sub(rb'\1"[removed]"', payload)
+    return payload
+
+
 def redacted(payload: bytes, paths) -> bytes:
-    """The payload with the values at `paths` replaced by "[removed]" (as is when not JSON)."""
+    """The payload with the values at `paths` replaced by "[removed]"; when it is not JSON,
+    every value of those paths' last keys (a cut-off payload still carries its MPAN)."""
     import json
 
     try:
         obj = _loads(payload)
     except _JSON_ERRORS:
-        return payload
+        return _redacted_text(payload, paths)
     hit = False
     for path in paths:
         node = obj
@@ -148,10 +161,11 @@ class MessageRouter:
         channels, ref = self.channels_for(topic)
         if not channels:
             raise self._unmatched(topic)
-        if len(payload) > self.max_payload_bytes:
-            raise PayloadError(f"too_large: {len(payload)} bytes, the limit is"
-                               f" {self.max_payload_bytes} (collectors.mqtt.max_payload_bytes)")
         try:
+            if len(payload) > self.max_payload_bytes:
+                raise PayloadError(f"too_large: {len(payload)} bytes, the limit is"
+                                   f" {self.max_payload_bytes}"
+                                   " (collectors.mqtt.max_payload_bytes)")
             if self.directory is None:
                 raise PayloadError(f"unknown_device: {channels[0].profile} device"
                                    f" {ref[:80]!r}: no registry, so no device is bound")
@@ -168,7 +182,9 @@ class MessageRouter:
         except PayloadError as exc:
             paths = self.profiles[channels[0].profile].redact
             if paths:  # the dead letter keeps the payload without the device's personal data
-                exc.raw = redacted(payload, paths)
+                # (a too large one is not parsed: its keys are found as text)
+                big = len(payload) > self.max_payload_bytes
+                exc.raw = (_redacted_text if big else redacted)(payload, paths)
             raise
         if topic not in self._admitted:  # a bound device's tags never vary: admit it once
             self.guard.admit(reading.measurement, reading.tags)

@@ -61,7 +61,8 @@ def sample_time_ns(value, spec: TimeSpec, zone: str | None) -> int:
     """A device's time value -> ns since the epoch, in the format the profile names.
 
     ISO 8601 with any UTC offset; a local time without an offset is read in `zone` (at a
-    clock change an ambiguous hour is taken as its first occurrence); epoch seconds or
+    clock change an ambiguous hour is taken as its first occurrence here; `reading_from`
+    then picks the pass nearer the time of receipt); epoch seconds or
     milliseconds as numbers or digit strings; "auto" tells them apart by type and size."""
     fmt = spec.format
     if isinstance(value, bool):
@@ -139,6 +140,36 @@ def _time_ns(value, spec: TimeSpec, zone: str | None) -> int:
     return ns
 
 
+_HALF_HOUR_NS = 1_800 * 10**9
+
+
+@lru_cache(maxsize=4096)
+def _second_pass_ns(value: str, zone: str) -> int | None:
+    """The second pass of a local time in the hour repeated when the clocks go back [ns], or
+    None when the time is not ambiguous (cached: a late or replayed message costs a lookup)."""
+    try:
+        t = dt.datetime.fromisoformat(value.replace(" ", "T", 1))
+    except ValueError:
+        return None
+    if t.tzinfo is not None:
+        return None
+    first, second = t.replace(tzinfo=_zone(zone)), t.replace(tzinfo=_zone(zone), fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return None
+    return _ns(second.astimezone(dt.UTC))
+
+
+def _nearer_fold(value: str, zone: str, time_ns: int, receipt_ns: int, max_future_ns: int) -> int:
+    """A local time without an offset in the hour that repeats when the clocks go back: the
+    pass nearer the time of receipt (sample_time_ns takes the first; a second-pass reading so
+    stamped would overwrite the first pass's reading an hour earlier). Otherwise `time_ns`."""
+    other_ns = _second_pass_ns(value, zone)
+    if other_ns is not None and abs(other_ns - receipt_ns) < abs(time_ns - receipt_ns) \
+            and other_ns <= receipt_ns + max_future_ns:
+        return other_ns
+    return time_ns
+
+
 def reading_from(channel: Channel, binding: Binding, obj, receipt_ns: int,
                  max_future_ns: int, source: str = "mqtt") -> Reading:
     """The reading one payload (a decoded JSON value) gives on `channel` for `binding`."""
@@ -190,7 +221,10 @@ def reading_from(channel: Channel, binding: Binding, obj, receipt_ns: int,
         time_ns = receipt_ns
         fields[RECEIPT_FIELD] = True
     else:
-        time_ns = _time_ns(raw_time, spec_t, binding.time_zone or spec_t.zone)
+        zone = binding.time_zone or spec_t.zone
+        time_ns = _time_ns(raw_time, spec_t, zone)
+        if receipt_ns - time_ns > _HALF_HOUR_NS and zone is not None and type(raw_time) is str:
+            time_ns = _nearer_fold(raw_time, zone, time_ns, receipt_ns, max_future_ns)
         if time_ns > receipt_ns + max_future_ns:
             raise PayloadError(f"bad_ts: {raw_time} is more than {max_future_ns / 1e9:.0f} s"
                                " in the future (device clock wrong? collectors.mqtt.max_future_s)")

@@ -40,10 +40,11 @@ class CollectService:
     """Everything `hearth collect` runs; `run(stop)` until the event is set."""
 
     def __init__(self, settings, collectors: list[Collector] | None = None,
-                 serve_metrics: bool = True):
+                 serve_metrics: bool = True, shard=None):
         from hearth.influx import InfluxClient
 
         self.settings = settings
+        self.shard = shard  # hearth.shards.Shard: this process is one of N members
         self.spool = open_spool(settings)
         self.client = InfluxClient.from_settings(settings)
         c = settings.collectors
@@ -60,17 +61,24 @@ class CollectService:
     def _configured(self) -> list[Collector]:
         out: list[Collector] = []
         if self.settings.collectors.mqtt.enabled:
+            from collectors.members import member_mqtt_config
             from collectors.mqtt import MqttConfig
 
-            out.append(create_collector("mqtt", "mqtt", MqttConfig.from_settings(self.settings),
-                                        self.spool))
+            config = member_mqtt_config(MqttConfig.from_settings(self.settings), self.shard)
+            out.append(create_collector("mqtt", "mqtt", config, self.spool))
         try:
             importlib.import_module("collectors.modbus")
         except ModuleNotFoundError as exc:
             if exc.name != "collectors.modbus":
                 raise
         if "modbus" in COLLECTOR_TYPES:
+            from collectors.members import keep_my_gateways
+
             modbus = create_collector("modbus", "modbus", self.settings, self.spool)
+            if self.shard is not None and getattr(modbus, "gateways", None):
+                total = len(modbus.gateways)
+                log.info("shard %s: polling %d of %d Modbus gateways", self.shard,
+                         keep_my_gateways(modbus, self.shard), total)
             if getattr(modbus, "gateways", None):
                 out.append(modbus)
             else:
@@ -178,7 +186,7 @@ class CollectService:
             log.info("collect: stopped; %s", summary_line(self.snapshot(), None, 0))
 
 
-def run_forever(settings) -> int:
+def run_forever(settings, shard=None) -> int:
     """Run until SIGTERM/SIGINT."""
 
     async def main() -> str | None:
@@ -186,7 +194,7 @@ def run_forever(settings) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        service = CollectService(settings)
+        service = CollectService(settings, shard=shard)
         await service.run(stop)
         return service.crashed
 

@@ -192,6 +192,12 @@ def _one_time(client, q: str) -> int | None:
     return None
 
 
+def _latest(client, q: str, groups: list[str], pick) -> int | None:
+    """`_one_time` of `q` per household group, then `pick` (max/min) of those found."""
+    found = [t for t in (_one_time(client, q + g) for g in groups) if t is not None]
+    return pick(found) if found else None
+
+
 def _imported(client, db: str, fq: str, labels: np.ndarray, w0: int, n_int: int) -> np.ndarray:
     """(labels, n_int) True where `import_30m` holds the household's half hour from w0 [ns]."""
     from hearth.influx import IMPORT_30M, quote_ident
@@ -212,10 +218,19 @@ def _imported(client, db: str, fq: str, labels: np.ndarray, w0: int, n_int: int)
 
 def derive_usage(client, *, since: dt.datetime | None = None, until: dt.datetime | None = None,
                  fuels=FUELS, max_gap_s: float = 7200.0, max_power_kw=None,
-                 margin_s: float = 7200.0, chunk_s: float = 86_400.0) -> list[DeriveResult]:
-    """Derive and write usage_30m for each fuel; see the module docstring."""
-    from hearth.influx import quote_ident, quote_string, usage_lines
+                 margin_s: float = 7200.0, chunk_s: float = 86_400.0,
+                 households=None) -> list[DeriveResult]:
+    """Derive and write usage_30m for each fuel; see the module docstring.
 
+    households: only these (a shard's, see hearth.shards), read in groups of
+    `HOUSEHOLDS_PER_QUERY`; None: every household in one query per chunk."""
+    from hearth.influx import quote_ident, quote_string, usage_lines
+    from hearth.shards import household_filters
+
+    # One WHERE condition per group of households ("" = all): each group is derived alone,
+    # which gives the same half hours as one pass, as a household's meters stay in its group.
+    groups = [""] if households is None else [f" AND {f}" for f in
+                                              household_filters(list(households))]
     db = quote_ident(client.database)
     # Physical cap on mean power per fuel [kW]: a 100 A electricity supply; a large combi boiler.
     caps = {"electricity": 25.0, "gas": 45.0, **(max_power_kw or {})}
@@ -227,13 +242,13 @@ def derive_usage(client, *, since: dt.datetime | None = None, until: dt.datetime
         if since is not None:
             start_ns = _ns(since) // HALF_HOUR_NS * HALF_HOUR_NS
         else:
-            last = _one_time(client, f'SELECT last("energy_kwh") FROM {db}."usage"."usage_30m"'
-                                     f' WHERE "fuel" = {fq}')
+            last = _latest(client, f'SELECT last("energy_kwh") FROM {db}."usage"."usage_30m"'
+                                   f' WHERE "fuel" = {fq}', groups, max)
             if last is not None:
                 start_ns = (last - int(margin_s * 1e9)) // HALF_HOUR_NS * HALF_HOUR_NS
             else:
-                first = _one_time(client, f'SELECT first("energy_kwh") FROM {db}."raw"."meter"'
-                                          f' WHERE "fuel" = {fq}')
+                first = _latest(client, f'SELECT first("energy_kwh") FROM {db}."raw"."meter"'
+                                        f' WHERE "fuel" = {fq}', groups, min)
                 if first is None:
                     results.append(DeriveResult(fuel, None, None))
                     continue
@@ -242,10 +257,10 @@ def derive_usage(client, *, since: dt.datetime | None = None, until: dt.datetime
         households: set[str] = set()
         chunk_ns = max(int(chunk_s * 1e9) // HALF_HOUR_NS, 1) * HALF_HOUR_NS
         gap_ns = int(max_gap_s * 1e9)
-        for w0 in range(start_ns, end_ns, chunk_ns):
+        for w0, group in ((w0, g) for w0 in range(start_ns, end_ns, chunk_ns) for g in groups):
             w1 = min(w0 + chunk_ns, end_ns)
             series = client.query(
-                f'SELECT "energy_kwh" FROM {db}."raw"."meter" WHERE "fuel" = {fq}'
+                f'SELECT "energy_kwh" FROM {db}."raw"."meter" WHERE "fuel" = {fq}{group}'
                 f" AND time >= {w0 - gap_ns} AND time <= {w1 + gap_ns}"
                 ' GROUP BY "household", "device"')
             series = [s for s in series if len(s.values["time"])]
@@ -265,7 +280,7 @@ def derive_usage(client, *, since: dt.datetime | None = None, until: dt.datetime
             labels, per_house = sum_by_group(out.energy_kwh, houses)
             res.resets += int(out.resets.sum())
             res.spikes += int(out.spikes.sum())
-            imported = _imported(client, db, fq, labels, w0, per_house.shape[1])
+            imported = _imported(client, db, fq + group, labels, w0, per_house.shape[1])
             ok = np.isfinite(per_house) & ~imported
             res.half_hours_unknown += int((~np.isfinite(per_house) & ~imported).sum())
             res.half_hours_imported += int(imported.sum())
@@ -280,7 +295,7 @@ def derive_usage(client, *, since: dt.datetime | None = None, until: dt.datetime
             n_chunks = -(-(end_ns - start_ns) // chunk_ns)
             step = max(1, n_chunks // 10)
             done = (w0 - start_ns) // chunk_ns + 1
-            if done % step == 0 or w1 == end_ns:
+            if group == groups[-1] and (done % step == 0 or w1 == end_ns):
                 log.info("usage_30m %s: derived up to %s (%d of %d chunks)", fuel, _to_dt(w1),
                          done, n_chunks)
         res.households = len(households)
@@ -361,13 +376,36 @@ def rebuild_usage_day_from_settings(settings, since=None, until=None,
         return rebuild_usage_day(client, since=since, until=until, fuels=fuels or FUELS)
 
 
-def derive_usage_from_settings(settings, since=None, until=None, fuels=None) -> list[DeriveResult]:
+def derive_usage_from_settings(settings, since=None, until=None, fuels=None,
+                               shard=None) -> list[DeriveResult]:
+    """`hearth collect derive-usage [--shard i/N]`: with a shard, only the households of its
+    patches (hearth.shards), per fuel."""
     from hearth.influx import InfluxClient
 
     c = settings.collectors
     with InfluxClient.from_settings(settings) as client:
         client.ensure_database()
-        return derive_usage(client, since=since, until=until, fuels=fuels or FUELS,
-                            max_gap_s=c.usage_max_gap_s,
-                            max_power_kw={"electricity": c.usage_max_power_kw_electricity,
-                                          "gas": c.usage_max_power_kw_gas})
+        kwargs = dict(since=since, until=until, max_gap_s=c.usage_max_gap_s,
+                      max_power_kw={"electricity": c.usage_max_power_kw_electricity,
+                                    "gas": c.usage_max_power_kw_gas})
+        if shard is None:
+            return derive_usage(client, fuels=fuels or FUELS, **kwargs)
+        from hearth.shards import households_in, registry_patches
+
+        patch_of = registry_patches(settings.registry.path)
+        results = []
+        for fuel in fuels or FUELS:
+            mine = households_in(shard, meter_households(client, fuel), patch_of)
+            log.info("usage_30m %s: shard %s has %d households", fuel, shard, len(mine))
+            results += derive_usage(client, fuels=[fuel], households=mine, **kwargs)
+        return results
+
+
+def meter_households(client, fuel: str) -> list[str]:
+    """Households with `meter` readings of this fuel (the series index: no data scanned)."""
+    from hearth.influx import quote_ident, quote_string
+
+    series = client.query(f'SHOW TAG VALUES FROM {quote_ident(client.database)}."raw"."meter"'
+                          f' WITH KEY = "household" WHERE "fuel" = {quote_string(fuel)}',
+                          epoch=None)
+    return sorted({str(v) for s in series for v in s.values.get("value", [])})

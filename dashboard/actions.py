@@ -70,33 +70,45 @@ def add_note(user: User, case_id: int, text: str) -> str | None:
     if not text:
         raise ActionError("Write the note first.")
     with registry() as reg:
-        names = [r[0] for r in reg.conn.execute(
-            "SELECT full_name FROM tenants WHERE household_id = ?", (rec["household_id"],))]
-        masked = mask_note(text, names)
+        masked = _masked(reg, rec, text)
         _case_store(reg).add_note(int(case_id), user.username, masked.text)
     data.clear_case_caches()
     return masked.warning()
 
 
-def resolve(user: User, case_id: int, note: str) -> None:
-    _checked(user, case_id)
+def _masked(reg, rec: dict, text: str):
+    """``text`` without phone numbers, emails or the names of the case's household's tenants."""
+    names = [r[0] for r in reg.conn.execute(
+        "SELECT full_name FROM tenants WHERE household_id = ?", (rec["household_id"],))]
+    return mask_note(text, names)
+
+
+def resolve(user: User, case_id: int, note: str) -> str | None:
+    """Resolve with the note masked as a case note is (it is kept as the close reason and in
+    the case's history); returns the warning saying what was taken out, or None."""
+    rec = _checked(user, case_id)
     if not note.strip():
         raise ActionError("Say what was done to resolve the case.")
     with registry() as reg:
-        _case_store(reg).resolve(int(case_id), user.username, note.strip())
+        masked = _masked(reg, rec, note.strip())
+        _case_store(reg).resolve(int(case_id), user.username, masked.text)
     data.clear_case_caches()
+    return masked.warning()
 
 
-def dismiss(user: User, case_id: int, reason: str, note: str = "") -> None:
-    _checked(user, case_id)
+def dismiss(user: User, case_id: int, reason: str, note: str = "") -> str | None:
+    """Dismiss with the reason and the note masked; returns the warning, or None."""
+    rec = _checked(user, case_id)
     if reason not in DISMISS_REASONS:
         raise ActionError("Choose a reason for dismissing the case.")
     if reason.startswith("Other") and not note.strip():
         raise ActionError("Say why in the note when the reason is 'Other'.")
-    full = reason + (f": {note.strip()}" if note.strip() else "")
     with registry() as reg:
+        masked = _masked(reg, rec, note.strip())
+        full = reason + (f": {masked.text}" if masked.text else "")
         _case_store(reg).dismiss(int(case_id), user.username, full)
     data.clear_case_caches()
+    return masked.warning()
 
 
 AWAAB_STEPS = {"made_safe": "Emergency hazard made safe",

@@ -14,6 +14,7 @@ if _ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from dashboard import auth  # noqa: E402
+from dashboard.fmt import md_text  # noqa: E402
 
 st.set_page_config(page_title="Hearth", page_icon=":material/home:", layout="wide",
                    initial_sidebar_state="expanded")
@@ -57,7 +58,9 @@ st.markdown("<style>.block-container, [data-testid='stMainBlockContainer'] {padd
 
 with st.sidebar:
     scope_text = ("all patches" if user.sees_all_patches else ", ".join(user.patches))
-    st.markdown(f"**{user.display_name}**  \n{user.role.capitalize()} · {scope_text}")
+    # Names and patches as typed, never as markdown (no remote image or link from a name).
+    st.markdown(f"**{md_text(user.display_name)}**  \n{user.role.capitalize()} · "
+                f"{md_text(scope_text)}")
     if st.button("Sign out", key="sign_out"):
         auth.sign_out()
         st.rerun()

@@ -27,6 +27,7 @@ ACCOUNT_MAX_FAILURES = 10
 ACCOUNT_WINDOW_MIN = 15
 # Per address: higher, since an office's officers may share one address behind its firewall.
 ADDRESS_MAX_FAILURES = 30
+UNKNOWN_ACCOUNT = "(unknown account)"  # the audit's name for a sign-in to no account
 
 
 @contextmanager
@@ -60,7 +61,7 @@ def current_user() -> User | None:
         _end_session()
         st.session_state["hearth_notice"] = "Your sign-in expired: please sign in again."
         return None
-    fresh = _store_get(user.username)
+    fresh = _live_user(user.username, st.session_state.get(TOKEN_KEY))
     if fresh is None or fresh.disabled:
         _end_session()
         return None
@@ -102,8 +103,14 @@ def _address() -> str | None:
     return address if isinstance(address, str) else None
 
 
-def _store_get(username: str) -> User | None:
+def _live_user(username: str, token: str | None) -> User | None:
+    """The account, if this tab's session is still live in the registry: a password change,
+    a disabled account or a sign-out in another tab revokes it there, and the tab that is
+    still open must end too, not only a tab that comes back through the cookie."""
     with registry() as reg:
+        session = SessionStore(reg.conn).resume(token) if token else None
+        if session is None or session.username != username:
+            return None
         return UserStore(reg.conn).get(username)
 
 
@@ -212,17 +219,20 @@ def login_page() -> None:
                 "SELECT count(*) FROM audit_log WHERE action = 'sign_in_failed' AND at >= ? "
                 "AND json_extract(detail, '$.address') = ?", (since, address)
             ).fetchone()[0] if address else 0
+            # What was typed is kept only when it names an account: people type their
+            # password into the username box, and that must not reach the audit log.
+            store = UserStore(reg.conn)
+            label = name if name and store.get(name) is not None else UNKNOWN_ACCOUNT
             if failed >= ACCOUNT_MAX_FAILURES or from_address >= ADDRESS_MAX_FAILURES:
-                reg.audit(name or "(blank)", "sign_in_refused_paused", f"user:{name}",
+                reg.audit(label, "sign_in_refused_paused", f"user:{label}",
                           {"address": address,
                            "by": "account" if failed >= ACCOUNT_MAX_FAILURES else "address"})
                 st.error(f"Sign-in is paused for {ACCOUNT_WINDOW_MIN} minutes after repeated "
                          "failed attempts. If that was not you, tell an administrator.")
                 return
-            user = UserStore(reg.conn).authenticate(name, password)
+            user = store.authenticate(name, password)
             if user is None:
-                reg.audit(name or "(blank)", "sign_in_failed", f"user:{name}",
-                          {"address": address})
+                reg.audit(label, "sign_in_failed", f"user:{label}", {"address": address})
         if user is None:
             failures.append(time.time())
             st.error("That username and password do not match an active account. Check both "

@@ -8,8 +8,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-# UK numbers as people write them: 07700 900123, +44 7700 900123, 0161 496 0000, (0161) 4960000.
-_PHONE = re.compile(r"(?<![\w+])(?:\+44\s?\(?0?\)?\s?|\(?0)\d[\d\s()-]{7,12}\d(?!\w)")
+# UK numbers as people write them: 07700 900123, +44 7700 900123, 0044 7700 900123 (the
+# international prefix as dialled from abroad), 0161 496 0000, (0161) 4960000.
+_PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)44\s?\(?0?\)?\s?|\(?0)\d[\d\s()-]{7,12}\d(?!\w)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 MASK = {"phone number": "[phone number removed]", "email address": "[email removed]",
         "tenant's name": "[name removed]"}

@@ -30,6 +30,9 @@ def register(subparsers) -> None:
                    " (default forecasting.horizon_steps, 336 = 7 days)")
     p.add_argument("--full", action="store_true", help="ignore the history cache under var/"
                    " and read the whole history from InfluxDB")
+    from hearth.shards import add_shard_argument
+
+    add_shard_argument(p, "the households of this shard's patches (InfluxDB mode)")
     p.set_defaults(func=handle_forecast)
     sub = p.add_subparsers(dest="forecast_command", metavar="SUBCOMMAND")
     b = sub.add_parser("backtest", help="rolling-origin evaluation against the baselines",
@@ -83,6 +86,9 @@ def handle_forecast(args, settings) -> int:
     if horizon < 1 or horizon > 48 * 31:
         raise HearthError(f"--horizon {horizon}: give 1 to {48 * 31} half-hours")
     if args.input is not None:
+        if getattr(args, "shard", None) is not None:
+            raise HearthError("--shard goes with InfluxDB mode (no --input): a CSV is"
+                              " forecast whole")
         if args.output is None:
             raise HearthError("--input needs --output: the CSV to write the forecasts to")
         return _forecast_csv(args, settings, horizon)
@@ -145,6 +151,8 @@ def _forecast_influx(args, settings, horizon: int) -> int:
     from hearth.influx import USAGE_RP, InfluxClient
 
     f = settings.forecasting
+    shard = getattr(args, "shard", None)
+    patch_of = None
     with InfluxClient.from_settings(settings) as client:
         client.ensure_database()
         fuels = args.fuel or store.fuels(client)
@@ -154,10 +162,21 @@ def _forecast_influx(args, settings, horizon: int) -> int:
                               " backfill`, first")
         for fuel in fuels:
             t0 = time.perf_counter()
+            # The origin is the portfolio's (not the shard's): N workers forecast from the
+            # same half hour, as one worker would.
             origin = _origin_ns(client, fuel, args.now)
+            mine = None
+            if shard is not None:
+                from hearth.shards import households_in, registry_patches
+
+                patch_of = patch_of if patch_of is not None else registry_patches(
+                    settings.registry.path)
+                mine = households_in(shard, store.usage_households(client, fuel), patch_of)
+                log.info("%s: shard %s has %d households", fuel, shard, len(mine))
             history, days_read = store.read_history(client, fuel, origin, f.history_days,
                                                     settings.paths.var_dir, f.reread_days,
-                                                    use_cache=not args.full)
+                                                    use_cache=not args.full, shard=shard,
+                                                    households=mine)
             if history.households.size == 0:
                 log.warning("%s: no household has usage in the last %d days; nothing to"
                             " forecast", fuel, f.history_days)
@@ -183,9 +202,10 @@ def _forecast_influx(args, settings, horizon: int) -> int:
                     bar.update(part.households.size)
             counts = _trust_counts(fc.trust)
             client.write_lines(store.run_line(fuel, origin, n_h, horizon, f.horizon_days,
-                                              counts, weather=coverage),
+                                              counts, weather=coverage, shard=shard),
                                retention_policy=USAGE_RP)
-            print(f"{fuel}: forecast {n_h} households from {np.datetime64(origin, 'ns')} UTC"
+            print((f"shard {shard}: " if shard is not None else "") +
+                  f"{fuel}: forecast {n_h} households from {np.datetime64(origin, 'ns')} UTC"
                   f" ({horizon} half-hours, {f.horizon_days} days); read {days_read:.1f} days"
                   f" of usage; wrote {written} points in {time.perf_counter() - t0:.1f} s;"
                   " trust: " + ", ".join(f"{k} {v}" for k, v in counts.items())

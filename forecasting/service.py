@@ -53,20 +53,31 @@ def _household_filter(households) -> str:
 
 
 def latest_runs(client, model: str = MODEL) -> dict[str, dict]:
-    """fuel -> {origin_ns, households, horizon_steps, horizon_days} of the latest run."""
+    """fuel -> {origin_ns, households, horizon_steps, horizon_days} of the latest run.
+
+    Sharded runs (`hearth forecast --shard i/N`, tag ``shard``) of the latest origin count as
+    one run: their households are added up."""
     from hearth.influx import USAGE_RP, quote_ident
 
     q = (f'SELECT "households", "horizon_steps", "horizon_days" FROM '
          f'{quote_ident(client.database)}.{quote_ident(USAGE_RP)}.{quote_ident(FORECAST_RUN)} '
-         f'WHERE "model" = {_quote(model)} GROUP BY "fuel" ORDER BY time DESC LIMIT 1')
-    runs = {}
+         f'WHERE "model" = {_quote(model)} GROUP BY "fuel", "shard" ORDER BY time DESC LIMIT 1')
+    runs: dict[str, dict] = {}
     for s in client.query(q):
-        if len(s):
-            runs[s.tags.get("fuel", "")] = {
-                "origin_ns": int(s.values["time"][0]),
-                "households": int(s.values["households"][0]),
-                "horizon_steps": int(s.values["horizon_steps"][0]),
-                "horizon_days": int(s.values["horizon_days"][0])}
+        if not len(s):
+            continue
+        run = {"origin_ns": int(s.values["time"][0]),
+               "households": int(s.values["households"][0]),
+               "horizon_steps": int(s.values["horizon_steps"][0]),
+               "horizon_days": int(s.values["horizon_days"][0])}
+        fuel = s.tags.get("fuel", "")
+        best = runs.get(fuel)
+        if best is None or run["origin_ns"] > best["origin_ns"]:
+            runs[fuel] = run
+        elif run["origin_ns"] == best["origin_ns"]:
+            best["households"] += run["households"]
+            best["horizon_steps"] = max(best["horizon_steps"], run["horizon_steps"])
+            best["horizon_days"] = max(best["horizon_days"], run["horizon_days"])
     return runs
 
 

@@ -38,9 +38,12 @@ class History:
         return self.start_ns + self.energy_kwh.shape[1] * STEP_NS
 
 
-def cache_path(var_dir: Path, fuel: str) -> Path:
+def cache_path(var_dir: Path, fuel: str, shard=None) -> Path:
+    """The history cache of a fuel; a shard (hearth.shards.Shard) has its own, so that N
+    workers on one machine never overwrite each other's."""
     safe = re.sub(r"[^A-Za-z0-9_-]", "_", fuel)
-    return Path(var_dir) / "forecasting" / f"history_{safe}.npz"
+    suffix = f"_shard{shard.label}" if shard is not None else ""
+    return Path(var_dir) / "forecasting" / f"history_{safe}{suffix}.npz"
 
 
 def load_cache(path: Path) -> History | None:
@@ -92,13 +95,15 @@ def merge(old: History | None, new: History, start_ns: int, end_ns: int) -> Hist
 
 
 def read_history(client, fuel: str, end_ns: int, history_days: int, var_dir: Path,
-                 reread_days: int = 2, use_cache: bool = True) -> tuple[History, int]:
-    """Usage of every household over the ``history_days`` before ``end_ns`` (a half hour).
+                 reread_days: int = 2, use_cache: bool = True, shard=None,
+                 households=None) -> tuple[History, int]:
+    """Usage of every household (or of `households`, a shard's) over the ``history_days``
+    before ``end_ns`` (a half hour).
 
     Returns the history and the number of days actually read from InfluxDB.
     """
     start_ns = end_ns - history_days * DAY_NS
-    path = cache_path(var_dir, fuel)
+    path = cache_path(var_dir, fuel, shard)
     cached = load_cache(path) if use_cache else None
     read_from = start_ns
     if cached is not None and cached.end_ns > start_ns:
@@ -106,15 +111,34 @@ def read_history(client, fuel: str, end_ns: int, history_days: int, var_dir: Pat
     else:
         cached = None
     matrix = client.usage_matrix(np.int64(read_from).astype("datetime64[ns]"),
-                                 np.int64(end_ns).astype("datetime64[ns]"), fuel=fuel)
+                                 np.int64(end_ns).astype("datetime64[ns]"), fuel=fuel,
+                                 households=households)
     first_ns = int(np.asarray(matrix.times[:1], "datetime64[ns]").astype(np.int64)[0]) \
         if len(matrix.times) else read_from
     fresh = History(np.asarray(matrix.households).astype(str), first_ns,
                     np.asarray(matrix.energy_kwh, np.float32))
+    if cached is not None and households is not None:
+        # A household that moved to another shard (the patch was renamed, N changed) is no
+        # longer this worker's: its cached rows must not be forecast twice.
+        cached = _only(cached, np.asarray(households, dtype=str))
     history = merge(cached, fresh, start_ns, end_ns)
     if use_cache:
         save_cache(path, history)
     return history, (end_ns - read_from) / DAY_NS
+
+
+def _only(history: History, households: np.ndarray) -> History:
+    keep = np.isin(history.households, households)
+    return History(history.households[keep], history.start_ns, history.energy_kwh[keep])
+
+
+def usage_households(client, fuel: str) -> list[str]:
+    """Households with half-hourly usage of this fuel (the series index: no data scanned)."""
+    from hearth.influx import USAGE_RP, quote_ident, quote_string
+
+    q = (f'SHOW TAG VALUES FROM {quote_ident(client.database)}.{quote_ident(USAGE_RP)}.'
+         f'"usage_30m" WITH KEY = "household" WHERE "fuel" = {quote_string(fuel)}')
+    return sorted({str(v) for s in client.query(q, epoch=None) for v in s.values.get("value", [])})
 
 
 def fuels(client) -> list[str]:
@@ -215,10 +239,11 @@ def weather_coverage(weather, history_start_ns: int, origin_ns: int,
 
 def run_line(fuel: str, origin_ns: int, n_households: int, horizon_steps: int,
              horizon_days: int, trust_counts: dict[str, int], model: str = MODEL,
-             weather: WeatherCoverage | None = None) -> list[str]:
+             weather: WeatherCoverage | None = None, shard=None) -> list[str]:
     """One ``forecast_run`` point at the forecast origin: where the latest forecast starts,
     and (`weather`) how much real weather the run had: fields `weather` (its label),
-    `weather_history_days`, `weather_forecast_days`."""
+    `weather_history_days`, `weather_forecast_days`. A shard's run (``--shard i/N``) has the
+    tag ``shard`` = ``iofN``, so the N runs of one origin are N points, not one overwritten."""
     from hearth.influx import lines_from_arrays
 
     fields = {"households": np.array([n_households]), "horizon_steps": np.array([horizon_steps]),
@@ -229,5 +254,8 @@ def run_line(fuel: str, origin_ns: int, n_households: int, horizon_steps: int,
         fields["weather_forecast_days"] = np.array([weather.horizon_days_with_forecast])
     for label, count in trust_counts.items():
         fields[f"trust_{label}"] = np.array([count])
-    return lines_from_arrays(FORECAST_RUN, tags={"fuel": fuel, "model": model}, fields=fields,
+    tags = {"fuel": fuel, "model": model}
+    if shard is not None:
+        tags["shard"] = shard.label
+    return lines_from_arrays(FORECAST_RUN, tags=tags, fields=fields,
                              time_ns=np.array([origin_ns], np.int64))

@@ -49,8 +49,10 @@ class TipSummary:
 class TipDispatcher:
     """One pass over the open cases: which tips go now, which wait, which never go."""
 
-    def __init__(self, conn, notifier_settings, sender, now: datetime | None = None) -> None:
+    def __init__(self, conn, notifier_settings, sender, now: datetime | None = None,
+                 households: set[str] | None = None) -> None:
         self.conn = conn
+        self.households = households  # only these (a shard's); None: every household
         self.s = notifier_settings
         self.sender = sender
         self.now = now or utc_now()
@@ -68,6 +70,8 @@ class TipDispatcher:
             [*kinds, *SENT_STATUSES]).fetchall()
         out: dict[str, list[dict]] = {}
         for r in rows:
+            if self.households is not None and r["household_id"] not in self.households:
+                continue
             if SEVERITIES.index(r["severity"]) >= min_rank:
                 out.setdefault(r["household_id"], []).append(dict(r))
         for cases in out.values():

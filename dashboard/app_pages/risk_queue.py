@@ -171,17 +171,18 @@ with left:
 with right:
     msg = st.session_state.pop("queue_done", None)
     if msg:
-        (st.success if not msg.startswith(("Not sent", "Tip queued", "Note saved. Taken"))
-         else st.warning)(msg)
+        (st.success if not (msg.startswith(("Not sent", "Tip queued"))
+                            or "Taken out of the note" in msg) else st.warning)(msg)
 
     def run(action, *args, done: str) -> None:
         try:
-            action(user, int(case["case_id"]), *args)
+            warning = action(user, int(case["case_id"]), *args)
         except (actions.ActionError, data.OutOfScopeError) as exc:
             st.error(str(exc) if isinstance(exc, actions.ActionError) else
                      "This case is not on your patches.")
             return
-        st.session_state["queue_done"] = done
+        # A resolve or dismiss note is masked like a case note: say what was taken out.
+        st.session_state["queue_done"] = done if not warning else f"{done} {warning}"
         st.rerun()
 
     if case["status"] == "open" and st.button("✔ Acknowledge", key="ack", type="primary",

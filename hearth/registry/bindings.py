@@ -45,6 +45,8 @@ def bind(reg: Registry, rows: Iterable[tuple], actor: str = "cli") -> int:
             if clash:
                 raise RegistryError(f"device id {did!r} is already a registry device; choose"
                                     " another Hearth device id for the binding")
+            if kind in METER_KINDS:
+                _one_meter_per_fuel(conn, hid, kind)
             try:
                 conn.execute(f"INSERT INTO device_bindings ({', '.join(BINDING_COLUMNS)},"
                              " bound_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -65,6 +67,28 @@ def bind(reg: Registry, rows: Iterable[tuple], actor: str = "cli") -> int:
             reg.audit(actor, "bind_device", did, {"profile": profile, "device_ref": ref,
                                                   "kind": kind, "household_id": hid})
     return len(rows)
+
+
+METER_KINDS = ("electricity_meter", "gas_meter")
+
+
+def _one_meter_per_fuel(conn, household_id: str, kind: str) -> None:
+    """Refuse a second supply meter of one fuel for a household: the usage rollup sums every
+    meter series of a household and fuel, so two devices reading one supply (a Glow CAD on
+    top of the Modbus meter it reads, one CAD bound twice) would count each kWh twice."""
+    held = conn.execute("SELECT device_id, protocol FROM devices WHERE household_id = ? AND"
+                        " kind = ?", (household_id, kind)).fetchone()
+    if held is None:
+        held = conn.execute("SELECT device_id, profile || ' ' || device_ref FROM"
+                            " device_bindings WHERE household_id = ? AND kind = ?",
+                            (household_id, kind)).fetchone()
+    if held is not None:
+        fuel = kind.removesuffix("_meter")
+        article = "an" if fuel == "electricity" else "a"
+        raise RegistryError(
+            f"household {household_id} already has {article} {fuel} meter ({held[0]},"
+            f" {held[1]}): its usage would be counted twice. Unbind or remove that device"
+            " first if this one replaces it")
 
 
 def unbind(reg: Registry, profile: str, device_ref: str, actor: str = "cli") -> int:

@@ -134,6 +134,9 @@ class MqttCollectorSettings(Section):
                                            " misconfigured device as unmatched_topic)")
     max_series_per_household: int = Field(64, ge=1, description="Series one household may"
                                           " have; beyond, readings are dead-lettered")
+    share_group: str = Field("hearth", pattern=r"^[^/+#$\s]+$",
+                             description="`hearth collect --shard i/N`: members subscribe to"
+                             " $share/<share_group>/<topic>")
 
 
 class SpoolSettings(Section):
