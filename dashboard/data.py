@@ -160,6 +160,16 @@ def opt_outs(scope: Scope) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def replies(scope: Scope, days: int = 30) -> pd.DataFrame:
+    return _read(q.replies, scope, days)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def number_tasks(scope: Scope) -> pd.DataFrame:
+    return _read(q.number_tasks, scope)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
 def tariffs() -> pd.DataFrame:
     return _read(q.tariffs)
 
@@ -172,7 +182,7 @@ def last_contact(scope: Scope) -> pd.DataFrame:
 def clear_case_caches() -> None:
     """After an officer changes a case: the next view shows the change."""
     for fn in (open_cases, household_cases, case_events, damp_cases, case_trend, messages,
-               last_contact):
+               replies, number_tasks, last_contact):
         fn.clear()
 
 

@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "importers.cli",
     "forecasting.cli",
     "advisor.cli",
+    "advisor.notify_cli",
     "dashboard.cli",
     "dashboard.users_cli",
     "advisor.reports_cli",

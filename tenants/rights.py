@@ -219,6 +219,9 @@ def registry_records(reg: Registry, household_id: str) -> dict[str, list[dict[st
     if _has_table(conn, "sms_log"):
         out["sms_log"] = _rows(conn, "SELECT * FROM sms_log WHERE household_id = ?"
                                " ORDER BY message_id", (household_id,))
+    if _has_table(conn, "sms_replies"):  # the texts the tenant sent back (two-way SMS)
+        out["sms_replies"] = _rows(conn, "SELECT * FROM sms_replies WHERE household_id = ?"
+                                   " ORDER BY received_at", (household_id,))
     for table in ("meter_points", "import_state"):
         if _has_table(conn, table):
             out[table] = _rows(conn, f"SELECT * FROM {table} WHERE household_id = ?"
@@ -453,6 +456,14 @@ def end_tenancy(settings, household_id: str, tenancy_end: date | None = None,
                                (household_id,)):
                     result.removed.append(("sms_log", str(r["message_id"]), "body", "cleared"))
                 conn.execute("UPDATE sms_log SET body = NULL WHERE household_id = ?",
+                             (household_id,))
+            if _has_table(conn, "sms_replies"):
+                for r in _rows(conn, "SELECT reply_id FROM sms_replies WHERE household_id = ?"
+                               " AND content IS NOT NULL AND content <> '' ORDER BY reply_id",
+                               (household_id,)):
+                    result.removed.append(("sms_replies", str(r["reply_id"]), "content",
+                                           "cleared"))
+                conn.execute("UPDATE sms_replies SET content = NULL WHERE household_id = ?",
                              (household_id,))
             if pattern is not None and strict is not None:
                 _redact_tables(conn, household_id, pattern, strict, result)

@@ -373,6 +373,18 @@ class NotifierSettings(Section):
                                        description="How to take emergency credit")
     fuel_voucher_hint: str = Field("ask us about fuel vouchers from the Household Support Fund",
                                    description="Where to get fuel vouchers")
+    # Two-way SMS (`hearth notify sync`): answers to replies. Template ids for GOV.UK Notify go
+    # in template_ids under the same names (stop_confirmation, help_reply).
+    stop_confirmation: str = Field(
+        "((service)): you will get no more texts from us. To start them again call"
+        " ((help_phone)).", min_length=1, description="The one text confirming a STOP reply")
+    help_reply: str = Field(
+        "((service)): for help call ((help_phone))((officer)). To stop our texts reply STOP.",
+        min_length=1, description="The answer to a HELP reply; ((officer)) is ', or ask for"
+        " <name>, your housing officer' when the patch has one officer")
+    help_reply_min_interval_h: float = Field(
+        1.0, ge=0, description="At most one HELP answer per household per [h] (no auto-reply"
+        " loops)")
 
     @model_validator(mode="after")
     def _real_help_line_for_real_texts(self):
@@ -454,6 +466,8 @@ def _default_jobs() -> list[JobSettings]:
         # (a revoked consent, an unknown meter) would not go away by re-running all of them.
         JobSettings(name="import-smart-meter", cron="30 6 * * *", command=["import", "smart-meter"],
                     retries=0),
+        JobSettings(name="notify-sync", cron="*/5 * * * *", command=["notify", "sync"],
+                    retries=0, timeout_s=240.0),
     ]
 
 
