@@ -2,7 +2,8 @@
 and worked by officers. Every change writes `case_events`; officers' actions also `audit_log`.
 
 Other rooms use `CaseStore(registry)`: open_cases, case, history, acknowledge, assign, add_note,
-resolve, dismiss, record_stage. The advisor calls `sync(results, households, now)`.
+resolve, dismiss, record_stage, open_or_join (a problem a tenant reports). The advisor calls
+`sync(results, households, now)`.
 """
 
 from __future__ import annotations
@@ -192,6 +193,42 @@ class CaseStore:
                           " stage) VALUES (?, ?, ?, ?, ?, ?, ?)",
                           (case_id, at_s, actor, action, detail, due_by, stage))
 
+    # ------------------------------------------------------- reported by a person
+    def open_or_join(self, household_id: str, kind: str, severity: str, reason: str,
+                     actor: str, evidence: dict | None = None,
+                     at: datetime | None = None) -> tuple[int, bool]:
+        """A problem reported by a person (a tenant, through the portal): join the household's
+        open case of that kind (a note in its history) or open one, starting the Awaab's Law
+        clock where the hazard has one. Returns (case_id, joined)."""
+        if severity not in SEVERITY_RANK:
+            raise CaseError(f"unknown severity {severity!r}")
+        if not actor or not reason.strip():
+            raise CaseError("a reported problem needs who reported it and what they said")
+        at = at or utc_now()
+        at_s = iso(at)
+        with transaction(self.conn):
+            case = self.open_case_for(household_id, kind)
+            if case is not None:
+                case_id, joined = case["case_id"], True
+                self._event(case_id, at_s, actor, "note", reason.strip())
+            else:
+                due, stage = self._awaab(kind, severity, at)
+                cur = self.conn.execute(
+                    "INSERT INTO cases (household_id, kind, severity, score, reasons,"
+                    " evidence_json, opened_at, updated_at, due_by, stage, status) VALUES"
+                    " (?,?,?,?,?,?,?,?,?,?, 'open')",
+                    (household_id, kind, severity, 50.0, reason.strip(), _json(evidence or {}),
+                     at_s, at_s, iso(due), stage))
+                case_id, joined = int(cur.lastrowid), False
+                self._event(case_id, at_s, actor, "opened", f"{severity}: {reason.strip()}"
+                            + (f" (due by {iso(due)}, {stage})" if due else ""), iso(due), stage)
+            self.conn.execute("INSERT INTO audit_log (at, actor, action, target, detail)"
+                              " VALUES (?, ?, ?, ?, ?)",
+                              (at_s, actor, "case.joined" if joined else "case.reported",
+                               f"case:{case_id}", json.dumps({"household_id": household_id,
+                                                              "kind": kind})))
+        return case_id, joined
+
     # ------------------------------------------------------------ the advisor
     def sync(self, results: dict[str, RuleResult], households: np.ndarray,
              now: datetime | None = None, dry_run: bool = False) -> SyncSummary:
@@ -303,6 +340,8 @@ class CaseStore:
     def _clear_case(self, case: dict, now: datetime, now_s: str, summary: SyncSummary,
                     dry_run: bool) -> None:
         kind = case["kind"]
+        if _reported_by_tenant(case):
+            return   # a tenant's report is closed by an officer, never by quiet sensors
         clear_since = parse_iso(case["clear_since"]) or now
         limit = timedelta(hours=self.settings.auto_close_h)
         if not self._keeps_duty(case) and now - clear_since >= limit:
@@ -324,3 +363,10 @@ class CaseStore:
 
 def _json(numbers: dict) -> str:
     return json.dumps(numbers, default=str, allow_nan=False, sort_keys=True)
+
+
+def _reported_by_tenant(case: dict) -> bool:
+    try:
+        return json.loads(case.get("evidence_json") or "{}").get("source") == "tenant_report"
+    except (ValueError, AttributeError):
+        return False

@@ -44,8 +44,8 @@ def register(subparsers) -> None:
     o.add_argument("--source", default="officer", help="how the tenant asked (officer,"
                    " sms_stop_reply, phone_call, ...)")
     o.set_defaults(func=handle_opt_out)
-    s = sub.add_parser("notify-status", help="read back delivery statuses and STOP replies from"
-                       " GOV.UK Notify")
+    s = sub.add_parser("notify-status", help="read back delivery statuses and replies from"
+                       " GOV.UK Notify (same as `hearth notify sync`)")
     s.set_defaults(func=handle_notify_status)
 
 
@@ -63,8 +63,14 @@ def handle_opt_out(args, settings) -> int:
     from advisor.notify import opt_out
     from hearth.registry import Registry
 
+    outbox = None
+    if settings.notifier.sender == "outbox":  # its lines for this home are cancelled too
+        from advisor.notify.outbox import OutboxSender
+
+        outbox = OutboxSender(settings.notifier.outbox_path)
     with Registry(settings.registry.path) as reg:
-        n = opt_out(connection(reg), args.household, args.actor, source=args.source)
+        n = opt_out(connection(reg), args.household, args.actor, source=args.source,
+                    outbox=outbox)
     if n == 0:
         print(f"{args.household}: already opted out; no tips will be sent")
     else:
@@ -73,20 +79,10 @@ def handle_opt_out(args, settings) -> int:
 
 
 def handle_notify_status(args, settings) -> int:
-    from advisor.db import connection
-    from advisor.notify import make_sender, poll_statuses, process_replies
-    from hearth.registry import Registry
+    from advisor.notify_cli import handle_sync
 
     if settings.notifier.sender != "notify":
         raise HearthError("notifier.sender is 'outbox': delivery statuses come from GOV.UK"
                           " Notify only (set notifier.sender = \"notify\" and"
                           " HEARTH_NOTIFY_API_KEY)")
-    sender = make_sender(settings)
-    with Registry(settings.registry.path) as reg:
-        conn = connection(reg)
-        counts = poll_statuses(conn, sender)
-        stopped = process_replies(conn, sender.received_texts())
-    shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none waiting"
-    print(f"Delivery statuses: {shown}")
-    print(f"STOP replies: {stopped} household(s) opted out")
-    return 0
+    return handle_sync(args, settings)  # the same pass the schedule runs: `hearth notify sync`

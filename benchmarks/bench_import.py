@@ -25,10 +25,10 @@ from benchmarks._report import machine, write_section
 from hearth.registry import Registry
 from hearth.settings import Settings
 from hearth.stack import InfluxServer, free_port
-from hearth.tenant_rights import set_consent
 from importers.meter_points import add_meter_point
 from importers.providers import MeterPoint
 from importers.smart_meter import run_import
+from tenants.rights import set_consent
 
 KEY = "sk_bench"
 

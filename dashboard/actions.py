@@ -217,7 +217,10 @@ def send_tip(user: User, case_id: int) -> str:
         conn = connection(reg)
         dispatcher = TipDispatcher(conn, settings.notifier, make_sender(settings))
         summary = dispatcher.send_case(int(case_id))
-        if summary.total_sent():
+        if summary.total_sent() and dispatcher.sender.name == "outbox":
+            outcome = ("Tip written to the outbox: not sent to the tenant (no GOV.UK Notify"
+                       " key).")
+        elif summary.total_sent():
             outcome = "Tip sent."
         elif summary.deferred:
             outcome = ("Tip queued: it goes after quiet hours." if "quiet_hours" in

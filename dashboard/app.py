@@ -30,6 +30,7 @@ PAGES = {
     "Service": [
         ("app_pages/data_health.py", "Data health", ":material/sensors:"),
         ("app_pages/messages.py", "Messages", ":material/sms:"),
+        ("app_pages/tenant_requests.py", "Tenant requests", ":material/inbox:"),
     ],
 }
 DEFAULT_PAGE = "app_pages/overview.py"

@@ -160,6 +160,16 @@ def opt_outs(scope: Scope) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def replies(scope: Scope, days: int = 30) -> pd.DataFrame:
+    return _read(q.replies, scope, days)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def number_tasks(scope: Scope) -> pd.DataFrame:
+    return _read(q.number_tasks, scope)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
 def tariffs() -> pd.DataFrame:
     return _read(q.tariffs)
 
@@ -172,7 +182,7 @@ def last_contact(scope: Scope) -> pd.DataFrame:
 def clear_case_caches() -> None:
     """After an officer changes a case: the next view shows the change."""
     for fn in (open_cases, household_cases, case_events, damp_cases, case_trend, messages,
-               last_contact):
+               replies, number_tasks, last_contact):
         fn.clear()
 
 
@@ -224,25 +234,14 @@ def tariff_on(fuel: str, payment_type: str, day: date | None = None) -> dict | N
 
 
 def bill_forecast(household_id: str, scope: Scope) -> pd.DataFrame:
-    """The next 30 days' cost per fuel from the daily forecast: columns fuel, energy_kwh,
-    energy_kwh_p10, energy_kwh_p90, cost_gbp, cost_gbp_p10, cost_gbp_p90, days."""
+    """The next 30 days' cost per fuel from the daily forecast (hearth.bills.bill_forecast)."""
+    from hearth.bills import bill_forecast as forecast_cost_of
+
     home = household(household_id, scope)
     f = forecasts(household_id, scope)
-    f = f[f["step"] == "daily"].sort_values("time").groupby("fuel").head(30)
-    rows = []
-    for fuel, g in f.groupby("fuel"):
-        tariff = tariff_on(fuel, home["payment_type"])
-        if tariff is None:
-            continue
-        days = len(g)
-        rate, standing = tariff["unit_rate_gbp_per_kwh"], tariff["standing_charge_gbp_per_day"]
-        e = {c: float(g[c].sum()) for c in ("energy_kwh", "energy_kwh_p10", "energy_kwh_p90")}
-        rows.append({"fuel": fuel, **e, "days": days,
-                     "cost_gbp": e["energy_kwh"] * rate + days * standing,
-                     "cost_gbp_p10": e["energy_kwh_p10"] * rate + days * standing,
-                     "cost_gbp_p90": e["energy_kwh_p90"] * rate + days * standing,
-                     "unit_rate_gbp_per_kwh": rate, "standing_charge_gbp_per_day": standing})
-    return pd.DataFrame(rows)
+    tariffs = {fuel: t for fuel in f["fuel"].unique()
+               if (t := tariff_on(fuel, home["payment_type"])) is not None}
+    return forecast_cost_of(f[f["step"] == "daily"], tariffs)
 
 
 # -- the portfolio ------------------------------------------------------------------------------

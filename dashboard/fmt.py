@@ -36,14 +36,25 @@ SMS_STATUS_LABEL = {"queued": "Queued", "sending": "Sending", "delivered": "✔ 
                     "permanent-failure": "✖ Failed (number not reachable)",
                     "temporary-failure": "⚠ Failed for now (phone off or full)",
                     "technical-failure": "⚠ Failed (provider problem)",
-                    "skipped": "– Not sent"}
+                    "skipped": "– Not sent", "outbox": "– Not sent: outbox (no Notify key)",
+                    "sent": "Sent abroad (no delivery receipt)",
+                    "cancelled": "– Cancelled before sending"}
+REPLY_KIND_LABEL = {"stop": "STOP (no more texts)", "help": "HELP", "other": "Message"}
+REPLY_ACTION_LABEL = {
+    "opted_out_confirmed": "Opted out; confirmation sent",
+    "opted_out_confirmation_failed": "Opted out; confirmation could not be sent",
+    "already_opted_out": "Already opted out (no second confirmation)",
+    "help_sent": "Help line sent", "help_already_sent": "Help line sent within the hour",
+    "help_failed": "Help line could not be sent", "for_officer": "For an officer to answer",
+    "unknown_number": "From a number not in the registry"}
 
 
 SKIP_REASON_LABEL = {"no_consent": "No consent to texts", "opted_out": "Tenant opted out",
                      "no_tenant": "No tenant recorded", "no_mobile": "No mobile number",
                      "rate_limited": "A text went recently (limit)",
                      "another_tip_first": "Another tip goes first",
-                     "quiet_hours": "Waiting for the end of quiet hours"}
+                     "quiet_hours": "Waiting for the end of quiet hours",
+                     "number_failing": "Number cannot be reached (see Numbers that fail)"}
 
 
 TRUST_WORDS = {

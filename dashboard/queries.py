@@ -219,6 +219,29 @@ def opt_outs(conn, scope: Scope) -> pd.DataFrame:
         WHERE {where} AND t.opted_out_at IS NOT NULL ORDER BY t.opted_out_at DESC""", args)
 
 
+def replies(conn, scope: Scope, days: int = 30) -> pd.DataFrame:
+    """Tenants' texts back (STOP, HELP, others) with what Hearth did; never a number. Texts
+    from numbers not in the registry have no household: shown only with every patch."""
+    where, args = _scope_sql(scope)
+    since = (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    unknown = " OR r.household_id IS NULL" if scope is None else ""
+    return read(conn, f"""
+        SELECT r.reply_id, r.received_at, r.household_id, h.patch, r.tenant_id, r.kind,
+               r.action, r.content, r.handled_at, r.handled_by
+        FROM sms_replies r LEFT JOIN households h USING (household_id)
+        WHERE r.received_at >= ? AND (({where} AND r.household_id IS NOT NULL){unknown})
+        ORDER BY r.received_at DESC""", [since, *args])
+
+
+def number_tasks(conn, scope: Scope) -> pd.DataFrame:
+    """Open data-quality tasks: a tenant's number that GOV.UK Notify cannot deliver to."""
+    where, args = _scope_sql(scope)
+    return read(conn, f"""
+        SELECT k.task_id, k.household_id, h.patch, k.tenant_id, k.opened_at
+        FROM sms_number_tasks k JOIN households h USING (household_id)
+        WHERE {where} AND k.closed_at IS NULL ORDER BY k.opened_at""", args)
+
+
 def audit_for(conn, target: str, limit: int = 50) -> pd.DataFrame:
     return read(conn, "SELECT at, actor, action, target, detail FROM audit_log WHERE target = ? "
                       "ORDER BY audit_id DESC LIMIT ?", [target, limit])

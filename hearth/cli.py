@@ -22,11 +22,12 @@ COMMAND_MODULES = [
     "importers.cli",
     "forecasting.cli",
     "advisor.cli",
+    "advisor.notify_cli",
     "dashboard.cli",
     "dashboard.users_cli",
     "advisor.reports_cli",
     "hearth.schedule_cli",
-    "hearth.tenant_cli",
+    "tenants.cli",
     "hearth.reference_cli",
 ]
 

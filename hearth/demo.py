@@ -32,6 +32,7 @@ class DemoOptions:
     backfill_days: int = 28
     speed: float = 1.0      # real time; faster runs stamp readings in the future
     dashboard_port: int = 8501
+    portal_port: int = 8502   # the tenant portal (`hearth tenant serve`)
 
 
 def hearth_cmd(*args: str) -> list[str]:
@@ -140,13 +141,41 @@ def _ensure_demo_users(settings, patches: list[str]) -> list[tuple[str, str, Pat
     return out
 
 
-def _print_ready(options: DemoOptions, users: list[tuple[str, str, Path]]) -> None:
+def _demo_tenant(settings) -> tuple[str, str] | None:
+    """(household, mobile) of a simulated tenant who can sign in to the portal. The generator's
+    numbers are all in Ofcom's drama range (07700 900xxx): no real person's."""
+    from hearth.registry import Registry
+
+    with Registry(settings.registry.path) as reg:
+        row = reg.query("SELECT t.household_id, t.mobile FROM tenants t JOIN households h USING"
+                        " (household_id) WHERE t.mobile IS NOT NULL AND h.tenancy_end IS NULL"
+                        " AND t.mobile NOT IN (SELECT mobile FROM tenants WHERE mobile IS NOT"
+                        " NULL GROUP BY mobile HAVING count(*) > 1) ORDER BY t.tenant_id"
+                        " LIMIT 1").fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def _print_portal(settings, options: DemoOptions) -> None:
+    print(f"Tenants' portal: http://127.0.0.1:{options.portal_port} (a phone-sized window works)")
+    tenant = _demo_tenant(settings)
+    if tenant is not None:
+        print(f"  sign in as a demo tenant of {tenant[0]} with the mobile {tenant[1]};")
+        if settings.notifier.sender == "notify":
+            print("  the sign-in code is texted through GOV.UK Notify")
+        else:
+            print(f"  no GOV.UK Notify key: the code is the last \"sign_in_code\" line of"
+                  f" {settings.notifier.outbox_path}")
+
+
+def _print_ready(options: DemoOptions, users: list[tuple[str, str, Path]],
+                 more=lambda: None) -> None:
     # Passwords never go to the terminal (it is often logged or shared): only where to read them.
     print("\n" + "=" * 72)
     print(f"Hearth is running. Open http://127.0.0.1:{options.dashboard_port} in a browser.")
     for username, role, path in users:
         print(f"  sign in as {username!r} ({role}); password: cat {path}")
     print("  (those files are readable by root only; Ctrl-C stops the demo, `make stop` the servers)")
+    more()
     print("=" * 72 + "\n", flush=True)
 
 
@@ -177,6 +206,7 @@ def run_demo(settings, options: DemoOptions) -> int:
         "collectors": hearth_cmd("collect"),
         "scheduler": hearth_cmd("schedule"),
         "dashboard": hearth_cmd("dashboard", "--port", str(options.dashboard_port)),
+        "tenant portal": hearth_cmd("tenant", "serve", "--port", str(options.portal_port)),
     }
     stopping = False
 
@@ -199,7 +229,7 @@ def run_demo(settings, options: DemoOptions) -> int:
         if not stopping:
             children.update({name: spawn(cmd) for name, cmd in services.items()
                              if name not in children})
-            _print_ready(options, users)
+            _print_ready(options, users, lambda: _print_portal(settings, options))
         while not stopping:
             for name, proc in list(children.items()):
                 if proc.poll() is not None:

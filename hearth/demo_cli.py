@@ -26,4 +26,5 @@ def run(args: argparse.Namespace, settings) -> int:
     from hearth.demo import DemoOptions, run_demo
 
     return run_demo(settings, DemoOptions(args.households, args.seed, args.backfill_days, args.speed,
-                                          args.port or settings.dashboard.port))
+                                          args.port or settings.dashboard.port,
+                                          settings.tenants.port))

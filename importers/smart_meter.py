@@ -110,10 +110,10 @@ def run_import(settings, providers: list[str] | None = None, household: str | No
     from collectors.deadletter import DeadLetter, DeadLetters
     from hearth.influx import InfluxClient
     from hearth.registry import Registry
-    from hearth.tenant_rights import smart_meter_import_households
     from importers.credentials import read_credential
     from importers.http import redact_request_logs
     from importers.meter_points import last_interval, meter_points, remember_interval
+    from tenants.rights import smart_meter_import_households
 
     redact_request_logs()
     s = settings.importers.smart_meter

@@ -4,6 +4,7 @@ limit and the rule of one tip per case; log every decision in sms_log (never the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections import Counter
@@ -27,8 +28,11 @@ from hearth.errors import HearthError
 
 log = logging.getLogger(__name__)
 RETRY_AFTER = timedelta(minutes=15)
-SENT_STATUSES = ("sending", "delivered", "permanent-failure", "temporary-failure",
-                 "technical-failure")
+# Handed to a sender: one tip per case counts these. "outbox" is written to the local file only.
+SENT_STATUSES = ("sending", "delivered", "sent", "outbox", "permanent-failure",
+                 "temporary-failure", "technical-failure")
+# Reasons that end consent to texts: a queued tip is cancelled, never sent later.
+CONSENT_GONE = ("opted_out", "no_consent", "no_tenant", "no_mobile", "number_failing")
 
 
 @dataclass
@@ -75,15 +79,22 @@ class TipDispatcher:
         return out
 
     def _recipient(self, household_id: str) -> tuple[str | None, str | None]:
-        """(mobile, None) for the first tenant who consented and has not opted out, else
-        (None, reason)."""
-        rows = self.conn.execute("SELECT mobile, sms_consent, opted_out_at FROM tenants WHERE"
-                                 " household_id = ? ORDER BY tenant_id", (household_id,)).fetchall()
+        """(mobile, None) for the first tenant who consented, has not opted out and whose
+        number has not failed permanently, else (None, reason)."""
+        rows = self.conn.execute("SELECT tenant_id, mobile, sms_consent, opted_out_at FROM"
+                                 " tenants WHERE household_id = ? ORDER BY tenant_id",
+                                 (household_id,)).fetchall()
         if not rows:
             return None, "no_tenant"
+        failing = False
         for r in rows:
             if r["sms_consent"] and not r["opted_out_at"] and r["mobile"]:
+                if number_failing(self.conn, r["tenant_id"], r["mobile"]):
+                    failing = True
+                    continue
                 return r["mobile"], None
+        if failing:
+            return None, "number_failing"
         if any(r["opted_out_at"] for r in rows):
             return None, "opted_out"
         if not any(r["sms_consent"] for r in rows):
@@ -103,7 +114,7 @@ class TipDispatcher:
     def _last_skip(self, case_id: int) -> str | None:
         row = self.conn.execute("SELECT status, skip_reason FROM sms_log WHERE case_id = ?"
                                 " ORDER BY message_id DESC LIMIT 1", (case_id,)).fetchone()
-        return row["skip_reason"] if row and row["status"] == "skipped" else None
+        return row["skip_reason"] if row and row["status"] in ("skipped", "cancelled") else None
 
     # ---------------------------------------------------------- public calls
     def why_not_contactable(self, household_id: str) -> str | None:
@@ -244,9 +255,9 @@ class TipDispatcher:
         if dry_run or self._last_skip(case["case_id"]) == reason:
             return  # log a reason once, not on every run
         with transaction(self.conn):
-            if reason in ("opted_out", "no_consent", "no_tenant", "no_mobile"):
+            if reason in CONSENT_GONE:
                 # A queued tip must not go out after consent is gone.
-                self.conn.execute("UPDATE sms_log SET status = 'skipped', skip_reason = ?,"
+                self.conn.execute("UPDATE sms_log SET status = 'cancelled', skip_reason = ?,"
                                   " updated_at = ? WHERE case_id = ? AND status = 'queued'",
                                   (reason, iso(self.now), case["case_id"]))
             self.conn.execute(
@@ -255,9 +266,45 @@ class TipDispatcher:
                 (case["household_id"], case["case_id"], case["kind"], reason, iso(self.now)))
 
 
+def number_failing(conn, tenant_id: str, mobile: str) -> bool:
+    """True while this tenant's current number has an open permanent-failure task."""
+    row = conn.execute("SELECT 1 FROM sms_number_tasks WHERE tenant_id = ? AND closed_at IS NULL"
+                       " AND number_sha256 = ?", (tenant_id, number_digest(mobile))).fetchone()
+    return row is not None
+
+
+def number_digest(mobile: str) -> str:
+    """SHA-256 of the number in national form: notices a changed number without storing it."""
+    return hashlib.sha256(normalise_uk_mobile(mobile).encode()).hexdigest()
+
+
+def cancel_queued(conn, household_id: str, reason: str, at_s: str,
+                  outbox=None) -> int:
+    """Cancel what is waiting for this household: tips queued (not yet handed to a sender) and
+    lines in the local outbox (written, never sent). Logged as cancelled with the reason.
+    Returns how many were cancelled."""
+    rows = conn.execute("SELECT message_id, provider_id, status FROM sms_log WHERE"
+                        " household_id = ? AND status IN ('queued', 'outbox')",
+                        (household_id,)).fetchall()
+    if not rows:
+        return 0
+    with transaction(conn):
+        conn.executemany("UPDATE sms_log SET status = 'cancelled', skip_reason = ?,"
+                         " updated_at = ? WHERE message_id = ?",
+                         [(reason, at_s, r["message_id"]) for r in rows])
+    if outbox is not None:
+        for r in rows:
+            if r["status"] == "outbox" and r["provider_id"]:
+                outbox.cancel(r["provider_id"], reason)
+    log.info("household %s: %d queued or outbox message(s) cancelled (%s)", household_id,
+             len(rows), reason)
+    return len(rows)
+
+
 def opt_out(conn, household_id: str, actor: str, source: str = "officer",
-            at: datetime | None = None) -> int:
-    """Record an opt-out for every tenant of the household, at once; cancel queued tips.
+            at: datetime | None = None, outbox=None) -> int:
+    """Record an opt-out for every tenant of the household, at once; cancel every queued tip
+    (and every outbox line, when ``outbox`` is the local sender).
 
     Returns the number of tenants opted out now. Raises HearthError for an unknown household."""
     at_s = iso(at or utc_now())
@@ -276,27 +323,30 @@ def opt_out(conn, household_id: str, actor: str, source: str = "officer",
             conn.executemany("INSERT INTO consent_log (tenant_id, at, channel, event, source,"
                              " actor) VALUES (?, ?, 'sms', 'opted_out', ?, ?)",
                              [(t, at_s, source, actor) for t in tenants])
-        conn.execute("UPDATE sms_log SET status = 'skipped', skip_reason = 'opted_out',"
-                     " updated_at = ? WHERE household_id = ? AND status = 'queued'",
-                     (at_s, household_id))
         if n:  # a repeated opt-out changes nothing and is not recorded again
             conn.execute("INSERT INTO audit_log (at, actor, action, target, detail) VALUES"
                          " (?, ?, 'sms.opt_out', ?, ?)",
                          (at_s, actor, f"household:{household_id}",
                           json.dumps({"source": source, "tenants": n})))
+        cancel_queued(conn, household_id, "opted_out", at_s, outbox)
     return n
 
 
 def poll_statuses(conn, sender, now: datetime | None = None) -> Counter:
-    """Read back delivery statuses of tips still 'sending' and store them. Counts by status."""
-    rows = conn.execute("SELECT message_id, provider_id FROM sms_log WHERE sender = ? AND"
-                        " status = 'sending' AND provider_id IS NOT NULL",
+    """Read back delivery statuses of texts still 'sending' and store them; a permanent failure
+    opens a data-quality task on the number (no more texts to it). Counts by status."""
+    from advisor.notify.receipts import record_status
+
+    rows = conn.execute("SELECT message_id, household_id, provider_id FROM sms_log WHERE"
+                        " sender = ? AND status = 'sending' AND provider_id IS NOT NULL",
                         (sender.name,)).fetchall()
     counts: Counter = Counter()
-    at_s = iso(now or utc_now())
+    at = now or utc_now()
     for r in rows:
+        receipt = getattr(sender, "receipt", None)
         try:
-            status = sender.status(r["provider_id"])
+            status, number = (receipt(r["provider_id"]) if receipt
+                              else (sender.status(r["provider_id"]), None))
         except SendError as exc:
             if exc.fatal:
                 raise HearthError(str(exc)) from None
@@ -304,15 +354,14 @@ def poll_statuses(conn, sender, now: datetime | None = None) -> Counter:
             continue
         counts[status] += 1
         if status != "sending":
-            with transaction(conn):
-                conn.execute("UPDATE sms_log SET status = ?, updated_at = ? WHERE message_id = ?",
-                             (status, at_s, r["message_id"]))
+            record_status(conn, dict(r), status, at, number)
     return counts
 
 
 def process_replies(conn, replies: list[dict], now: datetime | None = None) -> int:
     """Opt out tenants whose reply says STOP (GOV.UK Notify received texts). Returns how many
-    households were opted out. Numbers are matched in memory, never logged."""
+    households were opted out. Numbers are matched in memory, never logged. (The scheduled
+    `hearth notify sync` uses advisor.notify.replies, which also answers and records them.)"""
     stops = {normalise_uk_mobile(r.get("user_number", "")) for r in replies
              if is_stop(r.get("content", ""))}
     stops.discard("")

@@ -22,9 +22,12 @@ from hearth.errors import ConfigError
 log = logging.getLogger(__name__)
 API_KEY_ENV = "HEARTH_NOTIFY_API_KEY"
 
-# Notify's statuses for a text message, to sms_log's.
+# Notify's statuses for a text message, to sms_log's (docs.notifications.service.gov.uk,
+# "Get message status", text message statuses): created, sending, pending, sent, delivered,
+# permanent-failure, temporary-failure, technical-failure. "sent" is an international number
+# with no receipt: it is not "delivered".
 STATUS_MAP = {"created": "sending", "sending": "sending", "pending": "sending",
-              "sent": "delivered", "delivered": "delivered",
+              "sent": "sent", "delivered": "delivered",
               "permanent-failure": "permanent-failure", "temporary-failure": "temporary-failure",
               "technical-failure": "technical-failure"}
 
@@ -74,22 +77,33 @@ class NotifySender:
         return SendResult(response["id"], "sending")
 
     def status(self, provider_id: str) -> str:
+        return self.receipt(provider_id)[0]
+
+    def receipt(self, provider_id: str) -> tuple[str, str | None]:
+        """(sms_log status, the number it went to) from GET /v2/notifications/{id}. The number
+        is for matching a failure to the tenant, in memory; it is never logged."""
         try:
             response = self.client.get_notification_by_id(provider_id)
         except HTTPError as exc:
             raise self._classify(exc, None) from None
-        return STATUS_MAP.get(response.get("status", ""), "sending")
+        return (STATUS_MAP.get(response.get("status", ""), "sending"),
+                response.get("phone_number"))
 
-    def received_texts(self) -> list[dict]:
-        """Replies from tenants (for STOP): [{'user_number', 'content', 'created_at', ...}]."""
+    def received_texts(self, until_id: str | None = None, max_pages: int = 1000) -> list[dict]:
+        """Replies from tenants, newest first, down to (not including) ``until_id``:
+        [{'id', 'user_number', 'notify_number', 'content', 'created_at', 'service_id'}]
+        (GET /v2/received-text-messages, 250 a page, ``older_than`` the last id of a page)."""
         out: list[dict] = []
         older_than = None
         try:
             # Page by hand: the client's iterator fails on a last page without a "next" link.
-            for _ in range(1000):
+            for _ in range(max_pages):
                 page = self.client.get_received_texts(older_than=older_than)
                 texts = page.get("received_text_messages") or []
-                out.extend(texts)
+                for text in texts:
+                    if until_id is not None and text.get("id") == until_id:
+                        return out
+                    out.append(text)
                 if not texts or not (page.get("links") or {}).get("next"):
                     break
                 older_than = texts[-1]["id"]

@@ -43,7 +43,47 @@ def normalise_uk_mobile(number: str) -> str:
     return digits
 
 
+# Replies that withdraw consent. Unambiguous words count as the first word of a longer reply
+# ("Stop sending me these"); words with other everyday meanings count only on their own, give
+# or take polite words ("Cancel", "quit please"), so "Cancel my repair visit" reaches an officer
+# instead of ending the texts. docs/notify.md lists them.
+STOP_FIRST_WORDS = frozenset({"stop", "stopall", "unsubscribe", "optout"})
+STOP_ALONE_WORDS = frozenset({"end", "cancel", "quit", "remove"})
+HELP_WORDS = frozenset({"help", "info"})
+POLITE_WORDS = frozenset({"please", "pls", "plz", "thanks", "thank", "you", "thankyou", "ta",
+                          "now", "all", "me", "texts", "text", "texting", "messages", "ok", "okay"})
+REPLY_KINDS = ("stop", "help", "other")
+
+
+def _words(text: str) -> list[str]:
+    words = re.sub(r"[^a-z]", " ", (text or "").lower()).split()
+    # "opt out", "opt-out" and "stop all" are one word to the rules below.
+    joined: list[str] = []
+    for w in words:
+        if joined and (joined[-1], w) in (("opt", "out"), ("stop", "all")):
+            joined[-1] += w
+        else:
+            joined.append(w)
+    return joined
+
+
+def classify_reply(text: str) -> str:
+    """What a tenant's text asks: 'stop' (withdraw consent), 'help' (send the help contact) or
+    'other' (an officer reads it). STOP wins over HELP ("stop help")."""
+    words = _words(text)
+    if not words:
+        return "other"
+    keywords = [w for w in words if w not in POLITE_WORDS]
+    if words[0] in STOP_FIRST_WORDS:
+        return "stop"
+    if keywords and all(w in STOP_FIRST_WORDS | STOP_ALONE_WORDS | HELP_WORDS
+                                  for w in keywords) and set(keywords) - HELP_WORDS:
+        return "stop"
+    if words[0] in HELP_WORDS or (len(keywords) == 1 and keywords[0] in HELP_WORDS):
+        return "help"
+    return "other"
+
+
 def is_stop(text: str) -> bool:
-    """A reply that asks to stop: STOP, stop., 'Stop please', UNSUBSCRIBE."""
-    first = re.sub(r"[^a-z]", " ", (text or "").lower()).split()
-    return bool(first) and first[0] in {"stop", "unsubscribe", "stopall", "end", "quit"}
+    """A reply that asks to stop (see classify_reply)."""
+    return classify_reply(text) == "stop"

@@ -89,11 +89,13 @@ def read_cases(conn: sqlite3.Connection, notes: list[str]) -> tuple[pd.DataFrame
 def read_messages(conn: sqlite3.Connection, notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """SMS log rows (no bodies) and opt-outs from consent_log, each with its household."""
     if _has_table(conn, "sms_log"):
-        sms = _frame(conn, "SELECT household_id, status, sent_at, created_at FROM sms_log"
-                     " ORDER BY message_id", ["household_id", "status", "sent_at", "created_at"])
+        sms = _frame(conn, "SELECT household_id, template, status, sent_at, created_at FROM"
+                     " sms_log ORDER BY message_id",
+                     ["household_id", "template", "status", "sent_at", "created_at"])
     else:
         notes.append("No sms_log table yet (migration 0002): tip figures are zero.")
-        sms = pd.DataFrame(columns=["household_id", "status", "sent_at", "created_at"])
+        sms = pd.DataFrame(columns=["household_id", "template", "status", "sent_at",
+                                    "created_at"])
     sms["sent_ns"] = iso_to_ns(sms["sent_at"])
     sms["created_ns"] = iso_to_ns(sms["created_at"])
     opt = _frame(conn, "SELECT t.household_id, c.at FROM consent_log c JOIN tenants t"

@@ -96,14 +96,39 @@ def recoverable(n_rows: int, lines: list[list[int]], hidden: np.ndarray) -> np.n
     return out
 
 
-def suppress(table: pd.DataFrame, k: int = 10) -> pd.DataFrame:
-    """Hide groups of fewer than ``k`` homes and enough others that none can be recovered.
+Key = tuple[str, str, str, str]   # fuel, area, property_type, level: one cell of a table
+
+
+def row_keys(table: pd.DataFrame) -> list[Key]:
+    return list(zip(table["fuel"], table["area"], table["property_type"], table["level"],
+                    strict=True))
+
+
+def members(homes: pd.DataFrame, table: pd.DataFrame) -> list[frozenset[str]]:
+    """The households behind each row of ``aggregate(homes)`` (``homes`` with household_id),
+    in the table's order: what a later publication is checked against (differencing)."""
+    groups: dict[Key, set[str]] = {}
+    for (fuel, area, ptype), ids in homes.groupby(["fuel", "area", "property_type"],
+                                                  sort=False)["household_id"]:
+        ids = set(ids)
+        for key in ((fuel, area, ptype, "cell"), (fuel, area, ALL, "area_total"),
+                    (fuel, ALL, ptype, "property_type_total"), (fuel, ALL, ALL, "total")):
+            groups.setdefault(key, set()).update(ids)
+    return [frozenset(groups.get(key, ())) for key in row_keys(table)]
+
+
+def suppress(table: pd.DataFrame, k: int = 10, force: frozenset[Key] | set[Key] = frozenset()
+             ) -> pd.DataFrame:
+    """Hide groups of fewer than ``k`` homes, the rows in ``force`` (hidden for differencing,
+    advisor.reports.opendata_differencing), and enough others that none can be recovered.
     Adds ``suppressed`` (bool); hidden rows keep no measure (NaN). Works per fuel."""
     out = []
     for _, t in table.groupby("fuel", sort=True):
         t = t.reset_index(drop=True)
         homes = t["homes"].to_numpy(np.int64)
         hidden = (homes > 0) & (homes < k)
+        if force:
+            hidden |= np.array([key in force for key in row_keys(t)], bool)
         lines = _lines(t)
         while True:
             changed = False

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from advisor.reports import inputs, opendata
+from advisor.reports import inputs, opendata_record
 from advisor.reports.period import default_month, month_period
 
 log = logging.getLogger("hearth.reports")
@@ -34,8 +34,9 @@ class OpenDataResult:
 def household_month(homes: pd.DataFrame, kwh: dict[str, np.ndarray], counts: dict[str, np.ndarray],
                     unit: dict[str, np.ndarray], standing: dict[str, np.ndarray], area: str,
                     days: int) -> pd.DataFrame:
-    """One row per counted household and fuel: area, property_type, fuel, energy_kwh [kWh],
-    cost_gbp [GBP] = sum over days of kWh x unit rate + standing charge per day (pure)."""
+    """One row per counted household and fuel: household_id (pseudonymous; for the record of
+    who is behind each published cell, never published), area, property_type, fuel,
+    energy_kwh [kWh], cost_gbp [GBP] = sum over days of kWh x unit rate + standing charge per day (pure)."""
     parts = []
     has_gas = homes["has_gas"].to_numpy(bool)
     for fuel in inputs.FUELS:
@@ -45,7 +46,8 @@ def household_month(homes: pd.DataFrame, kwh: dict[str, np.ndarray], counts: dic
         daily = np.nan_to_num(kwh[fuel])
         cost = (daily * unit[fuel] + standing[fuel]).sum(axis=1)
         ok &= ~np.isnan(cost)                        # a day without a tariff: not priced
-        parts.append(pd.DataFrame({"area": homes[area].to_numpy()[ok],
+        parts.append(pd.DataFrame({"household_id": homes.index.to_numpy()[ok],
+                                   "area": homes[area].to_numpy()[ok],
                                    "property_type": homes["property_type"].to_numpy()[ok],
                                    "fuel": fuel, "energy_kwh": daily.sum(axis=1)[ok],
                                    "cost_gbp": cost[ok]}))
@@ -90,7 +92,11 @@ def metadata(settings, csv_name: str, month: str, area: str, k: int) -> dict:
             "(primary suppression), and further groups are suppressed (secondary suppression) "
             "until no suppressed group can be recovered from the published ones and the totals "
             "(each line of a total hides none or at least two groups, checked by an exact linear "
-            "audit). No row describes fewer than "
+            "audit). Each table is also checked against every table published before for the "
+            "same month: a group is published only if its homes are the same as, or differ by "
+            f"at least {k} homes from, every group published before, and no group of fewer than "
+            f"{k} homes can be worked out from all the tables together (an exact linear audit "
+            "across publications); otherwise it is suppressed. No row describes fewer than "
             f"{k} homes; no household, tenant or address finer than '{area}' is published."),
         "hearth:minimum_group_homes": k,
         "tableSchema": {
@@ -142,14 +148,23 @@ def export_month(settings, out_dir: Path | None = None, month: str | None = None
         refuse_short_history(client, month)
         kwh, counts = inputs.daily_usage(client, period, homes.index)
     rows = household_month(homes, kwh, counts, unit, standing, area, period.days)
-    table = opendata.publishable(opendata.suppress(opendata.aggregate(rows), k), month, area)
     folder = Path(out_dir or cfg.opendata_out_dir) / f"opendata-{month}"
-    folder.mkdir(parents=True, exist_ok=True)
     csv_path = folder / f"energy_{month}.csv"
+    with Registry(settings.registry.path) as reg:
+        # Checked against every earlier publication of this month (differencing), and
+        # recorded in the same registry before the files exist: a table is never out unrecorded.
+        earlier = opendata_record.earlier_cells(reg.conn, month)
+        table, members, reasons = opendata_record.safe_table(rows, month, area, k, earlier)
+        opendata_record.record(reg.conn, month, area, csv_path.name, k, table, members, reasons,
+                               datetime.now(UTC))
+    folder.mkdir(parents=True, exist_ok=True)
     table.to_csv(csv_path, index=False, lineterminator="\n", na_rep="")
     meta_path = folder / f"energy_{month}.csv-metadata.json"
     meta_path.write_text(json.dumps(metadata(settings, csv_path.name, month, area, k), indent=2)
                          + "\n", encoding="utf-8")
+    if earlier:
+        log.info("open data %s: checked against %d cells published before for the month",
+                 month, len(earlier))
     suppressed = int((table["marker"] == "c").sum())
     log.info("open data %s: %d rows, %d suppressed -> %s", month, len(table), suppressed, folder)
     return OpenDataResult(month, csv_path, meta_path, len(table), suppressed)

@@ -368,7 +368,11 @@ def tips(inp: ReportInputs) -> pd.DataFrame:
     sms = inp.sms
     status = sms["status"].to_numpy(dtype=object)
     sent_ns, created_ns = sms["sent_ns"].to_numpy(np.int64), sms["created_ns"].to_numpy(np.int64)
-    sent = (sent_ns != NAT) & (sent_ns >= s) & (sent_ns < e) & (status != "skipped")
+    # A tip is sent when handed to GOV.UK Notify: an outbox line reached no one, and the
+    # answers to STOP and HELP replies are not tips.
+    answer = sms["template"].isin(["stop_confirmation", "help_reply"]).to_numpy(bool)
+    sent = ((sent_ns != NAT) & (sent_ns >= s) & (sent_ns < e) & ~answer
+            & ~np.isin(status, ["skipped", "outbox", "cancelled"]))
     skipped = (status == "skipped") & (created_ns >= s) & (created_ns < e)
     failed = sent & np.array([str(x).endswith("failure") for x in status], bool)
     patches = patch_list(inp)

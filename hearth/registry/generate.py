@@ -459,8 +459,9 @@ def write_portfolio(reg: Registry, portfolio: Portfolio, replace: bool = False,
             # case left behind would show an officer another home's history.
             removed_cases = _count(conn, "cases")
             try:
-                for table in ("case_events", "sms_log", "cases", "consent_log",
-                              "device_bindings", "devices", "tenants", "households", "tariffs"):
+                for table in ("case_events", "sms_log", "sms_replies", "sms_number_tasks",
+                              "cases", "consent_log", "device_bindings", "devices", "tenants",
+                              "households", "tariffs"):
                     if _count(conn, table) is not None:
                         conn.execute(f"DELETE FROM {table}")
             except Exception as exc:

@@ -14,6 +14,7 @@ from hearth.settings.rooms import (
     ReportsSettings,
     ScheduleSettings,
     SimSettings,
+    TenantsSettings,
 )
 from hearth.settings.weather import WeatherSettings
 
@@ -33,3 +34,4 @@ class Settings(Section):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     importers: ImportersSettings = Field(default_factory=ImportersSettings)
     weather: WeatherSettings = Field(default_factory=WeatherSettings)
+    tenants: TenantsSettings = Field(default_factory=TenantsSettings)

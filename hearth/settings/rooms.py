@@ -373,6 +373,18 @@ class NotifierSettings(Section):
                                        description="How to take emergency credit")
     fuel_voucher_hint: str = Field("ask us about fuel vouchers from the Household Support Fund",
                                    description="Where to get fuel vouchers")
+    # Two-way SMS (`hearth notify sync`): answers to replies. Template ids for GOV.UK Notify go
+    # in template_ids under the same names (stop_confirmation, help_reply).
+    stop_confirmation: str = Field(
+        "((service)): you will get no more texts from us. To start them again call"
+        " ((help_phone)).", min_length=1, description="The one text confirming a STOP reply")
+    help_reply: str = Field(
+        "((service)): for help call ((help_phone))((officer)). To stop our texts reply STOP.",
+        min_length=1, description="The answer to a HELP reply; ((officer)) is ', or ask for"
+        " <name>, your housing officer' when the patch has one officer")
+    help_reply_min_interval_h: float = Field(
+        1.0, ge=0, description="At most one HELP answer per household per [h] (no auto-reply"
+        " loops)")
 
     @model_validator(mode="after")
     def _real_help_line_for_real_texts(self):
@@ -452,6 +464,8 @@ def _default_jobs() -> list[JobSettings]:
         # (a revoked consent, an unknown meter) would not go away by re-running all of them.
         JobSettings(name="import-smart-meter", cron="30 6 * * *", command=["import", "smart-meter"],
                     retries=0),
+        JobSettings(name="notify-sync", cron="*/5 * * * *", command=["notify", "sync"],
+                    retries=0, timeout_s=240.0),
     ]
 
 
@@ -479,3 +493,28 @@ class ScheduleSettings(Section):
         if dupes:
             raise ValueError(f"job names must be unique; repeated: {', '.join(dupes)}")
         return jobs
+
+
+class TenantsSettings(Section):
+    """[tenants]: the tenant portal (tenants/)."""
+
+    port: int = Field(8502, ge=1, le=65535, description="Port of `hearth tenant serve`")
+    address: str = Field("127.0.0.1", min_length=1, description="Bind address (put a TLS proxy"
+                         " in front for phones)")
+    public_url: str = Field("http://127.0.0.1:8502", min_length=1, description="The address"
+                            " tenants open (share links are built on it)")
+    session_timeout_min: int = Field(30, ge=5, le=720, description="A sign-in lasts this long"
+                                     " [min]")
+    code_ttl_min: int = Field(10, ge=1, le=60, description="A sign-in code expires after [min]")
+    code_max_tries: int = Field(5, ge=1, le=10, description="Wrong tries before a code is void")
+    codes_per_number_per_hour: int = Field(3, ge=1, le=20, description="Code requests per mobile"
+                                           " number per hour")
+    attempts_per_address_per_hour: int = Field(20, ge=1, le=1000, description="Code requests"
+                                               " plus wrong codes per network address per hour")
+    code_template_id: str = Field("", description="GOV.UK Notify template id of the sign-in code"
+                                  " text (needed with notifier.sender = \"notify\")")
+    share_max_days: int = Field(90, ge=1, le=365, description="Longest a share link may last"
+                                " [days]")
+    photo_dir: Path = Field(Path("var/tenant_photos"), description="Where reported photos are kept")
+    photo_max_bytes: int = Field(5_000_000, ge=10_000, le=50_000_000, description="Largest photo"
+                                 " accepted [bytes]")

@@ -185,7 +185,7 @@ def test_hearth_advise_end_to_end(world, capsys):
     assert ("H000002", "cold_home") not in cases
     assert report.cases.opened["cold_home"] == 1
     # Tips: the most urgent for H1 and H2 unless it is quiet hours; H3 never (no consent).
-    sent_or_queued = {r["household_id"] for r in log if r["status"] in ("delivered", "queued")}
+    sent_or_queued = {r["household_id"] for r in log if r["status"] in ("outbox", "queued")}
     assert sent_or_queued == {"H000001", "H000002"}
     assert {r["skip_reason"] for r in log if r["household_id"] == "H000003"} <= {None}
     table = report.table()

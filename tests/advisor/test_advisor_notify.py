@@ -85,7 +85,7 @@ def test_consent_and_opt_out_decide_who_gets_a_tip(home, conn, caplog):
     assert "((" not in body
     log_rows = rows(conn)
     assert {(r["household_id"], r["status"], r["skip_reason"]) for r in log_rows} == {
-        ("H000001", "delivered", None), ("H000002", "skipped", "no_consent"),
+        ("H000001", "outbox", None), ("H000002", "skipped", "no_consent"),
         ("H000003", "skipped", "opted_out"), ("H000004", "skipped", "no_consent")}
     # No phone number in sms_log or the logs.
     dump = json.dumps(log_rows) + caplog.text
@@ -133,7 +133,7 @@ def test_quiet_hours_defer_not_drop(home, conn):
     s = TipDispatcher(conn, settings(), outbox, datetime(2026, 12, 15, 9, 0, tzinfo=UTC)).run()
     assert s.sent == {"credit_runout": 1}
     sent = [r for r in rows(conn) if r["household_id"] == "H000001"]
-    assert len(sent) == 1 and sent[0]["status"] == "delivered" and sent[0]["send_after"] is None
+    assert len(sent) == 1 and sent[0]["status"] == "outbox" and sent[0]["send_after"] is None
 
 
 def test_opt_out_is_honoured_at_once_even_for_queued_tips(home, conn):
@@ -143,7 +143,7 @@ def test_opt_out_is_honoured_at_once_even_for_queued_tips(home, conn):
     assert opt_out(conn, "H000001", "asmith") == 1
     s = TipDispatcher(conn, settings(), outbox, NOON + timedelta(days=1)).run()
     assert s.sent == {} and not outbox.path.exists()
-    assert [r["status"] for r in rows(conn) if r["household_id"] == "H000001"] == ["skipped"]
+    assert [r["status"] for r in rows(conn) if r["household_id"] == "H000001"] == ["cancelled"]
     audit = conn.execute("SELECT actor, action, target FROM audit_log WHERE action ="
                          " 'sms.opt_out'").fetchall()
     assert [tuple(a) for a in audit] == [("asmith", "sms.opt_out", "household:H000001")]

@@ -34,6 +34,7 @@ class Demo:
     cases: dict[str, list[int]] = field(default_factory=dict)   # patch -> case ids
     detailed: list[str] = field(default_factory=list)           # homes with full readings
     silent_home: str = ""
+    failing_number_home: str = ""
     damp_overdue_case: int = 0
     case_homes: dict[int, str] = field(default_factory=dict)     # case id -> home
 
@@ -117,9 +118,25 @@ def _cases(reg: Registry, demo: Demo, rows, now: datetime) -> None:
                          "opted_out_at = NULL WHERE household_id = ?", (iso(now), chosen[0]))
         reg.conn.execute(
             "INSERT INTO sms_log (household_id, case_id, template, sent_at, sender, provider_id,"
-            " status, skip_reason, body) VALUES (?, ?, 'credit_runout', ?, 'outbox', NULL, "
-            "'delivered', NULL, 'Your meter credit is low. Ask us about emergency credit.')",
+            " status, skip_reason, body) VALUES (?, ?, 'credit_runout', ?, 'notify', "
+            "'740e5834-3a29-46b4-9a6f-16142fde533a', 'delivered', NULL, "
+            "'Your meter credit is low. Ask us about emergency credit.')",
             (chosen[0], ids[0], iso(now - timedelta(days=4))))
+        # Two-way SMS: a tenant's message for the officer, and a number that fails.
+        reg.conn.execute(
+            "INSERT INTO sms_replies (reply_id, received_at, processed_at, household_id, kind,"
+            " action, content) VALUES (?, ?, ?, ?, 'other', 'for_officer',"
+            " 'The boiler makes a banging noise at night')",
+            (f"b51f638b-4295-46a0-a4bb-{abs(hash(p)) % 10**12:012d}",
+             iso(now - timedelta(hours=3)), iso(now - timedelta(hours=3)), chosen[0]))
+        tenant = reg.conn.execute("SELECT tenant_id FROM tenants WHERE household_id = ? ORDER"
+                                  " BY tenant_id LIMIT 1", (chosen[1],)).fetchone()
+        if tenant is not None:
+            reg.conn.execute(
+                "INSERT INTO sms_number_tasks (household_id, tenant_id, number_sha256,"
+                " opened_at) VALUES (?, ?, ?, ?)",
+                (chosen[1], tenant[0], "0" * 64, iso(now - timedelta(days=1))))
+            demo.failing_number_home = chosen[1]
         reg.conn.execute(
             "INSERT INTO sms_log (household_id, case_id, template, created_at, status, "
             "skip_reason) VALUES (?, NULL, 'damp_mould', ?, 'skipped', 'no_consent')",

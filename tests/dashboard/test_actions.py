@@ -99,7 +99,7 @@ def test_send_tip_shows_the_text_first_and_records_it(portfolio):
     assert "Reply STOP" in shown
     assert "It goes now." in shown  # said before the button, from the dispatcher's rules
     at.button(key="send_tip").click().run()
-    assert "Tip sent." in texts(at)
+    assert "Tip written to the outbox: not sent" in texts(at)
     c = _case(settings, cid)
     assert c["audit"][-1][1:] == ("officer1", "case.tip_requested")
     assert any(e[1] == "tip_sent" for e in c["events"])

@@ -173,6 +173,28 @@ def test_messages_page(portfolio):
     assert "✔ Delivered" in shown and "No consent to texts" in shown
 
 
+def test_messages_page_shows_replies_and_failing_numbers(portfolio):
+    """Two-way SMS on the officers' page: a tenant's message with its home, waiting for an
+    officer; a number that fails (data-quality task); an outbox text is never 'Delivered'."""
+    _, demo = portfolio
+    at = page(sign_in("manager"), "messages")
+    shown = texts(at)
+    assert "The boiler makes a banging noise at night" in shown
+    assert "For an officer to answer" in shown and "waiting for an officer" in shown
+    assert demo.failing_number_home in shown and "cannot be reached" in shown
+    import re
+
+    def waiting(text: str) -> int:
+        return int(re.search(r"([\d,]+) waiting for an officer", text).group(1))
+
+    before = waiting(shown)
+    mark = next(b for b in at.button if b.label == "Mark as dealt with")
+    mark.click().run()
+    shown = texts(at)
+    assert "by manager" in shown                     # the reply is marked, with who
+    assert waiting(shown) == before - 1
+
+
 def test_portfolio_figures_never_block_the_overview():
     """Before the first background computation ends a page gets None at once (and shows
     'being calculated'); afterwards the latest figures, refreshed in the background."""

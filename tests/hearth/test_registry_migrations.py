@@ -209,3 +209,33 @@ def test_0005_reads_deadlines_out_of_older_event_texts(tmp_path, migrations_copy
                    (None, "safety_work"),
                    (None, None),
                    (None, None)]
+
+
+def test_two_way_sms_migration_keeps_sms_log_and_marks_outbox_not_delivered(tmp_path,
+                                                                            migrations_copy):
+    """The two-way SMS migration rebuilds sms_log with the new statuses: every row kept, an
+    outbox tip that the old code called 'delivered' becomes 'outbox' (it reached no one)."""
+    (mine,) = migrations_copy.glob("*_two_way_sms_opendata.sql")
+    for f in migrations_copy.glob("*.sql"):
+        if f.name >= mine.name:
+            f.unlink()
+    conn = _connect(tmp_path / "reg.sqlite3")
+    migrate(conn, migrations_copy)
+    rows = [("H1", "credit_runout", "outbox", "delivered"), ("H1", "cold_home", "notify",
+                                                            "delivered"),
+            ("H2", "damp_mould", None, "queued"), ("H2", "bill_shock", "notify", "sending")]
+    conn.executemany("INSERT INTO sms_log (household_id, template, sender, status) VALUES"
+                     " (?, ?, ?, ?)", rows)
+    migrate(conn, MIGRATIONS_DIR)
+    got = conn.execute("SELECT message_id, household_id, template, sender, status FROM sms_log"
+                       " ORDER BY message_id").fetchall()
+    assert got == [(1, "H1", "credit_runout", "outbox", "outbox"),
+                   (2, "H1", "cold_home", "notify", "delivered"),
+                   (3, "H2", "damp_mould", None, "queued"),
+                   (4, "H2", "bill_shock", "notify", "sending")]
+    conn.execute("UPDATE sms_log SET status = 'cancelled' WHERE message_id = 3")   # now allowed
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
+                                          " AND tbl_name = 'sms_log'")}
+    assert {"sms_log_household", "sms_log_case", "sms_log_status"} <= indexes
+    assert {"sms_replies", "notify_cursor", "sms_number_tasks", "opendata_publications",
+            "opendata_cells"} <= _tables(conn)

@@ -15,7 +15,7 @@ from hearth.errors import HearthError
 from hearth.influx import InfluxClient
 from hearth.registry import Registry
 from hearth.stack import free_port
-from hearth.tenant_rights import personal_pattern, set_consent, shareable_with_supplier
+from tenants.rights import personal_pattern, set_consent, shareable_with_supplier
 from tests.conftest import make_settings
 from tests.reports import portfolio as pf
 
@@ -73,7 +73,8 @@ def test_subject_access_is_complete(tenant_settings, tmp_path, capsys):
     assert [c["event"] for c in reg["consent_log"]] == ["granted"]
     assert [c["case_id"] for c in reg["cases"]] == [1]
     assert [e["action"] for e in reg["case_events"]] == ["opened"]
-    assert len(reg["sms_log"]) == 2 and "Alice Example" in reg["sms_log"][0]["body"]
+    # two tips and the confirmation of a STOP reply (tests/reports/portfolio.py)
+    assert len(reg["sms_log"]) == 3 and "Alice Example" in reg["sms_log"][0]["body"]
     assert any(a["action"] == "case.note" for a in reg["audit_log"])
     assert [o["phone_number"] for o in doc["outbox"]] == ["+447700900123", "+447700900456"]
     readings = doc["readings"]
@@ -174,7 +175,8 @@ def test_end_of_tenancy_leaves_no_personal_data(tenant_settings, capsys):
                            " WHERE household_id = ? ORDER BY erasure_id", (H,)).fetchall()
         where = {(r[0], r[2]) for r in erased}
         assert {("households", "vulnerability_notes"), ("tenants", "full_name"),
-                ("tenants", "mobile"), ("sms_log", "body"), ("case_events", "detail"),
+                ("tenants", "mobile"), ("sms_log", "body"), ("sms_replies", "content"),
+                ("case_events", "detail"),
                 ("audit_log", "detail"), ("outbox", "phone_number"), ("outbox", "body")} <= where
         assert {r[4] for r in erased} == {"2026-01-31"}
         assert _leftovers(repr(erased).encode()) == []
@@ -186,7 +188,7 @@ def test_end_of_tenancy_leaves_no_personal_data(tenant_settings, capsys):
         assert entry["detail"]["removed"]["tenants.full_name"] == 2
         # Records stay, with the personal parts gone.
         assert reg.query("SELECT count(*) FROM sms_log WHERE household_id = ?", (H,)).fetchone() \
-            == (2,)
+            == (3,)
     # Readings stay under the pseudonymous id.
     with InfluxClient.from_settings(settings) as client:
         s = client.query(f'SELECT count("energy_kwh") FROM "{client.database}"."usage"."usage_30m"'

@@ -11,9 +11,9 @@ import pytest
 
 from hearth.registry import Registry
 from hearth.stack import free_port
-from hearth.tenant_rights import set_consent
 from importers.meter_points import add_meter_point
 from importers.providers import MeterPoint
+from tenants.rights import set_consent
 from tests.advisor.conftest import add_household, add_tenant
 from tests.conftest import make_settings
 from tests.importers.stubs import GlowmarktStub, N3rgyStub, OctopusStub

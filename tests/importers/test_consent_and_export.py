@@ -11,9 +11,9 @@ from pydantic import ValidationError
 
 from hearth.cli import build_parser
 from hearth.settings.importers import SmartMeterImportSettings
-from hearth.tenant_rights import smart_meter_import_households, subject_access
 from importers.providers import MeterPoint
 from importers.smart_meter import run_import
+from tenants.rights import smart_meter_import_households, subject_access
 from tests.importers.conftest import DAY0, DAY0_S, add_home
 
 MPAN = "1200023305967"
@@ -42,7 +42,7 @@ def test_consent_cli_needs_a_source_and_is_logged(isettings, reg, capsys):
 
 
 def test_consent_without_source_is_refused(isettings, reg):
-    from hearth.tenant_rights import TenantRightsError, set_consent
+    from tenants.rights import TenantRightsError, set_consent
 
     add_home(reg, "C2", consent=False)
     with pytest.raises(TenantRightsError, match="--source"):

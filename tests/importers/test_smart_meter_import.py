@@ -142,7 +142,7 @@ def test_errors_by_household_and_dead_letters(isettings, reg, octopus, secrets_e
 
 
 def test_consent_only_and_withdrawal_stops_next_run(isettings, reg, octopus, secrets_env):
-    from hearth.tenant_rights import set_consent
+    from tenants.rights import set_consent
 
     add_home(reg, "H8", MeterPoint("H8", "electricity", "octopus", MPAN_A, "C8"), tenants=2)
     add_home(reg, "H9", MeterPoint("H9", "electricity", "octopus", MPAN_B, "C9"), consent=False)

@@ -200,9 +200,20 @@ def _cases(conn) -> None:
         ("H002", 2, "cold_home", None, None, "skipped", "opted_out", None, iso(in_week(3))),
         ("H101", 4, "bill_shock", iso(in_week(-3)), "outbox", "delivered", None, "old",
          iso(in_week(-3))),
+        # Not tips sent: a line only written to the outbox (reached no one), and the answer
+        # to a STOP reply.
+        ("H002", 2, "cold_home", iso(in_week(4, 10)), "outbox", "outbox", None, "tip",
+         iso(in_week(4, 10))),
+        ("H001", None, "stop_confirmation", iso(in_week(3, 10)), "notify", "sending", None,
+         "no more texts", iso(in_week(3, 10))),
     ]
     conn.executemany("INSERT INTO sms_log (household_id, case_id, template, sent_at, sender,"
                      " status, skip_reason, body, created_at) VALUES (?,?,?,?,?,?,?,?,?)", sms)
+    # A reply to a tip, in the tenant's own words (two-way SMS): personal data to erase.
+    conn.execute("INSERT INTO sms_replies (reply_id, received_at, processed_at, household_id,"
+                 " tenant_id, kind, action, content) VALUES (?, ?, ?, 'H001', 'T001a', 'other',"
+                 " 'for_officer', 'This is Alice Example, please ring me')",
+                 ("4c5e3d0a-8a51-4d0e-9a57-0c4c52f0e7a1", iso(in_week(3, 9)), iso(in_week(3, 9))))
 
 
 def write_influx(settings, hs: list[Home]) -> None:

@@ -170,6 +170,13 @@ def test_export_month(february, tmp_path, capsys):
         assert h.household_id not in text
     assert "Beech House" not in text          # the block is finer than the estate
     assert "(14 rows, 12 suppressed)" in capsys.readouterr().out
+    # Recorded in the registry, so a later export of February is checked against it.
+    from advisor.reports.opendata_record import publications
+    from hearth.registry import Registry
+
+    with Registry(february.registry.path) as reg:
+        assert [(p["period"], p["csv_name"]) for p in publications(reg.conn)] == [
+            ("2026-02", "energy_2026-02.csv")]
 
 
 def test_export_bad_month(report_settings, tmp_path):

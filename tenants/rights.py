@@ -1,5 +1,5 @@
 """Tenants' data rights: consent changes, the subject access export, and erasure at the end of a
-tenancy. The logic for `hearth tenant ...` (hearth/tenant_cli.py); it reads the advisor's tables
+tenancy. The logic for `hearth tenant ...` (tenants/cli.py); it reads the advisor's tables
 (cases, case_events, sms_log, from migration 0002) by SQL when they exist, and never imports the
 rooms.
 
@@ -219,14 +219,20 @@ def registry_records(reg: Registry, household_id: str) -> dict[str, list[dict[st
     if _has_table(conn, "sms_log"):
         out["sms_log"] = _rows(conn, "SELECT * FROM sms_log WHERE household_id = ?"
                                " ORDER BY message_id", (household_id,))
+    if _has_table(conn, "sms_replies"):  # the texts the tenant sent back (two-way SMS)
+        out["sms_replies"] = _rows(conn, "SELECT * FROM sms_replies WHERE household_id = ?"
+                                   " ORDER BY received_at", (household_id,))
     for table in ("meter_points", "import_state"):
         if _has_table(conn, table):
             out[table] = _rows(conn, f"SELECT * FROM {table} WHERE household_id = ?"
                                " ORDER BY fuel, provider", (household_id,))
-    for table in ("sharing_consent_log", "erasure_log", "smart_meter_consent_log"):
+    for table, order in (("sharing_consent_log", "at"), ("erasure_log", "at"),
+                         ("smart_meter_consent_log", "at"), ("research_consent_log", "at"),
+                         ("record_corrections", "correction_id"), ("tenant_reports", "report_id"),
+                         ("tenant_shares", "share_id")):
         if _has_table(conn, table):
             out[table] = _rows(conn, f"SELECT * FROM {table} WHERE household_id = ?"
-                               " ORDER BY at", (household_id,))
+                               f" ORDER BY {order}", (household_id,))
     targets = [household_id, *tids, *[str(c) for c in case_ids],
                *[f"case:{c}" for c in case_ids]]
     tmarks = ",".join("?" * len(targets))
@@ -443,12 +449,21 @@ def end_tenancy(settings, household_id: str, tenancy_end: date | None = None,
                                  " 'end_of_tenancy', ?)", (tid, household_id, at, actor))
                 conn.execute("UPDATE tenants SET full_name = ?, mobile = NULL, sms_consent = 0,"
                              " share_with_supplier = 0 WHERE tenant_id = ?", (REMOVED_NAME, tid))
+                _end_portal_records(conn, household_id, tid, at, actor, result)
             if _has_table(conn, "sms_log"):
                 for r in _rows(conn, "SELECT message_id FROM sms_log WHERE household_id = ? AND"
                                " body IS NOT NULL AND body <> '' ORDER BY message_id",
                                (household_id,)):
                     result.removed.append(("sms_log", str(r["message_id"]), "body", "cleared"))
                 conn.execute("UPDATE sms_log SET body = NULL WHERE household_id = ?",
+                             (household_id,))
+            if _has_table(conn, "sms_replies"):
+                for r in _rows(conn, "SELECT reply_id FROM sms_replies WHERE household_id = ?"
+                               " AND content IS NOT NULL AND content <> '' ORDER BY reply_id",
+                               (household_id,)):
+                    result.removed.append(("sms_replies", str(r["reply_id"]), "content",
+                                           "cleared"))
+                conn.execute("UPDATE sms_replies SET content = NULL WHERE household_id = ?",
                              (household_id,))
             if pattern is not None and strict is not None:
                 _redact_tables(conn, household_id, pattern, strict, result)
@@ -515,6 +530,31 @@ def _erase_notes(conn: sqlite3.Connection, household_id: str, result: Erasure) -
             result.removed.append(("audit_log", str(r["audit_id"]), "detail", "cleared"))
 
 
+def _end_portal_records(conn: sqlite3.Connection, household_id: str, tenant_id: str, at: str,
+                        actor: str, result: Erasure) -> None:
+    """The portal's records at the end of a tenancy (tables from the tenant portal migration):
+    research consent withdrawn, share links stopped, pending corrections and reported problem
+    texts cleared (photos stay for the case until an officer closes it)."""
+    if not _has_table(conn, "tenant_shares"):
+        return
+    row = conn.execute("SELECT research_consent FROM tenants WHERE tenant_id = ?",
+                       (tenant_id,)).fetchone()
+    if row and row[0]:
+        conn.execute("UPDATE tenants SET research_consent = 0 WHERE tenant_id = ?", (tenant_id,))
+        conn.execute("INSERT INTO research_consent_log (tenant_id, household_id, at, event,"
+                     " source, actor) VALUES (?, ?, ?, 'withdrawn', 'end_of_tenancy', ?)",
+                     (tenant_id, household_id, at, actor))
+    conn.execute("UPDATE tenant_shares SET revoked_at = ? WHERE household_id = ? AND"
+                 " revoked_at IS NULL", (at, household_id))
+    conn.execute("UPDATE tenant_signin_codes SET used_at = ? WHERE tenant_id = ? AND"
+                 " used_at IS NULL", (at, tenant_id))
+    for (cid,) in conn.execute("SELECT correction_id FROM record_corrections WHERE tenant_id = ?"
+                               " AND new_value <> ''", (tenant_id,)).fetchall():
+        result.removed.append(("record_corrections", str(cid), "new_value", "cleared"))
+    conn.execute("UPDATE record_corrections SET new_value = '', status = CASE status WHEN"
+                 " 'proposed' THEN 'withdrawn' ELSE status END WHERE tenant_id = ?", (tenant_id,))
+
+
 def _redact_tables(conn: sqlite3.Connection, household_id: str, pattern: re.Pattern[str],
                    strict: re.Pattern[str], result: Erasure) -> None:
     """Names and numbers written into free text (case reasons and events, audit details) are
@@ -528,6 +568,9 @@ def _redact_tables(conn: sqlite3.Connection, household_id: str, pattern: re.Patt
         events = _rows(conn, "SELECT e.event_id, c.household_id, e.detail FROM case_events e"
                        " JOIN cases c USING (case_id)")
         targets.append(("case_events", "event_id", "detail", events))
+    if _has_table(conn, "tenant_reports"):
+        reports = _rows(conn, "SELECT report_id, household_id, description FROM tenant_reports")
+        targets.append(("tenant_reports", "report_id", "description", reports))
     audit = _rows(conn, "SELECT audit_id, target AS household_id, detail FROM audit_log")
     targets.append(("audit_log", "audit_id", "detail", audit))
     for table, key, col, rows in targets:

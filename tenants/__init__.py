@@ -1,0 +1,1 @@
+"""The tenants' room: their data rights (rights.py, `hearth tenant ...`) and their portal."""
