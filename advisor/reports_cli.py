@@ -41,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--each-patch", action="store_true", help="also a report per patch (from"
                    " the same data, in weekly-<date>-<patch>/)")
     w.add_argument("--no-pdf", action="store_true", help="HTML and CSV only")
+    w.add_argument("--week-to-date", action="store_true", help="the week that has not ended"
+                   " yet (default: this Monday-to-Sunday week), labelled 'week to date'; without"
+                   " it a week that has not ended is refused")
     w.set_defaults(func=weekly)
 
     o = sub.add_parser("opendata", help="monthly aggregated open data (no group under 10 homes)")
@@ -58,7 +61,8 @@ def weekly(args: argparse.Namespace, settings) -> int:
 
     report = weekly_report(settings, args.out, args.patch, args.week_ending, args.generated_at,
                            pdf=not args.no_pdf, progress=sys.stderr.isatty(),
-                           each_patch=args.each_patch and not args.patch)
+                           each_patch=args.each_patch and not args.patch,
+                           week_to_date=args.week_to_date)
     print(f"weekly report: {report.html}")
     if report.pdf:
         print(f"PDF: {report.pdf}")

@@ -19,7 +19,6 @@ from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import requests
 import streamlit as st
@@ -27,6 +26,7 @@ import streamlit as st
 from dashboard import queries as q
 from dashboard import readings as r
 from dashboard.runtime import settings_from_env
+from hearth.silence import silent_limit_s
 
 log = logging.getLogger("hearth.dashboard")
 Scope = tuple[str, ...] | None
@@ -342,8 +342,8 @@ def device_status(scope: Scope, wait: bool = True) -> pd.DataFrame | None:
     out = devs.merge(seen[["device_id", "last_seen"]], on="device_id", how="left")
     now = pd.Timestamp.now(tz="UTC")
     out["silent_s"] = (now - out["last_seen"]).dt.total_seconds()
-    factor = settings().dashboard.silent_after_intervals
-    limit_s = np.maximum(out["interval_s"].to_numpy(float) * factor, 900.0)
+    limit_s = silent_limit_s(out["interval_s"].to_numpy(float),
+                             settings().dashboard.silent_after_intervals)
     out["silent"] = out["last_seen"].isna() | (out["silent_s"].to_numpy() > limit_s)
     return out
 

@@ -50,6 +50,7 @@ class ReportInputs:
     dead_letters: pd.DataFrame                    # file, time_ns
     job_runs: pd.DataFrame                        # job, scheduled_for, started_ns, outcome, error
     notes: list[str] = field(default_factory=list)  # what was missing, shown in the report
+    history_start_ns: int | None = None           # first half hour of use stored, None: none
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:
@@ -262,3 +263,12 @@ def forecast_daily(client: InfluxClient, first_day: np.datetime64, model: str, i
             m = ok & (fuel == f)
             out[f][rows[m], days[m]] = s.values["energy_kwh"][m].astype(float)
     return out
+
+
+def history_start(client: InfluxClient, before_ns: int) -> int | None:
+    """The first half hour of use stored (usage_30m, any home) before ``before_ns`` [ns], or
+    None when there is none: where a new installation's history starts."""
+    q = (f'SELECT first("energy_kwh") FROM {_source(client, USAGE_RP, "usage_30m")} '
+         f'WHERE time < {int(before_ns)}')
+    times = [int(s.values["time"][0]) for s in client.query(q) if len(s)]
+    return min(times) if times else None

@@ -107,6 +107,18 @@ def metadata(settings, csv_name: str, month: str, area: str, k: int) -> dict:
     }
 
 
+def refuse_short_history(client, month: str) -> None:
+    """A clear error, before anything is written, when the stored history cannot give any home
+    90% of ``month`` (a new installation) or the month has not ended: what is missing and
+    when it will be there (advisor/reports/history.py)."""
+    from advisor.reports.history import opendata_gap
+
+    gap = opendata_gap(month, inputs.history_start(client, month_period(month).end_ns),
+                       int(datetime.now(UTC).timestamp()) * 10**9)
+    if gap:
+        raise ValueError(gap)
+
+
 def export_month(settings, out_dir: Path | None = None, month: str | None = None,
                  area: str | None = None) -> OpenDataResult:
     """Write ``opendata-<month>/energy_<month>.csv`` and its ``-metadata.json``."""
@@ -133,6 +145,7 @@ def export_month(settings, out_dir: Path | None = None, month: str | None = None
         unit[fuel], standing[fuel] = tariffs.matrix(fuel, homes["payment_type"].to_numpy(), days)
     log.info("open data %s: reading %d homes' use", month, len(homes))
     with InfluxClient.from_settings(settings, role="reader") as client:
+        refuse_short_history(client, month)
         kwh, counts = inputs.daily_usage(client, period, homes.index)
     rows = household_month(homes, kwh, counts, unit, standing, area, period.days)
     folder = Path(out_dir or cfg.opendata_out_dir) / f"opendata-{month}"

@@ -20,11 +20,15 @@ def local_midnight_ns(day: date, tz: str = UK) -> int:
 
 @dataclass(frozen=True)
 class Period:
-    """Whole UK local days ``first_day`` .. ``last_day`` (inclusive) and their UTC bounds."""
+    """Whole UK local days ``first_day`` .. ``last_day`` (inclusive) and their UTC bounds.
+
+    ``as_of_ns`` cuts a period that has not ended at that instant (a week to date): the
+    period's data, deadlines and silences are then judged at ``as_of_ns``, not at its end."""
 
     first_day: date
     last_day: date
     tz: str = UK
+    as_of_ns: int | None = None
 
     @property
     def days(self) -> int:
@@ -35,25 +39,51 @@ class Period:
         return local_midnight_ns(self.first_day, self.tz)
 
     @property
-    def end_ns(self) -> int:
-        """Exclusive end: midnight starting the day after ``last_day``."""
+    def full_end_ns(self) -> int:
+        """Midnight starting the day after ``last_day`` (when the whole period has ended)."""
         return local_midnight_ns(self.last_day + timedelta(days=1), self.tz)
+
+    @property
+    def end_ns(self) -> int:
+        """Exclusive end of what the period covers: its full end, or ``as_of_ns`` if earlier."""
+        full = self.full_end_ns
+        return full if self.as_of_ns is None else min(full, int(self.as_of_ns))
+
+    @property
+    def to_date(self) -> bool:
+        """True for a period cut before its end (a week to date)."""
+        return self.end_ns < self.full_end_ns
+
+    @property
+    def expected_halfhours(self) -> float:
+        """Half hours the period covers (a week: 336; a week to date: those elapsed)."""
+        return (self.end_ns - self.start_ns) / (1800 * 10**9)
 
     def day_array(self) -> np.ndarray:
         """The period's days as datetime64[D] (days,)."""
         return np.arange(np.datetime64(self.first_day), np.datetime64(self.last_day) + 1)
 
     def shifted(self, days: int) -> Period:
+        as_of = None if self.as_of_ns is None else int(self.as_of_ns) + days * DAY_NS
         return Period(self.first_day + timedelta(days=days), self.last_day + timedelta(days=days),
-                      self.tz)
+                      self.tz, as_of)
 
     def label(self) -> str:
-        return f"{self.first_day:%a %d %b %Y} to {self.last_day:%a %d %b %Y}"
+        text = f"{self.first_day:%a %d %b %Y} to {self.last_day:%a %d %b %Y}"
+        if self.to_date:
+            until = datetime.fromtimestamp(self.end_ns / 1e9, ZoneInfo(self.tz))
+            text = f"week to date, {self.first_day:%a %d %b %Y} to {until:%a %d %b %Y %H:%M}"
+        return text
 
 
-def week_ending(last_day: date) -> Period:
-    """The seven UK days ending on ``last_day``."""
-    return Period(last_day - timedelta(days=6), last_day)
+def week_ending(last_day: date, as_of_ns: int | None = None) -> Period:
+    """The seven UK days ending on ``last_day`` (cut at ``as_of_ns`` for a week to date)."""
+    return Period(last_day - timedelta(days=6), last_day, as_of_ns=as_of_ns)
+
+
+def current_week_ending(today: date) -> date:
+    """The Sunday ending the Monday-to-Sunday week that contains ``today``."""
+    return today + timedelta(days=6 - today.weekday())
 
 
 def default_week_ending(today: date) -> date:

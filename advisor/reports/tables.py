@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from advisor.reports.inputs import FUELS, ReportInputs
+from hearth.silence import is_silent
 
 ALL = "All patches"
 NAT = np.iinfo(np.int64).min
@@ -18,6 +19,10 @@ CASE_KINDS = ("bill_shock", "credit_runout", "self_disconnection", "self_rationi
               "damp_mould", "fuel_poverty", "device_fault", "excess_heat", "money")
 # Events after which the Awaab's Law deadline in force no longer runs.
 _STAGE_DONE = ("stage", "resolved", "dismissed", "auto_closed")
+# Outcomes of one deadline. Only the step itself, recorded by `record_stage` (a "stage" event
+# whose detail starts "<stage> done"), meets it: closing the case does not make a home safe.
+MET, MISSED, MISSED_CLOSED, NOT_YET_DUE = ("met", "missed", "missed: closed without the step",
+                                           "not yet due")
 
 
 def _with_total(frame: pd.DataFrame, sum_cols: list[str]) -> pd.DataFrame:
@@ -46,22 +51,24 @@ def home_patch(inp: ReportInputs, household_ids) -> np.ndarray:
 
 # ---- homes and devices -----------------------------------------------------------------------
 
-def device_status(inp: ReportInputs, silent_after_s: int) -> pd.DataFrame:
-    """Per device: household, patch, kind, reporting in the week, silent at its end."""
+def device_status(inp: ReportInputs, silent_after_intervals: float) -> pd.DataFrame:
+    """Per device: household, patch, kind, reporting in the week, silent at its end (or at the
+    report's time, for a week to date) by the shared rule of :mod:`hearth.silence`: no reading
+    for ``silent_after_intervals`` of the device's own interval."""
     dev = inp.devices
     last = inp.device_last_ns
     reporting = last != NAT
-    allowed_ns = np.maximum(silent_after_s, 3 * dev["interval_s"].to_numpy()) * 10**9
-    silent = ~reporting | (last < inp.week.end_ns - allowed_ns)
+    silent = is_silent(last, inp.week.end_ns, dev["interval_s"].to_numpy(), silent_after_intervals)
     return pd.DataFrame({"device_id": dev.index.to_numpy(), "household_id": dev["household_id"],
                          "patch": home_patch(inp, dev["household_id"]), "kind": dev["kind"],
+                         "interval_s": dev["interval_s"].to_numpy(),
                          "reporting": reporting, "silent": silent}).reset_index(drop=True)
 
 
-def homes_and_devices(inp: ReportInputs, silent_after_s: int) -> pd.DataFrame:
+def homes_and_devices(inp: ReportInputs, silent_after_intervals: float) -> pd.DataFrame:
     """Homes, homes with a device reporting this week, devices, devices reporting, silent."""
     patches = patch_list(inp)
-    status = device_status(inp, silent_after_s)
+    status = device_status(inp, silent_after_intervals)
     home_reporting = status.groupby("household_id")["reporting"].any()
     homes = inp.households
     reporting_home = home_reporting.reindex(homes.index, fill_value=False).to_numpy()
@@ -109,55 +116,87 @@ def cases_by_kind(inp: ReportInputs) -> pd.DataFrame:
     return pd.concat([counts, total], ignore_index=True)
 
 
+def step_done_ns(stage: str, after: int, ats: np.ndarray, actions: np.ndarray,
+                 details: np.ndarray, until_ns: int) -> int:
+    """When the step ``stage`` was recorded done (the first "stage" event after event
+    ``after`` whose detail is "<stage> done...", before ``until_ns``) [ns]; NAT if never."""
+    for j in range(after + 1, len(ats)):
+        if int(ats[j]) >= until_ns:
+            break
+        if actions[j] == "stage" and str(details[j] or "").startswith(f"{stage} done"):
+            return int(ats[j])
+    return NAT
+
+
+def deadline_outcome(due_ns: int, done_ns: int, closed_ns: int, as_of_ns: int) -> str:
+    """met (the step recorded by its deadline), missed (the deadline passed without it, the
+    case perhaps closed without it), or not yet due (still ahead at ``as_of_ns``) (pure)."""
+    if done_ns != NAT and done_ns <= due_ns:
+        return MET
+    if due_ns >= as_of_ns:
+        return NOT_YET_DUE
+    return MISSED_CLOSED if closed_ns != NAT and closed_ns <= due_ns else MISSED
+
+
 def awaab_deadlines(inp: ReportInputs) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Awaab's Law deadlines that fell due this week, of every case on the clock (damp and
+    """Awaab's Law deadlines that fall due this week, of every case on the clock (damp and
     mould; excess cold, the cold_home case, and excess heat from phase 2; every emergency):
-    met (the stage
-    was done or the case closed by the deadline) or missed. Deadlines come from the events
-    that set them (columns ``due_by`` and ``stage`` of case_events); one replaced before it
-    fell due (an escalation to an emergency moved it earlier) is not counted. Returns
-    (per-patch table, one row per deadline)."""
-    s, e = inp.week.start_ns, inp.week.end_ns
+    met only when the step itself was recorded done by the deadline (a case resolved or
+    dismissed without it is missed), missed once the deadline has passed without it, and, in
+    a week to date, not yet due while the deadline is still ahead. Deadlines come from the
+    events that set them (columns ``due_by`` and ``stage`` of case_events); one replaced before
+    it fell due (an escalation to an emergency moved it earlier) is not counted. Events after
+    the report's time are not seen. Returns (per-patch table, one row per deadline)."""
+    s, full_e, as_of = inp.week.start_ns, inp.week.full_end_ns, inp.week.end_ns
     # Only hazards and emergencies carry deadlines (advisor/cases.py), so every case counts.
     cases = inp.cases
     events = inp.case_events[inp.case_events["case_id"].isin(cases["case_id"])]
+    events = events[events["at_ns"].to_numpy(np.int64) < as_of]
     rows = []
     for case_id, ev in events.groupby("case_id", sort=True):
         case = cases[cases["case_id"] == case_id].iloc[0]
         ats = ev["at_ns"].to_numpy(np.int64)
         actions = ev["action"].to_numpy(dtype=object)
+        details = ev["detail"].to_numpy(dtype=object)
         dues = ev["due_by_ns"].to_numpy(np.int64)
         stages = ev["stage"].to_numpy(dtype=object)
         setters = np.flatnonzero(dues != NAT).tolist()
         closed = int(case["closed_at_ns"])
+        closed = closed if closed != NAT and closed < as_of else NAT
         for n, i in enumerate(setters):
             due_ns = int(dues[i])
-            if not s <= due_ns < e:
+            if not s <= due_ns < full_e:
                 continue
-            ends = [int(ats[j]) for j in range(i + 1, len(ats)) if actions[j] in _STAGE_DONE]
-            done_ns = min([*ends, *([closed] if closed != NAT else [])], default=NAT)
             replaced = n + 1 < len(setters) and actions[setters[n + 1]] not in _STAGE_DONE \
                 and ats[setters[n + 1]] <= due_ns
             if replaced:
                 continue
-            met = done_ns != NAT and done_ns <= due_ns
+            stage = stages[i] or ""
+            done_ns = step_done_ns(stage, i, ats, actions, details, as_of)
+            outcome = deadline_outcome(due_ns, done_ns, closed, as_of)
             rows.append({"case_id": int(case_id), "kind": case["kind"],
                          "household_id": case["household_id"],
-                         "stage_due": stages[i] or "", "due_by_ns": due_ns,
-                         "done_ns": done_ns, "met": met})
+                         "stage_due": stage, "due_by_ns": due_ns,
+                         "done_ns": done_ns, "closed_ns": closed, "outcome": outcome,
+                         "met": outcome == MET})
     detail = pd.DataFrame(rows, columns=["case_id", "kind", "household_id", "stage_due",
-                                         "due_by_ns",
-                                         "done_ns", "met"])
+                                         "due_by_ns", "done_ns", "closed_ns", "outcome", "met"])
     detail["patch"] = home_patch(inp, detail["household_id"]) if len(detail) else []
     detail = detail[detail["patch"].notna()] if len(detail) else detail
     patches = patch_list(inp)
-    met = detail["met"].to_numpy(bool) if len(detail) else np.zeros(0, bool)
+    outcome = detail["outcome"].to_numpy(dtype=object) if len(detail) else np.zeros(0, object)
     keys = detail["patch"].to_numpy(dtype=object) if len(detail) else np.zeros(0, object)
+    met = outcome == MET
+    ahead = outcome == NOT_YET_DUE
     table = pd.DataFrame({"patch": patches,
                           "deadlines_due": _count_by_patch(patches, keys, np.ones(len(met), bool)),
                           "met": _count_by_patch(patches, keys, met),
-                          "missed": _count_by_patch(patches, keys, ~met)})
-    return _with_total(table, ["deadlines_due", "met", "missed"]), detail.reset_index(drop=True)
+                          "missed": _count_by_patch(patches, keys, ~met & ~ahead)})
+    sums = ["deadlines_due", "met", "missed"]
+    if inp.week.to_date:
+        table["not_yet_due"] = _count_by_patch(patches, keys, ahead)
+        sums.append("not_yet_due")
+    return _with_total(table, sums), detail.reset_index(drop=True)
 
 
 # ---- costs and credit ------------------------------------------------------------------------
@@ -258,7 +297,7 @@ def consumption(inp: ReportInputs, min_share: float = 0.9) -> pd.DataFrame:
     patches = patch_list(inp)
     keys = inp.households["patch"].to_numpy(dtype=object)
     hdd_now, hdd_then = inp.hdd["this"], inp.hdd["last"]
-    need = min_share * inp.week.days * 48
+    need = min_share * inp.week.expected_halfhours
     rows = []
     for fuel in FUELS:
         now_kwh = np.nansum(inp.usage_kwh["this"][fuel], axis=1)
@@ -349,10 +388,10 @@ def tips(inp: ReportInputs) -> pd.DataFrame:
     return _with_total(table, ["tips_sent", "delivered", "failed", "skipped", "opted_out"])
 
 
-def data_health(inp: ReportInputs, silent_after_s: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def data_health(inp: ReportInputs, silent_after_intervals: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(summary metric/value rows, failed scheduled jobs this week)."""
     s, e = inp.week.start_ns, inp.week.end_ns
-    status = device_status(inp, silent_after_s)
+    status = device_status(inp, silent_after_intervals)
     dl = inp.dead_letters
     t = dl["time_ns"].to_numpy(np.int64)
     in_week = (t >= s) & (t < e)
@@ -373,9 +412,9 @@ def data_health(inp: ReportInputs, silent_after_s: int) -> tuple[pd.DataFrame, p
     return pd.DataFrame(summary), jobs
 
 
-def silent_devices(inp: ReportInputs, silent_after_s: int) -> pd.DataFrame:
+def silent_devices(inp: ReportInputs, silent_after_intervals: float) -> pd.DataFrame:
     """The silent devices themselves (pseudonymous ids), by patch then device."""
-    status = device_status(inp, silent_after_s)
+    status = device_status(inp, silent_after_intervals)
     last = inp.device_last_ns
     status["last_reading"] = np.where(last == NAT, "none this week",
                                       pd.to_datetime(np.where(last == NAT, 0, last), utc=True)

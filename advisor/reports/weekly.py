@@ -12,11 +12,19 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from advisor.reports import charts, inputs, tables
-from advisor.reports.period import Period, same_week_last_year, week_ending
+from advisor.reports import charts, history, inputs, tables
+from advisor.reports.period import (
+    UK,
+    Period,
+    current_week_ending,
+    default_week_ending,
+    same_week_last_year,
+    week_ending,
+)
 from advisor.reports.render import Table, cards_html, chart_html, fmt, page, table_html, write_csv
 from hearth.errors import HearthError
 
@@ -102,6 +110,7 @@ def load_inputs(settings, week: Period, patch: str | None, progress: _Progress
         "credit": lambda c: inputs.last_credit(c, week, homes.index),
         "forecasts": lambda c: inputs.forecast_daily(c, first_day, cfg.forecast_model,
                                                      homes.index),
+        "history": lambda c: inputs.history_start(c, week.end_ns),
     }
     got = {}
     # InfluxDB answers the queries on several cores while this process decodes the answers.
@@ -122,7 +131,8 @@ def load_inputs(settings, week: Period, patch: str | None, progress: _Progress
         hdd={k: v.astype(float) for k, v in hdd.items()}, forecast_kwh=forecast,
         forecast_days=fdays, credit_gbp=credit, unit_gbp_per_kwh=unit,
         standing_gbp_per_day=standing, cases=cases, case_events=events, sms=sms,
-        opt_outs=opt_outs, dead_letters=dead, job_runs=runs, notes=notes)
+        opt_outs=opt_outs, dead_letters=dead, job_runs=runs, notes=notes,
+        history_start_ns=got["history"])
 
 
 @dataclass
@@ -134,9 +144,10 @@ class Computed:
     summary: dict
 
 
-def compute(inp: inputs.ReportInputs, cfg) -> Computed:
-    """All tables of the report (pure: inputs in, frames out)."""
-    homes = tables.homes_and_devices(inp, cfg.silent_after_s)
+def compute(inp: inputs.ReportInputs, cfg, silent_after_intervals: float) -> Computed:
+    """All tables of the report (pure: inputs in, frames out). ``silent_after_intervals``:
+    ``[dashboard] silent_after_intervals``, so the report and the dashboard agree."""
+    homes = tables.homes_and_devices(inp, silent_after_intervals)
     cases = tables.cases_by_kind(inp)
     awaab, awaab_detail = tables.awaab_deadlines(inp)
     top = tables.top_forecast_cost(inp, cfg.top_cost_homes)
@@ -144,13 +155,13 @@ def compute(inp: inputs.ReportInputs, cfg) -> Computed:
     use = tables.consumption(inp)
     daily = tables.daily_consumption(inp)
     tips = tables.tips(inp)
-    health, failed_jobs = tables.data_health(inp, cfg.silent_after_s)
-    silent = tables.silent_devices(inp, cfg.silent_after_s)
+    health, failed_jobs = tables.data_health(inp, silent_after_intervals)
+    silent = tables.silent_devices(inp, silent_after_intervals)
     detail = awaab_detail.assign(
         due_by=_iso(awaab_detail["due_by_ns"]), done_at=_iso(awaab_detail["done_ns"]),
-        outcome=np.where(awaab_detail["met"].astype(bool), "met", "missed"))[
+        closed_at=_iso(awaab_detail["closed_ns"]))[
         ["patch", "case_id", "kind", "household_id", "stage_due", "due_by", "done_at",
-         "outcome"]] \
+         "closed_at", "outcome"]] \
         .sort_values(["patch", "due_by", "case_id"], kind="mergesort")
     per_patch_cases = cases.groupby("patch", sort=False)[["new", "open_at_end", "closed"]].sum() \
         .reset_index()
@@ -222,7 +233,33 @@ def compute(inp: inputs.ReportInputs, cfg) -> Computed:
               {"attempt": i}),
         Table("silent_devices", "Silent devices", silent, max_rows=100),
     ]
+    if inp.week.to_date:
+        for t in out:
+            for col in ("metric", "last_reading"):
+                if col in t.frame.columns:
+                    t.frame[col] = [to_date_wording(str(v), inp.week) for v in t.frame[col]]
+        out = [replace(t, title=to_date_wording(t.title, inp.week), note=to_date_wording(
+            t.note, inp.week), headers={c: to_date_wording(h, inp.week)
+                                        for c, h in t.headers.items()}) for t in out]
     return Computed(out, daily, scope_cases, homes, summary)
+
+
+_WEEK_END = re.compile(r"\b(?:at (?:the )?week(?:'s)? end|at its end|at the end of the week)\b")
+_THIS_WEEK = re.compile(r"\b(this|the) week\b(?! to date)")
+
+
+def to_date_wording(text: str, week: Period) -> str:
+    """The words of a complete week said of a week to date: "this week" is "this week to
+    date", "at week end" is the instant the figures are taken at (UK time) (pure)."""
+    if not week.to_date:
+        return text
+    from zoneinfo import ZoneInfo
+
+    at = datetime.fromtimestamp(week.end_ns / 1e9, ZoneInfo(week.tz))
+    text = _WEEK_END.sub(f"at {at:%a %d %b %H:%M}", text)
+    text = text.replace("that fell due this week", f"falling due {week.first_day:%a %d %b} to "
+                        f"{week.last_day:%a %d %b} (missed only once passed)")
+    return _THIS_WEEK.sub(lambda m: f"{m.group(1)} week to date", text)
 
 
 def _iso(ns) -> np.ndarray:
@@ -240,10 +277,13 @@ def data_notes(inp: inputs.ReportInputs) -> list[str]:
     if all(np.isnan(v).all() for v in inp.forecast_kwh.values()):
         notes.append(f"No forecasts for the 30 days from {inp.forecast_days[0]}: forecast "
                      "costs and credit run-out are not shown.")
-    if np.isnan(inp.hdd["last"]).all():
+    if inp.week.to_date:
+        notes.append("Weather adjustment needs whole days of weather: it is not shown for a "
+                     "week to date.")
+    elif np.isnan(inp.hdd["last"]).all():
         notes.append("No weather for the same week last year: the weather-adjusted change is "
                      "not available.")
-    return notes
+    return notes + history.weekly_gaps(inp.week, inp.history_start_ns)
 
 
 def slug(text: str) -> str:
@@ -258,9 +298,10 @@ def build_html(inp: inputs.ReportInputs, comp: Computed, scope: str, generated_a
         (f"{s['homes']:,}", "homes", False),
         (f"{s['reporting_pct']:.1f}%" if not np.isnan(s["reporting_pct"]) else "n/a",
          "devices reporting", False),
-        (f"{s['silent']:,}", "devices silent at week end", s["silent"] > 0),
+        (f"{s['silent']:,}", to_date_wording("devices silent at week end", inp.week),
+         s["silent"] > 0),
         (f"{s['new_cases']:,}", "new cases", False),
-        (f"{s['open_cases']:,}", "cases open at week end", False),
+        (f"{s['open_cases']:,}", to_date_wording("cases open at week end", inp.week), False),
         (f"{s['missed']:,}", "Awaab's Law deadlines missed", s["missed"] > 0),
         (f"{s['credit_homes']:,}", f"homes whose credit runs out within {credit_days:g} days",
          s["credit_homes"] > 0),
@@ -268,15 +309,21 @@ def build_html(inp: inputs.ReportInputs, comp: Computed, scope: str, generated_a
     ])
     notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in [*inp.notes,
                                                                         *data_notes(inp)])
+    if inp.week.to_date:
+        notes = ('<p class="note"><strong>Week to date:</strong> this week has not ended; '
+                 f'figures are as at {html.escape(inp.week.label().split(" to ")[-1])} UK time, '
+                 "and an Awaab's Law deadline still ahead is counted as not yet due, not missed."
+                 "</p>") + notes
     overview = cards + notes + table_html(by["homes_devices"])
     if multi_patch and len(comp.homes) > 2:
-        overview += chart_html(charts.reporting_chart(comp.homes.iloc[:-1]),
+        overview += chart_html(charts.reporting_chart(comp.homes.iloc[:-1]), to_date_wording(
                                "Devices that reported this week and devices silent at its end,"
-                               " by patch, in per cent")
+                               " by patch, in per cent", inp.week))
     sections = [
         ("Summary, homes and devices", overview),
         ("Cases", chart_html(charts.cases_chart(comp.cases_scope, scope),
-                             "Cases by kind: new, open at week end, closed")
+                             to_date_wording("Cases by kind: new, open at week end, closed",
+                                             inp.week))
          + table_html(by["cases_by_kind"]) + (table_html(by["cases_by_patch"]) if multi_patch
                                                else "")),
         ("Awaab's Law: damp and mould deadlines",
@@ -285,7 +332,8 @@ def build_html(inp: inputs.ReportInputs, comp: Computed, scope: str, generated_a
          table_html(by["top_forecast_cost"]) + table_html(by["credit_runout"])),
         ("Consumption and weather",
          chart_html(charts.daily_consumption_chart(comp.daily, scope),
-                    "Energy per day this week and the same week last year, in kWh")
+                    to_date_wording("Energy per day this week and the same week last year,"
+                                    " in kWh", inp.week))
          + table_html(by["consumption"])),
         ("Tips to tenants", table_html(by["tips"])),
         ("Data health", table_html(by["data_health"]) + table_html(by["failed_jobs"])
@@ -294,7 +342,8 @@ def build_html(inp: inputs.ReportInputs, comp: Computed, scope: str, generated_a
     meta = (f"Week {inp.week.label()} (UK time), compared with {inp.last_year.label()}. "
             f"Generated {generated_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC by Hearth. "
             "Households are shown by their pseudonymous ids only.")
-    return page(f"Hearth weekly report: {scope}", sections, meta)
+    title = f"Hearth weekly report{' (week to date)' if inp.week.to_date else ''}: {scope}"
+    return page(title, sections, meta)
 
 
 def subset(inp: inputs.ReportInputs, patch: str) -> inputs.ReportInputs:
@@ -320,12 +369,13 @@ def subset(inp: inputs.ReportInputs, patch: str) -> inputs.ReportInputs:
         opt_outs=inp.opt_outs[inp.opt_outs["household_id"].isin(ids)])
 
 
-def _write(inp: inputs.ReportInputs, cfg, folder: Path, scope: str, generated_at: datetime,
+def _write(inp: inputs.ReportInputs, settings, folder: Path, scope: str, generated_at: datetime,
            multi_patch: bool, pdf: bool) -> tuple[Path, Path | None, list[Path], Computed]:
     """Compute one report and write its HTML, CSV files and (optionally) PDF into ``folder``."""
     from advisor.reports.pdf import html_to_pdf
 
-    comp = compute(inp, cfg)
+    cfg = settings.reports
+    comp = compute(inp, cfg, settings.dashboard.silent_after_intervals)
     doc = build_html(inp, comp, scope, generated_at, multi_patch=multi_patch,
                      credit_days=cfg.credit_runout_days)
     folder.mkdir(parents=True, exist_ok=True)
@@ -343,35 +393,43 @@ def _write(inp: inputs.ReportInputs, cfg, folder: Path, scope: str, generated_at
 
 def weekly_report(settings, out_dir: Path | None = None, patch: str | None = None,
                   week_end: date | None = None, generated_at: datetime | None = None,
-                  pdf: bool = True, progress: bool = True, each_patch: bool = False
-                  ) -> WeeklyReport:
+                  pdf: bool = True, progress: bool = True, each_patch: bool = False,
+                  week_to_date: bool = False) -> WeeklyReport:
     """Write the weekly report of ``week_end``'s week (default: the last complete week) for
     the portfolio or one patch into ``out_dir``/weekly-<date>[-<patch>]/; with ``each_patch``
-    also one report per patch from the same data (their folders in ``WeeklyReport.patches``)."""
+    also one report per patch from the same data (their folders in ``WeeklyReport.patches``).
+
+    A week that has not ended at ``generated_at`` (default now) is refused unless
+    ``week_to_date``: then it is the week so far (default: the Monday-to-Sunday week of
+    ``generated_at``), labelled "week to date", its figures taken at ``generated_at``, in
+    ``weekly-<date>-to-date/``."""
     from advisor.reports.pdf import find_chromium
-    from advisor.reports.period import default_week_ending
 
     cfg = settings.reports
     generated_at = generated_at or datetime.now(UTC)
+    as_of_ns = int(generated_at.timestamp()) * 10**9
     if week_end is None:
-        week_end = default_week_ending(datetime.now(UTC).date())
+        today = generated_at.astimezone(ZoneInfo(UK)).date()
+        week_end = current_week_ending(today) if week_to_date else default_week_ending(today)
+    week = week_ending(week_end, as_of_ns if week_to_date else None)
+    check_week(week, as_of_ns, week_to_date)
     if pdf:
         find_chromium(cfg.chromium)        # fail before the work, not after
     base = Path(out_dir or cfg.out_dir)
-    bar = _Progress(total=8 + (1 if each_patch else 0), enabled=progress)  # 6 reads
+    bar = _Progress(total=9 + (1 if each_patch else 0), enabled=progress)  # 7 reads
     patches: dict[str, Path] = {}
     try:
-        week = week_ending(week_end)
         inp = load_inputs(settings, week, patch, bar)
         scope = f"patch {patch}" if patch else "all patches"
-        folder = base / (f"weekly-{week_end.isoformat()}" + (f"-{slug(patch)}" if patch else ""))
-        html_path, pdf_path, csv_paths, comp = _write(inp, cfg, folder, scope, generated_at,
+        tag = f"weekly-{week_end.isoformat()}" + ("-to-date" if week.to_date else "")
+        folder = base / (tag + (f"-{slug(patch)}" if patch else ""))
+        html_path, pdf_path, csv_paths, comp = _write(inp, settings, folder, scope, generated_at,
                                                       patch is None, pdf)
         bar.step("report written")
         if each_patch and patch is None:
             for name in sorted(inp.households["patch"].unique()):
-                sub = base / f"weekly-{week_end.isoformat()}-{slug(name)}"
-                _write(subset(inp, name), cfg, sub, f"patch {name}", generated_at, False, pdf)
+                sub = base / f"{tag}-{slug(name)}"
+                _write(subset(inp, name), settings, sub, f"patch {name}", generated_at, False, pdf)
                 patches[name] = sub
             bar.step("patch reports written")
     finally:
@@ -381,4 +439,16 @@ def weekly_report(settings, out_dir: Path | None = None, patch: str | None = Non
     return WeeklyReport(folder, html_path, pdf_path, csv_paths, bar.timings, patches)
 
 
-__all__ = ["WeeklyReport", "compute", "fmt", "load_inputs", "subset", "weekly_report"]
+def check_week(week: Period, as_of_ns: int, week_to_date: bool) -> None:
+    """Refuse a week that has not ended at ``as_of_ns`` (unless a week to date is asked for)
+    and a week that has not begun."""
+    if week.start_ns >= as_of_ns:
+        raise HearthError(f"the week {week.first_day:%a %d %b %Y} to {week.last_day:%a %d %b %Y}"
+                          " has not begun: there is nothing to report yet")
+    if week.full_end_ns > as_of_ns and not week_to_date:
+        raise HearthError(f"the week {week.label()} has not ended (it ends at midnight after "
+                          f"{week.last_day:%a %d %b %Y}, UK time): give an earlier "
+                          "--week-ending, or --week-to-date for the week so far, labelled so")
+
+
+__all__ = ["WeeklyReport", "check_week", "compute", "fmt", "load_inputs", "subset", "weekly_report"]

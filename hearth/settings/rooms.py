@@ -418,8 +418,6 @@ class ReportsSettings(Section):
     top_cost_homes: int = Field(20, ge=1, le=500, description="Homes listed by forecast 30-day cost")
     credit_runout_days: float = Field(7.0, gt=0, le=30, description="List homes whose credit runs"
                                       " out within this many days [days]")
-    silent_after_s: int = Field(21600, ge=60, description="A device with no reading for this long"
-                                " before the week's end is silent [s]")
     hdd_base_c: float = Field(15.5, description="Heating degree day base temperature [C]")
     forecast_model: str = Field("hearth", min_length=1, description="`model` tag of the forecasts")
     chromium: str = Field("chromium", min_length=1, description="Headless browser for the PDF")

@@ -112,7 +112,7 @@ def write_registry(path) -> list[Home]:
         for h in hs:
             devs.append((f"{h.household_id}-EM1", h.household_id, "electricity_meter", None, 60))
             if h.has_gas:
-                devs.append((f"{h.household_id}-GM1", h.household_id, "gas_meter", None, 60))
+                devs.append((f"{h.household_id}-GM1", h.household_id, "gas_meter", None, 1800))
             devs.append((f"{h.household_id}-TH1", h.household_id, "thermostat", "living_room", 300))
         conn.executemany(
             "INSERT INTO devices (device_id, household_id, kind, protocol, mqtt_topic, room,"
@@ -140,6 +140,13 @@ def _cases(conn) -> None:
         # damp_mould: investigation due Fri 9th, not done at all (missed).
         (6, "H102", "damp_mould", "high", "open", iso(in_week(-14)), None,
          "2026-01-09T23:59:59Z", "investigate"),
+        # Emergency damp and mould (made safe within 24 hours, advisor/awaab.py): resolved the
+        # same evening without the made_safe step recorded: missed, not met.
+        (8, "H007", "damp_mould", "emergency", "resolved", iso(in_week(1, 10)),
+         iso(in_week(1, 18)), "2026-01-07T10:00:00Z", "made_safe"),
+        # Emergency made safe in 6 hours (met); the investigation it starts is due after the week.
+        (9, "H008", "damp_mould", "emergency", "open", iso(in_week(2, 8)), None,
+         "2026-01-22T23:59:59Z", "investigate"),
         # Outside the report: deadline next week.
         (7, "H006", "damp_mould", "high", "open", iso(in_week(4)), None,
          "2026-01-19T23:59:59Z", "investigate"),
@@ -169,6 +176,16 @@ def _cases(conn) -> None:
         (6, iso(in_week(-14)), "advisor", "opened",
          "high: damp (due by 2026-01-09T23:59:59Z, investigate)", "2026-01-09T23:59:59Z",
          "investigate"),
+        (8, iso(in_week(1, 10)), "advisor", "opened",
+         "emergency: damp (due by 2026-01-07T10:00:00Z, made_safe)", "2026-01-07T10:00:00Z",
+         "made_safe"),
+        (8, iso(in_week(1, 18)), "jbloggs", "resolved", "tenant says it is fine", None, None),
+        (9, iso(in_week(2, 8)), "advisor", "opened",
+         "emergency: damp (due by 2026-01-08T08:00:00Z, made_safe)", "2026-01-08T08:00:00Z",
+         "made_safe"),
+        (9, iso(in_week(2, 14)), "jbloggs", "stage",
+         "made_safe done; next: investigate due by 2026-01-22T23:59:59Z",
+         "2026-01-22T23:59:59Z", "investigate"),
         (7, iso(in_week(4)), "advisor", "opened",
          "high: damp (due by 2026-01-19T23:59:59Z, investigate)", "2026-01-19T23:59:59Z",
          "investigate"),
@@ -227,7 +244,13 @@ def write_influx(settings, hs: list[Home]) -> None:
         client.write_lines(weather[: len(weather) // 2])             # this week: raw RP
         client.write_lines(weather[len(weather) // 2:], USAGE_RP)     # last year kept long
         # Raw readings: every device twice a day; H012's devices stop on Tuesday; H010-TH1 never.
+        # Sunday's last reading, minutes before the week's end, against each device's own
+        # interval (silent after 3 intervals, at least 15 minutes): EM1 (60 s) and TH1 (300 s)
+        # at 23:50, heard; GM1 (1800 s) at 22:40, 80 minutes before the end, heard; H011-EM1 at
+        # 23:40, 20 minutes before the end: silent (a 6-hour rule would call it heard).
         raw = []
+        end = local_midnight_ns(WEEK.last_day + timedelta(days=1))
+        last_min = {"EM1": 10, "GM1": 80, "TH1": 10}
         for h in hs:
             for d in range(7):
                 if h.household_id == "H012" and d > 1:
@@ -235,20 +258,30 @@ def write_influx(settings, hs: list[Home]) -> None:
                 t = np.array([local_midnight_ns(WEEK.first_day + timedelta(days=d)) + 6 * 3600e9,
                               local_midnight_ns(WEEK.first_day + timedelta(days=d)) + 20 * 3600e9],
                              dtype=np.int64)
+
+                def at(dev: str, t=t, d=d, h=h) -> np.ndarray:
+                    if d < 6:
+                        return t
+                    mins = 20 if (h.household_id, dev) == ("H011", "EM1") else last_min[dev]
+                    return np.append(t, end - mins * 60 * 10**9)
+
                 for fuel, dev in (("electricity", "EM1"), ("gas", "GM1")):
                     if fuel == "gas" and not h.has_gas:
                         continue
-                    fields = {"energy_kwh": np.array([100.0 + d, 100.5 + d])}
+                    n = len(at(dev))
+                    fields = {"energy_kwh": 100.0 + d + 0.5 * np.arange(n)}
                     if fuel in h.credit_gbp:
-                        fields["credit_gbp"] = np.full(2, h.credit_gbp[fuel] + (6 - d))
+                        fields["credit_gbp"] = np.full(n, h.credit_gbp[fuel] + (6 - d))
                     raw += lines_from_arrays("meter", {"household": h.household_id,
                                                        "device": f"{h.household_id}-{dev}",
-                                                       "fuel": fuel, "source": "mqtt"}, fields, t)
+                                                       "fuel": fuel, "source": "mqtt"}, fields,
+                                             at(dev))
                 if h.household_id != "H010":
                     raw += lines_from_arrays("thermostat", {"household": h.household_id,
                                                             "device": f"{h.household_id}-TH1",
                                                             "room": "living_room"},
-                                             {"temp_c": np.array([19.0, 20.0])}, t)
+                                             {"temp_c": 19.0 + np.arange(len(at("TH1")))},
+                                             at("TH1"))
         client.write_lines(raw)
         # Daily forecasts for the 30 days after the week.
         days = (FORECAST_FIRST + np.arange(30)).astype("datetime64[ns]").astype(np.int64)

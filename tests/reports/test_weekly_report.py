@@ -48,13 +48,16 @@ def test_homes_and_devices(report):
     north = row(t, patch="North")
     # 12 flats: electricity meter and thermostat each, gas meter in the 6 with gas.
     assert (north["homes"], north["devices"]) == (12, 30)
-    # H010's thermostat never reported; H012's meter and thermostat stopped on Tuesday.
+    # H010's thermostat never reported; H012's meter and thermostat stopped on Tuesday; H011's
+    # electricity meter (every 60 s) last reported 20 minutes before the end: over 15 minutes,
+    # silent by its own interval. The gas meters (every 30 min) last heard 80 minutes before
+    # the end are not (3 x 30 min = 90 min).
     assert (north["homes_reporting"], north["devices_reporting"], north["devices_silent"]) == \
-        (12, 29, 3)
+        (12, 29, 4)
     total = row(t, patch="All patches")
     assert (total["homes"], total["devices"], total["devices_reporting"]) == (17, 45, 44)
     silent = csv(report, "silent_devices")
-    assert list(silent["device_id"]) == ["H010-TH1", "H012-EM1", "H012-TH1"]
+    assert list(silent["device_id"]) == ["H010-TH1", "H011-EM1", "H012-EM1", "H012-TH1"]
 
 
 def test_consumption_matches_influx(report, report_settings):
@@ -124,22 +127,28 @@ def test_cases_awaab_tips_and_health(report):
     assert cases.loc["credit_runout"].tolist() == [1, 1, 0]
     assert cases.loc["cold_home"].tolist() == [0, 1, 1]       # one open, one resolved Thursday
     assert cases.loc["bill_shock"].tolist() == [1, 0, 1]
-    assert cases.loc["damp_mould"].tolist() == [1, 3, 0]
+    # New: 7, 8, 9; open at the end: 5, 6, 7, 9; closed: 8.
+    assert cases.loc["damp_mould"].tolist() == [3, 4, 1]
     awaab = csv(report, "awaab_deadlines")
-    assert row(awaab, patch="All patches")[["deadlines_due", "met", "missed"]].tolist() == [4, 1, 3]
+    assert row(awaab, patch="All patches")[["deadlines_due", "met", "missed"]].tolist() == [6, 2, 4]
     detail = csv(report, "awaab_deadline_detail")
     got = sorted((r.case_id, r.kind, r.stage_due, r.outcome) for r in detail.itertuples())
     assert got == [(3, "cold_home", "investigate", "missed"),
                    (5, "damp_mould", "investigate", "met"),
                    (5, "damp_mould", "safety_work", "missed"),
-                   (6, "damp_mould", "investigate", "missed")]
+                   (6, "damp_mould", "investigate", "missed"),
+                   # Resolved before its deadline but never made safe: not met.
+                   (8, "damp_mould", "made_safe", "missed: closed without the step"),
+                   (9, "damp_mould", "made_safe", "met")]
+    eight = detail[detail["case_id"] == 8].iloc[0]
+    assert eight["closed_at"] == "2026-01-06T18:00:00Z" and pd.isna(eight["done_at"])
     tips = row(csv(report, "tips"), patch="All patches")
     assert tips[["tips_sent", "delivered", "failed", "skipped", "opted_out"]].tolist() == \
         [2, 1, 1, 1, 1]
     health = csv(report, "data_health").set_index("metric")["value"]
     assert health["dead letters set aside this week"] == 2
     assert health["scheduled job runs failed this week"] == 1
-    assert health["devices silent at the end of the week"] == 3
+    assert health["devices silent at the end of the week"] == 4
     jobs = csv(report, "failed_jobs")
     assert list(jobs["job"]) == ["forecast"]
 
