@@ -57,19 +57,26 @@ if search.strip():
                 | view["estate"].str.lower().str.contains(s, regex=False)
                 | view["reasons"].str.lower().str.contains(s, regex=False)]
 
-table = pd.DataFrame({
-    "Case": view["case_id"].astype(int),
-    "Urgency": view["severity"].map(severity_label),
-    "Kind": view["kind"].map(kind_label),
-    "Due": [due_words(d) for d in view["due_by"]],
-    "Home": view["household_id"],
-    "Status": view["status"].map(STATUS_LABEL),
-    "Owner": view["officer"].fillna("Unassigned"),
-    "Why": view["reasons"],
-    "Estate": view["estate"],
-    "Patch": view["patch"],
-    "Opened": [uk_time(t) for t in view["opened_at"]],
-})
+
+def case_table(due, opened, due_title: str = "Due", opened_title: str = "Opened") -> pd.DataFrame:
+    """The cases shown, with times written by ``due`` and ``opened`` (words on screen,
+    absolute UTC times in the export: "due in 5 hours" is wrong by tomorrow)."""
+    return pd.DataFrame({
+        "Case": view["case_id"].astype(int),
+        "Urgency": view["severity"].map(severity_label),
+        "Kind": view["kind"].map(kind_label),
+        due_title: [due(d) for d in view["due_by"]],
+        "Home": view["household_id"],
+        "Status": view["status"].map(STATUS_LABEL),
+        "Owner": view["officer"].fillna("Unassigned"),
+        "Why": view["reasons"],
+        "Estate": view["estate"],
+        "Patch": view["patch"],
+        opened_title: [opened(t) for t in view["opened_at"]],
+    })
+
+
+table = case_table(due_words, uk_time)
 st.write(f"**{len(view):,}** of {len(cases):,} open cases shown.")
 st.dataframe(table, hide_index=True, width="stretch", height=min(36 * (len(table) + 1) + 3, 420),
              column_config={"Why": st.column_config.TextColumn(width="large"),
@@ -81,20 +88,7 @@ def _export() -> None:
     audit(user.username, "exported_cases_csv", "cases", {"rows": len(view), "scope": scope})
 
 
-# The export is for a spreadsheet: absolute times (a "due in 5 hours" is wrong by tomorrow).
-export = pd.DataFrame({
-    "Case": view["case_id"].astype(int),
-    "Urgency": view["severity"].map(severity_label),
-    "Kind": view["kind"].map(kind_label),
-    "Due by (UTC)": [iso_utc(d) for d in view["due_by"]],
-    "Home": view["household_id"],
-    "Status": view["status"].map(STATUS_LABEL),
-    "Owner": view["officer"].fillna("Unassigned"),
-    "Why": view["reasons"],
-    "Estate": view["estate"],
-    "Patch": view["patch"],
-    "Opened (UTC)": [iso_utc(t) for t in view["opened_at"]],
-})
+export = case_table(iso_utc, iso_utc, "Due by (UTC)", "Opened (UTC)")
 st.download_button("Export these cases (CSV)", spreadsheet_csv(export),
                    file_name="hearth_risk_queue.csv", mime="text/csv", on_click=_export)
 
