@@ -28,7 +28,7 @@ def test_sms_off_means_no_tip(tmp_path):
     pf.write_registry(settings.registry.path)
     with Registry(settings.registry.path) as reg, reg.transaction() as conn:
         conn.execute("INSERT INTO cases (case_id, household_id, kind, severity, score, reasons,"
-                     " evidence_json, opened_at, updated_at, status) VALUES (8, 'H001',"
+                     " evidence_json, opened_at, updated_at, status) VALUES (100, 'H001',"
                      " 'cold_home', 'high', 70, 'cold for 40 hours', '{\"cold_h\": 40}',"
                      " '2026-02-01T08:00:00Z', '2026-02-01T08:00:00Z', 'open')")
     outbox = OutboxSender(tmp_path / "outbox.jsonl")
@@ -37,7 +37,7 @@ def test_sms_off_means_no_tip(tmp_path):
     with Registry(settings.registry.path) as reg:
         summary = TipDispatcher(connection(reg), NotifierSettings(), outbox, NOON).run()
         assert summary.total_sent() == 0
-        skip = reg.query("SELECT status, skip_reason FROM sms_log WHERE case_id = 8").fetchall()
+        skip = reg.query("SELECT status, skip_reason FROM sms_log WHERE case_id = 100").fetchall()
         assert skip == [("skipped", "no_consent")]
     assert not outbox.path.exists()
 
