@@ -1,44 +1,16 @@
-"""Hand the validated settings from `hearth dashboard` to the Streamlit process.
-
-Streamlit runs the app in its own process, so the settings travel in the environment:
-``HEARTH_DASHBOARD_SETTINGS`` holds them as JSON without secrets, and the secrets travel in
-their usual variables (``HEARTH_INFLUX_PASSWORD``, ``HEARTH_MQTT_PASSWORD``). Without it the app
-loads config/hearth.toml like every other command.
-"""
+"""Hand the validated settings from `hearth dashboard` to the Streamlit process in
+``HEARTH_DASHBOARD_SETTINGS`` (hearth.settings.handover says how)."""
 
 from __future__ import annotations
 
-import json
-import os
-
-from hearth.settings import Settings, load_settings
+from hearth.settings import Settings, handover
 
 SETTINGS_ENV = "HEARTH_DASHBOARD_SETTINGS"
-_SECRETS = {("influxdb", "password"): "HEARTH_INFLUX_PASSWORD",
-            ("mqtt", "password"): "HEARTH_MQTT_PASSWORD"}
 
 
 def settings_to_env(settings: Settings) -> dict[str, str]:
-    """Environment variables that carry ``settings`` (secrets in their own variables)."""
-    raw = settings.model_dump(mode="json")
-    env: dict[str, str] = {}
-    for (section, key), name in _SECRETS.items():
-        secret = getattr(getattr(settings, section), key)
-        raw[section].pop(key, None)
-        if secret is not None:
-            env[name] = secret.get_secret_value()
-    env[SETTINGS_ENV] = json.dumps(raw)
-    return env
+    return handover.settings_to_env(settings, SETTINGS_ENV)
 
 
 def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
-    """The settings handed over by `hearth dashboard`, else those of config/hearth.toml."""
-    environ = dict(os.environ if environ is None else environ)
-    text = environ.get(SETTINGS_ENV)
-    if not text:
-        return load_settings(environ=environ)
-    raw = json.loads(text)
-    for (section, key), name in _SECRETS.items():
-        if environ.get(name):
-            raw.setdefault(section, {})[key] = environ[name]
-    return Settings.model_validate(raw)
+    return handover.settings_from_env(SETTINGS_ENV, environ)
