@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 
 import requests
 
-from importers.http import ProviderError, RetryPolicy, request_json
+from importers.http import ProviderClient, ProviderError
 from importers.providers import (
     HALF_HOUR_S,
     BadItem,
@@ -62,19 +62,14 @@ def _iso(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-class Glowmarkt:
+class Glowmarkt(ProviderClient):
     name = NAME
 
     def __init__(self, settings, session: requests.Session, credential: Callable[[str], str],
                  sleep=None):
-        self.s, self.session, self.credential = settings, session, credential
-        self.policy = RetryPolicy.from_settings(settings)
-        self.sleep = sleep
+        super().__init__(settings, session, credential, sleep)
         self._tokens: dict[str, str] = {}
         self._failed: dict[str, ProviderError] = {}
-
-    def _kw(self):
-        return {"sleep": self.sleep} if self.sleep else {}
 
     def _token(self, ref: str | None) -> str:
         prefix = ref or "glowmarkt"
@@ -84,11 +79,8 @@ class Glowmarkt:
             try:
                 body = {"username": self.credential(f"{prefix}_username"),
                         "password": self.credential(f"{prefix}_password")}
-                obj, _raw = request_json(self.session, "POST",
-                                         f"{self.s.glowmarkt_base_url}/auth", provider=NAME,
-                                         policy=self.policy, json=body, headers={
-                                             "applicationId": self.s.glowmarkt_application_id},
-                                         **self._kw())
+                obj, _raw = self.request("POST", f"{self.s.glowmarkt_base_url}/auth", json=body,
+                                         headers={"applicationId": self.s.glowmarkt_application_id})
                 if not isinstance(obj, dict) or not obj.get("valid") or not obj.get("token"):
                     raise ProviderError(NAME, "auth", "glowmarkt /auth did not give a valid"
                                         " token")
@@ -106,6 +98,5 @@ class Glowmarkt:
         for w0, w1 in windows(start, end, self.s.glowmarkt_max_days):
             params = {"from": _iso(w0), "to": _iso(w1 - dt.timedelta(seconds=1)),
                       "period": "PT30M", "offset": 0, "function": "sum"}
-            obj, raw = request_json(self.session, "GET", url, provider=NAME, policy=self.policy,
-                                    params=params, headers=headers, **self._kw())
+            obj, raw = self.request("GET", url, params=params, headers=headers)
             yield parse_readings(obj, raw)

@@ -135,3 +135,23 @@ def request_json(session: requests.Session, method: str, url: str, *, provider: 
             wait = min(policy.backoff_initial_s * 2 ** attempt, policy.backoff_max_s)
         sleep(wait)
         attempt += 1
+
+
+class ProviderClient:
+    """What every provider's client holds: its settings, the HTTP session, the credential
+    lookup and the retry policy; `request` sends one request with them (``sleep`` replaces
+    time.sleep between retries, for tests)."""
+
+    name = ""
+
+    def __init__(self, settings, session: requests.Session, credential: Callable[[str], str],
+                 sleep=None):
+        self.s, self.session, self.credential = settings, session, credential
+        self.policy = RetryPolicy.from_settings(settings)
+        self.sleep = sleep
+
+    def request(self, method: str, url: str, **kwargs) -> tuple[object, bytes]:
+        if self.sleep:
+            kwargs["sleep"] = self.sleep
+        return request_json(self.session, method, url, provider=self.name, policy=self.policy,
+                            **kwargs)

@@ -14,11 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
-import requests
-
-from importers.http import ProviderError, RetryPolicy, request_json
+from importers.http import ProviderClient, ProviderError
 from importers.providers import (
     HALF_HOUR_NS,
     BadItem,
@@ -67,23 +65,15 @@ def parse_consumption(obj: object, timestamp_is_end: bool = True, raw: bytes = b
     return page_from(items, unit, bad)
 
 
-class N3rgy:
+class N3rgy(ProviderClient):
     name = NAME
-
-    def __init__(self, settings, session: requests.Session, credential: Callable[[str], str],
-                 sleep=None):
-        self.s, self.session, self.credential = settings, session, credential
-        self.policy = RetryPolicy.from_settings(settings)
-        self.sleep = sleep
 
     def pages(self, point: MeterPoint, start: dt.datetime, end: dt.datetime) -> Iterator[Page]:
         key = self.credential(point.credential_ref or "n3rgy_api_key")
         url = f"{self.s.n3rgy_base_url}/{point.fuel}/consumption/1"
         shift = dt.timedelta(minutes=30) if self.s.n3rgy_timestamp_is_end else dt.timedelta(0)
-        kw = {"sleep": self.sleep} if self.sleep else {}
         for w0, w1 in windows(start, end, self.s.n3rgy_max_days):
             a, b = w0 + shift, w1 + shift - dt.timedelta(minutes=30)
             params = {"start": a.strftime("%Y%m%d%H%M"), "end": b.strftime("%Y%m%d%H%M")}
-            obj, raw = request_json(self.session, "GET", url, provider=NAME, policy=self.policy,
-                                    params=params, headers={"Authorization": key}, **kw)
+            obj, raw = self.request("GET", url, params=params, headers={"Authorization": key})
             yield parse_consumption(obj, self.s.n3rgy_timestamp_is_end, raw)

@@ -16,12 +16,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import requests
-
-from importers.http import ProviderError, RetryPolicy, request_json
+from importers.http import ProviderClient, ProviderError
 from importers.providers import (
     HALF_HOUR_NS,
     BadItem,
@@ -80,14 +78,8 @@ def _z(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Octopus:
+class Octopus(ProviderClient):
     name = NAME
-
-    def __init__(self, settings, session: requests.Session, credential: Callable[[str], str],
-                 sleep=None):
-        self.s, self.session, self.credential = settings, session, credential
-        self.policy = RetryPolicy.from_settings(settings)
-        self.sleep = sleep
 
     def pages(self, point: MeterPoint, start: dt.datetime, end: dt.datetime) -> Iterator[Page]:
         key = self.credential(point.credential_ref or "octopus_api_key")
@@ -97,10 +89,8 @@ class Octopus:
         url: str | None = f"{base}/v1/{kind}/{point.mpxn}/meters/{point.meter_serial}/consumption/"
         params: dict | None = {"period_from": _z(start), "period_to": _z(end),
                                "page_size": self.s.octopus_page_size, "order_by": "period"}
-        kw = {"sleep": self.sleep} if self.sleep else {}
         while url:
-            obj, raw = request_json(self.session, "GET", url, provider=NAME, policy=self.policy,
-                                    params=params, auth=(key, ""), **kw)
+            obj, raw = self.request("GET", url, params=params, auth=(key, ""))
             page, url = parse_consumption(obj, unit, raw)
             yield page
             params = None                  # `next` carries the query
