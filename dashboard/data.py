@@ -55,7 +55,7 @@ def _schema_ready() -> bool:
     """Open the registry once through Registry so that its migrations are applied."""
     from hearth.registry import Registry
 
-    Registry(settings().registry.path).close()
+    Registry(settings().registry.target).close()
     return True
 
 

@@ -58,7 +58,7 @@ def load_registry(settings, households: int | None, seed: int,
     from hearth.errors import HearthError
     from hearth.registry import Registry
 
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         homes = reg.households()
         if not homes:
             if not households:

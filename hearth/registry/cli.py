@@ -92,7 +92,7 @@ def run_generate(args: argparse.Namespace, settings) -> int:
     log.info("registry generate: drawing %d households (seed %d)", args.households, args.seed)
     portfolio = generate_portfolio(opts)
     log.info("registry generate: drawn in %.1f s, writing", time.perf_counter() - t0)
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         written = write_portfolio(reg, portfolio, replace=args.replace, actor="cli")
     print(f"generated {written['households']} households, {written['tenants']} tenants, "
           f"{written['devices']} devices ({portfolio.gateways} Modbus gateways on ports "
@@ -109,7 +109,7 @@ def run_import(args: argparse.Namespace, settings) -> int:
     from hearth.registry.importer import import_csv
     from hearth.registry.store import Registry
 
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         result = import_csv(reg, Path(args.file), kind=args.kind, max_errors=args.max_errors,
                             actor="cli")
     print(f"imported {result.rows} {result.kind} from {args.file} into {settings.registry.path}")
@@ -124,7 +124,7 @@ def run_init(args: argparse.Namespace, settings) -> int:
     from hearth.registry.migrate import discover
     from hearth.registry.store import Registry
 
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         version = reg.schema_version
     names = ", ".join(m.path.name for m in discover())
     print(f"registry {settings.registry.path} ready at schema version {version} ({names})")
@@ -134,7 +134,7 @@ def run_init(args: argparse.Namespace, settings) -> int:
 def run_show(args: argparse.Namespace, settings) -> int:
     from hearth.registry.store import Registry
 
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         counts = reg.counts()
         patches = reg.patch_summary()
         version = reg.schema_version
