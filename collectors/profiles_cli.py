@@ -133,7 +133,7 @@ def parse_handler(args: argparse.Namespace, settings) -> int:
     else:  # as the registry has it
         from collectors.device_check import DeviceDirectory
 
-        directory = DeviceDirectory.from_registry(settings.registry.path)
+        directory = DeviceDirectory.from_registry(settings.registry.target)
         router = MessageRouter({profile.name: profile}, directory, hearth,
                                o.max_series_per_household)
         if profile.format == "hearth" and directory is None:

@@ -528,3 +528,9 @@ def _configure_adapters(pg) -> None:
     pg.adapters.register_dumper(date, IsoDumper)
     pg.adapters.register_dumper(datetime, IsoDumper)
     pg.adapters.register_loader("numeric", FloatLoader)
+
+
+def registry_exists(target: str | Path) -> bool:
+    """Whether there is a registry to read: the SQLite file exists, or a server URL is set
+    (a missing server is an error when it is opened, never an empty registry)."""
+    return is_postgresql(target) or Path(target).exists()

@@ -200,7 +200,7 @@ def test_dashboard_advisor_and_collectors_write_at_once(registry_target):
     def run(fn):
         try:
             fn()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
             first_sync.set()
             advisor_done.set()
