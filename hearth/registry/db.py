@@ -534,3 +534,13 @@ def registry_exists(target: str | Path) -> bool:
     """Whether there is a registry to read: the SQLite file exists, or a server URL is set
     (a missing server is an error when it is opened, never an empty registry)."""
     return is_postgresql(target) or Path(target).exists()
+
+
+def upsert_sql(table: str, columns: Sequence[str], key: Sequence[str]) -> str:
+    """``INSERT ... ON CONFLICT (key) DO UPDATE SET`` every other column: the portable form of
+    SQLite's ``INSERT OR REPLACE`` (both engines run it; ``key`` must be a unique index)."""
+    rest = [c for c in columns if c not in key]
+    action = ("DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in rest)) if rest \
+        else "DO NOTHING"
+    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES"
+            f" ({', '.join('?' * len(columns))}) ON CONFLICT ({', '.join(key)}) {action}")

@@ -222,3 +222,25 @@ def test_dashboard_advisor_and_collectors_write_at_once(registry_target):
         assert audited.fetchone()[0] == done["notes"]     # each note audited once
         assert reg.query("SELECT count(*) FROM device_bindings").fetchone()[0] == homes
         assert done["bound"] == homes
+
+
+def test_upserts_replace_on_both_engines(registry_target):
+    """INSERT OR REPLACE became ON CONFLICT ... DO UPDATE: a meter point with another provider
+    replaces the household's point for that fuel; a re-imported reference row wins."""
+    from hearth.reference import ReferenceFigures, import_rows, parse_csv
+    from importers.meter_points import add_meter_point
+    from importers.providers import MeterPoint
+
+    with Registry(registry_target) as reg:
+        add_household(reg.conn, "H1")
+        add_meter_point(reg, MeterPoint("H1", "electricity", "n3rgy", "1200000000001"))
+        add_meter_point(reg, MeterPoint("H1", "electricity", "n3rgy", "1200000000002"))
+        add_meter_point(reg, MeterPoint("H1", "electricity", "glowmarkt", "1200000000003",
+                                        resource_id="r-1"))
+        rows = reg.query("SELECT provider, mpxn FROM meter_points").fetchall()
+        assert [tuple(r) for r in rows] == [("glowmarkt", "1200000000003")]
+        kind, figures = parse_csv("config/reference/tdcv.csv")
+        before = ReferenceFigures.from_registry(reg.conn)
+        assert import_rows(reg.conn, kind, figures) == len(figures)   # same rows again
+        after = ReferenceFigures.from_registry(reg.conn)
+        assert repr(before) == repr(after)
