@@ -175,10 +175,16 @@ def _map_code(sql: str, fn) -> str:
     return "".join(fn(text) if code else text for code, text in _code_spans(sql))
 
 
-@functools.lru_cache(maxsize=2048)
 def to_postgresql(sql: str) -> str:
     """The PostgreSQL text of one SQLite statement as Hearth writes them (``?`` placeholders
     become ``%s``, a literal ``%`` becomes ``%%``)."""
+    return _translate(sql)[0]
+
+
+@functools.lru_cache(maxsize=2048)
+def _translate(sql: str) -> tuple[str, tuple[int, ...] | None]:
+    """(text, order): ``order`` maps each %s to an argument where the SQL numbers its
+    placeholders (``?1``, used more than once); None for plain ``?``."""
     if _RE_OR_REPLACE.match(sql):
         raise sqlite3.NotSupportedError(
             "INSERT OR REPLACE has no PostgreSQL equivalent: write INSERT ... ON CONFLICT (key) "
@@ -194,11 +200,24 @@ def to_postgresql(sql: str) -> str:
         body, tail = (out[:m.start()], " " + out[m.start():]) if m else (out, "")
         out = body.rstrip().rstrip(";") + " ON CONFLICT DO NOTHING" + tail
     # psycopg reads % as the start of a placeholder everywhere, literals included.
-    parts = []
+    parts, order, numbered = [], [], False
+
+    def placeholder(m: re.Match[str]) -> str:
+        nonlocal numbered
+        if m.group(1):
+            numbered = True
+            order.append(int(m.group(1)) - 1)
+        else:
+            order.append(len(order))
+        return "%s"
+
     for code, text in _code_spans(out):
         text = text.replace("%", "%%")
-        parts.append(text.replace("?", "%s") if code else text)
-    return "".join(parts)
+        parts.append(_PLACEHOLDER.sub(placeholder, text) if code else text)
+    return "".join(parts), tuple(order) if numbered else None
+
+
+_PLACEHOLDER = re.compile(r"\?(\d+)?")
 
 
 def _code_to_pg(text: str) -> str:
@@ -470,7 +489,9 @@ class PgConnection:
                 self._pg.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
             cursor._names = ()
             return
-        text = to_postgresql(sql)
+        text, order = _translate(sql)
+        if order is not None:
+            args = [_numbered(a, order) for a in args] if many else _numbered(args, order)
         guard = self.in_transaction and bool(_WRITE.match(sql))
         if guard:
             self._savepoint += 1
@@ -492,6 +513,11 @@ class PgConnection:
         if guard:
             self._pg.execute(f"RELEASE SAVEPOINT {name}")
         cursor._after()
+
+
+def _numbered(args: Any, order: tuple[int, ...]) -> tuple:
+    args = _args(args)
+    return tuple(args[i] for i in order)
 
 
 def _args(args: Any):

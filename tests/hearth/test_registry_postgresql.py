@@ -38,6 +38,10 @@ def test_translation_of_what_hearth_writes():
     assert "greatest(a, excluded.a)" in to_postgresql("UPDATE t SET a = max(a, excluded.a)")
     assert "information_schema.tables" in to_postgresql(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?")
+    from hearth.registry.db import _translate
+    assert _translate("SELECT a FROM t WHERE x = ?1 UNION SELECT b FROM u WHERE y = ?1"
+                      " AND z = ?2") == ("SELECT a FROM t WHERE x = %s UNION SELECT b FROM u"
+                                         " WHERE y = %s AND z = %s", (0, 0, 1))
     with pytest.raises(sqlite3.NotSupportedError, match="ON CONFLICT"):
         to_postgresql("INSERT OR REPLACE INTO t (a) VALUES (?)")
 
@@ -244,3 +248,34 @@ def test_upserts_replace_on_both_engines(registry_target):
         assert import_rows(reg.conn, kind, figures) == len(figures)   # same rows again
         after = ReferenceFigures.from_registry(reg.conn)
         assert repr(before) == repr(after)
+
+
+def test_tenants_records_on_both_engines(registry_target):
+    """The portal's writes (tenants/): consent per purpose, share links, a record correction an
+    officer accepts, and the subject-access view of every row about a home."""
+    from tenants import consent, corrections, shares
+    from tenants.rights import registry_records
+
+    t0 = datetime.now(UTC)
+    with Registry(registry_target) as reg:
+        add_household(reg.conn, "H1")
+        add_household(reg.conn, "H2")
+        add_tenant(reg.conn, "T1", "H1")
+        add_tenant(reg.conn, "T2", "H2")
+        assert consent.choose(reg, "H1", "T1", "sms", False, now=t0)
+        assert consent.current(reg.conn, "T1")["sms"] is False
+        assert [h["event"] for h in consent.history(reg.conn, "T1")][-1:] == ["withdrawn"]
+        token = shares.create(reg, "H1", "T1", "Debt adviser", ["usage"], 7, 90, now=t0)
+        share = shares.open_share(reg, token, "127.0.0.1", now=t0 + timedelta(days=1))
+        assert share is not None and share.household_id == "H1"
+        with pytest.raises(shares.ShareError):
+            shares.revoke(reg, "H2", "T2", share.share_id)     # another home's link
+        shares.revoke(reg, "H1", "T1", share.share_id)
+        assert shares.open_share(reg, token, now=t0 + timedelta(days=2)) is None
+        cid = corrections.propose(reg, "H1", "T1", "occupants", "3", now=t0)
+        assert [c["correction_id"] for c in corrections.pending(reg.conn)] == [cid]
+        corrections.decide(reg, cid, "officer.a", True, now=t0)
+        assert reg.household("H1").occupants == 3
+        records = registry_records(reg, "H1")
+        assert [r["tenant_id"] for r in records["tenants"]] == ["T1"]
+        assert records["audit_log"] and all("H2" not in str(r) for r in records["audit_log"])
