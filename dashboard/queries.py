@@ -266,7 +266,7 @@ def last_contact(conn, scope: Scope) -> pd.DataFrame:
             UNION ALL
             SELECT c.household_id, e.at FROM case_events e JOIN cases c USING (case_id)
             WHERE e.actor <> 'advisor'
-        ) JOIN households h USING (household_id)
+        ) AS contact JOIN households h USING (household_id)
         WHERE {where} AND household_id IN (
             SELECT household_id FROM cases WHERE status IN ('open', 'acknowledged'))
         GROUP BY household_id""", args)

@@ -93,6 +93,26 @@ def settings(tmp_path, influx_server, mqtt_server) -> Settings:
     return make_settings(tmp_path, influx_server, mqtt_server)
 
 
+_WHOLE_SUITE_PG: list = []
+
+
+def _registry_url() -> dict:
+    """HEARTH_TEST_REGISTRY=postgresql runs every test that uses make_settings on a PostgreSQL
+    registry (one server for the run, a schema per test): the whole suite on the other engine,
+    for a developer who changes registry SQL. CI runs the registry_engine tests on both."""
+    if os.environ.get("HEARTH_TEST_REGISTRY", "sqlite") != "postgresql":
+        return {}
+    if not _WHOLE_SUITE_PG:
+        import atexit
+
+        server = pg_server.PostgresServer()
+        server.start()
+        atexit.register(server.stop)
+        os.environ["HEARTH_REGISTRY_PASSWORD"] = pg_server.PG_PASSWORD
+        _WHOLE_SUITE_PG.append(server)
+    return {"url": _WHOLE_SUITE_PG[0].fresh_schema_url()}
+
+
 def make_settings(var_dir: Path, influx_server, mqtt_server, **sections) -> Settings:
     raw = {
         "paths": {"var_dir": str(var_dir)},
@@ -103,7 +123,7 @@ def make_settings(var_dir: Path, influx_server, mqtt_server, **sections) -> Sett
         # for the stack's broker with TLS, per-home identities and an ACL).
         "mqtt": {"port": mqtt_server.port, "username": MQTT_USER, "password": MQTT_PASSWORD,
                  "tls": False, "device_identities": "shared"},
-        "registry": {"path": str(var_dir / "registry.sqlite3")},
+        "registry": {"path": str(var_dir / "registry.sqlite3"), **_registry_url()},
         "collectors": {"spool_dir": str(var_dir / "spool"),
                        "dead_letter_dir": str(var_dir / "dead_letters"),
                        "metrics_port": free_port()},
