@@ -32,7 +32,7 @@ def run_import(args: argparse.Namespace, settings) -> int:
         reg.conn.execute("INSERT INTO audit_log (at, actor, action, target, detail) VALUES"
                          " (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), 'cli', 'reference.import',"
                          " ?, ?)", (kind, json.dumps({"rows": n, "file": str(args.file)})))
-    print(f"imported {n} {kind} rows from {args.file} into {settings.registry.path}")
+    print(f"imported {n} {kind} rows from {args.file} into {settings.registry.target}")
     return 0
 
 

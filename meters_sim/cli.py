@@ -62,7 +62,7 @@ def load_registry(settings, households: int | None, seed: int,
         homes = reg.households()
         if not homes:
             if not households:
-                raise HearthError(f"the registry {settings.registry.path} holds no households:"
+                raise HearthError(f"the registry {settings.registry.target} holds no households:"
                                   " pass --households N to generate N, or run"
                                   " `hearth registry generate --households N`")
             from hearth.registry.generate import (

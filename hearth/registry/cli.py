@@ -97,7 +97,7 @@ def run_generate(args: argparse.Namespace, settings) -> int:
     print(f"generated {written['households']} households, {written['tenants']} tenants, "
           f"{written['devices']} devices ({portfolio.gateways} Modbus gateways on ports "
           f"{args.gateway_base_port}-{args.gateway_base_port + max(portfolio.gateways, 1) - 1}), "
-          f"{written['tariffs']} tariffs into {settings.registry.path} "
+          f"{written['tariffs']} tariffs into {settings.registry.target} "
           f"in {time.perf_counter() - t0:.1f} s")
     _sync_broker(settings)
     return 0
@@ -112,7 +112,7 @@ def run_import(args: argparse.Namespace, settings) -> int:
     with Registry(settings.registry.target) as reg:
         result = import_csv(reg, Path(args.file), kind=args.kind, max_errors=args.max_errors,
                             actor="cli")
-    print(f"imported {result.rows} {result.kind} from {args.file} into {settings.registry.path}")
+    print(f"imported {result.rows} {result.kind} from {args.file} into {settings.registry.target}")
     for note in result.notes:
         print(f"  {note}")
     if result.kind == "devices":
@@ -127,7 +127,7 @@ def run_init(args: argparse.Namespace, settings) -> int:
     with Registry(settings.registry.target) as reg:
         version = reg.schema_version
     names = ", ".join(m.path.name for m in discover())
-    print(f"registry {settings.registry.path} ready at schema version {version} ({names})")
+    print(f"registry {settings.registry.target} ready at schema version {version} ({names})")
     return 0
 
 
@@ -138,7 +138,7 @@ def run_show(args: argparse.Namespace, settings) -> int:
         counts = reg.counts()
         patches = reg.patch_summary()
         version = reg.schema_version
-    print(f"registry {settings.registry.path} (schema version {version})")
+    print(f"registry {settings.registry.target} (schema version {version})")
     for table, count in counts.items():
         print(f"  {table:<12} {count:>9,}")
     if patches:
