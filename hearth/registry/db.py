@@ -475,6 +475,13 @@ class PgConnection:
             self.rollback()
 
     # -- running ----------------------------------------------------------------------------
+    @staticmethod
+    def _send(cursor: PgCursor, text: str, args: Any, many: bool) -> None:
+        if many:
+            cursor._cur.executemany(text, [_args(a) for a in args])
+        else:
+            cursor._cur.execute(text, _args(args))
+
     def _run(self, cursor: PgCursor, sql: str, args: Any, *, many: bool) -> None:
         import psycopg
 
@@ -484,34 +491,39 @@ class PgConnection:
             return
         begin = _RE_BEGIN.match(sql)
         if begin:
-            self._pg.execute("BEGIN")
-            if (begin.group(2) or "").upper() in ("IMMEDIATE", "EXCLUSIVE"):
-                self._pg.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
+            try:
+                with self._pg.pipeline():
+                    self._pg.execute("BEGIN")
+                    if (begin.group(2) or "").upper() in ("IMMEDIATE", "EXCLUSIVE"):
+                        self._pg.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
+            except psycopg.Error as exc:
+                raise _translate_error(exc) from exc
             cursor._names = ()
             return
         text, order = _translate(sql)
         if order is not None:
             args = [_numbered(a, order) for a in args] if many else _numbered(args, order)
         guard = self.in_transaction and bool(_WRITE.match(sql))
-        if guard:
-            self._savepoint += 1
-            name = f"hearth_sp{self._savepoint}"
-            self._pg.execute(f"SAVEPOINT {name}")
         try:
-            if many:
-                cursor._cur.executemany(text, [_args(a) for a in args])
+            if guard:
+                # SAVEPOINT, the write and RELEASE in one round trip (a pipeline).
+                self._savepoint += 1
+                name = f"hearth_sp{self._savepoint}"
+                try:
+                    with self._pg.pipeline():
+                        self._pg.execute(f"SAVEPOINT {name}")
+                        self._send(cursor, text, args, many)
+                        self._pg.execute(f"RELEASE SAVEPOINT {name}")
+                except psycopg.Error:
+                    self._pg.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                    self._pg.execute(f"RELEASE SAVEPOINT {name}")
+                    raise
+                finally:
+                    self._savepoint -= 1
             else:
-                cursor._cur.execute(text, _args(args))
+                self._send(cursor, text, args, many)
         except psycopg.Error as exc:
-            if guard:
-                self._pg.execute(f"ROLLBACK TO SAVEPOINT {name}")
-                self._pg.execute(f"RELEASE SAVEPOINT {name}")
             raise _translate_error(exc) from exc
-        finally:
-            if guard:
-                self._savepoint -= 1
-        if guard:
-            self._pg.execute(f"RELEASE SAVEPOINT {name}")
         cursor._after()
 
 
