@@ -16,7 +16,18 @@ from pathlib import Path
 
 from hearth.stack import free_port
 
-PG_BIN = Path(os.environ.get("HEARTH_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _pg_bin() -> Path:
+    """Debian's newest installed PostgreSQL (bookworm ships 15), or HEARTH_PG_BIN."""
+    if os.environ.get("HEARTH_PG_BIN"):
+        return Path(os.environ["HEARTH_PG_BIN"])
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"),
+                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit()
+                   else 0)
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _pg_bin()
 PG_USER, PG_PASSWORD, PG_DB = "hearth", "test-registry-password", "hearth"
 
 
