@@ -1,8 +1,10 @@
-"""`hearth registry init | import | generate | show`: fill and inspect the household registry."""
+"""`hearth registry init | import | generate | show | copy-to-postgresql`: fill and inspect the
+household registry."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,6 +53,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     show = rsub.add_parser("show", help="rows per table and homes per patch")
     show.set_defaults(func=run_show)
+
+    cp = rsub.add_parser("copy-to-postgresql", help="copy the SQLite registry ([registry] path)"
+                         " into the empty PostgreSQL registry at [registry] url")
+    cp.add_argument("--from", dest="source", type=Path, default=None,
+                    help="SQLite file to copy (default: [registry] path)")
+    cp.set_defaults(func=run_copy)
 
     from hearth.broker.cli import register_registry
 
@@ -128,6 +136,21 @@ def run_init(args: argparse.Namespace, settings) -> int:
         version = reg.schema_version
     names = ", ".join(m.path.name for m in discover())
     print(f"registry {settings.registry.target} ready at schema version {version} ({names})")
+    return 0
+
+
+def run_copy(args: argparse.Namespace, settings) -> int:
+    from hearth.registry.copy import copy_sqlite_to_postgresql
+    from hearth.registry.store import RegistryError
+
+    if not settings.registry.url:
+        raise RegistryError("set [registry] url (postgresql://user@host:port/db) to the"
+                            " PostgreSQL registry to copy into")
+    source = args.source or settings.registry.path
+    result = copy_sqlite_to_postgresql(source, settings.registry.url)
+    print(f"copied {result.total:,} rows from {source} into {settings.registry.url}:")
+    for table, n in result.rows.items():
+        print(f"  {table:<28} {n:>9,}")
     return 0
 
 

@@ -279,3 +279,44 @@ def test_tenants_records_on_both_engines(registry_target):
         records = registry_records(reg, "H1")
         assert [r["tenant_id"] for r in records["tenants"]] == ["T1"]
         assert records["audit_log"] and all("H2" not in str(r) for r in records["audit_log"])
+
+
+def test_copy_a_sqlite_registry_into_postgresql(tmp_path, postgres_server):
+    """`hearth registry copy-to-postgresql`: every row of every table, ids kept, identities
+    continuing after them, all or nothing (a second copy into the now full registry is
+    refused)."""
+    from hearth.registry.copy import copy_sqlite_to_postgresql
+    from hearth.registry.generate import GenerateOptions, generate_portfolio, write_portfolio
+    from hearth.registry.store import RegistryError
+
+    source, url = tmp_path / "registry.sqlite3", postgres_server.fresh_schema_url()
+    with Registry(source) as reg:
+        write_portfolio(reg, generate_portfolio(GenerateOptions(60, seed=4, as_of=T0.date())))
+        _portfolio_cases(reg)
+        want = {t: reg.query(f"SELECT count(*) FROM {t}").fetchone()[0]
+                for t in ("households", "tenants", "devices", "tariffs", "cases",
+                          "case_events", "audit_log", "consent_log")}
+        cases_before = [tuple(r) for r in reg.query("SELECT * FROM cases ORDER BY case_id")]
+    result = copy_sqlite_to_postgresql(source, url)
+    assert all(result.rows[t] == n for t, n in want.items()), (result.rows, want)
+    with Registry(url) as reg:
+        assert [tuple(r) for r in reg.query("SELECT * FROM cases ORDER BY case_id")] == \
+            cases_before
+        top = reg.query("SELECT max(case_id) FROM cases").fetchone()[0]
+        store = CaseStore(reg.conn, AdvisorSettings())
+        case_id, _ = store.open_or_join(reg.households()[-1].household_id, "damp_mould",
+                                        "medium", "mould reported", "tenant:T1", at=T0)
+        assert case_id > top
+    with pytest.raises(RegistryError, match="already holds rows"):
+        copy_sqlite_to_postgresql(source, url)
+
+
+def _portfolio_cases(reg: Registry) -> None:
+    hids = np.array([h.household_id for h in reg.households()])
+    store = CaseStore(reg.conn, AdvisorSettings(auto_close_h=48))
+    res = RuleResult("cold_home", np.arange(len(hids)) % 3 == 0,
+                     np.full(len(hids), LOW), np.full(len(hids), 50.0),
+                     {"temp_c": np.full(len(hids), 14.0)}, lambda d: f"{d['temp_c']:.1f} C")
+    store.sync({"cold_home": res}, hids, T0)
+    first = store.open_cases()[0]["case_id"]
+    store.acknowledge(first, "officer.a", T0 + timedelta(hours=1))
