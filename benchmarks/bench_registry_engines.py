@@ -129,11 +129,13 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
+    load = os.getloadavg()[0]
     rows = [f"| {k} | {sqlite[k]:.2f} | {pg[k]:.2f} |" for k in sqlite]
     body = "\n".join([
         f"`python -m benchmarks.bench_registry_engines --households {args.households}`"
         " (Registry on each engine, same code; PostgreSQL 15 on loopback with fsync off).",
-        "", f"Machine: {machine()}.", "",
+        "", f"Machine: {machine()}; load average {load:.1f} at the end of the run (the machine"
+        " is shared: figures under load are upper bounds).", "",
         "| stage | SQLite | PostgreSQL |", "|---|---|---|", *rows])
     print(body)
     if args.write:

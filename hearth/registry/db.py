@@ -98,9 +98,10 @@ def connect(target: str | Path, *, timeout_s: float = 30.0, read_only: bool = Fa
     SQLite: ``isolation_level=None`` (transactions are explicit), usable from any thread.
     ``read_only`` opens the file read-only (SQLite) or the session read-only (PostgreSQL)."""
     if is_postgresql(target):
-        return PgConnection(str(target), timeout_s=timeout_s, read_only=read_only,
-                            password=password if password is not None
-                            else registry_password(var_dir))
+        secret = password if password is not None else registry_password(var_dir)
+        if read_only:
+            return _READERS.take(str(target), timeout_s, secret)
+        return PgConnection(str(target), timeout_s=timeout_s, password=secret)
     if read_only:
         return sqlite3.connect(f"file:{Path(target)}?mode=ro", uri=True, timeout=timeout_s,
                                isolation_level=None, check_same_thread=False)
@@ -268,8 +269,11 @@ def _translate_error(exc: Exception) -> sqlite3.Error:
     import psycopg
 
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if isinstance(exc, psycopg.IntegrityError):
-        err: sqlite3.Error = sqlite3.IntegrityError(_sqlite_words(exc, text))
+    if getattr(exc, "sqlstate", None) == "25006":   # a write on a read-only connection
+        err: sqlite3.Error = sqlite3.OperationalError(f"attempt to write a readonly database"
+                                                      f" ({text})")
+    elif isinstance(exc, psycopg.IntegrityError):
+        err = sqlite3.IntegrityError(_sqlite_words(exc, text))
     elif isinstance(exc, psycopg.OperationalError):
         err = sqlite3.OperationalError(text)
     elif isinstance(exc, psycopg.ProgrammingError):
@@ -421,6 +425,7 @@ class PgConnection:
         self.url = url
         self.row_factory: Any = None
         self._savepoint = 0
+        self._pool: _ReaderPool | None = None
         _configure_adapters(self._pg)
         with self._pg.cursor() as c:
             # Hearth waits for locks as SQLite waits on a busy file, then fails plainly.
@@ -462,6 +467,9 @@ class PgConnection:
             self.execute("ROLLBACK")
 
     def close(self) -> None:
+        if self._pool is not None and not self._pg.closed:
+            self._pool.give_back(self)
+            return
         self._pg.close()
 
     def __enter__(self) -> PgConnection:
@@ -525,6 +533,49 @@ class PgConnection:
         except psycopg.Error as exc:
             raise _translate_error(exc) from exc
         cursor._after()
+
+
+class _ReaderPool:
+    """Idle read-only connections kept for the next reader: the dashboard opens a connection per
+    query (cheap on SQLite), and a PostgreSQL connection costs a password exchange each time."""
+
+    MAX_IDLE = 8
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._idle: dict[tuple[str, str | None], list[PgConnection]] = {}
+
+    def take(self, url: str, timeout_s: float, password: str | None) -> PgConnection:
+        key = (url, password)
+        with self._lock:
+            idle = self._idle.get(key, [])
+            conn = idle.pop() if idle else None
+        if conn is None:
+            conn = PgConnection(url, timeout_s=timeout_s, read_only=True, password=password)
+            conn._pool = self
+            conn._key = key  # type: ignore[attr-defined]
+        conn.row_factory = None
+        return conn
+
+    def give_back(self, conn: PgConnection) -> None:
+        try:
+            conn.rollback()
+        except sqlite3.Error:
+            conn._pool = None
+            conn.close()
+            return
+        with self._lock:
+            idle = self._idle.setdefault(conn._key, [])  # type: ignore[attr-defined]
+            if len(idle) < self.MAX_IDLE:
+                idle.append(conn)
+                return
+        conn._pool = None
+        conn.close()
+
+
+_READERS = _ReaderPool()
 
 
 def _numbered(args: Any, order: tuple[int, ...]) -> tuple:

@@ -134,12 +134,21 @@ def test_dashboard_reads_the_same_on_both_engines(tmp_path, postgres_server):
     assert sqlite_side["audit"][["actor", "action"]].values.tolist() == \
         pg_side["audit"][["actor", "action"]].values.tolist()
     assert sqlite_side["sms"] == pg_side["sms"] and sqlite_side["patches"] == pg_side["patches"]
-    # the read-only connection refuses writes on both engines
+    # the read-only connection refuses writes on both engines, in the same words
     for target in targets:
         conn = q.connect_read(target)
-        with pytest.raises(sqlite3.Error):
+        with pytest.raises(sqlite3.OperationalError, match="readonly database"):
             conn.execute("DELETE FROM audit_log")
         conn.close()
+    # PostgreSQL readers are kept for the next query (no new password exchange), still
+    # read-only, and a failed statement does not leak into the next reader
+    first = q.connect_read(targets[1])
+    first.close()
+    again = q.connect_read(targets[1])
+    assert again is first and again.row_factory is None
+    assert not again.in_transaction
+    assert q.patches(again) == sqlite_side["patches"]
+    again.close()
 
 
 def test_users_and_sessions(registry_target):
