@@ -31,6 +31,11 @@ from hearth.settings.rooms import AdvisorSettings
 from tests import pg_server
 
 T0 = datetime(2026, 12, 14, 9, 0, tzinfo=UTC)
+NOTE = ("Each statement on PostgreSQL is a round trip to the server (a few milliseconds on this"
+        " loaded machine; SQLite is a call inside the process), and the registry's writes are"
+        " many small statements per case, taken one writer at a time (the registry-wide lock"
+        " that stands for SQLite's). So on one machine PostgreSQL is slower; it is there for"
+        " several machines and many processes sharing one registry, not for speed.")
 
 
 def _result(n: int, hour: int, flagged: np.ndarray) -> dict:
@@ -136,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
         " (Registry on each engine, same code; PostgreSQL 15 on loopback with fsync off).",
         "", f"Machine: {machine()}; load average {load:.1f} at the end of the run (the machine"
         " is shared: figures under load are upper bounds).", "",
-        "| stage | SQLite | PostgreSQL |", "|---|---|---|", *rows])
+        "| stage | SQLite | PostgreSQL |", "|---|---|---|", *rows, "", NOTE])
     print(body)
     if args.write:
         write_section("Registry on SQLite and PostgreSQL (issue 17)", body)
