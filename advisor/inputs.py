@@ -5,9 +5,9 @@ Recent readings come from the half-hourly device summaries (`thermostat_30m`, `m
 collectors/summaries.py), not from raw readings: each run first brings the summaries up to
 date (only the half hours since the last run plus a look-back), then reads the window's
 summaries in one query per measurement (per group of households for a patch or shard) and
-combines them per household, room or fuel and bucket of `advisor.step_min` minutes. Only the
-runs of repeated readings (frozen sensors, standing registers) are still read from raw
-readings. Usage, history and forecasts are read grouped by household in InfluxDB. The raw
+combines them per household, room or fuel and bucket of `advisor.step_min` minutes, and per
+device (last reading, gaps, stuck hours, runs of repeated readings joined across half hours).
+Usage, history and forecasts are read grouped by household in InfluxDB. The raw
 loader this replaced is advisor/inputs_raw.py, the reference of the tests."""
 
 from __future__ import annotations
@@ -293,7 +293,7 @@ class InputLoader:
     def _device_stats(self, window_start_ns: int, end_ns: int):
         """Per device, from the summaries: the last reading per source, the longest (and for
         bulk history the median) spacing between readings, the hours whose readings all repeat
-        one value; the runs of repeated readings still come from raw readings (`_repeats`)."""
+        one value, the runs of repeated readings."""
         last: dict[str, int] = {}
         bulk_last: dict[str, int] = {}
         gap: dict[str, float] = {}
