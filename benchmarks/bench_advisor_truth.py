@@ -229,7 +229,7 @@ def compare_loaders(env: dict, end: datetime) -> list[str]:
     settings = load_settings(environ=env)
     verdicts, timings = {}, {}
     for name, loader in (("raw", RawInputLoader), ("summaries", InputLoader)):
-        with Registry(settings.registry.path) as reg, \
+        with Registry(settings.registry.target) as reg, \
                 InfluxClient.from_settings(settings) as client:
             t0 = time.perf_counter()
             inp = loader(settings, reg, client).load(end)

@@ -445,8 +445,8 @@ def derive_summaries_from_settings(settings, since=None, until=None,
         from hearth.registry import Registry
         from hearth.shards import households_in, registry_patches
 
-        patch_of = registry_patches(settings.registry.path)
-        with Registry(settings.registry.path) as reg:
+        patch_of = registry_patches(settings.registry.target)
+        with Registry(settings.registry.target, migrate_schema=False) as reg:
             ids = reg.households_frame(None).index.astype(str).tolist()
         mine = households_in(shard, ids, patch_of)
         return derive_summaries(client, since=since, until=until, lookback_s=lookback_s,

@@ -22,7 +22,7 @@ ARRAY_FIELDS = [f for f in AdviceInputs.__dataclass_fields__
 
 
 def _both(settings, now):
-    with Registry(settings.registry.path) as reg, InfluxClient.from_settings(settings) as client:
+    with Registry(settings.registry.target) as reg, InfluxClient.from_settings(settings) as client:
         raw = RawInputLoader(settings, reg, client).load(now)
         summ = InputLoader(settings, reg, client).load(now)
     return raw, summ
