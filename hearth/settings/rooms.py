@@ -167,6 +167,8 @@ class CollectorsSettings(Section):
         45.0, gt=0, description="usage_30m: gas steps above this mean power are spikes")
     usage_max_gap_s: float = Field(7200.0, gt=0,
                                    description="Register gaps longer than this stay NaN [s]")
+    summaries_lookback_s: float = Field(
+        7200.0, ge=0, description="thermostat_30m/meter_30m: re-read for late readings [s]")
     modbus: ModbusCollectorSettings = Field(default_factory=ModbusCollectorSettings)
     mqtt: MqttCollectorSettings = Field(default_factory=MqttCollectorSettings)
     spool: SpoolSettings = Field(default_factory=SpoolSettings)
