@@ -341,6 +341,24 @@ class AdvisorSettings(Section):
                                         " (Energy Saving Trust, about 10 %) [ratio]")
     heat_high_c: float = Field(30.0, description="Living room above this for heat_min_hours:"
                                " high (and emergency for a vulnerable household) [C]")
+    # Issue 15: a case an officer resolved or dismissed stays closed (advisor/reopen.py).
+    reopen_quiet_days: float = Field(14.0, ge=0, description="A resolved or dismissed case comes"
+                                     " back only if the situation got worse or after this many"
+                                     " days [days]")
+    reopen_quiet_days_by_kind: dict[str, float] = Field(
+        default_factory=dict, description="The same per case kind (money, damp_mould, ...);"
+                                          " kinds not named use reopen_quiet_days [days]")
+
+    @model_validator(mode="after")
+    def _quiet_days_known(self):
+        from advisor.reopen import KNOWN_KINDS
+        for kind, days in self.reopen_quiet_days_by_kind.items():
+            if kind not in KNOWN_KINDS:
+                raise ValueError(f"reopen_quiet_days_by_kind: unknown case kind {kind!r};"
+                                 f" use one of {', '.join(KNOWN_KINDS)}")
+            if days < 0:
+                raise ValueError(f"reopen_quiet_days_by_kind.{kind} must be 0 or more days")
+        return self
 
 
 EXAMPLE_HELP_PHONE = "0800 000 0000"
