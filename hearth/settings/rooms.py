@@ -339,6 +339,12 @@ class AdvisorSettings(Section):
                                         " (Energy Saving Trust, about 10 %) [ratio]")
     heat_high_c: float = Field(30.0, description="Living room above this for heat_min_hours:"
                                " high (and emergency for a vulnerable household) [C]")
+    # Issue 13, money risks: credit run-out counts for a household that lets its credit run
+    # out (not one that always tops up in time).
+    credit_pattern_days: int = Field(28, ge=1, le=90, description="Past days searched for the"
+                                     " household's own running out of credit [days]")
+    credit_pattern_min_days: int = Field(1, ge=1, description="Days with the balance at or"
+                                         " below zero in them that make a pattern [days]")
 
 
 EXAMPLE_HELP_PHONE = "0800 000 0000"
