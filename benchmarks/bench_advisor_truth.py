@@ -11,6 +11,14 @@ writes the ground truth), `hearth collect derive-usage`, `hearth forecast`, and
 It then compares the open cases with the truth labels, per risk: recall (share of the truly
 affected homes flagged) and precision (share of flagged homes truly affected). Goal: recall
 >= 95% and precision >= 90% per risk.
+
+    PYTHONPATH=. python -m benchmarks.bench_advisor_truth --money [--households 200]
+        [--days 14] [--seed S] [--explain-money bill_shock|credit_runout ...]
+
+scores the money risks instead (bill_shock, credit_runout; goal recall >= 90%, precision
+>= 85%): it simulates `--days` of history plus 31 days, then forecasts and advises at the
+start of those 31 days (`--now`), so the truth's "next 30 days" exist while the advisor sees
+only what came before (money_main).
 """
 
 from __future__ import annotations
