@@ -22,7 +22,12 @@ from advisor.rules import (
     self_rationing,
 )
 from advisor.rules.base import row_quantile
-from advisor.rules.bill_shock import period_cost_gbp
+from advisor.rules.bill_shock import (
+    USUAL_LAST_YEAR,
+    USUAL_NONE,
+    USUAL_SEASONAL,
+    period_cost_gbp,
+)
 from advisor.rules.faults import (
     counter_backwards,
     heating_not_heating,
@@ -30,6 +35,12 @@ from advisor.rules.faults import (
     silent_devices,
     stuck_readings,
     usage_spikes,
+)
+from advisor.rules.forecast_sum import (
+    cumulative_upper_spread,
+    daily_persistence,
+    daily_upper_spread,
+    sum_upper_spread,
 )
 from advisor.rules.profiles import day_months, typical_daily_kwh
 from advisor.rules.self_disconnection import supply_off_mask
@@ -76,6 +87,133 @@ def recent_cost_gbp_30d(inp: AdviceInputs) -> np.ndarray:
         total += np.nan_to_num(contrib)
         days_seen = np.maximum(days_seen, n_seen)
     return np.where(days_seen >= 14, 30 * total, np.nan)
+
+
+def forecast_p90_cost_gbp(inp: AdviceInputs, days: int = 30) -> np.ndarray:
+    """The p90 of the forecast cost of the next `days` days, all fuels [GBP] (H,): the sum of
+    the daily p50 costs plus the upper spread of the SUM under the household's own day-to-day
+    spread and persistence (advisor/rules/forecast_sum.py), not the sum of daily p90s. The two
+    fuels' spreads are added (as if their errors moved together: the cautious side)."""
+    has_gas = inp.attr("has_gas", 1).astype(bool)
+    total = forecast_cost_gbp(inp, "p50", days)
+    for fuel in _fuels(inp, inp.forecast_kwh_p90):
+        if fuel not in inp.forecast_kwh_p50:
+            continue
+        upper = _upper_daily_cost_gbp(inp, fuel, days)
+        spread = sum_upper_spread(upper, fuel_persistence(inp, fuel))
+        total += np.where(has_gas, spread, 0.0) if fuel == "gas" else spread
+    return total
+
+
+def _upper_daily_cost_gbp(inp: AdviceInputs, fuel: str, days: int | None) -> np.ndarray:
+    """Each day's p90 over its expected energy at that day's unit rate [GBP] (H, D): the
+    household's own day-to-day spread around its trend (`daily_upper_spread`). Without
+    enough history (7 days), the forecaster's daily p90 over p50."""
+    rate = inp.forecast_rate_gbp_per_kwh[fuel][:, :days]
+    hist = inp.history_kwh.get(fuel)
+    own = (np.full(inp.n, np.nan) if hist is None else daily_upper_spread(hist))
+    p50 = np.nan_to_num(np.asarray(inp.forecast_kwh_p50[fuel], dtype=np.float64)[:, :days])
+    p90 = np.nan_to_num(np.asarray(inp.forecast_kwh_p90[fuel], dtype=np.float64)[:, :days])
+    kwh = np.where(np.isfinite(own)[:, None], np.nan_to_num(own)[:, None],
+                   np.clip(p90 - p50, 0, None))
+    return kwh * rate
+
+
+def fuel_persistence(inp: AdviceInputs, fuel: str) -> np.ndarray:
+    """Day-to-day persistence of the household's daily use of a fuel (H,), from its history
+    (0 without one: independent days)."""
+    hist = inp.history_kwh.get(fuel)
+    return np.zeros(inp.n) if hist is None else daily_persistence(hist)
+
+
+def credit_burn_p90_gbp(inp: AdviceInputs, fuel: str) -> np.ndarray:
+    """Daily credit use [GBP/day] (H, D) whose running sum is the p90 of the running sum of
+    the forecast cost (p50 cost plus the upper spread of the sum, as for bills): the days it
+    takes to use up a balance at this burn are the days it runs out in at the cautious end of
+    the forecast. Standing charges included (a prepayment meter takes them from the credit)."""
+    p50 = np.nan_to_num(np.asarray(inp.forecast_kwh_p50[fuel], dtype=np.float64))
+    rate = inp.forecast_rate_gbp_per_kwh[fuel]
+    central = np.cumsum(p50 * rate + inp.forecast_standing_gbp_per_day[fuel], axis=1)
+    upper = cumulative_upper_spread(_upper_daily_cost_gbp(inp, fuel, None),
+                                    fuel_persistence(inp, fuel))
+    cum = central + upper
+    return np.diff(cum, axis=1, prepend=0.0)
+
+
+def ran_out_days(inp: AdviceInputs) -> dict[str, np.ndarray]:
+    """Per fuel, the past days with the prepayment balance at or below zero (H,): from the
+    daily lowest balances (`credit_daily_min_gbp`) where loaded, else from the window's
+    readings (1 if the balance reached zero in it)."""
+    out = {}
+    for fuel, series in inp.credit_gbp.items():
+        daily = inp.credit_daily_min_gbp.get(fuel)
+        if daily is not None:
+            out[fuel] = (np.nan_to_num(np.asarray(daily, float), nan=np.inf) <= 0).sum(axis=1)
+        else:
+            arr = np.asarray(series, dtype=np.float64)
+            arr = arr if arr.ndim == 2 else arr[:, None]
+            out[fuel] = (np.nan_to_num(arr, nan=np.inf) <= 0).any(axis=1).astype(np.int64)
+    return out
+
+
+def usual_cost_gbp_30d(inp: AdviceInputs) -> tuple[np.ndarray, np.ndarray]:
+    """The household's own usual cost for the forecast's next 30 days [GBP] (H,), and its basis
+    (H,) (USUAL_LAST_YEAR, USUAL_SEASONAL or USUAL_NONE).
+
+    Same 30 days last year where the inputs hold them (`last_year_kwh`, at least 25 of the
+    30 days seen): that energy at the forecast days' tariffs. Else the recent history's
+    average daily energy (at least 14 days seen) scaled to the season: times the typical
+    month-by-month profile's use over the next 30 days over its use on the days seen (gas,
+    and electricity in an electrically heated home, on the heating profile, which follows
+    heating degree days in a typical year; other electricity on the flatter profile), at the
+    forecast days' tariffs. So a December forecast is compared with what this home uses in
+    December, not with its autumn. Standing charges included."""
+    has_gas = inp.attr("has_gas", 1).astype(bool)
+    gas_heating = inp.attr("gas_heating", 1).astype(bool) & has_gas
+    first = np.datetime64(inp.now.replace(tzinfo=None), "D")
+    seasonal = np.zeros(inp.n)
+    last_year = np.zeros(inp.n)
+    days_seen = np.zeros(inp.n)
+    ly_seen = np.full(inp.n, 30)
+    for fuel in _fuels(inp, inp.forecast_rate_gbp_per_kwh):
+        rate = inp.forecast_rate_gbp_per_kwh[fuel][:, :30]
+        standing = inp.forecast_standing_gbp_per_day[fuel][:, :30]
+        n_days = rate.shape[1]
+        heating = np.ones(inp.n, bool) if fuel == "gas" else ~gas_heating
+        ahead = typical_daily_kwh(day_months(first, n_days), 1.0, heating)       # (H, n)
+        hist = inp.history_kwh.get(fuel)
+        if hist is not None:
+            hist = np.asarray(hist, dtype=np.float64)
+            seen = np.isfinite(hist)
+            months = day_months(first - hist.shape[1], hist.shape[1])
+            past = typical_daily_kwh(months, 1.0, heating)                        # (H, D)
+            n_seen = seen.sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean_kwh = np.where(seen, hist, 0).sum(1) / n_seen
+                factor = ahead.mean(1) / (np.where(seen, past, 0).sum(1) / n_seen)
+            per_day = np.nan_to_num(mean_kwh * factor)[:, None]
+            cost = (per_day * rate + standing).sum(axis=1) * (30.0 / max(n_days, 1))
+            seasonal += np.where(has_gas, cost, 0.0) if fuel == "gas" else cost
+            days_seen = np.maximum(days_seen, n_seen)
+        ly = inp.last_year_kwh.get(fuel)
+        if ly is None:   # last year is only used when every fuel of the home has it
+            ly_seen = np.where(has_gas | (fuel != "gas"), 0, ly_seen)
+            continue
+        ly = np.asarray(ly, dtype=np.float64)[:, :n_days]
+        ok = np.isfinite(ly)
+        with np.errstate(invalid="ignore"):   # days missing take the mean of the days seen
+            fill = np.nanmean(np.where(ok, ly, np.nan), axis=1)
+        kwh = np.where(ok, ly, np.nan_to_num(fill)[:, None])
+        k = kwh.shape[1]
+        cost = (kwh * rate[:, :k] + standing[:, :k]).sum(axis=1) * (30.0 / max(k, 1))
+        last_year += np.where(has_gas, cost, 0.0) if fuel == "gas" else cost
+        ly_seen = np.where(has_gas | (fuel != "gas"), np.minimum(ly_seen, ok.sum(axis=1)),
+                           ly_seen)
+    use_ly = ly_seen >= 25
+    use_seasonal = ~use_ly & (days_seen >= 14)
+    usual = np.where(use_ly, last_year, np.where(use_seasonal, seasonal, np.nan))
+    basis = np.where(use_ly, USUAL_LAST_YEAR, np.where(use_seasonal, USUAL_SEASONAL, USUAL_NONE))
+    return usual, basis
 
 
 def reference(inp: AdviceInputs) -> ReferenceFigures:
@@ -311,9 +449,13 @@ def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
                        s.damp_block_share)
         out[r.kind] = r
     if inp.credit_gbp and inp.forecast_kwh_p90:
+        burn = {f: credit_burn_p90_gbp(inp, f) for f in inp.credit_gbp
+                if f in inp.forecast_kwh_p50 and f in inp.forecast_rate_gbp_per_kwh}
         r = credit_runout(inp.credit_gbp, inp.forecast_kwh_p90, inp.forecast_rate_gbp_per_kwh,
                           inp.forecast_standing_gbp_per_day, prepayment, s.credit_days_low,
-                          s.credit_days_medium, s.credit_days_high)
+                          s.credit_days_medium, s.credit_days_high, burn_gbp_per_day=burn,
+                          ran_out_days=ran_out_days(inp), pattern_min_days=s.credit_pattern_min_days,
+                          pattern_days=s.credit_pattern_days)
         out[r.kind] = r
     if (inp.credit_gbp or inp.voltage_v is not None or inp.supply_on) \
             and "electricity" in inp.usage_kwh and inp.temp_c is not None:
@@ -330,11 +472,12 @@ def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
             out[r.kind] = r
     if inp.forecast_kwh_p50 and inp.forecast_rate_gbp_per_kwh:
         p50 = forecast_cost_gbp(inp, "p50", 30)
-        p90 = forecast_cost_gbp(inp, "p90", 30)
-        r = bill_shock(p50, p90, recent_cost_gbp_30d(inp), typical_cost_gbp_30d(inp, s),
+        p90 = forecast_p90_cost_gbp(inp, 30)
+        usual, basis = usual_cost_gbp_30d(inp)
+        r = bill_shock(p50, p90, usual, typical_cost_gbp_30d(inp, s),
                        benefits, s.bill_own_ratio, s.bill_typical_ratio,
                        s.bill_benefits_own_ratio, s.bill_benefits_typical_ratio,
-                       s.bill_min_increase_gbp, heating_saving_gbp(inp, s))
+                       s.bill_min_increase_gbp, heating_saving_gbp(inp, s), basis)
         out[r.kind] = r
         # A year's cost: the 30-day forecast scaled by the typical year over the typical 30 days
         # (a January forecast times 365/30 would overstate the year by half).

@@ -33,7 +33,10 @@ class AdviceInputs:
     Daily arrays: history_kwh[fuel] (H, D) over the past days with the tariff that applied
       (history_rate_gbp_per_kwh, history_standing_gbp_per_day); forecast_kwh_p10/p50/p90[fuel]
       (H, F) for the coming days with forecast_rate_gbp_per_kwh and
-      forecast_standing_gbp_per_day.
+      forecast_standing_gbp_per_day. last_year_kwh[fuel] (H, 30): the same 30 days a year
+      before the forecast's (NaN where missing; the bill-shock baseline when held).
+      credit_daily_min_gbp[fuel] (H, D): the lowest prepayment balance of each past day
+      (`credit_pattern_days`; NaN without a reading), for the pattern of running out.
     Registry attributes (H,): prepayment, has_gas, gas_heating, epc_band (0=A..6=G, -1 unknown),
       means_tested_benefits, vulnerable, floor_area_m2.
     Devices (H, K), padded with NaN / "": device_ids, device_age_s (seconds since the last
@@ -98,6 +101,8 @@ class AdviceInputs:
     device_still_kwh: np.ndarray | None = None
     gas_volume_m3: np.ndarray | None = None
     reference: object | None = None
+    last_year_kwh: dict[str, np.ndarray] = field(default_factory=dict)
+    credit_daily_min_gbp: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n(self) -> int:

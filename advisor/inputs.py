@@ -151,7 +151,9 @@ class InputLoader:
                   (("history", lambda: self._history(inp, index, end_ns, frame)),
                    ("forecast", lambda: self._forecast(inp, index, end_ns, frame))),
                   (("devices", lambda: self._devices(inp, index, end_ns, int(grid[0]),
-                                                     devices)),))
+                                                     devices)),),
+                  (("last_year", lambda: self._last_year(inp, index, end_ns)),
+                   ("credit_history", lambda: self._credit_history(inp, index, end_ns))))
 
         def run(group) -> None:
             for name, step in group:
@@ -476,6 +478,39 @@ class InputLoader:
             rate, standing = self._tariffs(fuel, grid)
             inp.history_rate_gbp_per_kwh[fuel] = rate
             inp.history_standing_gbp_per_day[fuel] = standing
+
+    LAST_YEAR_DAYS = 30
+
+    def _last_year(self, inp, index, end_ns) -> None:
+        """`last_year_kwh`: daily use on the same 30 days a year (365 days) before the
+        forecast's first 30, where the usage history reaches back that far."""
+        today = end_ns // DAY_NS * DAY_NS
+        grid = self._days(today - 365 * DAY_NS, self.LAST_YEAR_DAYS)
+        q = (f'SELECT SUM("energy_kwh") AS kwh FROM {self.usage}."usage_30m" WHERE'
+             f' time >= {int(grid[0])} AND time < {int(grid[-1]) + DAY_NS} GROUP BY time(1d),'
+             f' "household", "fuel" fill(none)')
+        series = self.client.query(q)
+        for fuel in FUELS:
+            m = grid_matrix(series, index, grid, "kwh", {"fuel": fuel}, "max")
+            if np.isfinite(m).any():
+                inp.last_year_kwh[fuel] = m
+
+    def _credit_history(self, inp, index, end_ns) -> None:
+        """`credit_daily_min_gbp`: each past day's lowest prepayment balance, over
+        `credit_pattern_days` days up to now (today's whole half hours so far included)."""
+        today = end_ns // DAY_NS * DAY_NS
+        n = int(getattr(self.s, "credit_pattern_days", 28))
+        grid = self._days(today - (n - 1) * DAY_NS, n)
+        # From the half-hourly summaries, whole half hours only (a half hour that ends after
+        # now would hold readings the advisor could not have had).
+        q = (f'SELECT MIN("credit_min_gbp") AS credit_gbp FROM {self.usage}."meter_30m" WHERE'
+             f' time >= {int(grid[0])} AND time <= {end_ns - 1800 * NS_PER_S}'
+             f' GROUP BY time(1d), "household", "fuel" fill(none)')
+        series = self.client.query(q)
+        for fuel in FUELS:
+            m = grid_matrix(series, index, grid, "credit_gbp", {"fuel": fuel}, "min")
+            if np.isfinite(m).any():
+                inp.credit_daily_min_gbp[fuel] = m
 
     def _forecast(self, inp, index, end_ns, frame) -> None:
         today = end_ns // DAY_NS * DAY_NS

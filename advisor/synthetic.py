@@ -56,6 +56,11 @@ def synthetic_inputs(n: int, seed: int = 0, now: datetime | None = None, window_
     credit_series[off, -8:] = -10.5  # emergency credit used up
     elec[off, -8:] = 0.0
     temp[off, -8:] = np.minimum(temp[off, -8:], 16.0)
+    # The households that run low are ones that let their credit run out: the balance at or
+    # below zero on two of the past 28 days (the credit run-out rule's own pattern).
+    daily_min = np.where(prepay[:, None], rng.uniform(5, 60, (n, 28)), np.nan).astype(dtype)
+    daily_min[truth["low_credit"], 3] = -2.0
+    daily_min[truth["low_credit"], 17] = 0.0
     D, F = history_days, forecast_days
     hist_e = rng.gamma(8, 1.0, (n, D)).astype(dtype)
     hist_g = (rng.gamma(8, 5.0, (n, D)) * (area / 73.0)[:, None]).astype(dtype)
@@ -75,6 +80,7 @@ def synthetic_inputs(n: int, seed: int = 0, now: datetime | None = None, window_
         usage_kwh={"electricity": elec, "gas": gas},
         counter_kwh={"electricity": counter.astype(np.float64)},
         credit_gbp={"electricity": credit_series},
+        credit_daily_min_gbp={"electricity": daily_min},
         history_kwh={"electricity": hist_e, "gas": hist_g},
         history_rate_gbp_per_kwh={f: np.full((n, D), r, dtype) for f, r in rates.items()},
         history_standing_gbp_per_day={f: np.full((n, D), s, dtype) for f, s in standing.items()},

@@ -11,6 +11,14 @@ writes the ground truth), `hearth collect derive-usage`, `hearth forecast`, and
 It then compares the open cases with the truth labels, per risk: recall (share of the truly
 affected homes flagged) and precision (share of flagged homes truly affected). Goal: recall
 >= 95% and precision >= 90% per risk.
+
+    PYTHONPATH=. python -m benchmarks.bench_advisor_truth --money [--households 200]
+        [--days 14] [--seed S] [--explain-money bill_shock|credit_runout ...]
+
+scores the money risks instead (bill_shock, credit_runout; goal recall >= 90%, precision
+>= 85%): it simulates `--days` of history plus 31 days, then forecasts and advises at the
+start of those 31 days (`--now`), so the truth's "next 30 days" exist while the advisor sees
+only what came before (money_main).
 """
 
 from __future__ import annotations
@@ -49,9 +57,12 @@ MAPPING = {
     "excess_heat": ("excess_heat",),
 }
 # bill_shock and credit_runout have ground truth (meters_sim/truth_money.py) that looks 30
-# days past the advice time; this benchmark advises once, at the end of the simulated
-# period, so it cannot score them yet (the simulator would have to run 30 days beyond the
-# advice time). A money case answers them through its fired risks (`<risk>.fired`).
+# days past the advice time: `--money` scores them (money_main below) on a run simulated 31
+# days beyond the advice time, the advisor seeing only data up to it. A money case answers
+# them through its fired risks (`<risk>.fired`).
+MONEY_MAPPING = {"bill_shock": ("bill_shock",), "credit_runout": ("credit_runout",)}
+MONEY_FUTURE_DAYS = 31       # the truth's 30 days ahead, and the advice day's own
+MONEY_WEATHER_AHEAD_H = 120  # the weather forecast the live service has (the sim writes 120 h)
 # Fault kinds that can show in the data: a Modbus unit answering with an exception gives no
 # reading (a gap, like a silence); a slow answer still gives the reading, so nothing shows. Of
 # these, only the episodes that changed what the device sent count (`changed_readings`).
@@ -246,6 +257,134 @@ def compare_loaders(env: dict, end: datetime) -> list[str]:
     return lines
 
 
+def money_advice_ns(end_ns: int) -> int:
+    """The advice time of a `--money` run: UTC midnight starting the day 30 days before the
+    end, the split meters_sim/truth_money.py uses by default."""
+    day = 86_400 * 10**9
+    return (end_ns - 30 * day) // day * day
+
+
+def money_flagged(cases) -> dict[str, set[str]]:
+    """{risk: households} for the money risks, from (household, kind, evidence_json) rows."""
+    out: dict[str, set[str]] = {}
+    for hid, kind, evidence in cases:
+        if kind != "money":
+            continue
+        ev = json.loads(evidence or "{}")
+        for risk in MONEY_MAPPING:
+            if ev.get(f"{risk}.fired"):
+                out.setdefault(risk, set()).add(hid)
+    return out
+
+
+def score_money(truth: dict, flagged: dict[str, set[str]]) -> list[dict]:
+    """Recall and precision of each money risk against its truth label."""
+    homes = {h["household_id"]: h for h in truth["households"]}
+    rows = []
+    for label, kinds in MONEY_MAPPING.items():
+        got = set().union(*(flagged.get(k, set()) for k in kinds))
+        want = {h for h, v in homes.items() if v.get(label)}
+        tp = len(got & want)
+        rows.append({"risk": label, "advisor": "money: " + "+".join(kinds), "truth": len(want),
+                     "flagged": len(got), "hits": tp, "homes": len(homes),
+                     "recall": tp / len(want) if want else None,
+                     "precision": tp / len(got) if got else None})
+    return rows
+
+
+def explain_money(label: str, truth: dict, flagged: dict[str, set[str]],
+                  reasons: dict[str, str]) -> list[str]:
+    """Lines for each false alarm and miss of a money risk: the truth's numbers and the
+    advisor's reason."""
+    homes = {h["household_id"]: h for h in truth["households"]}
+    got = flagged.get(label, set())
+    want = {h for h, v in homes.items() if v.get(label)}
+    keys = ("next_30d_cost_gbp", "usual_30d_cost_gbp", "typical_30d_cost_gbp",
+            "credit_days_left", "traits")
+    lines = [f"\n{label}: {len(got - want)} false alarms, {len(want - got)} missed"]
+    for tag, group in (("FP", got - want), ("FN", want - got)):
+        for hid in sorted(group):
+            t = homes.get(hid, {})
+            true = ", ".join(f"{k} {_short(t.get(k))}" for k in keys)
+            lines.append(f"  {tag} {hid} truth[{true}] advisor[{reasons.get(hid, '')}]")
+    return lines
+
+
+def money_main(args, env: dict, tmp: Path, timings: dict) -> tuple[dict, dict, dict]:
+    """The `--money` run: simulate `--days` of history plus MONEY_FUTURE_DAYS, then forecast
+    and advise at the advice time (money_advice_ns) with the data a live service would have
+    had then: InfluxDB holds the future readings too (the truth needs them), but every query of
+    the forecaster and the advisor is bounded by `--now` (tests/advisor: test_money_bench_
+    inputs_never_read_past_now), and the weather beyond the advice time's 120-hour forecast is
+    deleted first, so the forecaster falls back on climatology as it would live.
+    Returns (truth, flagged, reasons)."""
+    truth_path = tmp / "var" / "sim" / "truth_backfill.json"
+    if not args.reuse:
+        timings["generate"] = hearth(env, "registry", "generate", "--households",
+                                     str(args.households), "--seed", str(args.seed))
+        timings["backfill"] = hearth(env, "sim", "--backfill",
+                                     str(args.days + MONEY_FUTURE_DAYS), "--duration-s", "0",
+                                     "--fault-rate", str(args.fault_rate), "--seed",
+                                     str(args.seed))
+        with sqlite3.connect(tmp / "var" / "registry.sqlite3") as conn:
+            conn.execute("UPDATE devices SET interval_s = MAX(interval_s, ?)",
+                         (args.interval_s,))
+    truth = json.loads(truth_path.read_text())
+    start = datetime.fromtimestamp(truth["period"]["start_ns"] / 1e9, UTC)
+    end = datetime.fromtimestamp(truth["period"]["end_ns"] / 1e9, UTC)
+    at_ns = money_advice_ns(truth["period"]["end_ns"])
+    at = datetime.fromtimestamp(at_ns / 1e9, UTC)
+    if args.reuse:
+        with sqlite3.connect(tmp / "var" / "registry.sqlite3") as conn:
+            conn.execute("DELETE FROM case_events")
+            conn.execute("DELETE FROM cases")
+    else:
+        from hearth.influx import InfluxClient
+        from hearth.settings import load_settings
+
+        settings = load_settings(environ=env)
+        with InfluxClient.from_settings(settings) as client:
+            cut = at_ns + MONEY_WEATHER_AHEAD_H * 3600 * 10**9
+            client.execute(f'DELETE FROM "weather" WHERE time >= {cut}')
+        timings["derive_usage"] = hearth(env, "collect", "derive-usage", "--since",
+                                         start.isoformat(), "--until", end.isoformat())
+        timings["forecast"] = hearth(env, "forecast", "--now", at.isoformat())
+    timings["advise"] = hearth(env, "advise", "--no-tips", "--now", at.isoformat())
+    with sqlite3.connect(tmp / "var" / "registry.sqlite3") as conn:
+        rows = conn.execute("SELECT household_id, kind, evidence_json, reasons FROM cases"
+                            " WHERE status IN ('open', 'acknowledged')").fetchall()
+    flagged = money_flagged([(h, k, e) for h, k, e, _ in rows])
+    reasons = {h: why for h, k, _, why in rows if k == "money"}
+    print(f"advice time {at.isoformat()}; history from {start.isoformat()}; truth to"
+          f" {end.isoformat()}")
+    return truth, flagged, reasons
+
+
+def money_report(args, truth: dict, flagged: dict, reasons: dict, timings: dict) -> int:
+    rows = score_money(truth, flagged)
+    for label in dict.fromkeys(args.explain):
+        if label in MONEY_MAPPING:
+            print("\n".join(explain_money(label, truth, flagged, reasons)))
+    n = len(truth["households"])
+    print(f"\n{args.households} homes, {args.days:g} days of history + {MONEY_FUTURE_DAYS}"
+          f" ahead, seed {args.seed}")
+    print(f"{'risk':<16}{'truth':>6}{'flagged':>8}{'hits':>6}{'recall':>8}{'precision':>10}"
+          f"{'truth share':>12}{'flagged share':>14}")
+    for r in rows:
+        print(f"{r['risk']:<16}{r['truth']:>6}{r['flagged']:>8}{r['hits']:>6}"
+              f"{pct(r['recall']):>8}{pct(r['precision']):>10}"
+              f"{pct(r['truth'] / n):>12}{pct(r['flagged'] / n):>14}")
+    print("times: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "timings_s": timings, "money": True,
+                                         "households": args.households, "days": args.days,
+                                         "seed": args.seed}, indent=2))
+    met = all((r["recall"] or 0) >= 0.90 and (r["precision"] or 0) >= 0.85 for r in rows
+              if r["truth"])
+    print("goal (recall >= 90%, precision >= 85% per money risk):", "met" if met else "NOT met")
+    return 0
+
+
 def pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.0f}%"
 
@@ -275,10 +414,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reuse", type=Path, metavar="DIR", help="a folder kept by --keep: rerun"
                     " only `hearth advise` on its data (its cases cleared first); for iterating"
                     " on rules; implies --no-doc")
+    ap.add_argument("--money", action="store_true", help="score bill_shock and credit_runout:"
+                    f" simulate --days of history plus {MONEY_FUTURE_DAYS} days, advise at the"
+                    " start of those days with only the data up to then (no doc section;"
+                    " figures in docs/advisor.md)")
+    ap.add_argument("--explain-money", action="append", default=[], choices=sorted(MONEY_MAPPING),
+                    metavar="RISK", help="with --money: each false alarm and miss of this risk")
     args = ap.parse_args(argv)
-    if args.reuse:
+    if args.reuse or args.money:
         args.no_doc = True
-    if args.days * 24 > 24 * 14:
+    if args.money:
+        args.explain = args.explain_money
+    elif args.days * 24 > 24 * 14:
         raise SystemExit("--days: at most 14 (the advisor's longest window)")
 
     from hearth.stack import InfluxServer, free_port
@@ -290,12 +437,22 @@ def main(argv: list[str] | None = None) -> int:
            "HEARTH_INFLUX_PASSWORD": INFLUX_PASSWORD, "HEARTH_MQTT_PASSWORD": "unused",
            "HEARTH__INFLUXDB__URL": server.url, "HEARTH__INFLUXDB__USERNAME": INFLUX_USER,
            "HEARTH__INFLUXDB__MANAGE_SERVER": "false", "HEARTH__INFLUXDB__RPC_PORT": "1",
-           "HEARTH__ADVISOR__WINDOW_H": str(int(args.days * 24)),
+           "HEARTH__ADVISOR__WINDOW_H": str(int(min(args.days, 14) * 24)),
            "HEARTH__SIM__BACKFILL_INTERVAL_S": str(args.interval_s),
            "HEARTH__INFLUXDB__TIMEOUT_S": "600",
            "HEARTH__COLLECTORS__METRICS_PORT": str(free_port())}
     timings = {}
     truth_path = tmp / "var" / "sim" / "truth_backfill.json"
+    if args.money:
+        try:
+            money = money_main(args, env, tmp, timings)
+        finally:
+            server.stop()
+            if not args.keep and not args.reuse:
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                print(f"kept {tmp}")
+        return money_report(args, *money, timings)
     try:
         if not args.reuse:
             timings["generate"] = hearth(env, "registry", "generate", "--households",

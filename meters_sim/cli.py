@@ -51,6 +51,13 @@ def _rows(objs) -> list[dict]:
     return out
 
 
+def benefits_of(homes):
+    """(homes,) bool array: the registry rows' means_tested_benefits, in their order."""
+    import numpy as np
+
+    return np.array([bool(int(h.get("means_tested_benefits") or 0)) for h in homes], dtype=bool)
+
+
 def load_registry(settings, households: int | None, seed: int,
                   patches: list[str] | None = None):
     """(household rows, device rows, tariff rows) from the registry, generating `households`
@@ -159,6 +166,9 @@ def handler(args: argparse.Namespace, settings) -> int:
         start_ns = end_ns - int(args.backfill * 86400) * 1_000_000_000
         sim = Simulation(pf, np.datetime64(start_ns, "ns"), s.step_s, seed)
         truth = TruthAccumulator(pf, step_s=s.step_s)
+        # The money truth's lower bars for households on means-tested benefits (registry
+        # column; meters_sim/truth_money.py), in the portfolio's row order.
+        truth.extra["means_tested_benefits"] = benefits_of(homes)
         with InfluxClient.from_settings(settings) as client:
             client.ensure_database()
             res = backfill(client, sim, views, args.backfill, s.backfill_interval_s, truth)
@@ -177,6 +187,7 @@ def handler(args: argparse.Namespace, settings) -> int:
         return 0
 
     truth = TruthAccumulator(pf, step_s=s.step_s)
+    truth.extra["means_tested_benefits"] = benefits_of(homes)
 
     async def live() -> None:
         from meters_sim.live import LiveRunner

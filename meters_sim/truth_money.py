@@ -8,14 +8,16 @@ simulated days (`acc.daily()`: energy from the true registers, closing balances)
   before it; the future: the 30 days from it.
 - `bill_shock`: the home's own next-30-day cost (its simulated consumption at its tariff,
   standing charges always included; gas only for homes with gas) over its own usual 30-day
-  cost (the history's cost per day seen x 30, from at least 14 days) by the advisor's own
+  cost (the history's average daily energy per fuel, from at least 14 days, adjusted for the
+  time of year by the typical month-by-month profile, x 30 at its tariff) by the advisor's own
   bar and by at least its minimum rise, or over the cost of Ofgem typical use for the same
   days (the value in force each day, spread by month) by the typical bar. The bars are the
   advisor's defaults (hearth/settings: AdvisorSettings), read here, not copied; homes on
   means-tested benefits (`acc.extra["means_tested_benefits"]`, (homes,) bool, when given)
   get the lower bars, as in the rule. Without 30 future days or 14 days of history: False.
 - `credit_runout`: a prepayment home whose balance (either fuel) actually reaches zero, or
-  whose supply goes off, within `credit_days_low` (7) days of the advice time.
+  whose supply goes off, within `credit_days_low` (7) days of the advice time (the
+  household's own top-ups included: one that tops up in time does not run out).
 Details in every home's record: `next_30d_cost_gbp`, `usual_30d_cost_gbp`,
 `typical_30d_cost_gbp`, `credit_days_left` (NaN: never ran out in the run).
 meters_sim imports only the shared `hearth` package (DESIGN.md's rooms), never the advisor.
@@ -68,12 +70,28 @@ def _costs(acc) -> dict[str, np.ndarray]:
     nan = np.full(n, np.nan)
     nxt = day_cost(future).sum(axis=0) if future.sum() == FUTURE_DAYS else nan
     n_past = int(past.sum())
-    usual = day_cost(past).sum(axis=0) / n_past * 30 if n_past >= MIN_HISTORY_DAYS else nan
-    # Ofgem typical use on the same 30 days, the value in force each day.
     days = (np.datetime64(int(split), "D") + np.arange(FUTURE_DAYS)).astype("datetime64[D]")
-    ref = ReferenceFigures.shipped()
     months = day_months(days[0], FUTURE_DAYS)
     gas_heating = pf.has_gas & ~pf.electric_heating
+    # The home's usual cost for these 30 days: its history's average daily energy per fuel,
+    # adjusted for the time of year by the typical month-by-month profile (the advisor's own
+    # definition, advisor/engine.py usual_cost_gbp_30d), at its tariff, standing charges
+    # included. A December month is compared with the home's December, not its autumn.
+    if n_past >= MIN_HISTORY_DAYS:
+        past_days = day[past].astype("datetime64[D]")
+        past_months = past_days.astype("datetime64[M]").astype(np.int64) % 12 + 1
+
+        def season(heating):
+            ahead = typical_daily_kwh(months, 1.0, heating).mean(axis=1)
+            return ahead / typical_daily_kwh(past_months, 1.0, heating).mean(axis=1)
+
+        e_kwh = d["electricity_kwh"][past].mean(axis=0) * season(~gas_heating)
+        g_kwh = d["gas_kwh"][past].mean(axis=0) * season(np.ones(n, bool))
+        usual = 30 * ((e_kwh * e_rate + e_stand) + gas * (g_kwh * g_rate + g_stand))
+    else:
+        usual = nan
+    # Ofgem typical use on the same 30 days, the value in force each day.
+    ref = ReferenceFigures.shipped()
     elec_y = np.where(gas_heating[:, None], ref.tdcv_kwh_per_year("electricity", days)[None, :],
                       ref.tdcv_kwh_per_year("economy7", days)[None, :])
     e_kwh = typical_daily_kwh(months, 1.0, ~gas_heating) * elec_y

@@ -1,5 +1,6 @@
-"""Bill shock and unaffordable bills: the 30-day cost forecast against the household's own recent
-months and against Ofgem's typical use.
+"""Bill shock and unaffordable bills: the 30-day cost forecast against the household's own usual
+cost for those 30 days (the same days last year, else its recent use adjusted for the time of
+year) and against Ofgem's typical use.
 
 Cost = sum over days and fuels of (kWh x unit rate that applies that day + standing charge).
 Two bars: the forecast over the household's own recent 30-day cost by `own_ratio` (a shock), or
@@ -14,6 +15,11 @@ from __future__ import annotations
 import numpy as np
 
 from advisor.rules.base import HIGH, LOW, MEDIUM, NONE, RuleResult
+
+# What the household's own usual cost was built from (advisor/engine.py: usual_cost_gbp_30d).
+USUAL_NONE, USUAL_SEASONAL, USUAL_LAST_YEAR = 0, 1, 2
+USUAL_WORDS = {USUAL_SEASONAL: "its recent use adjusted for the time of year",
+               USUAL_LAST_YEAR: "the same 30 days last year"}
 
 
 def period_cost_gbp(kwh: np.ndarray, rate_gbp_per_kwh: np.ndarray,
@@ -30,14 +36,17 @@ def bill_shock(forecast_p50_gbp: np.ndarray, forecast_p90_gbp: np.ndarray,
                benefits: np.ndarray, own_ratio: float = 1.5, typical_ratio: float = 1.5,
                benefits_own_ratio: float = 1.25, benefits_typical_ratio: float = 1.2,
                min_increase_gbp: float = 15.0,
-               heating_saving_gbp: np.ndarray | None = None) -> RuleResult:
+               heating_saving_gbp: np.ndarray | None = None,
+               usual_basis: np.ndarray | None = None) -> RuleResult:
     """Flag households facing a much higher bill than usual or than typical.
 
     forecast_p50_gbp / forecast_p90_gbp: 30-day cost forecast (H,) [GBP]. recent_gbp_30d: own
     recent cost scaled to 30 days (H,) [GBP], NaN without history. typical_gbp_30d: typical use
     at the tariffs that apply, 30 days (H,) [GBP]. benefits: (H,) bool. heating_saving_gbp:
     what turning the heating down 1 C would save over the 30 days at the household's own
-    tariff (H,) [GBP], quoted by the tip; NaN or None when not known.
+    tariff (H,) [GBP], quoted by the tip; NaN or None when not known. usual_basis: (H,) what
+    `recent_gbp_30d` was built from (USUAL_SEASONAL, USUAL_LAST_YEAR), named in the reason.
+    forecast_p90_gbp is the p90 of the 30-day SUM (not the sum of daily p90s).
 
     The numbers say which bar fired (`own_fired`: the p50 over the household's own bar;
     `typical_fired`: over the typical-use bar; `own90_fired`: only the p90 over the raised own
@@ -77,23 +86,28 @@ def bill_shock(forecast_p50_gbp: np.ndarray, forecast_p90_gbp: np.ndarray,
                "own_ratio": np.where(recent > 0, p50 / np.where(recent > 0, recent, 1), np.nan),
                "typical_ratio": np.where(typical > 0, p50 / np.where(typical > 0, typical, 1),
                                          np.nan),
-               "benefits": benefits}
+               "benefits": benefits,
+               "usual_basis": (np.full(len(p50), USUAL_NONE) if usual_basis is None
+                               else np.asarray(usual_basis, dtype=np.int64))}
 
     def reason(n: dict) -> str:
         # Only the bars that fired, with the numbers they compared.
         text = (f"Next 30 days' energy cost forecast £{n['p50_gbp']:.0f} (up to"
                 f" £{n['p90_gbp']:.0f})")
         parts = []
+        basis = USUAL_WORDS.get(n.get("usual_basis") or USUAL_NONE)
+        basis = f", from {basis}" if basis else ""
         if n["own_fired"]:
             parts.append(f"{n['own_ratio']:.1f} times the household's own usual"
-                         f" £{n['recent_gbp']:.0f} for 30 days (bar {n['own_bar_ratio']:g} times)")
+                         f" £{n['recent_gbp']:.0f} for 30 days{basis} (bar"
+                         f" {n['own_bar_ratio']:g} times)")
         if n["typical_fired"]:
             parts.append(f"{n['typical_ratio']:.1f} times the £{n['typical_gbp']:.0f} a typical"
                          f" home would pay for the same days (Ofgem typical use; bar"
                          f" {n['typical_bar_ratio']:g} times)")
         if n["own90_fired"]:
             parts.append(f"the upper estimate is {n['p90_gbp'] / n['recent_gbp']:.1f} times the"
-                         f" household's own usual £{n['recent_gbp']:.0f} (bar"
+                         f" household's own usual £{n['recent_gbp']:.0f}{basis} (bar"
                          f" {n['own_bar_ratio'] + 0.5:g} times)")
         text += ": " + "; ".join(parts)
         if n["benefits"]:

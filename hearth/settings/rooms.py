@@ -359,6 +359,12 @@ class AdvisorSettings(Section):
             if days < 0:
                 raise ValueError(f"reopen_quiet_days_by_kind.{kind} must be 0 or more days")
         return self
+    # Issue 13, money risks: credit run-out counts for a household that lets its credit run
+    # out (not one that always tops up in time).
+    credit_pattern_days: int = Field(28, ge=1, le=90, description="Past days searched for the"
+                                     " household's own running out of credit [days]")
+    credit_pattern_min_days: int = Field(1, ge=1, description="Days with the balance at or"
+                                         " below zero in them that make a pattern [days]")
 
 
 EXAMPLE_HELP_PHONE = "0800 000 0000"

@@ -93,6 +93,10 @@ def populate(settings, now: datetime) -> None:
         for h in ("H000001", "H000002"):
             lines.append(f"meter,household={h},device=G{h[-1]},fuel=gas,source=mqtt "
                          f"energy_kwh={5000 + k * 0.3},credit_gbp=40.0 {t}")
+    # H1 let its credit run out 10 days ago (the run-out rule counts only such households):
+    # outside the 72-hour window, seen by the daily lowest balances (`credit_pattern_days`).
+    lines.append(f"meter,household=H000001,device=E1,fuel=electricity,source=mqtt "
+                 f"energy_kwh=990.0,credit_gbp=-0.50,supply_on=true {t_end - 10 * 86400 * NS}")
     usage = []
     # Half-hourly usage for 30 days: 0.3 kWh electricity and 1.5 kWh gas per half hour.
     halves = (t_end // (1800 * NS)) * 1800 * NS - (30 * 48 - np.arange(30 * 48)) * 1800 * NS
@@ -173,6 +177,7 @@ def test_hearth_advise_end_to_end(world, capsys):
     # £3 at 16 kWh x £0.25 + £0.50 = £4.50 a day: under a day left.
     assert credit["severity"] == "high" and "£3.0" in credit["reasons"]
     assert credit["reasons"].startswith("Credit: ")
+    assert "ran out (balance at or below zero) on 1 day of the last 28" in credit["reasons"]
     assert json.loads(credit["evidence_json"])["credit_runout.fired"] is True
     assert ("H000001", "credit_runout") not in cases
     damp = cases[("H000002", "damp_mould")]
@@ -218,3 +223,32 @@ def test_opt_out_command(world, capsys):
     with Registry(settings.registry.target) as reg:
         rows = reg.conn.execute("SELECT detail FROM audit_log WHERE action = 'sms.opt_out'")
         assert [json.loads(r[0])["source"] for r in rows] == ["officer"]
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, np.ndarray):
+        if a.dtype.kind in "fc":
+            return a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+        return a.shape == b.shape and (a == b).all()
+    return True
+
+
+def test_money_bench_inputs_never_read_past_now(world):
+    """The money benchmark (benchmarks/bench_advisor_truth.py --money) keeps 31 days of the
+    future in InfluxDB for the truth and advises at a time before them: every input must come
+    from data before `now`. Load at a time a day before the data ends, delete every reading
+    and usage point from that time on, load again: the inputs are the same."""
+    import dataclasses
+
+    settings, now = world
+    at = (now - timedelta(days=1)).replace(minute=0)
+    with Registry(settings.registry.path) as reg, InfluxClient.from_settings(settings) as client:
+        before = InputLoader(settings, reg, client).load(at)
+        assert np.isfinite(before.temp_c).any() and before.credit_daily_min_gbp
+        for measurement in ("thermostat", "meter", "usage_30m"):
+            client.execute(f'DELETE FROM "{measurement}" WHERE time >= {_ns(at)}')
+        after = InputLoader(settings, reg, client).load(at)
+    for f in dataclasses.fields(before):
+        assert _same(getattr(before, f.name), getattr(after, f.name)), f.name

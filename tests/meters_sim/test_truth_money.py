@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from hearth.profiles import DAYS_IN_MONTH, HEATING_MONTHLY_SHARE
+from hearth.profiles import DAYS_IN_MONTH, ELECTRICITY_MONTHLY_SHARE, HEATING_MONTHLY_SHARE
 from meters_sim import truth
 from meters_sim.model import Simulation
 from meters_sim.truth import TruthAccumulator
@@ -50,20 +50,27 @@ def test_bill_shock_truth_uses_the_advisors_bars_on_the_true_cost():
     # Day cost: 8 kWh x £0.25 + £0.50 + gas x £0.07 + £0.30. History 30 days (Nov), future
     # 30 days from 1 December.
     acc = fake_acc(gas_past=np.array([40.0, 40.0, 40.0]),
-                   gas_future=np.array([40.0, 85.0, 41.0]))
+                   gas_future=np.array([40.0, 95.0, 46.0]))
     label = bill_shock(acc)
     costs = acc.extra["_money_costs"]
-    usual = 30 * (8 * 0.25 + 0.5 + 40 * 0.07 + 0.3)
+    # The usual cost is November's daily energy adjusted to December by the typical monthly
+    # profile (hearth/profiles.py): gas on the heating profile, this gas-heated home's
+    # electricity on the flatter one.
+    f_gas = (HEATING_MONTHLY_SHARE[11] / 31) / (HEATING_MONTHLY_SHARE[10] / 30)
+    f_elec = (ELECTRICITY_MONTHLY_SHARE[11] / 31) / (ELECTRICITY_MONTHLY_SHARE[10] / 30)
+    usual = 30 * (8 * f_elec * 0.25 + 0.5 + 40 * f_gas * 0.07 + 0.3)
     assert costs["usual"][0] == pytest.approx(usual)
-    assert costs["next"][1] == pytest.approx(30 * (8 * 0.25 + 0.5 + 85 * 0.07 + 0.3))
+    assert costs["next"][1] == pytest.approx(30 * (8 * 0.25 + 0.5 + 95 * 0.07 + 0.3))
     # Typical use in December at the homes' rates, Ofgem's values in force (from 1 July 2026).
     share_g = HEATING_MONTHLY_SHARE[11] / DAYS_IN_MONTH[11]
     typical_gas = 30 * (9500 * share_g * 0.07 + 0.3)
     assert costs["typical"][0] > typical_gas  # plus the electricity
-    # Home 0: same as usual -> no; home 1: 1.56 times its usual (bar 1.5, +£15) -> yes.
+    # Home 0: less than usual for December -> no; home 1: over 1.5 times (+£15) -> yes.
     assert costs["next"][1] / costs["usual"][1] > 1.5
     assert label.tolist()[:2] == [False, True]
-    # 1.0 times its own and under the typical bar: not a shock.
+    # Home 2 uses in December what its November says for the season (46 kWh of gas a day
+    # against 40 in November): the usual winter rise, not a shock.
+    assert 40 * f_gas == pytest.approx(46.0, abs=0.5)
     assert not label[2]
 
 
