@@ -74,10 +74,10 @@ TRUTH_NUMBERS = {
     "damp_mould": ("damp_block_share", "condensation_h"),
     "self_disconnection": ("supply_off_h", "gas_supply_off_h"),
     "credit_out": ("supply_off_h", "gas_supply_off_h"),
-    "self_rationing": ("cold_awake_share",),
+    "self_rationing": ("ration_share", "cold_awake_share", "mean_indoor_temp_c"),
     "device_fault": (),
-    "excess_cold": ("mean_indoor_temp_c", "cold_awake_share"),
-    "excess_heat": ("mean_indoor_temp_c",),
+    "excess_cold": ("below_16c_share", "excess_cold_band", "mean_indoor_temp_c", "cold_awake_share"),
+    "excess_heat": ("hot_living_share", "hot_night_share", "mean_indoor_temp_c"),
 }
 
 
@@ -216,6 +216,24 @@ def advisor_numbers(env: dict, end: datetime, kinds: set[str]) -> dict[str, dict
             for k in kinds if k in results}
 
 
+def heatwave_end(seed: int, year: int, after_days: int = 4) -> str:
+    """The UTC midnight `after_days` after the end of the seed's heatwave of `year`
+    (meters_sim/weather.py: dated by seed and year, the same in every area)."""
+    import numpy as np
+
+    from meters_sim.weather import Weather
+
+    start_doy, days, _ = Weather(np.array(["any"]), seed).heatwave(year)
+    end = np.datetime64(f"{year}-01-01") + np.timedelta64(int(start_doy + days) + after_days, "D")
+    return str(end)
+
+
+def period_env(end: str | None) -> dict[str, str]:
+    """Settings for a past period (`--end`): raw readings kept long enough to reach it
+    (InfluxDB drops points older than the retention policy)."""
+    return {"HEARTH__INFLUXDB__RAW_RETENTION_DAYS": "400"} if end else {}
+
+
 def pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.0f}%"
 
@@ -239,12 +257,20 @@ def main(argv: list[str] | None = None) -> int:
                     " missed home's fault episodes and each false alarm's reasons (repeatable;"
                     " one of"
                     f" {', '.join(sorted(MAPPING))})")
+    ap.add_argument("--end", metavar="ISO", help="end the simulated period here (UTC) instead of"
+                    " now, e.g. 2026-08-15 to score excess heat in a summer (the run's raw"
+                    " retention is raised to reach it)")
+    ap.add_argument("--summer", type=int, metavar="YEAR", help="end the period 4 days after"
+                    " the seed's summer heatwave of YEAR (the simulator has one a summer, mid-June"
+                    " to mid-August), so the fortnight scores excess heat; sets --end")
     ap.add_argument("--reuse", type=Path, metavar="DIR", help="a folder kept by --keep: rerun"
                     " only `hearth advise` on its data (its cases cleared first); for iterating"
                     " on rules; implies --no-doc")
     args = ap.parse_args(argv)
     if args.reuse:
         args.no_doc = True
+    if args.summer:
+        args.end = heatwave_end(args.seed, args.summer)
     if args.days * 24 > 24 * 14:
         raise SystemExit("--days: at most 14 (the advisor's longest window)")
 
@@ -260,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
            "HEARTH__ADVISOR__WINDOW_H": str(int(args.days * 24)),
            "HEARTH__SIM__BACKFILL_INTERVAL_S": str(args.interval_s),
            "HEARTH__INFLUXDB__TIMEOUT_S": "600",
-           "HEARTH__COLLECTORS__METRICS_PORT": str(free_port())}
+           "HEARTH__COLLECTORS__METRICS_PORT": str(free_port()),
+           **period_env(args.end)}
     timings = {}
     truth_path = tmp / "var" / "sim" / "truth_backfill.json"
     try:
@@ -269,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
                                          str(args.households), "--seed", str(args.seed))
             timings["backfill"] = hearth(env, "sim", "--backfill", str(args.days),
                                          "--duration-s", "0", "--fault-rate",
-                                         str(args.fault_rate), "--seed", str(args.seed))
+                                         str(args.fault_rate), "--seed", str(args.seed),
+                                         *(["--end", args.end] if args.end else []))
             # The backfill samples every device every --interval-s: that is their reporting
             # interval in this run (the registry's live intervals are shorter).
             with sqlite3.connect(tmp / "var" / "registry.sqlite3") as conn:
