@@ -43,9 +43,11 @@ MAPPING = {
     "self_rationing": ("self_rationing",),
     "device_fault": ("device_fault",),
     # Awaab's Law phase 2 (issue 13): excess cold is the HHSRS serious band or worse (below
-    # 16 C for a fifth of the hours in), answered by cold-home cases of high severity or
-    # above; excess heat (TM59, May-September) by excess_heat cases.
-    "excess_cold": ("cold_home high+",),
+    # 16 C for a fifth of the hours in), answered by cold-home cases whose own HHSRS band
+    # (evidence `hhsrs_band`, from the living room over the hours people were in) is serious
+    # or great; severity is not the band (a vulnerable tenant below 16 C for 6 hours is an
+    # emergency in any band). Excess heat (TM59, May-September) by excess_heat cases.
+    "excess_cold": ("cold_home serious_band+",),
     "excess_heat": ("excess_heat",),
 }
 # bill_shock and credit_runout have ground truth (meters_sim/truth_money.py) that looks 30
@@ -331,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
                 if severity != "low":
                     flagged.setdefault(f"{risk} medium+", set()).add(hid)
                     reasons[(hid, f"{risk} medium+")] = why
+                if risk == "cold_home" and json.loads(evidence or "{}").get("hhsrs_band", 0) >= 2:
+                    flagged.setdefault("cold_home serious_band+", set()).add(hid)
+                    reasons[(hid, "cold_home serious_band+")] = why
                 if severity in ("high", "emergency"):
                     flagged.setdefault(f"{risk} high+", set()).add(hid)
                     reasons[(hid, f"{risk} high+")] = why
