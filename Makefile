@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # Debian packages the service and its tests need (servers, browser for the dashboard checks).
-APT_PACKAGES := influxdb mosquitto mosquitto-clients chromium openssl
+APT_PACKAGES := influxdb mosquitto mosquitto-clients chromium openssl postgresql
 
 .PHONY: setup system venv demo test lint bench stop clean
 

@@ -68,7 +68,7 @@ def handle_opt_out(args, settings) -> int:
         from advisor.notify.outbox import OutboxSender
 
         outbox = OutboxSender(settings.notifier.outbox_path)
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         n = opt_out(connection(reg), args.household, args.actor, source=args.source,
                     outbox=outbox)
     if n == 0:

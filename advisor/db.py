@@ -1,4 +1,4 @@
-"""The advisor's handle on the registry's SQLite database.
+"""The advisor's handle on the registry's database (SQLite or PostgreSQL, hearth.registry.db).
 
 The registry (`hearth.registry.Registry`) owns the connection and the numbered migrations; the
 advisor's tables come from `hearth/registry/migrations/0002_cases.sql`. `connection()` accepts a
@@ -13,13 +13,15 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hearth.registry import db
+
 MIGRATION = Path(__file__).resolve().parents[1] / "hearth" / "registry" / "migrations" \
     / "0002_cases.sql"
 
 
 def connection(registry) -> sqlite3.Connection:
     """The sqlite3 connection behind `registry` (Registry, connection or path)."""
-    if isinstance(registry, sqlite3.Connection):
+    if db.is_connection(registry):
         conn = registry
     elif isinstance(registry, str | Path):
         conn = sqlite3.connect(str(registry))
@@ -27,12 +29,12 @@ def connection(registry) -> sqlite3.Connection:
         conn = None
         for attr in ("conn", "connection", "_conn", "db"):
             value = getattr(registry, attr, None)
-            if isinstance(value, sqlite3.Connection):
+            if db.is_connection(value):
                 conn = value
                 break
             if callable(value):
                 candidate = value()
-                if isinstance(candidate, sqlite3.Connection):
+                if db.is_connection(candidate):
                     conn = candidate
                     break
         if conn is None:
@@ -44,11 +46,9 @@ def connection(registry) -> sqlite3.Connection:
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
     """Apply the advisor's migration if the registry has not (idempotent)."""
-    have = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='sms_log'")
-    if have.fetchone() is None:
+    if not db.has_table(conn, "sms_log"):
         conn.executescript(MIGRATION.read_text())
-    have = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='audit_log'")
-    if have.fetchone() is None:
+    if not db.has_table(conn, "audit_log"):
         raise RuntimeError("the registry has no audit_log table: run `hearth registry init`")
 
 

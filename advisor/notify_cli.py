@@ -21,7 +21,7 @@ def handle_sync(args, settings) -> int:
     from hearth.registry import Registry
 
     sender = make_sender(settings)
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         result = sync(connection(reg), settings.notifier, sender)
     if sender.name == "outbox":
         print("Sender: outbox (no GOV.UK Notify key): no replies or receipts to read; outbox"

@@ -93,7 +93,7 @@ def run_advice(settings, now: datetime | None = None, dry_run: bool = False,
 
     now = now or utc_now()
     timings: dict[str, float] = {}
-    with Registry(settings.registry.path) as reg, InfluxClient.from_settings(settings) as client:
+    with Registry(settings.registry.target) as reg, InfluxClient.from_settings(settings) as client:
         t0 = time.perf_counter()
         inputs = InputLoader(settings, reg, client).load(now, patch, shard=shard)
         timings["inputs"] = time.perf_counter() - t0

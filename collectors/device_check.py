@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from collectors.mqtt_payload import PayloadError
 from collectors.profile_parse import Binding
+from hearth.registry.db import registry_exists
 
 log = logging.getLogger("hearth.collectors.mqtt")
 
@@ -38,7 +38,7 @@ class DeviceDirectory:
     @classmethod
     def from_registry(cls, path) -> DeviceDirectory | None:
         """None when there is no registry file yet (checks are then off, and logged so)."""
-        if not Path(path).exists():
+        if not registry_exists(path):
             return None
         from hearth.registry.bindings import bindings
         from hearth.registry.store import Registry

@@ -29,7 +29,6 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from pymodbus.client import AsyncModbusTcpClient
@@ -51,6 +50,7 @@ from collectors.modbus_plan import (
     registers_by_request,
     wanted_specs,
 )
+from hearth.registry.db import registry_exists
 from hearth.settings.rooms import ModbusCollectorSettings
 
 log = logging.getLogger(__name__)
@@ -76,13 +76,13 @@ class ModbusCollectorConfig:
         maps = load_maps(section.maps_dir)
         if section.devices:
             return cls(section, devices_from_config(section.devices, maps))
-        if not Path(settings.registry.path).exists():
+        if not registry_exists(settings.registry.target):
             # Not an error for `hearth collect`: MQTT may run alone; say why nothing is polled.
             log.warning("modbus: registry %s does not exist, so there are no Modbus meters to "
                         "poll; fill it (hearth registry import/generate) or list meters under "
-                        "[[collectors.modbus.devices]]", settings.registry.path)
+                        "[[collectors.modbus.devices]]", settings.registry.target)
             return cls(section, [])
-        return cls(section, devices_from_registry(settings.registry.path, maps))
+        return cls(section, devices_from_registry(settings.registry.target, maps))
 
 
 class _RateLimitedLog:

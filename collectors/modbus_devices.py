@@ -17,6 +17,7 @@ from hearth.registermap import (
     load_register_maps,
     resolve_register_map,
 )
+from hearth.registry.db import registry_exists
 
 FUEL_BY_KIND = {"electricity_meter": "electricity", "gas_meter": "gas"}
 
@@ -100,7 +101,7 @@ def devices_from_registry(path: Path, maps: Mapping[str, RegisterMap]) -> list[M
     are read."""
     from hearth.registry import Registry
 
-    if not Path(path).exists():
+    if not registry_exists(path):
         raise ConfigError(f"registry {path} does not exist; fill it (hearth registry import or "
                           f"generate) or list the meters under [[collectors.modbus.devices]]")
     try:

@@ -128,7 +128,7 @@ class MqttConfig:
 
         m = settings.mqtt
         password = m.password.get_secret_value() if m.password is not None else None
-        directory = registry_directory(settings.registry.path)
+        directory = registry_directory(settings.registry.target)
         devices = registry_devices(directory)
         return cls(m.host, m.port, m.username, password, m.keepalive_s, settings.collectors.mqtt,
                    devices, enabled_profiles(settings.collectors.mqtt), directory,

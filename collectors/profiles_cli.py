@@ -133,7 +133,7 @@ def parse_handler(args: argparse.Namespace, settings) -> int:
     else:  # as the registry has it
         from collectors.device_check import DeviceDirectory
 
-        directory = DeviceDirectory.from_registry(settings.registry.path)
+        directory = DeviceDirectory.from_registry(settings.registry.target)
         router = MessageRouter({profile.name: profile}, directory, hearth,
                                o.max_series_per_household)
         if profile.format == "hearth" and directory is None:
@@ -171,7 +171,7 @@ def bind_handler(args: argparse.Namespace, settings) -> int:
         except Exception:
             raise HearthError(f"--time-zone {args.time_zone!r} is not an IANA zone such as"
                               " Europe/London") from None
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         bind(reg, [(p.name, args.device_ref, args.household, args.device_id, args.kind,
                     args.room, args.time_zone)])
     topics = ", ".join(p.device_topics(args.device_ref))
@@ -194,7 +194,7 @@ def unbind_handler(args: argparse.Namespace, settings) -> int:
     from hearth.registry.bindings import unbind
     from hearth.registry.store import Registry
 
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         n = unbind(reg, args.profile, args.device_ref)
     print(f"removed {n} binding(s) of {args.profile} device {args.device_ref!r}")
     if n:
@@ -206,7 +206,7 @@ def bindings_handler(args: argparse.Namespace, settings) -> int:
     from hearth.registry.bindings import bindings
     from hearth.registry.store import Registry
 
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         rows = bindings(reg, household_id=args.household)
     print(f"{'profile':<14} {'device ref':<28} {'kind':<18} {'household':<12} {'device':<16}"
           " room")

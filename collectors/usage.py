@@ -392,7 +392,7 @@ def derive_usage_from_settings(settings, since=None, until=None, fuels=None,
             return derive_usage(client, fuels=fuels or FUELS, **kwargs)
         from hearth.shards import households_in, registry_patches
 
-        patch_of = registry_patches(settings.registry.path)
+        patch_of = registry_patches(settings.registry.target)
         results = []
         for fuel in fuels or FUELS:
             mine = households_in(shard, meter_households(client, fuel), patch_of)

@@ -35,7 +35,7 @@ def registry():
     """A read-write Registry for one action (opened and closed per use: thread-safe)."""
     from hearth.registry import Registry
 
-    reg = Registry(data.settings().registry.path)
+    reg = Registry(data.settings().registry.target)
     try:
         yield reg
     finally:

@@ -44,7 +44,7 @@ def handle_dashboard(args, settings) -> int:
         raise HearthError(f"port {port} is already in use: stop the other program or start the "
                           "dashboard with --port")
     # Open the registry once here so that its migrations (users table) are applied up front.
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         users = reg.conn.execute("SELECT count(*) FROM users").fetchone()[0]
     log = logging.getLogger("hearth.dashboard")
     if users == 0:

@@ -55,18 +55,18 @@ def _schema_ready() -> bool:
     """Open the registry once through Registry so that its migrations are applied."""
     from hearth.registry import Registry
 
-    Registry(settings().registry.path).close()
+    Registry(settings().registry.target).close()
     return True
 
 
 def connect():
     _schema_ready()
-    return q.connect_read(settings().registry.path)
+    return q.connect_read(settings().registry.target)
 
 
 def _read(fn, *args):
     _schema_ready()
-    return _read_at(settings().registry.path, fn, *args)
+    return _read_at(settings().registry.target, fn, *args)
 
 
 def _read_at(registry_path, fn, *args):
@@ -312,7 +312,7 @@ def _summaries() -> PortfolioSummaries:
     outside a script run only logs warnings about a missing ScriptRunContext."""
     _schema_ready()  # apply the registry's migrations once, here
     s = PortfolioSummaries(float(settings().dashboard.portfolio_ttl_s))
-    client, path = influx(), settings().registry.path
+    client, path = influx(), settings().registry.target
     s.register("last_seen", partial(_compute_last_seen, client, path))
     s.register("forecast_cost", partial(_compute_forecast_cost, client, path))
     return s

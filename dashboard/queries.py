@@ -15,15 +15,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hearth.registry import db
+
 Scope = tuple[str, ...] | None
 OPEN_STATUSES = ("open", "acknowledged")
 
 
 def connect_read(path: str | Path) -> sqlite3.Connection:
-    """A read-only connection to the registry (one per query: cheap with SQLite, and safe
-    across Streamlit's threads)."""
-    conn = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True, timeout=30,
-                           check_same_thread=False)
+    """A read-only connection to the registry, a SQLite file or a PostgreSQL URL (one per
+    query: cheap with SQLite, and safe across Streamlit's threads)."""
+    conn = db.connect(path, timeout_s=30, read_only=True)
     conn.execute("PRAGMA busy_timeout = 30000")
     return conn
 
@@ -37,7 +38,13 @@ def _scope_sql(scope: Scope, column: str = "h.patch") -> tuple[str, list]:
 
 
 def read(conn: sqlite3.Connection, sql: str, args: list | tuple = ()) -> pd.DataFrame:
-    return pd.read_sql_query(sql, conn, params=list(args))
+    if db.dialect_of(conn) == "sqlite":
+        return pd.read_sql_query(sql, conn, params=list(args))
+    cur = conn.cursor()
+    cur.row_factory = None
+    cur.execute(sql, list(args))
+    return pd.DataFrame.from_records(cur.fetchall(), coerce_float=True,
+                                     columns=[d[0] for d in cur.description or ()])
 
 
 # -- households ---------------------------------------------------------------------------------
@@ -259,7 +266,7 @@ def last_contact(conn, scope: Scope) -> pd.DataFrame:
             UNION ALL
             SELECT c.household_id, e.at FROM case_events e JOIN cases c USING (case_id)
             WHERE e.actor <> 'advisor'
-        ) JOIN households h USING (household_id)
+        ) AS contact JOIN households h USING (household_id)
         WHERE {where} AND household_id IN (
             SELECT household_id FROM cases WHERE status IN ('open', 'acknowledged'))
         GROUP BY household_id""", args)

@@ -55,7 +55,7 @@ def _store(settings):
     from dashboard.users import UserStore
     from hearth.registry import Registry
 
-    reg = Registry(settings.registry.path)
+    reg = Registry(settings.registry.target)
     return reg, UserStore(reg.conn)
 
 

@@ -170,7 +170,7 @@ def _forecast_influx(args, settings, horizon: int) -> int:
                 from hearth.shards import households_in, registry_patches
 
                 patch_of = patch_of if patch_of is not None else registry_patches(
-                    settings.registry.path)
+                    settings.registry.target)
                 mine = households_in(shard, store.usage_households(client, fuel), patch_of)
                 log.info("%s: shard %s has %d households", fuel, shard, len(mine))
             history, days_read = store.read_history(client, fuel, origin, f.history_days,

@@ -109,7 +109,7 @@ def wait_for_ports(addresses: set[tuple[str, int]], timeout_s: float,
 def _gateways(settings) -> set[tuple[str, int]]:
     from hearth.registry import Registry
 
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         return {(d.gateway_host, int(d.gateway_port)) for d in reg.devices(protocol="modbus")
                 if d.gateway_host and d.gateway_port}
 
@@ -117,7 +117,7 @@ def _gateways(settings) -> set[tuple[str, int]]:
 def _registry_is_empty(settings) -> bool:
     from hearth.registry import Registry
 
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         return len(reg.households()) == 0
 
 
@@ -146,7 +146,7 @@ def _demo_tenant(settings) -> tuple[str, str] | None:
     numbers are all in Ofcom's drama range (07700 900xxx): no real person's."""
     from hearth.registry import Registry
 
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         row = reg.query("SELECT t.household_id, t.mobile FROM tenants t JOIN households h USING"
                         " (household_id) WHERE t.mobile IS NOT NULL AND h.tenancy_end IS NULL"
                         " AND t.mobile NOT IN (SELECT mobile FROM tenants WHERE mobile IS NOT"
@@ -197,7 +197,7 @@ def run_demo(settings, options: DemoOptions) -> int:
     run_step("deriving half-hourly usage", "collect", "derive-usage")
     run_step("forecasting every home", "forecast")
     run_step("assessing risks and opening cases", "advise")
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         patches = sorted({h.patch for h in reg.households()})
     users = _ensure_demo_users(settings, patches)
 

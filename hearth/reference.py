@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from hearth.errors import HearthError
+from hearth.registry.db import upsert_sql
 
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "config" / "reference"
 TDCV_PROFILES = ("electricity", "economy7", "gas")
@@ -126,8 +127,9 @@ def parse_csv(path: str | Path) -> tuple[str, list]:
 def import_rows(conn: sqlite3.Connection, kind: str, rows: list) -> int:
     """Insert or replace rows (same day and key: the new figure wins), all or nothing."""
     cols = KINDS[kind]
-    sql = (f"INSERT OR REPLACE INTO {TABLES[kind]} ({', '.join(cols)}) VALUES"
-           f" ({', '.join('?' * len(cols))})")
+    key = ("effective_from", "profile") if kind == "tdcv" else \
+        ("effective_from", "fuel", "payment_method")   # the tables' primary keys
+    sql = upsert_sql(TABLES[kind], cols, key)
     values = [tuple(getattr(r, c).isoformat() if c == "effective_from" else getattr(r, c)
                     for c in cols) for r in rows]
     with conn:

@@ -27,12 +27,12 @@ def run_import(args: argparse.Namespace, settings) -> int:
     from hearth.registry.store import Registry
 
     kind, rows = parse_csv(args.file)
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         n = import_rows(reg.conn, kind, rows)
         reg.conn.execute("INSERT INTO audit_log (at, actor, action, target, detail) VALUES"
                          " (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), 'cli', 'reference.import',"
                          " ?, ?)", (kind, json.dumps({"rows": n, "file": str(args.file)})))
-    print(f"imported {n} {kind} rows from {args.file} into {settings.registry.path}")
+    print(f"imported {n} {kind} rows from {args.file} into {settings.registry.target}")
     return 0
 
 
@@ -43,7 +43,7 @@ def run_show(args: argparse.Namespace, settings) -> int:
     from hearth.registry.store import Registry
 
     day = args.on or date.today()
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         ref = ReferenceFigures.from_registry(reg.conn)
     d = np.array([day], dtype="datetime64[D]")
     print(f"Typical domestic consumption values (Ofgem), in force on {day}:")

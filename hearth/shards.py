@@ -18,9 +18,9 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from hearth.errors import HearthError
+from hearth.registry.db import registry_exists
 
 HOUSEHOLDS_PER_QUERY = 1000  # alternatives in one `"household" =~ /.../` filter
 
@@ -87,7 +87,7 @@ def households_in(shard: Shard | None, households: Iterable[str],
 
 def registry_patches(path) -> dict[str, str]:
     """household_id -> patch from the registry; {} when there is no registry file yet."""
-    if not Path(path).exists():
+    if not registry_exists(path):
         return {}
     from hearth.registry.store import Registry
 

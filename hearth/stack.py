@@ -405,7 +405,7 @@ class StackMosquitto(MosquittoServer):
         old = self._password_file_hashes().get(collector)
         kept = old if old is not None and hash_matches(password, old) else None
         hashes = {collector: kept or mosquitto_hash(password)}
-        files = from_registry(self.settings.registry.path, hashes, readers=(collector,))
+        files = from_registry(self.settings.registry.target, hashes, readers=(collector,))
         self.password_lines, self.acl = files.password_lines, files.acl
         self.hubs = files.hubs
         if m.tls:

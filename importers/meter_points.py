@@ -18,6 +18,14 @@ class MeterPointError(HearthError):
     """A meter point that cannot be registered as given."""
 
 
+def _upsert() -> str:
+    # One point per household and fuel: a point with another provider replaces the old one
+    # (the unique index meter_points_one_per_fuel), on either engine.
+    from hearth.registry.db import upsert_sql
+
+    return upsert_sql("meter_points", (*COLUMNS, "added_at"), ("household_id", "fuel"))
+
+
 def add_meter_point(reg: Registry, point: MeterPoint, actor: str = "cli") -> None:
     """Register (or replace) a household's meter point with a provider."""
     import sqlite3
@@ -26,9 +34,7 @@ def add_meter_point(reg: Registry, point: MeterPoint, actor: str = "cli") -> Non
     values = [getattr(point, c) for c in COLUMNS]
     try:
         with reg.transaction() as conn:
-            conn.execute(f"INSERT OR REPLACE INTO meter_points ({', '.join(COLUMNS)}, added_at)"
-                         f" VALUES ({', '.join('?' * len(COLUMNS))}, ?)",
-                         [*values, utc_now_iso()])
+            conn.execute(_upsert(), [*values, utc_now_iso()])
             # The audit log holds who and what, never the MPAN/MPRN itself.
             reg.audit(actor, "meter_point.add", point.household_id,
                       {"fuel": point.fuel, "provider": point.provider})
@@ -67,9 +73,7 @@ def import_csv(reg: Registry, path, actor: str = "cli") -> int:
                     errors.append(f"line {n}: no household {values[0]!r} in the registry")
                     continue
                 try:
-                    conn.execute(f"INSERT OR REPLACE INTO meter_points ({', '.join(COLUMNS)},"
-                                 f" added_at) VALUES ({', '.join('?' * len(COLUMNS))}, ?)",
-                                 [*values, now])
+                    conn.execute(_upsert(), [*values, now])
                 except sqlite3.IntegrityError as exc:
                     errors.append(f"line {n} ({values[0]} {values[1]} {values[2]}): {exc}")
             if errors:

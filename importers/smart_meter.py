@@ -129,7 +129,7 @@ def run_import(settings, providers: list[str] | None = None, household: str | No
     c = settings.collectors
     dead = DeadLetters(c.dead_letter_dir, c.dead_letter_max_bytes, c.dead_letter_max_raw_bytes)
     summaries = []
-    with Registry(settings.registry.path) as reg, InfluxClient.from_settings(settings) as db:
+    with Registry(settings.registry.target) as reg, InfluxClient.from_settings(settings) as db:
         db.ensure_database()
         for name in names:
             summary = RunSummary(name, until=end)

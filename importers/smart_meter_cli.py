@@ -79,7 +79,7 @@ def meter_point_add(args: argparse.Namespace, settings) -> int:
 
     point = MeterPoint(args.household, args.fuel, args.provider, args.mpxn.replace(" ", ""),
                        args.serial, args.resource_id, args.credential, args.gas_unit)
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         add_meter_point(reg, point, actor=args.actor or f"cli:{getpass.getuser()}")
     print(f"meter point recorded: {args.household} {args.fuel} with {args.provider}")
     return 0
@@ -89,7 +89,7 @@ def meter_point_import(args: argparse.Namespace, settings) -> int:
     from hearth.registry import Registry
     from importers.meter_points import import_csv
 
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         n = import_csv(reg, args.file, actor=args.actor or f"cli:{getpass.getuser()}")
     print(f"{n} meter point(s) recorded from {args.file}")
     return 0
@@ -99,7 +99,7 @@ def meter_point_list(args: argparse.Namespace, settings) -> int:
     from hearth.registry import Registry
     from importers.meter_points import last_interval, meter_points
 
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         points = meter_points(reg, provider=args.provider)
         if not points:
             print("no meter points registered")

@@ -62,11 +62,11 @@ def load_registry(settings, households: int | None, seed: int,
     from hearth.errors import HearthError
     from hearth.registry import Registry
 
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         homes = reg.households()
         if not homes:
             if not households:
-                raise HearthError(f"the registry {settings.registry.path} holds no households:"
+                raise HearthError(f"the registry {settings.registry.target} holds no households:"
                                   " pass --households N to generate N, or run"
                                   " `hearth registry generate --households N`")
             from hearth.registry.generate import (

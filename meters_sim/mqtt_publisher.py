@@ -298,7 +298,7 @@ class MqttPublisher:
         m, s = settings.mqtt, settings.sim
         identities = hub_of = None
         if m.device_identities == "registry":
-            identities, hub_of = registry_identities(settings.registry.path)
+            identities, hub_of = registry_identities(settings.registry.target)
             if device_ids is not None:
                 hub_of = {d: hub_of[d] for d in map(str, device_ids) if d in hub_of}
                 identities = {h: identities[h] for h in set(hub_of.values())}

@@ -75,7 +75,7 @@ def consent(args: argparse.Namespace, settings) -> int:
     from hearth.registry import Registry
     from tenants.rights import set_consent
 
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         result = set_consent(reg, args.household, sms=args.sms,
                              share_with_supplier=args.share_with_supplier, source=args.source,
                              actor=_actor(args), tenant_id=args.tenant,
@@ -138,7 +138,7 @@ def serve(args: argparse.Namespace, settings) -> int:
     if port_in_use(port, "127.0.0.1"):
         raise HearthError(f"port {port} is already in use: stop the other program or start the "
                           "portal with --port")
-    with Registry(settings.registry.path):
+    with Registry(settings.registry.target):
         pass  # applies the portal's migration up front
     env = {**os.environ, **settings_to_env(settings)}
     env["PYTHONPATH"] = os.pathsep.join(

@@ -75,7 +75,7 @@ def report(settings, household_id: str, tenant_id: str, kind: str, description: 
     photo_path = (save_photo(s.photo_dir, household_id, photo, s.photo_max_bytes)
                   if photo else None)
     _, case_kind, severity = KINDS[kind]
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         store = CaseStore(reg, settings.advisor)
         case_id, joined = None, False
         reason = (f"Reported by the tenant: {KINDS[kind][0].lower()}. In their words: {text}"

@@ -318,7 +318,7 @@ def subject_access(settings, household_id: str, out: Path, prepared_at: str | No
     from hearth.influx import InfluxClient
 
     prepared_at = prepared_at or utc_now_iso()
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         records = registry_records(reg, household_id)
     with InfluxClient.from_settings(settings, role="reader") as client:
         data = readings(client, household_id)
@@ -349,7 +349,7 @@ def subject_access(settings, household_id: str, out: Path, prepared_at: str | No
         os.chmod(out, 0o700)
         for name in sorted(files):
             (out / name).write_text(files[name], encoding="utf-8")
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         reg.audit(actor, "tenant.subject_access", household_id,
                   {"files": len(files), "readings": sum(len(v) for v in data.values())})
     log.info("subject access for %s: %d files written to %s", household_id, len(files), out)
@@ -409,7 +409,7 @@ def end_tenancy(settings, household_id: str, tenancy_end: date | None = None,
     scrubbed, and any Hearth log under var/logs. The erasure log records each removal without
     the value; an audit entry records the whole."""
     at = utc_now_iso()
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         home = reg.household(household_id)
         end = tenancy_end or datetime.now(UTC).date()
         if end < home.tenancy_start:

@@ -37,7 +37,7 @@ def registry():
     """A Registry for one action (opened and closed per use: safe across Streamlit threads)."""
     from hearth.registry import Registry
 
-    reg = Registry(settings().registry.path)
+    reg = Registry(settings().registry.target)
     try:
         yield reg
     finally:

@@ -88,7 +88,7 @@ def request_code(settings, typed_number: str, address: str, sender=None,
         return RequestResult("Enter a UK mobile number, like 07700 900123.", refused=True)
     key = number_key(settings, mobile)
     since = _iso(now - timedelta(hours=1))
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         conn = reg.conn
         if _limited(conn, s, key, address, since):
             reg.audit("tenant-portal", "tenant.signin_rate_limited", "",
@@ -148,7 +148,7 @@ def verify_code(settings, typed_number: str, typed_code: str, address: str,
     code = "".join(ch for ch in typed_code if ch.isdigit())
     key = number_key(settings, mobile) if mobile else "invalid"
     since = _iso(now - timedelta(hours=1))
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         conn = reg.conn
         conn.row_factory = sqlite3.Row
         if address and _count(conn, "address = ? AND kind IN ('request', 'verify_failed')",

@@ -3,6 +3,7 @@ authentication on, in temporary folders, once per test session."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import uuid
@@ -12,6 +13,7 @@ import pytest
 
 from hearth.settings import Settings
 from hearth.stack import InfluxServer, MosquittoServer, free_port
+from tests import pg_server
 
 INFLUX_USER, INFLUX_PASSWORD = "test_admin", "test-influx-password"
 MQTT_USER, MQTT_PASSWORD = "hearth", "test-mqtt-password"
@@ -45,10 +47,70 @@ def mqtt_server():
     shutil.rmtree(workdir, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server (Debian's postgresql 15) on a free loopback port. Its password
+    reaches Hearth as a deployment gives it: HEARTH_REGISTRY_PASSWORD in the environment."""
+    if not pg_server.available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL binaries missing: `make setup` installs Debian's postgresql")
+        pytest.skip("PostgreSQL is not installed")
+    server = pg_server.PostgresServer()
+    server.start()
+    old = os.environ.get("HEARTH_REGISTRY_PASSWORD")
+    os.environ["HEARTH_REGISTRY_PASSWORD"] = pg_server.PG_PASSWORD
+    yield server
+    if old is None:
+        os.environ.pop("HEARTH_REGISTRY_PASSWORD", None)
+    else:
+        os.environ["HEARTH_REGISTRY_PASSWORD"] = old
+    server.stop()
+
+
+# The tests that take `registry_engine` (the registry's own, cases, audit, outbox, users and
+# sessions, tenants' records, concurrency) run once per engine; the rest of the suite on SQLite.
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def registry_engine(request) -> str:
+    return request.param
+
+
+def new_registry_target(engine: str, directory: Path, request) -> str | Path:
+    """A fresh, empty registry of ``engine``: a file in ``directory``, or a new schema on the
+    session's PostgreSQL server."""
+    if engine == "sqlite":
+        return Path(directory) / "registry.sqlite3"
+    return request.getfixturevalue("postgres_server").fresh_schema_url()
+
+
+@pytest.fixture
+def registry_target(registry_engine, tmp_path, request) -> str | Path:
+    return new_registry_target(registry_engine, tmp_path, request)
+
+
 @pytest.fixture
 def settings(tmp_path, influx_server, mqtt_server) -> Settings:
     """Settings pointing at the test servers, a fresh database and a fresh var/ per test."""
     return make_settings(tmp_path, influx_server, mqtt_server)
+
+
+_WHOLE_SUITE_PG: list = []
+
+
+def _registry_url() -> dict:
+    """HEARTH_TEST_REGISTRY=postgresql runs every test that uses make_settings on a PostgreSQL
+    registry (one server for the run, a schema per test): the whole suite on the other engine,
+    for a developer who changes registry SQL. CI runs the registry_engine tests on both."""
+    if os.environ.get("HEARTH_TEST_REGISTRY", "sqlite") != "postgresql":
+        return {}
+    if not _WHOLE_SUITE_PG:
+        import atexit
+
+        server = pg_server.PostgresServer()
+        server.start()
+        atexit.register(server.stop)
+        os.environ["HEARTH_REGISTRY_PASSWORD"] = pg_server.PG_PASSWORD
+        _WHOLE_SUITE_PG.append(server)
+    return {"url": _WHOLE_SUITE_PG[0].fresh_schema_url()}
 
 
 def make_settings(var_dir: Path, influx_server, mqtt_server, **sections) -> Settings:
@@ -61,7 +123,7 @@ def make_settings(var_dir: Path, influx_server, mqtt_server, **sections) -> Sett
         # for the stack's broker with TLS, per-home identities and an ACL).
         "mqtt": {"port": mqtt_server.port, "username": MQTT_USER, "password": MQTT_PASSWORD,
                  "tls": False, "device_identities": "shared"},
-        "registry": {"path": str(var_dir / "registry.sqlite3")},
+        "registry": {"path": str(var_dir / "registry.sqlite3"), **_registry_url()},
         "collectors": {"spool_dir": str(var_dir / "spool"),
                        "dead_letter_dir": str(var_dir / "dead_letters"),
                        "metrics_port": free_port()},

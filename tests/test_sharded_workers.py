@@ -106,7 +106,7 @@ def _drop(client, *measurements: str) -> None:
 
 
 def test_every_shard_has_patches_and_no_household_is_in_two(portfolio):
-    patch_of = registry_patches(portfolio.settings.registry.path)
+    patch_of = registry_patches(portfolio.settings.registry.target)
     parts = [households_in(s, patch_of, patch_of) for s in SHARDS]
     assert all(parts), "the fixture's portfolio gives every shard a patch"
     assert sorted(h for part in parts for h in part) == sorted(patch_of)

@@ -134,7 +134,7 @@ def export_month(settings, out_dir: Path | None = None, month: str | None = None
     month = month or default_month(datetime.now(UTC).date())
     period = month_period(month)
     k = cfg.opendata_min_group_homes
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         homes = reg.households_frame()
         tariffs = reg.tariff_table()
     if homes.empty:
@@ -150,7 +150,7 @@ def export_month(settings, out_dir: Path | None = None, month: str | None = None
     rows = household_month(homes, kwh, counts, unit, standing, area, period.days)
     folder = Path(out_dir or cfg.opendata_out_dir) / f"opendata-{month}"
     csv_path = folder / f"energy_{month}.csv"
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         # Checked against every earlier publication of this month (differencing), and
         # recorded in the same registry before the files exist: a table is never out unrecorded.
         earlier = opendata_record.earlier_cells(reg.conn, month)

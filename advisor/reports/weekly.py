@@ -75,7 +75,7 @@ def load_inputs(settings, week: Period, patch: str | None, progress: _Progress
     cfg = settings.reports
     notes: list[str] = []
     last_year = same_week_last_year(week)
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         homes = reg.households_frame(patch)
         if patch is not None and homes.empty:
             raise HearthError(f"no homes in patch {patch!r}; patches are: "

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace, settings) -> int:
     from hearth.registry.store import Registry
     from hearth.stack import sync_broker
 
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         cred = device_credential(reg, args.device, rotate=args.rotate, forget=args.forget)
         devices = reg.devices(protocol="mqtt", household_id=cred.household_id)
         bound = [b for b in device_bindings(reg) if b[0] == cred.household_id]

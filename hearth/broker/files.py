@@ -15,6 +15,7 @@ from pathlib import Path
 
 from hearth.broker.credentials import Credential, hub_credentials
 from hearth.broker.topics import UnsafeTopicIdError, binding_patterns, publish_patterns
+from hearth.registry.db import registry_exists
 from hearth.registry.store import Registry
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def render(hubs: dict[str, Credential], devices, service_users: dict[str, str],
 def from_registry(registry_path: Path, service_users: dict[str, str],
                   readers: tuple[str, ...]) -> BrokerFiles:
     """The files for the registry as it is now (no hubs when there is no registry yet)."""
-    if not Path(registry_path).exists():
+    if not registry_exists(registry_path):
         return render({}, [], service_users, readers)
     from hearth.broker.credentials import device_bindings, ensure_credentials
 

@@ -1,8 +1,10 @@
-"""`hearth registry init | import | generate | show`: fill and inspect the household registry."""
+"""`hearth registry init | import | generate | show | copy-to-postgresql`: fill and inspect the
+household registry."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,6 +54,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     show = rsub.add_parser("show", help="rows per table and homes per patch")
     show.set_defaults(func=run_show)
 
+    cp = rsub.add_parser("copy-to-postgresql", help="copy the SQLite registry ([registry] path)"
+                         " into the empty PostgreSQL registry at [registry] url")
+    cp.add_argument("--from", dest="source", type=Path, default=None,
+                    help="SQLite file to copy (default: [registry] path)")
+    cp.set_defaults(func=run_copy)
+
     from hearth.broker.cli import register_registry
 
     register_registry(rsub)
@@ -92,12 +100,12 @@ def run_generate(args: argparse.Namespace, settings) -> int:
     log.info("registry generate: drawing %d households (seed %d)", args.households, args.seed)
     portfolio = generate_portfolio(opts)
     log.info("registry generate: drawn in %.1f s, writing", time.perf_counter() - t0)
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         written = write_portfolio(reg, portfolio, replace=args.replace, actor="cli")
     print(f"generated {written['households']} households, {written['tenants']} tenants, "
           f"{written['devices']} devices ({portfolio.gateways} Modbus gateways on ports "
           f"{args.gateway_base_port}-{args.gateway_base_port + max(portfolio.gateways, 1) - 1}), "
-          f"{written['tariffs']} tariffs into {settings.registry.path} "
+          f"{written['tariffs']} tariffs into {settings.registry.target} "
           f"in {time.perf_counter() - t0:.1f} s")
     _sync_broker(settings)
     return 0
@@ -109,10 +117,10 @@ def run_import(args: argparse.Namespace, settings) -> int:
     from hearth.registry.importer import import_csv
     from hearth.registry.store import Registry
 
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         result = import_csv(reg, Path(args.file), kind=args.kind, max_errors=args.max_errors,
                             actor="cli")
-    print(f"imported {result.rows} {result.kind} from {args.file} into {settings.registry.path}")
+    print(f"imported {result.rows} {result.kind} from {args.file} into {settings.registry.target}")
     for note in result.notes:
         print(f"  {note}")
     if result.kind == "devices":
@@ -124,21 +132,36 @@ def run_init(args: argparse.Namespace, settings) -> int:
     from hearth.registry.migrate import discover
     from hearth.registry.store import Registry
 
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         version = reg.schema_version
     names = ", ".join(m.path.name for m in discover())
-    print(f"registry {settings.registry.path} ready at schema version {version} ({names})")
+    print(f"registry {settings.registry.target} ready at schema version {version} ({names})")
+    return 0
+
+
+def run_copy(args: argparse.Namespace, settings) -> int:
+    from hearth.registry.copy import copy_sqlite_to_postgresql
+    from hearth.registry.store import RegistryError
+
+    if not settings.registry.url:
+        raise RegistryError("set [registry] url (postgresql://user@host:port/db) to the"
+                            " PostgreSQL registry to copy into")
+    source = args.source or settings.registry.path
+    result = copy_sqlite_to_postgresql(source, settings.registry.url)
+    print(f"copied {result.total:,} rows from {source} into {settings.registry.url}:")
+    for table, n in result.rows.items():
+        print(f"  {table:<28} {n:>9,}")
     return 0
 
 
 def run_show(args: argparse.Namespace, settings) -> int:
     from hearth.registry.store import Registry
 
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         counts = reg.counts()
         patches = reg.patch_summary()
         version = reg.schema_version
-    print(f"registry {settings.registry.path} (schema version {version})")
+    print(f"registry {settings.registry.target} (schema version {version})")
     for table, count in counts.items():
         print(f"  {table:<12} {count:>9,}")
     if patches:

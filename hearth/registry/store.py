@@ -1,8 +1,10 @@
-"""`Registry`: the one way into the SQLite registry (households, tenants, devices, tariffs).
+"""`Registry`: the one way into the registry (households, tenants, devices, tariffs).
 
-Several processes share the file (collectors, advisor, dashboard, reports): WAL journal so that
-readers never block the writer, a busy timeout so that writers queue instead of failing, and
-foreign keys on. Opening migrates the schema to the newest version.
+The registry is a SQLite file or, with ``[registry] url = "postgresql://..."``, a PostgreSQL
+database; both through :mod:`hearth.registry.db`, one code path. Several processes share the
+SQLite file (collectors, advisor, dashboard, reports): WAL journal so that readers never block
+the writer, a busy timeout so that writers queue instead of failing, and foreign keys on.
+Opening migrates the schema to the newest version.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hearth.errors import HearthError
+from hearth.registry import db
 from hearth.registry.migrate import migrate, schema_version
 from hearth.registry.models import Device, Household, Tariff, Tenant
 
@@ -61,23 +64,26 @@ def _time(value: str | None) -> datetime | None:
 
 
 class Registry:
-    """The household registry in one SQLite file. Use as a context manager::
+    """The household registry (a SQLite file or a PostgreSQL URL). Use as a context manager::
 
-        with Registry(settings.registry.path) as reg:
+        with Registry(settings.registry.target) as reg:
             homes = reg.households(patch="Riverside")
     """
 
     def __init__(self, path: str | Path, *, migrate_schema: bool = True,
                  busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
-        self.path = Path(path)
+        self.dialect = "postgresql" if db.is_postgresql(path) else "sqlite"
+        # The URL (no password in it) or the file: what messages name.
+        self.path = str(path) if self.dialect == "postgresql" else Path(path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.dialect == "sqlite":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
             # Autocommit mode: transactions are explicit (see transaction()).
-            self.conn = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None,
-                                        check_same_thread=False)
-        except (OSError, sqlite3.Error) as exc:
+            self.conn = db.connect(path, timeout_s=busy_timeout_s)
+        except (OSError, sqlite3.Error, db.RegistryUrlError) as exc:
             raise RegistryError(f"cannot open the registry {self.path}: {exc}; check "
-                                "[registry] path in the settings") from exc
+                                f"[registry] {'url' if self.dialect == 'postgresql' else 'path'}"
+                                " in the settings") from exc
         try:
             self._configure(busy_timeout_s)
             if migrate_schema:
@@ -91,6 +97,8 @@ class Registry:
             raise
 
     def _configure(self, busy_timeout_s: float) -> None:
+        if self.dialect == "postgresql":
+            return  # lock timeout and time zone are set by db.connect
         self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
         self.conn.execute("PRAGMA foreign_keys = ON")
         mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -114,14 +122,14 @@ class Registry:
     def schema_version(self) -> int:
         return schema_version(self.conn)
 
-    def query(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
+    def query(self, sql: str, args: Sequence[Any] = ()):
         """Run a read; rows are plain tuples whatever ``conn.row_factory`` another part set."""
         cur = self.conn.cursor()
         cur.row_factory = None
         return cur.execute(sql, args)
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Any]:
         """One write transaction (BEGIN IMMEDIATE: the write lock is taken up front, so a busy
         database waits up to the busy timeout instead of failing half-way)."""
         self.conn.execute("BEGIN IMMEDIATE")
@@ -264,7 +272,7 @@ class Registry:
 
     # -- writing ----------------------------------------------------------------------------
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
-                    conn: sqlite3.Connection | None = None) -> int:
+                    conn: Any = None) -> int:
         """executemany INSERT; run it inside :meth:`transaction` for all-or-nothing."""
         if table not in BASE_TABLES:
             raise ValueError(f"unknown table {table!r}")
@@ -306,7 +314,8 @@ class Registry:
         """Per patch: homes, prepayment homes, vulnerable homes, tenants, devices."""
         sql = """
             SELECT h.patch, count(*),
-                   sum(h.payment_type = 'prepayment'), sum(h.vulnerable),
+                   sum(CASE WHEN h.payment_type = 'prepayment' THEN 1 ELSE 0 END),
+                   sum(h.vulnerable),
                    (SELECT count(*) FROM tenants t JOIN households x USING (household_id)
                      WHERE x.patch = h.patch),
                    (SELECT count(*) FROM devices d JOIN households x USING (household_id)

@@ -4,7 +4,7 @@ import logging
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from hearth.settings.base import Section
 
@@ -94,3 +94,20 @@ class MqttSettings(Section):
 
 class RegistrySettings(Section):
     path: Path = Field(Path("var/registry.sqlite3"), description="SQLite file of the registry")
+    url: str = Field("", description="PostgreSQL registry instead of the SQLite file:"
+                     " postgresql://user@host:port/db, no password (HEARTH_REGISTRY_PASSWORD"
+                     " or var/secrets/registry_password). Empty: the SQLite file at path")
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if value:
+            from hearth.registry.db import check_url
+
+            check_url(value)
+        return value
+
+    @property
+    def target(self) -> str | Path:
+        """What `Registry()` and `hearth.registry.db.connect()` open: the url, else the path."""
+        return self.url or self.path

@@ -1,6 +1,8 @@
 """The whole settings tree."""
 
-from pydantic import Field
+import os
+
+from pydantic import Field, model_validator
 
 from hearth.settings.base import Section
 from hearth.settings.core import InfluxSettings, MqttSettings, PathsSettings, RegistrySettings
@@ -35,3 +37,15 @@ class Settings(Section):
     importers: ImportersSettings = Field(default_factory=ImportersSettings)
     weather: WeatherSettings = Field(default_factory=WeatherSettings)
     tenants: TenantsSettings = Field(default_factory=TenantsSettings)
+
+    @model_validator(mode="after")
+    def _registry_password(self):
+        # A PostgreSQL registry's password from var/secrets/ when the environment has none:
+        # exported for this process and its children (the Streamlit apps), never to a file.
+        if self.registry.url:
+            from hearth.registry.db import PASSWORD_ENV, registry_password
+
+            secret = registry_password(self.paths.var_dir)
+            if secret:
+                os.environ.setdefault(PASSWORD_ENV, secret)
+        return self

@@ -19,10 +19,11 @@ HOUSEHOLD_DEFAULTS = {
 
 
 @pytest.fixture
-def registry(tmp_path):
+def registry(registry_target):
+    """The registry on each engine (tests/conftest.py: registry_engine)."""
     from hearth.registry import Registry
 
-    reg = Registry(tmp_path / "registry.sqlite3")
+    reg = Registry(registry_target)
     yield reg
     reg.close()
 

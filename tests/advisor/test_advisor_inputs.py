@@ -29,7 +29,7 @@ def _ns(at: datetime) -> int:
 
 
 def populate(settings, now: datetime) -> None:
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         conn = connection(reg)
         add_household(conn, "H000001", payment_type="prepayment", vulnerable=0)
         add_household(conn, "H000002", payment_type="credit", vulnerable=1, epc_band="C",
@@ -126,7 +126,7 @@ def world(settings):
 
 def test_inputs_are_aligned_arrays(world):
     settings, now = world
-    with Registry(settings.registry.path) as reg, InfluxClient.from_settings(settings) as client:
+    with Registry(settings.registry.target) as reg, InfluxClient.from_settings(settings) as client:
         inp = InputLoader(settings, reg, client).load(now)
     assert inp.households.tolist() == ["H000001", "H000002", "H000003"]
     assert inp.temp_c.shape == (3, 144) and inp.step_h == 0.5
@@ -160,7 +160,7 @@ def test_inputs_are_aligned_arrays(world):
 def test_hearth_advise_end_to_end(world, capsys):
     settings, now = world
     report = run_advice(settings, now=now)
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         conn = connection(reg)
         cases = {(r["household_id"], r["kind"]): dict(r) for r in conn.execute(
             "SELECT * FROM cases WHERE status = 'open'")}
@@ -215,6 +215,6 @@ def test_opt_out_command(world, capsys):
     assert "opted out (1 tenant(s))" in capsys.readouterr().out
     assert handle_opt_out(Args, settings) == 0
     assert "already opted out" in capsys.readouterr().out
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         rows = reg.conn.execute("SELECT detail FROM audit_log WHERE action = 'sms.opt_out'")
         assert [json.loads(r[0])["source"] for r in rows] == ["officer"]

@@ -21,7 +21,7 @@ N = 432  # 72 hours of bulk history every 10 minutes
 
 
 def _write(settings, now: datetime) -> None:
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         conn = connection(reg)
         devices = []
         for n in range(1, 6):
@@ -85,7 +85,7 @@ def _write(settings, now: datetime) -> None:
 def loaded(settings):
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     _write(settings, now)
-    with Registry(settings.registry.path) as reg, InfluxClient.from_settings(settings) as client:
+    with Registry(settings.registry.target) as reg, InfluxClient.from_settings(settings) as client:
         inp = InputLoader(settings, reg, client).load(now)
     return settings, inp
 

@@ -38,12 +38,12 @@ def test_fifty_homes_every_published_reading_exactly_once(tmp_path, influx_serve
                                "backoff_initial_s": 0.2, "backoff_max_s": 0.5}})
     # The homes: 50 generated into the registry, gateways moved to free ports.
     assert sim(settings, "--households", "50", "--duration-s", "0") == 0
-    with Registry(settings.registry.path) as reg, reg.transaction() as conn:
+    with Registry(settings.registry.target) as reg, reg.transaction() as conn:
         for (port,) in conn.execute("SELECT DISTINCT gateway_port FROM devices"
                                     " WHERE protocol = 'modbus'").fetchall():
             conn.execute("UPDATE devices SET gateway_port = ? WHERE gateway_port = ?",
                          (free_port(), port))
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         devices = {d.device_id: d for d in reg.devices()}
     mqtt_devices = {k for k, d in devices.items() if d.protocol == "mqtt"}
     modbus_devices = {k for k, d in devices.items() if d.protocol == "modbus"}

@@ -26,7 +26,7 @@ def test_served_readings_reach_influxdb_exactly_once(tmp_path, influx_server, mq
         "mqtt": {"enabled": False},
         "modbus": {"poll_interval_s": 0.4, "timeout_s": 0.5, "backoff_initial_s": 0.2,
                    "backoff_max_s": 0.4}})
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         write_portfolio(reg, generate_portfolio(GenerateOptions(households=30, seed=11,
                                                                 units_per_gateway=12)))
         with reg.transaction() as conn:

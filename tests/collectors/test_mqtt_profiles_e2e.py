@@ -55,7 +55,7 @@ def profile_settings(tmp_path, influx_server, mqtt_server, request):
         "mqtt": {"client_id": f"test-{request.node.name[:40]}",
                  "extra_subscriptions": ["strays/#"]},
         "summary_interval_s": 2.0})
-    make_registry(settings.registry.path)
+    make_registry(settings.registry.target)
     return settings
 
 

@@ -44,7 +44,7 @@ def build(settings, households: int = 450, seed: int = 11, readings: bool = True
     half-hourly usage to the simulator (`hearth sim --backfill`, `hearth collect
     derive-usage`); forecasts, cases and accounts are written here either way."""
     now = datetime.now(UTC).replace(microsecond=0)
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         write_portfolio(reg, generate_portfolio(GenerateOptions(households=households,
                                                                 seed=seed)))
         rows = reg.conn.execute("SELECT household_id, patch, payment_type, has_gas FROM "
@@ -149,7 +149,7 @@ def _influx(settings, demo: Demo, rows, now: datetime, readings: bool) -> None:
     info = {r[0]: r for r in rows}
     with InfluxClient.from_settings(settings) as client:
         client.ensure_database()
-        devs = Registry(settings.registry.path)
+        devs = Registry(settings.registry.target)
         try:
             devices = devs.conn.execute("SELECT device_id, household_id, kind, room FROM devices"
                                         ).fetchall()

@@ -15,10 +15,11 @@ from tests.dashboard.conftest import page, sign_in, texts
 
 
 def _case(settings, case_id: int) -> dict:
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         reg.conn.row_factory = None
-        cols = [d[1] for d in reg.conn.execute("PRAGMA table_info(cases)")]
-        row = reg.conn.execute("SELECT * FROM cases WHERE case_id = ?", (case_id,)).fetchone()
+        cur = reg.conn.execute("SELECT * FROM cases WHERE case_id = ?", (case_id,))
+        cols = [d[0] for d in cur.description]
+        row = cur.fetchone()
         events = reg.conn.execute("SELECT actor, action, detail FROM case_events WHERE "
                                   "case_id = ? ORDER BY event_id", (case_id,)).fetchall()
         audit = reg.conn.execute("SELECT at, actor, action FROM audit_log WHERE target = ? "
@@ -91,7 +92,7 @@ def test_dismiss_needs_a_reason_and_records_it(portfolio):
 def test_send_tip_shows_the_text_first_and_records_it(portfolio):
     settings, demo = portfolio
     cid = demo.cases[demo.patches[0]][0]  # credit running out; the tenant agreed to texts
-    with Registry(settings.registry.path) as reg:  # the portfolio's earlier tip for this case
+    with Registry(settings.registry.target) as reg:  # the portfolio's earlier tip for this case
         reg.conn.execute("DELETE FROM sms_log WHERE case_id = ?", (cid,))
     at = _queue_on(page(sign_in("officer1"), "risk_queue"), cid)
     shown = texts(at)
@@ -113,19 +114,19 @@ def test_no_second_tip_for_the_same_case(portfolio):
     at = _queue_on(page(sign_in("officer1"), "risk_queue"), cid)
     assert "A tip for this case was sent on" in texts(at)
     assert not [b for b in at.button if b.key == "send_tip"]
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         officer1 = UserStore(reg.conn).get("officer1")
         before = reg.conn.execute("SELECT count(*) FROM sms_log").fetchone()[0]
     assert actions.send_tip(officer1, cid) == ("Not sent: this case's tip went already"
                                                " (one per case).")
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         assert reg.conn.execute("SELECT count(*) FROM sms_log").fetchone()[0] == before
 
 
 def test_no_tip_without_consent(portfolio):
     settings, demo = portfolio
     cid = demo.cases[demo.patches[0]][2]
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         hid = reg.conn.execute("SELECT household_id FROM cases WHERE case_id = ?",
                                (cid,)).fetchone()[0]
         reg.conn.execute("UPDATE tenants SET sms_consent = 0, sms_consent_at = NULL, "
@@ -138,7 +139,7 @@ def test_no_tip_without_consent(portfolio):
 def test_officer_cannot_act_on_another_patch(portfolio):
     settings, demo = portfolio
     other = demo.cases[demo.patches[1]][0]
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         officer1 = UserStore(reg.conn).get("officer1")
     before = _case(settings, other)
     for act, args in ((actions.acknowledge, ()), (actions.add_note, ("x",)),
@@ -167,7 +168,7 @@ def test_contact_details_only_for_the_patch_and_audited(portfolio):
     assert "+447700900123" not in texts(at)
     at.toggle(key=f"contact_{home}").set_value(True).run()
     assert "+447700900123" in texts(at)
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         entries = reg.audit_entries(f"household:{home}")
     assert entries[0]["actor"] == "officer1" and entries[0]["action"] == "viewed_tenant_contact"
 
@@ -177,7 +178,7 @@ def test_sign_out_is_audited_and_ends_the_session(portfolio):
     at = sign_in("officer2")
     at.button(key="sign_out").click().run()
     assert "Hearth: sign in" in texts(at)
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         actions_ = [e["action"] for e in reg.audit_entries("user:officer2")]
     assert actions_[:2] == ["signed_out", "signed_in"]
 
@@ -215,7 +216,7 @@ def test_a_note_loses_phone_numbers_emails_and_the_tenants_names(portfolio):
     settings, demo = portfolio
     cid = demo.cases[demo.patches[0]][5]
     home = demo.case_homes[cid]
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         name = reg.conn.execute("SELECT full_name FROM tenants WHERE household_id = ? LIMIT 1",
                                 (home,)).fetchone()[0]
     at = _queue_on(page(sign_in("officer1"), "risk_queue"), cid)
@@ -233,12 +234,12 @@ def test_tip_preview_says_before_sending_when_the_rate_limit_holds_it(portfolio)
 
     cid = demo.cases[demo.patches[0]][0]
     home = demo.case_homes[cid]
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         reg.conn.execute("DELETE FROM sms_log WHERE case_id = ?", (cid,))
         # Another text to this home an hour ago: the 72-hour limit holds this one.
+        hour_ago = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
         reg.conn.execute("INSERT INTO sms_log (household_id, template, sent_at, sender, status, body)"
-                         " VALUES (?, 'cold_home', strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-1 hour'),"
-                         " 'outbox', 'sending', 'x')", (home,))
+                         " VALUES (?, 'cold_home', ?, 'outbox', 'sending', 'x')", (home, hour_ago))
         officer1 = UserStore(reg.conn).get("officer1")
     allowed, words = actions.tip_outlook(officer1, cid)
     assert not allowed and "less than 72 hours ago" in words

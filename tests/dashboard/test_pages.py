@@ -27,14 +27,14 @@ def test_wrong_password_is_refused_and_audited(portfolio):
     at = sign_in("officer1", "not the password at all")
     assert "do not match an active account" in texts(at)
     assert "Hearth: sign in" in texts(at)
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         actions = [e["action"] for e in reg.audit_entries("user:officer1")]
     assert "sign_in_failed" in actions
 
 
 def test_repeated_failures_pause_the_account_across_sessions(portfolio):
     settings, _ = portfolio
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         UserStore(reg.conn).add("paused.user", "manager", PASSWORD, [])
         for _ in range(10):
             reg.audit("someone", "sign_in_failed", "user:paused.user")
@@ -257,13 +257,13 @@ def test_failed_sign_ins_from_one_address_pause_every_account_from_it(portfolio)
     settings, _ = portfolio
     from unittest import mock
 
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         for i in range(30):
             reg.audit("someone", "sign_in_failed", f"user:guess{i}", {"address": "198.51.100.7"})
     with mock.patch("dashboard.auth._address", return_value="198.51.100.7"):
         at = sign_in("officer1")  # the right password, from the guessing address
         assert "Sign-in is paused for 15 minutes" in texts(at)
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         last = reg.audit_entries("user:officer1", limit=1)[0]
     assert last["action"] == "sign_in_refused_paused" and last["detail"]["by"] == "address"
     with mock.patch("dashboard.auth._address", return_value="198.51.100.8"):
@@ -288,7 +288,7 @@ def test_a_new_browser_session_resumes_the_sign_in_until_sign_out(portfolio):
         again.sidebar.button(key="sign_out").click().run()
         assert "Hearth: sign in" in texts(again)
         assert "Hearth: sign in" in texts(new_app().run())
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         rows = reg.conn.execute("SELECT token_sha256, revoked_at FROM dashboard_sessions "
                                 "WHERE username = 'officer1'").fetchall()
         methods = [e["detail"].get("method") for e in reg.audit_entries("user:officer1")
@@ -298,7 +298,7 @@ def test_a_new_browser_session_resumes_the_sign_in_until_sign_out(portfolio):
 
     second = sign_in("officer1")
     token2 = second.session_state[auth.TOKEN_KEY]
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         UserStore(reg.conn).set_password("officer1", PASSWORD)
     with mock.patch("dashboard.auth._cookie_token", return_value=token2):
         assert "Hearth: sign in" in texts(new_app().run())
@@ -311,7 +311,7 @@ def test_an_expired_session_is_not_resumed(portfolio):
 
     from dashboard.sessions import SessionStore
 
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         old, _ = SessionStore(reg.conn).create("officer1", timedelta(minutes=5),
                                                now=datetime.now(UTC) - timedelta(hours=1))
     with mock.patch("dashboard.auth._cookie_token", return_value=old):

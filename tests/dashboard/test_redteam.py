@@ -28,12 +28,12 @@ def test_an_open_tab_is_signed_out_when_its_session_ends_in_the_registry(portfol
     the officer changed password: `set_password` revokes the sessions in the registry, but the
     open tab never looked at the registry again until its own expiry."""
     settings, _ = portfolio
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         UserStore(reg.conn).add(f"rt.{end[:8]}", "manager", PASSWORD, [])
     name = f"rt.{end[:8]}"
     at = sign_in(name)
     assert _signed_in(at)
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         if end == "password_changed":
             UserStore(reg.conn).set_password(name, PASSWORD + " new")
         elif end == "disabled":
@@ -57,7 +57,7 @@ def test_an_open_tab_whose_session_expired_in_the_registry_is_signed_out(portfol
     at = sign_in("manager")
     token = at.session_state[auth.TOKEN_KEY]
     past = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         reg.conn.execute("UPDATE dashboard_sessions SET expires_at = ? WHERE token_sha256 = ?",
                          (past, __import__("hashlib").sha256(token.encode()).hexdigest()))
     at.run()
@@ -71,7 +71,7 @@ def _queue_on(at, case_id: int):
 
 
 def _close_reason_and_events(settings, cid):
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         reason = reg.conn.execute("SELECT close_reason FROM cases WHERE case_id = ?",
                                   (cid,)).fetchone()[0]
         events = [r[0] for r in reg.conn.execute(
@@ -82,7 +82,7 @@ def _close_reason_and_events(settings, cid):
 
 
 def _tenant_name(settings, home):
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         return reg.conn.execute("SELECT full_name FROM tenants WHERE household_id = ? LIMIT 1",
                                 (home,)).fetchone()[0]
 
@@ -127,13 +127,13 @@ def test_a_password_typed_into_the_username_box_is_not_kept_in_the_audit_log(por
     typed = "Correct Horse Battery 42"
     at = sign_in(typed, "anything at all")
     assert "do not match an active account" in texts(at)
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         rows = reg.conn.execute("SELECT actor, target, coalesce(detail, '') FROM audit_log "
                                 "WHERE action LIKE 'sign_in%'").fetchall()
     assert rows and not [r for r in rows if typed.lower() in " ".join(r).lower()]
     assert ("(unknown account)", "user:(unknown account)") in [r[:2] for r in rows]
     sign_in("officer2", "not the password at all")
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         assert reg.audit_entries("user:officer2", limit=1)[0]["action"] == "sign_in_failed"
 
 
@@ -142,7 +142,7 @@ def test_a_display_name_is_shown_as_text_not_markdown(portfolio):
     The sidebar showed the account's display name as markdown: a name set to an image link
     made every page load a remote image (a tracking pixel) for whoever signed in."""
     settings, _ = portfolio
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         UserStore(reg.conn).add("rt.pixel", "manager", PASSWORD, [],
                                 display_name="Pat ![x](http://198.51.100.9/p.png) [link](http://x)")
     at = sign_in("rt.pixel")

@@ -102,7 +102,7 @@ def test_start_here_opens_the_queue_on_those_cases_and_bulk_acknowledge(portfoli
     assert "1 case acknowledged." in texts(at)
     from hearth.registry import Registry
 
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         status = reg.conn.execute("SELECT status, officer FROM cases WHERE case_id = ?",
                                   (shown[0],)).fetchone()
     assert tuple(status) == ("acknowledged", "officer1")

@@ -105,7 +105,7 @@ class Client:
 
 
 def _hubs(settings):
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         return hub_credentials(reg), reg.devices(protocol="mqtt")
 
 
@@ -252,7 +252,7 @@ def test_device_credentials_prints_and_rotates(stack, capsys):
     new = _hubs(settings)[0][device.household_id]
     # A revoked credential restarts the broker rather than SIGHUP (hearth/stack.py, apply()).
     assert new.password != old.password and new.password in out and "mosquitto restarted" in out
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         actions = [e["action"] for e in reg.audit_entries(target=old.username)]
         assert "broker_credential_rotated" in actions and "broker_credential_shown" in actions
         assert not any(old.password in str(e) or new.password in str(e)

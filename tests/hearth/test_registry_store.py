@@ -12,13 +12,14 @@ import pytest
 from hearth.registry import NotFoundError, Registry
 from hearth.registry.generate import GenerateOptions, generate_portfolio, write_portfolio
 from hearth.registry.tariffs import local_days
+from tests.conftest import new_registry_target
 
 AS_OF = date(2026, 11, 25)
 
 
 @pytest.fixture(scope="module")
-def reg(tmp_path_factory):
-    path = tmp_path_factory.mktemp("registry") / "reg.sqlite3"
+def reg(tmp_path_factory, registry_engine, request):
+    path = new_registry_target(registry_engine, tmp_path_factory.mktemp("registry"), request)
     with Registry(path) as r:
         write_portfolio(r, generate_portfolio(GenerateOptions(800, seed=11, as_of=AS_OF)))
         yield r

@@ -24,9 +24,10 @@ def run(settings, *argv: str) -> int:
 
 
 def test_sms_off_means_no_tip(tmp_path):
-    settings = SimpleNamespace(registry=SimpleNamespace(path=tmp_path / "registry.sqlite3"))
-    pf.write_registry(settings.registry.path)
-    with Registry(settings.registry.path) as reg, reg.transaction() as conn:
+    path = tmp_path / "registry.sqlite3"
+    settings = SimpleNamespace(registry=SimpleNamespace(path=path, target=path))
+    pf.write_registry(settings.registry.target)
+    with Registry(settings.registry.target) as reg, reg.transaction() as conn:
         conn.execute("INSERT INTO cases (case_id, household_id, kind, severity, score, reasons,"
                      " evidence_json, opened_at, updated_at, status) VALUES (100, 'H001',"
                      " 'cold_home', 'high', 70, 'cold for 40 hours', '{\"cold_h\": 40}',"
@@ -34,7 +35,7 @@ def test_sms_off_means_no_tip(tmp_path):
     outbox = OutboxSender(tmp_path / "outbox.jsonl")
 
     assert run(settings, "tenant", "consent", "H001", "--sms", "off") == 0
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         summary = TipDispatcher(connection(reg), NotifierSettings(), outbox, NOON).run()
         assert summary.total_sent() == 0
         skip = reg.query("SELECT status, skip_reason FROM sms_log WHERE case_id = 100").fetchall()
@@ -43,7 +44,7 @@ def test_sms_off_means_no_tip(tmp_path):
 
     assert run(settings, "tenant", "consent", "H001", "--sms", "on", "--source",
                "officer_visit") == 0
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         summary = TipDispatcher(connection(reg), NotifierSettings(), outbox, NOON).run()
         assert summary.total_sent() == 1
     sent = [json.loads(x) for x in outbox.path.read_text().splitlines()]

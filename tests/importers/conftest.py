@@ -49,7 +49,7 @@ def secrets_env(monkeypatch):
 
 @pytest.fixture
 def reg(isettings):
-    r = Registry(isettings.registry.path)
+    r = Registry(isettings.registry.target)
     yield r
     r.close()
 

@@ -24,7 +24,7 @@ def test_sim_generates_backfills_and_runs_live(sim_settings, capsys):
     assert rc == 0
     out = capsys.readouterr().out
     assert "backfill: 0.25 days" in out and "MQTT publishing" in out
-    with Registry(sim_settings.registry.path) as reg:
+    with Registry(sim_settings.registry.target) as reg:
         assert len(reg.households()) == 12
         devices = reg.devices()
     with InfluxClient.from_settings(sim_settings) as client:
@@ -92,7 +92,7 @@ def test_sim_serves_the_registry_meters_over_modbus(sim_settings):
     from hearth.stack import free_port
 
     port = free_port()
-    with Registry(sim_settings.registry.path) as reg:
+    with Registry(sim_settings.registry.target) as reg:
         write_portfolio(reg, generate_portfolio(GenerateOptions(
             households=8, seed=5, gateway_base_port=port, units_per_gateway=200)))
         meters = reg.devices(protocol="modbus")
@@ -126,7 +126,7 @@ def test_sim_serves_the_registry_meters_over_modbus(sim_settings):
 def test_sim_can_run_one_patch(sim_settings):
     from hearth.registry.generate import GenerateOptions, generate_portfolio, write_portfolio
 
-    with Registry(sim_settings.registry.path) as reg:
+    with Registry(sim_settings.registry.target) as reg:
         write_portfolio(reg, generate_portfolio(GenerateOptions(households=400, seed=6)))
         patches = reg.patches()
         first = {h.household_id for h in reg.households(patch=patches[0])}

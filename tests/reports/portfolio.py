@@ -316,7 +316,7 @@ def write_var_files(settings) -> None:
 
 
 def build(settings) -> list[Home]:
-    hs = write_registry(settings.registry.path)
+    hs = write_registry(settings.registry.target)
     write_influx(settings, hs)
     write_var_files(settings)
     return hs

@@ -174,7 +174,7 @@ def test_export_month(february, tmp_path, capsys):
     from advisor.reports.opendata_record import publications
     from hearth.registry import Registry
 
-    with Registry(february.registry.path) as reg:
+    with Registry(february.registry.target) as reg:
         assert [(p["period"], p["csv_name"]) for p in publications(reg.conn)] == [
             ("2026-02", "energy_2026-02.csv")]
 

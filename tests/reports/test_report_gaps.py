@@ -105,7 +105,7 @@ def new_install(tmp_path_factory, influx_server):
     settings = make_settings(var, influx_server, SimpleNamespace(port=free_port()),
                              schedule={"state_path": str(var / "none.sqlite3")},
                              influxdb={"raw_retention_days": 3650})
-    hs = pf.write_registry(settings.registry.path)
+    hs = pf.write_registry(settings.registry.target)
     start = local_midnight_ns(HISTORY_START)
     times = start + np.arange(12 * 48, dtype=np.int64) * pf.HH_NS
     lines = []

@@ -251,7 +251,7 @@ def test_new_install_without_readings(tmp_path, influx_server):
 
     settings = make_settings(tmp_path, influx_server, SimpleNamespace(port=free_port()),
                              schedule={"state_path": str(tmp_path / "none.sqlite3")})
-    pf.write_registry(settings.registry.path)
+    pf.write_registry(settings.registry.target)
     with InfluxClient.from_settings(settings) as client:
         client.ensure_database()
     r = weekly_report(settings, tmp_path / "out", week_end=pf.WEEK_END, generated_at=GENERATED,

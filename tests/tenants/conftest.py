@@ -46,7 +46,7 @@ def portal(tmp_path_factory, influx_server, mqtt_server):
     p0, p1 = demo.patches[:2]
     a, b = demo.detailed[0], demo.homes_by_patch[p1][-1]
     assert demo.case_homes and a in demo.homes_by_patch[p0]
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         ta = reg.tenants_of(a)[0].tenant_id
         tb = reg.tenants_of(b)[0].tenant_id
         with reg.transaction() as conn:
@@ -101,7 +101,7 @@ def new_app() -> AppTest:
 def sign_in(settings, mobile: str) -> AppTest:
     """A fresh session signed in through the form (the rate-limit window starts afresh: the
     tests sign in more often than a tenant would in an hour)."""
-    with Registry(settings.registry.path) as reg, reg.transaction() as conn:
+    with Registry(settings.registry.target) as reg, reg.transaction() as conn:
         conn.execute("DELETE FROM tenant_signin_attempts")
     at = new_app().run()
     assert not at.exception, at.exception

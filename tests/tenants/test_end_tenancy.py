@@ -12,7 +12,7 @@ from tests.tenants.conftest import MOBILE_A, last_code
 
 def test_end_of_tenancy_closes_the_portal(portal):
     settings, homes, _ = portal
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         name = reg.tenant(homes.tenant_a).full_name
         token = shares.create(reg, homes.a, homes.tenant_a, "Family", ["usage"], 30, 90)
         consent.choose(reg, homes.a, homes.tenant_a, "research", True)
@@ -21,7 +21,7 @@ def test_end_of_tenancy_closes_the_portal(portal):
     signin.request_code(settings, MOBILE_A, "10.5.0.1")
     code = last_code(settings, MOBILE_A)
     end_tenancy(settings, homes.a, actor="test")
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         assert shares.open_share(reg, token) is None
         assert not consent.current(reg.conn, homes.tenant_a)["research"]
         assert reg.query("SELECT event, source FROM research_consent_log WHERE tenant_id = ?"

@@ -28,7 +28,7 @@ def _officer(username: str) -> AppTest:
 
 def test_officer_accepts_and_rejects_and_the_tenant_is_told(portal):
     settings, homes, demo = portal
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         size = reg.household(homes.a).occupants
         accept_id = corrections.propose(reg, homes.a, homes.tenant_a, "occupants", str(size + 2))
         reject_id = corrections.propose(reg, homes.a, homes.tenant_a, "vulnerability",
@@ -48,7 +48,7 @@ def test_officer_accepts_and_rejects_and_the_tenant_is_told(portal):
     at.button(key=f"reject_{reject_id}").click().run()
     at.button(key=f"accept_{accept_id}").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         assert reg.household(homes.a).occupants == size + 2
     tenant = texts(page(sign_in(settings, MOBILE_A), "details"))
     assert "accepted: your record is changed" in tenant

@@ -13,7 +13,7 @@ PAGES = ("home", "cases", "report", "details", "sharing", "download")
 
 
 def _audit(settings, action, target):
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         return reg.query("SELECT detail FROM audit_log WHERE action = ? AND target = ? ORDER BY"
                          " audit_id", (action, target)).fetchall()
 

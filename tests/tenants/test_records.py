@@ -32,7 +32,7 @@ def _audit(reg, action):
 def test_share_link_life(portal):
     settings, homes, _ = portal
     t0 = datetime.now(UTC)
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         token = shares.create(reg, homes.a, homes.tenant_a, "Debt adviser", ["usage"], 7, 90,
                               now=t0)
         row = reg.query("SELECT token_hash FROM tenant_shares ORDER BY share_id DESC").fetchone()
@@ -65,7 +65,7 @@ def test_share_link_life(portal):
                                                ("Mum", ["cases"], 91), ("x" * 81, ["cases"], 7)])
 def test_share_link_refused_as_asked(portal, label, scopes, days):
     settings, homes, _ = portal
-    with Registry(settings.registry.path) as reg, pytest.raises(shares.ShareError):
+    with Registry(settings.registry.target) as reg, pytest.raises(shares.ShareError):
         shares.create(reg, homes.a, homes.tenant_a, label, scopes, days, 90)
 
 
@@ -73,7 +73,7 @@ def test_share_link_refused_as_asked(portal, label, scopes, days):
 
 def test_correction_accepted_and_rejected(portal):
     settings, homes, _ = portal
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         before = reg.household(homes.a).occupants
         cid = corrections.propose(reg, homes.a, homes.tenant_a, "occupants", str(before + 1))
         assert reg.household(homes.a).occupants == before        # nothing changes yet
@@ -97,7 +97,7 @@ def test_correction_accepted_and_rejected(portal):
 
 def test_new_mobile_accepted_withdraws_sms_consent(portal):
     settings, homes, _ = portal
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         with reg.transaction() as conn:
             conn.execute("UPDATE tenants SET sms_consent = 1, sms_consent_at = '2026-01-01T00:00:00Z',"
                          " sms_consent_source = 'officer_visit' WHERE tenant_id = ?",
@@ -119,7 +119,7 @@ def test_new_mobile_accepted_withdraws_sms_consent(portal):
                                          ("full_name", "Someone")])
 def test_bad_corrections_refused(portal, field, value):
     settings, homes, _ = portal
-    with Registry(settings.registry.path) as reg, pytest.raises(corrections.CorrectionError):
+    with Registry(settings.registry.target) as reg, pytest.raises(corrections.CorrectionError):
         corrections.propose(reg, homes.a, homes.tenant_a, field, value)
 
 
@@ -128,7 +128,7 @@ def test_bad_corrections_refused(portal, field, value):
 def test_damp_report_opens_a_case_with_the_awaab_clock(portal):
     settings, homes, _ = portal
     # Start from no open damp case in home b.
-    with Registry(settings.registry.path) as reg, reg.transaction() as conn:
+    with Registry(settings.registry.target) as reg, reg.transaction() as conn:
         conn.execute("UPDATE cases SET status = 'resolved' WHERE household_id = ? AND"
                      " kind = 'damp_mould'", (homes.b,))
     at = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
@@ -141,7 +141,7 @@ def test_damp_report_opens_a_case_with_the_awaab_clock(portal):
     second = problems.report(settings, homes.b, homes.tenant_b, "damp_mould",
                              "It is spreading to the ceiling.", now=at + timedelta(hours=2))
     assert second.case_id == first.case_id and second.joined
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         conn = reg.conn
         conn.row_factory = sqlite3.Row
         case = conn.execute("SELECT * FROM cases WHERE case_id = ?", (first.case_id,)).fetchone()
@@ -157,12 +157,14 @@ def test_damp_report_opens_a_case_with_the_awaab_clock(portal):
 
 def test_too_hot_is_kept_for_the_officer_without_a_case_kind(portal):
     settings, homes, _ = portal
-    with Registry(settings.registry.path) as reg:
-        has_heat = "excess_heat" in reg.query("SELECT sql FROM sqlite_master WHERE name ="
-                                              " 'cases'").fetchone()[0]
+    with Registry(settings.registry.target) as reg:
+        schema_sql = ("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname ="
+                      " 'cases_kind_check'" if reg.dialect == "postgresql"
+                      else "SELECT sql FROM sqlite_master WHERE name = 'cases'")
+        has_heat = "excess_heat" in reg.query(schema_sql).fetchone()[0]
     r = problems.report(settings, homes.b, homes.tenant_b, "too_hot", "32 C in the bedroom.")
     assert (r.case_id is not None) == has_heat
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         assert reg.query("SELECT kind FROM tenant_reports WHERE report_id = ?",
                          (r.report_id,)).fetchone() == ("too_hot",)
 
@@ -174,11 +176,11 @@ def test_too_hot_is_kept_for_the_officer_without_a_case_kind(portal):
     ("cold_home", "cold", JPEG + b"\x00" * 5_000_000, "too large")])
 def test_bad_reports_refused_and_nothing_kept(portal, kind, text, photo, why):
     settings, homes, _ = portal
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         n = reg.query("SELECT count(*) FROM tenant_reports").fetchone()[0]
     with pytest.raises(problems.ReportError, match=why):
         problems.report(settings, homes.b, homes.tenant_b, kind, text, photo)
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         assert reg.query("SELECT count(*) FROM tenant_reports").fetchone()[0] == n
 
 
@@ -186,7 +188,7 @@ def test_bad_reports_refused_and_nothing_kept(portal, kind, text, photo, why):
 
 def test_consent_per_purpose_effective_at_once(portal):
     settings, homes, _ = portal
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         tid, hid = homes.tenant_a, homes.a
         assert consent.choose(reg, hid, tid, "research", True)
         assert not consent.choose(reg, hid, tid, "research", True)      # unchanged
@@ -221,7 +223,7 @@ def test_advisor_does_not_auto_close_a_tenants_report(portal):
 
     settings, homes, _ = portal
     at = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
-    with Registry(settings.registry.path) as reg, reg.transaction() as conn:
+    with Registry(settings.registry.target) as reg, reg.transaction() as conn:
         conn.execute("UPDATE cases SET status = 'resolved' WHERE household_id = ? AND"
                      " kind = 'device_fault'", (homes.b,))
     # A fault has no Awaab's Law duty, so only the tenant's report keeps it open.
@@ -230,7 +232,7 @@ def test_advisor_does_not_auto_close_a_tenants_report(portal):
     ids = np.array([homes.b])
     quiet = RuleResult("device_fault", np.zeros(1, dtype=bool), np.zeros(1, dtype=np.int8),
                        np.zeros(1))                         # the sensors show nothing wrong
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         store = CaseStore(reg, settings.advisor)
         for hours in (0, 24, 72):
             store.sync({"device_fault": quiet}, ids, now=at + timedelta(hours=hours))

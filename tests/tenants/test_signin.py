@@ -15,13 +15,13 @@ from tests.tenants.conftest import MOBILE_A, MOBILE_B, UNKNOWN, last_code, outbo
 
 
 def _audit(settings, action: str) -> list[tuple]:
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         return reg.query("SELECT actor, target, detail FROM audit_log WHERE action = ? ORDER BY"
                          " audit_id", (action,)).fetchall()
 
 
 def _fresh(settings):
-    with Registry(settings.registry.path) as reg, reg.transaction() as conn:
+    with Registry(settings.registry.target) as reg, reg.transaction() as conn:
         conn.execute("DELETE FROM tenant_signin_attempts")
         conn.execute("DELETE FROM tenant_signin_codes")
 
@@ -42,7 +42,7 @@ def test_code_signs_in_once_and_is_stored_hashed(portal, caplog):
     assert answer.message == signin.REQUEST_ANSWER and not answer.refused
     code = last_code(settings, MOBILE_A)
     assert len(code) == 6 and code.isdigit()
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         stored = reg.query("SELECT code_hash FROM tenant_signin_codes").fetchall()
     assert stored and all(code not in h and h.startswith("$argon2") for (h,) in stored)
     who = signin.verify_code(settings, MOBILE_A, code, "10.0.0.1")
@@ -53,7 +53,7 @@ def test_code_signs_in_once_and_is_stored_hashed(portal, caplog):
     assert ok[-1][:2] == (homes.tenant_a, homes.a)
     assert _audit(settings, "tenant.signin_failed")[-1][2].count("no_live_code") == 1
     # Neither the number nor the code in the audit log or the logs.
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         everything = " ".join(str(r) for r in reg.query("SELECT * FROM audit_log").fetchall())
     for secret in (code, MOBILE_A, "900501"):
         assert secret not in everything
@@ -63,7 +63,7 @@ def test_code_signs_in_once_and_is_stored_hashed(portal, caplog):
 def test_code_is_sent_without_tip_consent(portal):
     settings, homes, _ = portal
     _fresh(settings)
-    with Registry(settings.registry.path) as reg:
+    with Registry(settings.registry.target) as reg:
         assert not reg.tenant(homes.tenant_b).sms_consent
     signin.request_code(settings, MOBILE_B, "10.0.0.2")
     assert last_code(settings, MOBILE_B)
