@@ -75,8 +75,9 @@ def cold_home(temp_c: np.ndarray, in_season: np.ndarray, vulnerable: np.ndarray,
     bar_h = np.where(vulnerable, vulnerable_hours, cold_hours)
     bar_share = np.where(vulnerable, vulnerable_share, share)
     enough = coverage(temp) >= min_coverage
-    # A home in the HHSRS serious band is a cold home whatever its share below 18 C.
-    flagged = enough & (((cold_h >= bar_h) & (cold_share >= bar_share - 1e-9)) | (band >= 2))
+    # The band is evidence, not a flag of its own: flagging serious-band homes below the cold
+    # share cost cold-home precision (tests/advisor/test_advisor_truth.py, docs/advisor.md).
+    flagged = enough & (cold_h >= bar_h) & (cold_share >= bar_share - 1e-9)
     severity = np.full(temp.shape[0], LOW, dtype=np.int8)
     severity[cold_h >= 2 * bar_h] = MEDIUM
     severity[severe_h >= severe_hours] = HIGH
