@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from advisor import awaab
+from advisor import awaab, reopen
 from advisor.db import connection, iso, parse_iso, transaction, utc_now
 from advisor.rules.base import SEVERITIES, RuleResult
 from hearth.errors import HearthError
@@ -39,6 +39,10 @@ class SyncSummary:
     improved: Counter = field(default_factory=Counter)
     closed: Counter = field(default_factory=Counter)
     unchanged: Counter = field(default_factory=Counter)
+    # Flagged again but kept closed: an officer resolved or dismissed the case and the situation
+    # is no worse (advisor/reopen.py).
+    kept_closed: Counter = field(default_factory=Counter)
+    reopened: Counter = field(default_factory=Counter)
     changed_case_ids: list[int] = field(default_factory=list)
 
 
@@ -234,7 +238,10 @@ class CaseStore:
              now: datetime | None = None, dry_run: bool = False) -> SyncSummary:
         """Bring the cases in line with one assessment of `households`.
 
-        Flagged and no open case: open one (damp_mould with the Awaab's Law clock). Flagged with
+        Flagged and no open case: open one (damp_mould with the Awaab's Law clock), unless an
+        officer closed the home's last case of that kind and the situation is no worse and the
+        quiet period has not passed (advisor/reopen.py); a case opened after an earlier one
+        links it and says why it came back. Flagged with
         an open case: update it in place; a higher severity is 'worsened', a lower 'improved'.
         Not flagged with an open case: start (or continue) the clear clock and close the case
         once clear for `auto_close_h` (not damp_mould: the landlord's duty stays once aware).
@@ -253,14 +260,25 @@ class CaseStore:
                 existing = {r["household_id"]: dict(r) for r in self.conn.execute(
                     "SELECT * FROM cases WHERE kind = ? AND status IN ('open', 'acknowledged')",
                     (kind,))}
+                closed: dict[str, dict] | None = None  # read once per kind, when first needed
                 for i, severity, score, reason, numbers in result.iter_flagged():
                     hid = ids[i]
                     case = existing.pop(hid, None)
                     if case is None:
+                        if closed is None:
+                            closed = self._last_closed(kind)
+                        earlier = closed.get(hid)
+                        decision = reopen.decide(earlier, severity, numbers, now, self.settings)
+                        if not decision.reopen:
+                            summary.kept_closed[kind] += 1
+                            continue
                         summary.opened[kind] += 1
+                        if earlier is not None:
+                            summary.reopened[kind] += 1
                         if not dry_run:
                             summary.changed_case_ids.append(
-                                self._open_case(hid, kind, severity, score, reason, numbers, now))
+                                self._open_case(hid, kind, severity, score, reason, numbers, now,
+                                                earlier, decision.reason))
                         continue
                     self._update_case(case, severity, score, reason, numbers, now, summary,
                                       dry_run)
@@ -271,17 +289,32 @@ class CaseStore:
                     self._clear_case(case, now, now_s, summary, dry_run)
         return summary
 
+    def _last_closed(self, kind: str) -> dict[str, dict]:
+        """Each home's most recently closed case of `kind` (resolved or dismissed)."""
+        out: dict[str, dict] = {}
+        for r in self.conn.execute(
+                "SELECT * FROM cases WHERE kind = ? AND status IN ('resolved', 'dismissed')"
+                " ORDER BY closed_at, case_id", (kind,)):
+            out[r["household_id"]] = dict(r)
+        return out
+
     def _open_case(self, hid: str, kind: str, severity: str, score: float, reason: str,
-                   numbers: dict, now: datetime) -> int:
+                   numbers: dict, now: datetime, earlier: dict | None = None,
+                   reopen_reason: str | None = None) -> int:
+        # A reopened hazard case starts its own Awaab's Law clock: the landlord is aware anew.
         due, stage = self._awaab(kind, severity, now)
         now_s = iso(now)
+        earlier_id = earlier["case_id"] if earlier else None
         cur = self.conn.execute(
             "INSERT INTO cases (household_id, kind, severity, score, reasons, evidence_json,"
-            " opened_at, updated_at, due_by, stage, status) VALUES (?,?,?,?,?,?,?,?,?,?, 'open')",
+            " opened_at, updated_at, due_by, stage, status, reopened_from, reopen_reason)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?, 'open', ?, ?)",
             (hid, kind, severity, round(score, 1), reason, _json(numbers), now_s, now_s,
-             iso(due), stage))
+             iso(due), stage, earlier_id, reopen_reason))
         case_id = cur.lastrowid
         detail = f"{severity}: {reason}" + (f" (due by {iso(due)}, {stage})" if due else "")
+        if earlier_id is not None:
+            detail = f"reopened after case {earlier_id}: {reopen_reason}. {detail}"
         self._event(case_id, now_s, ADVISOR, "opened", detail, iso(due), stage)
         return case_id
 

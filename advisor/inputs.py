@@ -1,23 +1,30 @@
 """The I/O edge of the advisor: recent readings, usage, forecasts and tariffs from InfluxDB and
 the registry, into the aligned arrays of `AdviceInputs` (one row per household).
 
-Every query groups by household (and fuel) and time bucket in InfluxDB, so the data that comes
-back is already reduced: buckets of `advisor.step_min` minutes over the last `advisor.window_h`
-hours, daily sums over `advisor.history_days`, and the forecast's daily p10/p50/p90.
-"""
+Recent readings come from the half-hourly device summaries (`thermostat_30m`, `meter_30m`,
+collectors/summaries.py), not from raw readings: each run first brings the summaries up to
+date (only the half hours since the last run plus a look-back), then reads the window's
+summaries in one query per measurement (per group of households for a patch or shard) and
+combines them per household, room or fuel and bucket of `advisor.step_min` minutes, and per
+device (last reading, gaps, stuck hours, runs of repeated readings joined across half hours).
+Usage, history and forecasts are read grouped by household in InfluxDB. The raw
+loader this replaced is advisor/inputs_raw.py, the reference of the tests."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import numpy as np
+import pandas as pd
 
 from advisor.frame import FUELS, AdviceInputs, epc_index
 from advisor.rules.base import row_quantile
 from hearth.errors import HearthError
+from hearth.influx.reader import Series
 
 GAS_VOLUME_CORRECTION = 1.02264   # volume to standard conditions (DESIGN.md)
 # Relative humidity this close to the ends of its range is pinned there (sensors saturate at
@@ -31,6 +38,22 @@ DAY_NS = 86_400 * NS_PER_S
 
 def _ns(at: datetime) -> int:
     return int(at.timestamp()) * NS_PER_S
+
+
+def _floats(col: np.ndarray) -> np.ndarray:
+    """A result column as float64, NaN where a row has no value."""
+    if col.dtype == object:
+        return np.array([np.nan if v is None else float(v) for v in col])
+    return col.astype(np.float64)
+
+
+def _times(col: np.ndarray) -> np.ndarray:
+    """A column of times [ns] as exact int64, -1 where a row has none (float64 would round)."""
+    if col.dtype == object:
+        return np.array([-1 if v is None else int(v) for v in col], dtype=np.int64)
+    if col.dtype.kind == "f":  # a column without any value comes back all NaN
+        return np.where(np.isfinite(col), col, -1).astype(np.int64)
+    return col.astype(np.int64)
 
 
 def grid_matrix(series, index: dict[str, int], grid_ns: np.ndarray, column: str,
@@ -111,6 +134,14 @@ class InputLoader:
 
         inp.reference = self._reference = ReferenceFigures.from_registry(self.registry.conn)
         devices = self.registry.devices()
+        if self.refresh_summaries:
+            t0 = time.perf_counter()
+            self._bring_summaries_up_to_date(now, ids, patch, shard)
+            self.timings_s["summaries_rollup"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        self._read_summaries(int(grid[0]), int(end_ns),
+                             None if patch is None and shard is None else list(ids))
+        self.timings_s["summaries_read"] = time.perf_counter() - t0
         # Each group fills its own fields of `inp`; within a group the steps run in order (the
         # forecast falls back on the history). InfluxDB runs one query's scan on one core, so
         # two groups at a time use both.
@@ -151,14 +182,213 @@ class InputLoader:
     def _window(self, grid: np.ndarray, step_s: int) -> str:
         return f"time >= {int(grid[0])} AND time < {int(grid[-1]) + step_s * NS_PER_S}"
 
+    # ------------------------------------------------------- summaries (one pass)
+    refresh_summaries = True
+
+    def _bring_summaries_up_to_date(self, now: datetime, ids: np.ndarray, patch, shard) -> None:
+        """The incremental summaries rollup (collectors/summaries.py) up to `now`: an hourly run
+        summarises the hour since the last one (plus the late-data look-back), not the window."""
+        from collectors.summaries import derive_summaries
+
+        c = getattr(self.settings, "collectors", None)
+        lookback_s = float(getattr(c, "summaries_lookback_s", 7200.0))
+        if shard is None and patch is None:
+            derive_summaries(self.client, until=now, lookback_s=lookback_s)
+        else:
+            label = str(shard) if patch is None else f"{shard or 'all'}:{patch}"
+            derive_summaries(self.client, until=now, lookback_s=lookback_s,
+                             households=list(ids), shard_label=label)
+
+    def _read_summaries(self, window_start_ns: int, end_ns: int, households=None) -> None:
+        """The window's `thermostat_30m` and `meter_30m` points as frames: one query each for
+        the portfolio, or one per group of households (a patch or shard)."""
+        from collectors.summaries import KINDS, SERIES_TAGS, summary_fields
+        from hearth.shards import household_filters
+
+        window = f"time >= {window_start_ns} AND time < {end_ns}"
+        conds = [""] if households is None else [f" AND {c}" for c in
+                                                 household_filters(households)]
+        queries, names = [], []
+        for measurement, own_tag, *_ in KINDS.values():
+            tags = ", ".join(f'"{t}"' for t in (*SERIES_TAGS, own_tag))
+            for cond in conds:
+                queries.append(f'SELECT * FROM {self.usage}."{measurement}" WHERE {window}'
+                               f'{cond} GROUP BY {tags}')
+                names.append((measurement, own_tag))
+        self._summ = {}
+        answers: dict[tuple, list] = {}
+        for key, answer in zip(names, self._query_all(queries), strict=True):
+            answers.setdefault(key, []).extend(answer)
+        for (measurement, own_tag), answer in answers.items():
+            parts = []
+            for s in answer:
+                if not len(s):
+                    continue
+                cols = {k: (v if k == "time" else _times(v) if k.endswith("_ns") else _floats(v))
+                        for k, v in s.values.items()}
+                part = pd.DataFrame(cols)
+                for tag in (*SERIES_TAGS, own_tag):
+                    part[tag] = s.tags.get(tag, "")
+                parts.append(part)
+            df = pd.concat(parts, ignore_index=True) if parts else None
+            if df is not None:  # a field no point of the window holds comes back absent
+                for name in summary_fields(measurement):
+                    if name not in df:
+                        df[name] = -1 if name.endswith("_ns") else np.nan
+            self._summ[measurement] = df
+        if all(v is None for v in self._summ.values()):
+            log.warning("advisor inputs: no half-hourly summaries (thermostat_30m, meter_30m)"
+                        " in the window: no readings, or `hearth collect derive-usage` has"
+                        " not run on them")
+
+    def _cells(self, measurement: str, by: str, step_s: int, aggs: dict) -> list[Series]:
+        """Summaries combined per (household, `by`, step), as one Series per (household, by)
+        for `grid_matrix`. aggs: output column -> (how, summary field[, count field]); how is
+        min, max, mean (sum of field / sum of count) or last (by last_ns)."""
+        df = self._summ.get(measurement)
+        if df is None or df.empty:
+            return []
+        df = df.assign(step=df["time"] // (step_s * NS_PER_S) * (step_s * NS_PER_S))
+        keys = ["household", by, "step"]
+        g = df.groupby(keys, sort=True)
+        out = pd.DataFrame(index=g.size().index)
+        for name, spec in aggs.items():
+            how, col = spec[0], spec[1]
+            if col not in df:
+                out[name] = np.nan
+            elif how == "mean":
+                n = g[spec[2]].sum(min_count=1)
+                out[name] = g[col].sum(min_count=1) / n.where(n > 0)
+            elif how == "last":
+                ordered = df[df[col].notna()].sort_values("last_ns", kind="stable")
+                out[name] = ordered.groupby(keys)[col].last()
+            else:
+                out[name] = getattr(g[col], how)()
+        out = out.reset_index()
+        series = []
+        for (house, tag), part in out.groupby(["household", by], sort=False):
+            values = {"time": part["step"].to_numpy(np.int64)}
+            values.update({k: part[k].to_numpy(np.float64) for k in aggs})
+            series.append(Series(measurement, {"household": house, by: tag},
+                                 ["time", *aggs], values))
+        return series
+
     def _thermostats(self, inp, index, grid, step_s) -> None:
-        q = (f'SELECT MEAN("temp_c") AS temp_c, MIN("temp_c") AS min_temp_c,'
-             f' MAX("temp_c") AS max_temp_c,'
-             f' MEAN("humidity_pct") AS humidity_pct, MAX("humidity_pct") AS max_humidity_pct,'
-             f' MEAN("setpoint_c") AS setpoint_c, LAST("heating_on") AS heating_on'
-             f' FROM {self.raw}."thermostat" WHERE {self._window(grid, step_s)}'
-             f' GROUP BY time({step_s}s), "household", "room" fill(none)')
-        series = self.client.query(q)
+        series = self._cells("thermostat_30m", "room", step_s, {
+            "temp_c": ("mean", "temp_sum_c", "temp_n"), "min_temp_c": ("min", "temp_min_c"),
+            "max_temp_c": ("max", "temp_max_c"),
+            "humidity_pct": ("mean", "hum_sum_pct", "hum_n"),
+            "max_humidity_pct": ("max", "hum_max_pct"),
+            "setpoint_c": ("mean", "setpoint_sum_c", "setpoint_n"),
+            "heating_on": ("last", "heating_on")})
+        self._fill_thermostats(inp, index, grid, series)
+
+    def _meters(self, inp, index, grid, step_s) -> None:
+        series = self._cells("meter_30m", "fuel", step_s, {
+            "counter_kwh": ("max", "energy_max_kwh"), "volume_m3": ("max", "volume_max_m3"),
+            "credit_gbp": ("min", "credit_min_gbp"), "voltage_v": ("min", "voltage_min_v"),
+            "power_w": ("max", "power_max_w"), "supply_on": ("last", "supply_on")})
+        self._fill_meters(inp, index, grid, series)
+
+    def _device_stats(self, window_start_ns: int, end_ns: int):
+        """Per device, from the summaries: the last reading per source, the longest (and for
+        bulk history the median) spacing between readings, the hours whose readings all repeat
+        one value, the runs of repeated readings."""
+        last: dict[str, int] = {}
+        bulk_last: dict[str, int] = {}
+        gap: dict[str, float] = {}
+        bulk_gap: dict[str, float] = {}
+        bulk_step: dict[str, float] = {}
+        frozen = self._summary_repeats()
+        frames = [f for f in self._summ.values() if f is not None and not f.empty]
+        for df in frames:
+            keyed = df[df["last_ns"] >= 0].sort_values(["device", "source", "time"])
+            if keyed.empty:
+                continue
+            for (dev, source), part in keyed.groupby(["device", "source"], sort=False):
+                first = part["first_ns"].to_numpy(np.int64)
+                final = part["last_ns"].to_numpy(np.int64)
+                # Spacing across half hours: one half hour's last reading to the next's first.
+                across = (first[1:] - final[:-1]) / NS_PER_S
+                inner = part["gap_max_s"].to_numpy(np.float64)
+                gaps = np.concatenate([across, inner[np.isfinite(inner)]])
+                bulk = source == "backfill"
+                into = bulk_last if bulk else last
+                into[dev] = max(into.get(dev, 0), int(final.max()))
+                if not len(gaps):
+                    continue
+                if bulk:
+                    bulk_gap[dev] = max(bulk_gap.get(dev, 0.0), float(gaps.max()))
+                    med = part["gap_med_s"].to_numpy(np.float64)
+                    bulk_step[dev] = float(np.median(np.concatenate(
+                        [across, med[np.isfinite(med)]])))
+                else:
+                    gap[dev] = max(gap.get(dev, 0.0), float(gaps.max()))
+        stuck = self._summary_stuck_hours()
+        return last, bulk_last, gap, bulk_gap, bulk_step, stuck, frozen
+
+    def _summary_repeats(self) -> dict[str, tuple[int, float, float]]:
+        """`_repeats` from the summaries' run segments: per device the longest run of readings
+        each equal to the one before (thermostats: count and span) or the most energy a run of
+        standing registers should have counted (meters, kWh). Runs crossing half hours are
+        joined; the window's first reading is no repeat (its predecessor lies outside)."""
+        from collectors.summaries import REPEAT_FIELDS
+
+        gas_kwh_per_m3 = GAS_VOLUME_CORRECTION * self._calorific_mj_per_m3() / 3.6
+        out: dict[str, tuple[int, float, float]] = {}
+        for measurement in ("thermostat_30m", "meter_30m"):
+            df = self._summ.get(measurement)
+            if df is None or df.empty or "rep_all" not in df:
+                continue
+            df = df[df["key_n"] > 0].sort_values(["device", "time"], kind="stable")
+            cols = {k: df[k].fillna(0).to_numpy(np.float64) for k in REPEAT_FIELDS}
+            devs = df["device"].to_numpy()
+            fuel = df["fuel"].to_numpy() if "fuel" in df else None
+            bounds = np.flatnonzero(np.r_[True, devs[1:] != devs[:-1], True])
+            for a, b in itertools.pairwise(bounds.tolist()):
+                best_n, best_s, max_u = _join_runs({k: v[a:b] for k, v in cols.items()})
+                if measurement == "thermostat_30m":
+                    if best_n:
+                        out[str(devs[a])] = (best_n, best_s, 0.0)
+                elif max_u or best_n:
+                    per = gas_kwh_per_m3 / 3600 if fuel[a] == "gas" else 1 / 3.6e6
+                    out[str(devs[a])] = (0, 0.0, max_u * per)
+        return out
+
+    def _summary_stuck_hours(self) -> dict[str, float]:
+        """`_stuck_hours` from the summaries: per device the whole-hour buckets (UTC, clipped
+        to the window) of 3 readings or more that all repeat one value."""
+        hour_ns = self.STUCK_BUCKET_H * 3600 * NS_PER_S
+        out: dict[str, float] = {}
+        checks = (("thermostat_30m", None, "temp_min_c", "temp_max_c", "temp_n"),
+                  ("meter_30m", "electricity", "voltage_min_v", "voltage_max_v", "voltage_n"),
+                  ("meter_30m", "gas", "energy_min_kwh", "energy_max_kwh", "energy_n"))
+        for measurement, fuel, lo, hi, n in checks:
+            df = self._summ.get(measurement)
+            if df is None or df.empty or lo not in df or n not in df:
+                continue
+            if fuel is not None:
+                df = df[df["fuel"] == fuel]
+            extra = {"hum_lo": ("hum_min_pct", "min"), "hum_hi": ("hum_max_pct", "max")} if (
+                fuel is None) else {"flow": ("flow_min_m3_per_h", "min")} if fuel == "gas" else {}
+            extra = {k: v for k, v in extra.items() if v[0] in df}
+            g = df.assign(hour=df["time"] // hour_ns).groupby(["device", "hour"])
+            h = g.agg(lo=(lo, "min"), hi=(hi, "max"), n=(n, "sum"), **extra)
+            still = (h["n"] >= 3) & ((h["hi"] - h["lo"]) == 0)
+            if fuel is None:  # humidity still too, and not pinned at 0 or 100 %
+                if "hum_lo" not in h or "hum_hi" not in h:
+                    continue
+                still &= (h["hum_hi"] - h["hum_lo"]) == 0
+                still &= (h["hum_hi"] < RH_PINNED_HIGH) & (h["hum_lo"] > RH_PINNED_LOW)
+            elif fuel == "gas":  # a register standing still while the meter reports a flow
+                still &= h["flow"].fillna(0) > 0 if "flow" in h else False
+            counts = still[still].groupby(level="device").size()
+            for dev, k in counts.items():
+                out[str(dev)] = out.get(str(dev), 0.0) + float(k) * self.STUCK_BUCKET_H
+        return out
+
+    # Shared by both loaders: how per-(household, room) series fill the thermostat fields.
+    def _fill_thermostats(self, inp, index, grid, series) -> None:
         # One series per room: the home's values combine its rooms (mean, coldest, warmest).
         inp.temp_c = grid_matrix(series, index, grid, "temp_c", reduce="mean")
         living = grid_matrix(series, index, grid, "temp_c", {"room": "living_room"}, "mean")
@@ -179,15 +409,7 @@ class InputLoader:
         inferred = np.where(np.isfinite(inp.setpoint_c) & np.isfinite(inp.temp_c), calls, np.nan)
         inp.heating_on = np.where(np.isfinite(reported), reported, inferred)
 
-    def _meters(self, inp, index, grid, step_s) -> None:
-        # MAX, not LAST, of the register: a glitch up and back within a bucket still shows.
-        q = (f'SELECT MAX("energy_kwh") AS counter_kwh, MAX("volume_m3") AS volume_m3,'
-             f' MIN("credit_gbp") AS credit_gbp,'
-             f' MIN("voltage_v") AS voltage_v, MAX("power_w") AS power_w,'
-             f' LAST("supply_on") AS supply_on'
-             f' FROM {self.raw}."meter" WHERE {self._window(grid, step_s)}'
-             f' GROUP BY time({step_s}s), "household", "fuel" fill(none)')
-        series = self.client.query(q)
+    def _fill_meters(self, inp, index, grid, series) -> None:
         for fuel in FUELS:
             counter = grid_matrix(series, index, grid, "counter_kwh", {"fuel": fuel}, "max")
             if np.isfinite(counter).any():
@@ -291,54 +513,8 @@ class InputLoader:
     def _devices(self, inp, index, end_ns, window_start_ns, devices) -> None:
         if not devices:
             return
-        start = window_start_ns
-        window = f"time >= {window_start_ns} AND time < {end_ns}"
-        last: dict[str, int] = {}
-        bulk_last: dict[str, int] = {}
-        gap: dict[str, float] = {}
-        bulk_gap: dict[str, float] = {}
-        bulk_step: dict[str, float] = {}
-        stuck: dict[str, float] = {}
-        # History loaded in bulk (source=backfill) comes at its own step, not the device's
-        # reporting interval: its gaps are judged against that step (the median spacing of the
-        # device's bulk readings), the collectors' readings against the registry's interval.
-        # Every statistic below is a scan of the window's raw readings inside InfluxDB, which
-        # runs one query's scan on one core: the ten independent queries go two at a time.
-        sources = (("meter", "energy_kwh"), ("thermostat", "temp_c"))
-        own = []
-        for measurement, field in sources:
-            # The last reading per device and source (no source tag reads as live).
-            own.append(f'SELECT LAST("{field}") FROM {self.raw}."{measurement}" WHERE'
-                       f' time >= {start} AND time < {end_ns} GROUP BY "device", "source"')
-            # Longest gap between two readings inside the window (a silence that has ended),
-            # and the usual spacing, per device and source.
-            own.append(f'SELECT MAX("gap_s") AS gap_s, MEDIAN("gap_s") AS step_s FROM (SELECT'
-                       f' ELAPSED("{field}", 1s) AS gap_s FROM {self.raw}."{measurement}" WHERE'
-                       f' {window} GROUP BY "device", "source") GROUP BY "device", "source"')
-        stuck_qs, repeat_qs = self._stuck_queries(window), self._repeat_queries(window)
-        answers = self._query_all(own + [q for q, _ in stuck_qs] + [q for q, _ in repeat_qs])
-        own_answers = answers[:len(own)]
-        stuck_answers = answers[len(own):len(own) + len(stuck_qs)]
-        repeat_answers = answers[len(own) + len(stuck_qs):]
-        for i in range(len(sources)):
-            for s in own_answers[2 * i]:
-                if not len(s):
-                    continue
-                dev, t = s.tags.get("device", ""), int(s.values["time"][-1])
-                into = bulk_last if s.tags.get("source") == "backfill" else last
-                into[dev] = max(into.get(dev, 0), t)
-            for s in own_answers[2 * i + 1]:
-                if not len(s) or not np.isfinite(s.values["gap_s"][-1]):
-                    continue
-                dev, g = s.tags.get("device", ""), float(s.values["gap_s"][-1])
-                if s.tags.get("source") == "backfill":
-                    bulk_gap[dev] = max(bulk_gap.get(dev, 0.0), g)
-                    bulk_step[dev] = float(s.values["step_s"][-1])
-                else:
-                    gap[dev] = max(gap.get(dev, 0.0), g)
-        for dev, hours in self._stuck_hours(stuck_qs, stuck_answers).items():
-            stuck[dev] = hours
-        frozen = self._repeats(repeat_qs, repeat_answers)
+        last, bulk_last, gap, bulk_gap, bulk_step, stuck, frozen = self._device_stats(
+            window_start_ns, end_ns)
         per_home: dict[int, list] = {}
         for d in devices:
             row = index.get(d.household_id)
@@ -492,6 +668,40 @@ class InputLoader:
                     dev = s.tags.get("device", "")
                     out[dev] = out.get(dev, 0.0) + float(still.sum()) * cls.STUCK_BUCKET_H
         return out
+
+
+def _join_runs(c: dict[str, np.ndarray]) -> tuple[int, float, float]:
+    """(repeats, span [s]) of the first longest run and the largest amount of any run, from
+    one device's half-hour run segments in time order (collectors.summaries.REPEAT_FIELDS)."""
+    best_n, best_s, max_u = 0, 0.0, 0.0
+    carry_n, carry_s, carry_u = 0, 0.0, 0.0
+
+    def close(n, s_, u):
+        nonlocal best_n, best_s, max_u
+        if n > best_n:
+            best_n, best_s = n, s_
+        max_u = max(max_u, u)
+
+    for i in range(len(c["rep_all"])):
+        pre_n, pre_s, pre_u = c["rep_pre_n"][i], c["rep_pre_s"][i], c["rep_pre_u"][i]
+        whole = c["rep_all"][i] > 0
+        if i == 0 and pre_n > 0:  # the window's first reading repeats nothing in it
+            pre_n, pre_s, pre_u = pre_n - 1, pre_s - c["rep_first_s"][i], pre_u - c[
+                "rep_first_u"][i]
+        if whole:
+            carry_n, carry_s, carry_u = carry_n + pre_n, carry_s + pre_s, carry_u + pre_u
+            continue
+        if pre_n > 0:
+            close(carry_n + pre_n, carry_s + pre_s, carry_u + pre_u)
+        elif carry_n:
+            close(carry_n, carry_s, carry_u)
+        if c["rep_best_n"][i] > 0 or c["rep_best_u"][i] > 0:
+            close(int(c["rep_best_n"][i]), float(c["rep_best_s"][i]), 0.0)
+            max_u = max(max_u, float(c["rep_best_u"][i]))
+        carry_n, carry_s, carry_u = c["rep_suf_n"][i], c["rep_suf_s"][i], c["rep_suf_u"][i]
+    if carry_n:
+        close(carry_n, carry_s, carry_u)
+    return int(best_n), float(best_s), float(max_u)
 
 
 # The price cap row that stands in for a household's own tariff on a day none covers: credit

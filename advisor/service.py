@@ -51,6 +51,10 @@ class RunReport:
         lines.append(f"{'total':<20}" + "".join(f"{total[s]:>10}" for s in sev)
                      + f"{sum(c.opened.values()):>7}{sum(c.worsened.values()):>7}"
                      f"{sum(c.improved.values()):>7}{sum(c.closed.values()):>8}")
+        if sum(c.kept_closed.values()) or sum(c.reopened.values()):
+            lines.append(f"Resolved cases kept closed (no worse, quiet period running):"
+                         f" {sum(c.kept_closed.values())}; opened again with a reason:"
+                         f" {sum(c.reopened.values())}")
         lines.append("")
         if self.tips is None:
             lines.append("Tips: not run")

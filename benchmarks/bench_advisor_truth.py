@@ -218,6 +218,36 @@ def advisor_numbers(env: dict, end: datetime, kinds: set[str]) -> dict[str, dict
             for k in kinds if k in results}
 
 
+def compare_loaders(env: dict, end: datetime) -> list[str]:
+    """The rules' verdicts (flag, severity, reason) on the inputs from raw readings
+    (advisor/inputs_raw.py) and from the summaries (advisor/inputs.py), on the same data."""
+    from advisor.engine import assess
+    from advisor.inputs import InputLoader
+    from advisor.inputs_raw import RawInputLoader
+    from hearth.influx import InfluxClient
+    from hearth.registry import Registry
+    from hearth.settings import load_settings
+
+    settings = load_settings(environ=env)
+    verdicts, timings = {}, {}
+    for name, loader in (("raw", RawInputLoader), ("summaries", InputLoader)):
+        with Registry(settings.registry.target) as reg, \
+                InfluxClient.from_settings(settings) as client:
+            t0 = time.perf_counter()
+            inp = loader(settings, reg, client).load(end)
+            timings[name] = time.perf_counter() - t0
+        results = assess(inp, settings.advisor)
+        verdicts[name] = {(k, str(inp.households[i]), sev, reason)
+                          for k, r in results.items() for i, sev, _, reason, _ in r.iter_flagged()}
+    raw, summ = verdicts["raw"], verdicts["summaries"]
+    lines = [f"loaders compared: {len(raw)} verdicts from raw readings ({timings['raw']:.1f} s),"
+             f" {len(summ)} from summaries ({timings['summaries']:.1f} s);"
+             f" {len(raw - summ)} only from raw, {len(summ - raw)} only from summaries"]
+    lines += [f"  raw only: {v}" for v in sorted(raw - summ)[:20]]
+    lines += [f"  summaries only: {v}" for v in sorted(summ - raw)[:20]]
+    return lines
+
+
 def heatwave_end(seed: int, year: int, after_days: int = 4) -> str:
     """The UTC midnight `after_days` after the end of the seed's heatwave of `year`
     (meters_sim/weather.py: dated by seed and year, the same in every area)."""
@@ -265,6 +295,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--summer", type=int, metavar="YEAR", help="end the period 4 days after"
                     " the seed's summer heatwave of YEAR (the simulator has one a summer, mid-June"
                     " to mid-August), so the fortnight scores excess heat; sets --end")
+    ap.add_argument("--compare-loaders", action="store_true", help="also run the rules on"
+                    " inputs read from raw readings and from the summaries, on the same data,"
+                    " and print the verdicts that differ")
     ap.add_argument("--reuse", type=Path, metavar="DIR", help="a folder kept by --keep: rerun"
                     " only `hearth advise` on its data (its cases cleared first); for iterating"
                     " on rules; implies --no-doc")
@@ -347,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
                  for k in MAPPING[lab]}
         if rules:
             numbers = advisor_numbers(env, end, rules)
+        if args.compare_loaders:
+            print("\n".join(compare_loaders(env, end)))
     finally:
         server.stop()
         if not args.keep and not args.reuse:

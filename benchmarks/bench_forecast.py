@@ -171,6 +171,28 @@ def versus_statsforecast(args, pf) -> dict:
         "speedup_vs_mstl": ms_all / t_ours, "speedup_vs_seasonal_naive": t_sn / t_ours}
 
 
+def split_check(pf, parts: int = 3) -> dict:
+    """Fit the history once, then in `parts` groups of households (as `hearth forecast --shard
+    i/N` does): how far each household's p10/p90 moves [relative to the one-fit value]."""
+    hist = pf.energy_kwh[:, :HISTORY_DAYS * DAY]
+    whole = HearthForecaster().fit(hist, start=pf.start, weather=pf.weather).predict(WEEK, 30)
+    group = np.arange(hist.shape[0]) % parts
+    out = {}
+    for name in ("energy_kwh_p10", "energy_kwh_p90"):
+        ref, split = getattr(whole, name), np.empty_like(getattr(whole, name))
+        for k in range(parts):
+            rows = group == k
+            fc = HearthForecaster().fit(hist[rows], start=pf.start,
+                                        weather=pf.weather).predict(WEEK, 30)
+            split[rows] = getattr(fc, name)
+        big = ref > 0.01
+        rel = np.abs(split - ref)[big] / ref[big]
+        out[name] = {"identical_share": float(np.mean(np.abs(split - ref) < 1e-6)),
+                     "rel_diff_median": float(np.median(rel)),
+                     "rel_diff_p99": float(np.percentile(rel, 99)), "rel_diff_max": float(rel.max())}
+    return {"parts": parts, **out}
+
+
 def _before(weather, start, hist):
     times, temp = weather
     end = start + hist.shape[1] * np.timedelta64(30, "m")
@@ -244,6 +266,8 @@ def main(argv: list[str] | None = None) -> None:
                         " synthetic homes keep bank holidays, which Hearth treats as Sundays")
     parser.add_argument("--skip-scale", action="store_true")
     parser.add_argument("--only-scale", action="store_true")
+    parser.add_argument("--only-accuracy", action="store_true",
+                        help="the backtest and the split check only (no statsforecast, no scale)")
     parser.add_argument("--scale-worker", help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
@@ -253,9 +277,14 @@ def main(argv: list[str] | None = None) -> None:
     acc = vs = None
     if not args.only_scale:
         acc = accuracy(args)
-        vs = versus_statsforecast(args, acc.pop("portfolio"))
-        print(json.dumps(vs, indent=1))
-    sc = None if args.skip_scale else scale(args)
+        pf = acc.pop("portfolio")
+        if args.only_accuracy:
+            acc["split"] = split_check(pf)
+            print(json.dumps(acc["split"], indent=1))
+        else:
+            vs = versus_statsforecast(args, pf)
+            print(json.dumps(vs, indent=1))
+    sc = None if args.skip_scale or args.only_accuracy else scale(args)
     if sc:
         print(json.dumps(sc, indent=1))
     figures = {"accuracy": acc, "statsforecast": vs, "scale": sc, "machine": machine(),

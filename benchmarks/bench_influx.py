@@ -183,7 +183,21 @@ def _time_matrix(client: InfluxClient, pid: int, start_ns: int, end_ns: int, sou
             "client_cpu_s": client_cpu[best], "runs_s": times}, m
 
 
-def bench_usage_matrix(server: InfluxServer, households: int, weeks: int, end_ns: int) -> dict:
+def _profile_matrix(client: InfluxClient, start_ns: int, end_ns: int) -> None:
+    """cProfile of one `usage_matrix` from usage_day: the client's share (the rest is
+    influxd, measured as its CPU time)."""
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.enable()
+    client.usage_matrix(np.datetime64(start_ns, "ns"), np.datetime64(end_ns, "ns"))
+    prof.disable()
+    pstats.Stats(prof).sort_stats("cumulative").print_stats(14)
+
+
+def bench_usage_matrix(server: InfluxServer, households: int, weeks: int, end_ns: int,
+                       profile: bool = False) -> dict:
     """Half-hourly usage written as the derivation writes it (`usage_lines`: usage_30m points
     and their usage_day rollup), then `usage_matrix` from usage_day (the default) and, for
     comparison, from usage_30m alone."""
@@ -212,6 +226,8 @@ def bench_usage_matrix(server: InfluxServer, households: int, weeks: int, end_ns
         assert not np.isnan(m.energy_kwh).any()
         half, m30 = _time_matrix(client, pid, start_ns, end_ns, "usage_30m")
         np.testing.assert_array_equal(m30.energy_kwh, m.energy_kwh)
+        if profile:
+            _profile_matrix(client, start_ns, end_ns)
     return {"households": households, "steps": steps, "points": households * steps,
             "lines": lines_out, "load_s": load_s, "settle_s": settle_s, **day, "half": half}
 
@@ -234,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
     parser.add_argument("--only-matrix", action="store_true",
                         help="only the usage_matrix benchmark (prints, never updates the docs)")
+    parser.add_argument("--profile", action="store_true",
+                        help="with --only-matrix: cProfile one usage_matrix call (client side)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     steps = max(1, args.points // args.households)
@@ -246,8 +264,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"InfluxDB {server.url} in {workdir}", flush=True)
         if args.only_matrix:
             matrix = bench_usage_matrix(server, args.households, args.weeks,
-                                        (now_s // 1800) * 1800 * 10**9)
+                                        (now_s // 1800) * 1800 * 10**9, profile=args.profile)
+            cpu = matrix["server_cpu_s"] + matrix["client_cpu_s"]
             print(_matrix_text(matrix, args.weeks))
+            print(f"load average {', '.join(f'{x:.1f}' for x in os.getloadavg())};"
+                  f" CPU of the best run {cpu:.2f} s, {cpu / (os.cpu_count() or 1):.2f} s of"
+                  f" wall time on {os.cpu_count()} otherwise idle cores")
             return 0
         ceiling = bench_ceiling(server, args.households, steps, start_ns)
         print(f"ceiling: {ceiling['pps']:,.0f} points/s", flush=True)

@@ -109,6 +109,13 @@ def derive_usage_handler(args: argparse.Namespace, settings) -> int:
                                          fuels=args.fuel, shard=args.shard)
     for r in results:
         print((f"shard {args.shard}: " if args.shard else "") + r.describe())
+    # The advisor's half-hourly summaries come from the same pass over new raw readings.
+    from collectors.summaries import derive_summaries_from_settings
+
+    for r in derive_summaries_from_settings(settings, since=_parse_time(args.since, "--since"),
+                                            until=_parse_time(args.until, "--until"),
+                                            shard=args.shard):
+        print((f"shard {args.shard}: " if args.shard else "") + r.describe())
     return 0
 
 

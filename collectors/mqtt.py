@@ -37,7 +37,7 @@ from paho.mqtt.properties import Properties
 from collectors.base import Collector, register_collector
 from collectors.deadletter import DeadLetter
 from collectors.mqtt_payload import PayloadError, PayloadParser
-from collectors.mqtt_router import MessageRouter
+from collectors.mqtt_router import PERSONAL_KEYS, Ignored, MessageRouter, redacted_keys
 from collectors.supervise import count_restart, supervised
 
 log = logging.getLogger("hearth.collectors.mqtt")
@@ -207,7 +207,7 @@ class MqttCollector(Collector):
         self._stopping = False
         self._connected = threading.Event()
         self.last_seen: dict[str, float] = {}  # device -> monotonic time of its last reading
-        self.stats.extra.update(messages=0, acked=0, connects=0, disconnects=0)
+        self.stats.extra.update(messages=0, acked=0, ignored=0, connects=0, disconnects=0)
         self.client = self._make_client()
 
     # ---- paho ---------------------------------------------------------------------------------
@@ -283,12 +283,15 @@ class MqttCollector(Collector):
         try:
             device, item = self.router.parse(topic, msg.payload)
             self.last_seen[device] = time.monotonic()
+        except Ignored as exc:  # no reading and no fault: acknowledged, counted
+            item = exc
         except PayloadError as exc:  # `raw`: the payload less a profile's personal data
             item = DeadLetter(str(exc), getattr(exc, "raw", None) or bytes(msg.payload),
                               {"topic": topic[:300]})
         except Exception as exc:  # never let one message stop the collector
-            item = DeadLetter(f"parse_failed: {type(exc).__name__}: {exc}", bytes(msg.payload),
-                              {"topic": topic[:300]})
+            keys = getattr(self.router, "personal_keys", PERSONAL_KEYS)
+            item = DeadLetter(f"parse_failed: {type(exc).__name__}: {exc}",
+                              redacted_keys(bytes(msg.payload), keys), {"topic": topic[:300]})
         with self._cond:
             self._pending.append((msg.mid, msg.qos, item))
             if len(self._pending) == 1:
@@ -326,8 +329,11 @@ class MqttCollector(Collector):
                     delay = min(delay * 2, 30.0)
 
     def _commit(self, batch: list[tuple[int, int, object]]) -> None:
-        readings, letters = [], []
+        readings, letters, ignored = [], [], 0
         for _, _, item in batch:
+            if isinstance(item, Ignored):
+                ignored += 1
+                continue
             (letters if isinstance(item, DeadLetter) else readings).append(item)
         if letters:
             many = getattr(self.sink, "dead_letter_many", None)
@@ -342,6 +348,7 @@ class MqttCollector(Collector):
         self.stats.readings_in += len(readings)
         self.stats.dead_lettered += len(letters)
         self.stats.extra["messages"] += len(batch)
+        self.stats.extra["ignored"] += ignored
         self.stats.extra["acked"] += len(batch)
 
     # ---- lifecycle ----------------------------------------------------------------------------

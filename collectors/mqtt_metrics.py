@@ -39,3 +39,9 @@ class MqttPathMetrics:
         for reason, n in _items(self.router.rejected):
             r.add_metric([reason], n)
         yield r
+        g = CounterMetricFamily("hearth_mqtt_ignored_messages",
+                                "MQTT messages that are no reading and no fault (a bridge's"
+                                " group list, a group's state), by reason", labels=["reason"])
+        for reason, n in _items(getattr(self.router, "ignored", {})):
+            g.add_metric([reason], n)
+        yield g

@@ -54,6 +54,50 @@ def redacted(payload: bytes, paths) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode() if hit else payload
 
 
+# Keys whose values are personal data in any device's payload (an address's meter point
+# numbers), removed from a dead letter whose profile is unknown (an unmatched topic, a parser
+# failure), wherever in the payload they appear.
+PERSONAL_KEYS = frozenset({"mpan", "mprn"})
+
+
+class Ignored(Exception):  # noqa: N818 - an outcome, not an error
+    """A message that is no reading and no fault (a bridge's group list, a group's state):
+    acknowledged and counted by ``reason``, neither stored nor dead-lettered."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def redacted_keys(payload: bytes, keys) -> bytes:
+    """The payload with the value of every key in `keys`, at any depth, replaced by
+    "[removed]"; when it is not JSON, every value after those keys found as text."""
+    import json
+
+    keys = frozenset(keys)
+    try:
+        obj = _loads(payload)
+    except _JSON_ERRORS:
+        return _redacted_text(payload, [(k,) for k in keys])
+    hit = False
+
+    def walk(node) -> None:
+        nonlocal hit
+        if isinstance(node, dict):
+            for k in node:
+                if k in keys:
+                    node[k] = "[removed]"
+                    hit = True
+                else:
+                    walk(node[k])
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(obj)
+    return json.dumps(obj, separators=(",", ":")).encode() if hit else payload
+
+
 def topic_prefix(topic: str) -> str:
     """The first level of a topic (where a device family's topics start)."""
     return topic.split("/", 1)[0][:64] or "(empty)"
@@ -93,8 +137,16 @@ class MessageRouter:
                 first = "" if c.levels[0].startswith("{") else c.levels[0]
                 self._by_first.setdefault(first, []).append(c)
         self._topic_cache: dict[str, tuple[tuple[Channel, ...], str]] = {}
+        # A payload no profile claims could be any device's: every profile's personal keys go.
+        self.personal_keys = PERSONAL_KEYS | {path[-1] for p in profiles.values()
+                                              for path in p.redact}
         self._admitted: dict = {}  # (topic, room) of Hearth's format, or a profile's topic
         self.unmatched: Counter = Counter()   # topic prefix -> messages
+        self.ignored: Counter = Counter()     # reason -> messages (Ignored)
+        # Bridges' group lists: groups topic -> profile, and (profile, group name) seen
+        self._groups_topics = {p.groups_topic: p.name for p in profiles.values()
+                               if p.format == "mapped" and p.groups_topic}
+        self._groups: dict[str, frozenset[str]] = {}
         self.rejected: Counter = Counter()    # reason code -> messages
 
     # ---- matching -----------------------------------------------------------------------------
@@ -117,6 +169,19 @@ class MessageRouter:
         hit = self._topic_cache[topic] = (tuple(found), ref)
         return hit
 
+    def _group_list(self, profile: str, payload: bytes) -> None:
+        """Take a bridge's list of groups (raises Ignored; PayloadError when it is no list)."""
+        try:
+            groups = _loads(payload)
+        except _JSON_ERRORS as exc:
+            raise PayloadError(f"invalid_json: {profile} group list: {str(exc)[:120]}") from None
+        if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+            raise PayloadError(f"invalid_group_list: {profile} group list is not a JSON list"
+                               " of objects")
+        self._groups[profile] = frozenset(str(g["friendly_name"]) for g in groups
+                                          if "friendly_name" in g)
+        raise Ignored("group_list")
+
     def _unmatched(self, topic: str) -> PayloadError:
         prefix = topic_prefix(topic)
         if prefix not in self.unmatched and len(self.unmatched) >= MAX_PREFIXES:
@@ -128,12 +193,24 @@ class MessageRouter:
     # ---- parsing ------------------------------------------------------------------------------
 
     def parse(self, topic: str, payload: bytes, now_ns: int | None = None) -> tuple[str, Reading]:
-        """(device key, reading) or PayloadError (counted by reason code)."""
+        """(device key, reading) or PayloadError (counted by reason code), its ``raw`` the
+        payload less personal data. Any other failure (a bug, a payload no check foresaw)
+        becomes PayloadError ``parse_failed``, so its dead letter is redacted as well."""
         try:
             return self._parse(topic, payload, now_ns)
+        except Ignored as exc:
+            self.ignored[exc.reason] += 1
+            raise
         except PayloadError as exc:
+            if getattr(exc, "raw", None) is None:
+                exc.raw = redacted_keys(payload, self.personal_keys)
             self.rejected[str(exc).split(":", 1)[0]] += 1
             raise
+        except Exception as exc:
+            err = PayloadError(f"parse_failed: {type(exc).__name__}: {str(exc)[:200]}")
+            err.raw = redacted_keys(payload, self.personal_keys)
+            self.rejected["parse_failed"] += 1
+            raise err from exc
 
     def _parse(self, topic: str, payload: bytes, now_ns: int | None) -> tuple[str, Reading]:
         if topic.startswith(self._hearth_prefix):
@@ -158,9 +235,13 @@ class MessageRouter:
                 reading = Reading(reading.measurement, {**reading.tags, "room": fill},
                                   reading.fields, reading.time_ns)
             return key, reading
+        if topic in self._groups_topics:
+            self._group_list(self._groups_topics[topic], payload)
         channels, ref = self.channels_for(topic)
         if not channels:
             raise self._unmatched(topic)
+        if ref in self._groups.get(channels[0].profile, ()):
+            raise Ignored("group")
         try:
             if len(payload) > self.max_payload_bytes:
                 raise PayloadError(f"too_large: {len(payload)} bytes, the limit is"

@@ -137,9 +137,14 @@ class Profile:
     # JSON paths of personal data the device sends (a meter's MPAN): removed from the payload
     # before a message is dead-lettered, never stored (readings never take them anyway)
     redact: tuple[tuple[str, ...], ...] = ()
+    # Topic where the bridge lists its groups (Zigbee2MQTT: ``zigbee2mqtt/bridge/groups``, a
+    # retained JSON list of {"friendly_name": ...}); a group's state comes on a device's topic
+    # but is no device's reading: it is ignored and counted, not dead-lettered.
+    groups_topic: str | None = None
 
     def subscriptions(self) -> list[str]:
-        return list(dict.fromkeys(c.subscription for c in self.channels))
+        out = [c.subscription for c in self.channels]
+        return list(dict.fromkeys(out + ([self.groups_topic] if self.groups_topic else [])))
 
     def device_topics(self, device_ref: str, **values: str) -> list[str]:
         """The topics a device with this id publishes on (for per-device broker ACLs): e.g.
@@ -272,7 +277,7 @@ def parse_profile(data: dict, path: Path | None = None) -> Profile:
     """A validated profile from a TOML document (raises ProfileError)."""
     where = str(path) if path else "profile"
     _known(data, {"name", "description", "source", "format", "zone", "notes", "channel",
-                  "redact"}, where)
+                  "redact", "groups_topic"}, where)
     name = data.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         raise ProfileError(f"{where}: 'name' must be 1-64 lower-case letters, digits, '_', '.'"
@@ -307,9 +312,14 @@ def parse_profile(data: dict, path: Path | None = None) -> Profile:
     redact = data.get("redact", [])
     if not isinstance(redact, list):
         raise ProfileError(f"{where}: 'redact' must be a list of JSON paths")
+    groups_topic = data.get("groups_topic")
+    if groups_topic is not None and (not isinstance(groups_topic, str) or not groups_topic
+                                     or any(c in groups_topic for c in "+#{}")):
+        raise ProfileError(f"{where}: 'groups_topic' must be one topic without wildcards, e.g."
+                           " \"zigbee2mqtt/bridge/groups\"")
     return Profile(name, data["description"].strip(), data["source"].strip(), fmt,
                    tuple(channels), path, zone, str(data.get("notes", "")).strip(), kinds,
-                   tuple(_path(r, f"{where}: redact") for r in redact))
+                   tuple(_path(r, f"{where}: redact") for r in redact), groups_topic)
 
 
 def load_profile(path: Path) -> Profile:

@@ -161,11 +161,27 @@ def number(value: float | None, unit: str, decimals: int = 1) -> str:
 
 
 _MD_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")
+# After escaping: the ':' of "://", the '.' of "www." and the '@' of an address, as escaped.
+_AUTOLINK = re.compile(r"\\:(?=\\/\\/)|(?<![\w])www\\\.|\\@", re.IGNORECASE)
+WORD_JOINER = "\u2060"
 
 
 def md_text(value) -> str:
     """Free text (a note, a reason, a name) for st.markdown shown exactly as typed: every ASCII
     punctuation mark backslash-escaped (CommonMark allows it for all of them), so a note can
-    never become a link, a remote image, a heading or emphasis. Line breaks are kept."""
+    never become a link, a remote image, a heading or emphasis. Line breaks are kept.
+
+    Escapes do not stop bare-URL links (``http://``, ``www.``, ``name@host``: Streamlit's
+    renderer links them whatever the backslashes or character references, as seen in
+    Chromium), so an invisible word joiner (U+2060) goes after the ':' of '://' and before
+    the '.' of 'www.' and an '@': the text reads the same and is no link."""
     text = "" if value is None else str(value)
-    return _MD_PUNCT.sub(r"\\\1", text).replace("\n", "  \n")
+    out = _MD_PUNCT.sub(r"\\\1", text).replace("\n", "  \n")
+    return _AUTOLINK.sub(_unlink, out)
+
+
+def _unlink(m: re.Match[str]) -> str:
+    token = m[0]
+    if token == "\\:":  # "http:" + joiner + "//"
+        return token + WORD_JOINER
+    return token[:-2] + WORD_JOINER + token[-2:]  # "www" + joiner + ".", joiner + "@"

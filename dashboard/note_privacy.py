@@ -8,9 +8,26 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-# UK numbers as people write them: 07700 900123, +44 7700 900123, 0044 7700 900123 (the
-# international prefix as dialled from abroad), 0161 496 0000, (0161) 4960000.
-_PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)44\s?\(?0?\)?\s?|\(?0)\d[\d\s()-]{7,12}\d(?!\w)")
+# UK numbers as people write them (Ofcom's National Telephone Numbering Plan: a national number
+# is 0 then 9 or 10 digits, 01/02 geographic, 03 non-geographic, 07 mobile, 08 freephone and
+# special, 09 premium; from abroad +44 or 0044 replaces the 0, sometimes written "(0)"), with
+# any of space, hyphen, dot or brackets between the digits, including one digit at a time as
+# "0 7 7 0 0 9 0 0 1 2 3". A candidate is counted before it is masked, so a date, an amount, a
+# case number or a 12-digit meter serial is kept.
+_PHONE = re.compile(
+    r"(?<![\w+£.])"
+    r"(?:(?P<intl>(?:\+|00)\s?44[\s.-]?(?:\(0\)[\s.-]?)?)|\(?(?=0))"
+    r"(?P<digits>\d(?:[\s().-]{0,2}\d){7,10})"
+    r"(?![\w£])")
+
+
+def _is_uk_number(match: re.Match[str]) -> bool:
+    digits = re.sub(r"\D", "", match["digits"])
+    if match["intl"] is not None:
+        return 9 <= len(digits) <= 10 and digits[0] != "0"
+    return 10 <= len(digits) <= 11 and digits[0] == "0" and digits[1] != "0"
+
+
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 MASK = {"phone number": "[phone number removed]", "email address": "[email removed]",
         "tenant's name": "[name removed]"}
@@ -51,7 +68,16 @@ def mask_note(text: str, tenant_names: Iterable[str] = ()) -> Masked:
                           ("tenant's name", _name_pattern(tenant_names))):
         if pattern is None:
             continue
-        text, n = pattern.subn(MASK[what], text)
+        n = 0
+
+        def _mask(match: re.Match[str], what: str = what) -> str:
+            nonlocal n
+            if what == "phone number" and not _is_uk_number(match):
+                return match[0]
+            n += 1
+            return MASK[what]
+
+        text = pattern.sub(_mask, text)
         if n:
             removed[what] = n
     return Masked(text, removed)

@@ -109,7 +109,7 @@ def tariffs(conn) -> pd.DataFrame:
 
 _CASE_COLUMNS = """c.case_id, c.household_id, h.patch, h.estate, h.payment_type, h.vulnerable,
     c.kind, c.severity, c.score, c.reasons, c.opened_at, c.updated_at, c.due_by, c.stage,
-    c.status, c.officer, c.closed_at, c.close_reason"""
+    c.status, c.officer, c.closed_at, c.close_reason, c.reopened_from, c.reopen_reason"""
 
 
 def open_cases(conn, scope: Scope) -> pd.DataFrame:

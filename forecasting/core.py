@@ -58,6 +58,16 @@ class Params:
     step_min_after_days: int = 3        # a step needs this many days after it
     limited_history_days: int = 14      # fewer usable days: "limited_history"
     gaps_max_missing: float = 0.2       # missing share of the window: "gaps"
+    # Priors of the bands. Every household's band comes from its own errors and these fixed
+    # priors only, never from the other households fitted with it, so a household gets the
+    # same band in one run, in a chunk of forecasting.chunk_households or in a shard
+    # (`hearth forecast --shard i/N`). Values: the portfolio-wide figures the pooled versions
+    # gave on the benchmark portfolios (docs/sharding.md).
+    block_prior_errors: float = 48.0    # pseudo-errors pulling a block's width to the day's
+    day_sigma_prior: float = 0.16       # relative daily error of a household with few days
+    day_sigma_prior_days: float = 7.0   # ... weighted as this many days of its own errors
+    day_u_prior: tuple = (-1.15, -0.05, 1.35)  # standardised daily error quantiles
+    hh_z_prior: tuple = (-0.6, -0.1, 1.2)      # relative half-hour quantiles, no backtest
 
 
 @dataclass
@@ -88,7 +98,7 @@ class Fitted:
     hh_floor_kwh: np.ndarray    # (H,) floor of the half-hourly scale [kWh]
     day_sigma: np.ndarray       # (H,) relative spread of daily energy
     day_floor_kwh: np.ndarray   # (H,) floor of the daily scale [kWh]
-    day_u: np.ndarray           # (H, 3) standardised daily residual quantiles (pooled)
+    day_u: np.ndarray           # (H, 3) standardised daily residual quantiles (the prior)
     fallback: np.ndarray        # (H,) True: no usable day, see _fallback
     mean_hh_kwh: np.ndarray     # (H,) mean of any half-hours seen (NaN: none) [kWh]
     last_resid_kwh: np.ndarray  # (H,) the latest day's residual from the fit [kWh]
@@ -437,6 +447,17 @@ def _trust_flags(grid_kwh: np.ndarray, daily: np.ndarray, valid: np.ndarray,
     return flags
 
 
+def _block_ratio(dev_sum: np.ndarray, n_seen: np.ndarray, prior_errors: float) -> np.ndarray:
+    """How much wider each block of the day's errors are than the whole day's (H, B), per
+    household: its mean absolute deviation in the block over the day's, with ``prior_errors``
+    pseudo-errors at the day's width (ratio 1), so a block with few errors stays near 1."""
+    day = dev_sum.sum(1) / np.maximum(n_seen.sum(1), 1)                      # (H,)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = (dev_sum + prior_errors * day[:, None]) \
+            / ((n_seen + prior_errors) * day[:, None])
+    return np.where(np.isfinite(ratio), ratio, 1.0)
+
+
 def trust_labels(flags: np.ndarray) -> np.ndarray:
     """The most serious trust label of each household ("good" when none)."""
     labels = np.full(flags.shape, "good", dtype=object)
@@ -513,21 +534,16 @@ def fit(grid: DayGrid, end: int, p: Params = Params()) -> Fitted:
         seen = np.isfinite(dev)
         dev_sum = np.where(seen, dev, 0).sum(axis=(1, 3))                      # (H, B)
         n_seen = seen.sum(axis=(1, 3))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = (dev_sum / n_seen) / (dev_sum.sum(1) / n_seen.sum(1))[:, None]
-        ratio = ratio[np.isfinite(ratio).all(1)]
-        ratio = np.median(ratio, axis=0) if ratio.size else np.ones(blocks)
+        ratio = _block_ratio(dev_sum, n_seen, p.block_prior_errors)
         hh_z = np.repeat(own[:, None, :], blocks, axis=1)
         hh_z[..., 0::2] = own[:, None, 1:2] + (own[:, None, 0::2] - own[:, None, 1:2]) \
-            * ratio[None, :, None]
+            * ratio[:, :, None]
         zd = np.concatenate(z_day, 1)
     else:
         hh_z = np.full((n_h, blocks, 3), np.nan)
         zd = np.full((n_h, 1), np.nan)
-    # Households without a usable backtest borrow the portfolio's median relative quantiles.
-    pooled = (np.nanmedian(hh_z, axis=0) if np.isfinite(hh_z).any()
-              else np.tile([-0.6, -0.1, 1.2], (blocks, 1)))
-    hh_z = np.where(np.isfinite(hh_z), hh_z, pooled).astype(float)
+    # Households without a usable backtest take the prior's relative quantiles.
+    hh_z = np.where(np.isfinite(hh_z), hh_z, np.asarray(p.hh_z_prior)).astype(float)
     hh_z = np.sort(hh_z, axis=2)
     # A band is never narrower than +-min_band of the expected level: a fortnight of errors
     # can be near zero (an exactly steady standby) without the next week's being so.
@@ -535,11 +551,9 @@ def fit(grid: DayGrid, end: int, p: Params = Params()) -> Fitted:
     hh_z[..., 2] = np.maximum(hh_z[..., 2], hh_z[..., 1] + p.min_band)
     n_z = np.isfinite(zd).sum(1)
     s2 = np.nansum(zd**2, 1) if zd.size else np.zeros(n_h)
-    sig_pool2 = np.nanmedian(s2[n_z > 0] / n_z[n_z > 0]) if (n_z > 0).any() else 0.25**2
-    day_sigma = np.sqrt((s2 + 7 * sig_pool2) / (n_z + 7))
-    u = zd / day_sigma[:, None]
-    u = u[np.isfinite(u)]
-    day_u = np.quantile(u, PROBS) if u.size >= 20 else np.array([-1.28, 0.0, 1.28])
+    k = p.day_sigma_prior_days
+    day_sigma = np.sqrt((s2 + k * p.day_sigma_prior**2) / (n_z + k))
+    day_u = np.asarray(p.day_u_prior, float)
 
     anomaly = temp[:end] - cal.climatology_temp_c(days[:end])
     k_idx = np.flatnonzero(known)

@@ -88,10 +88,11 @@ IMMERSION_W = 3000.0
 # (a) households heating with electricity keep their homes ~0.5 C cooler (an assumption of
 # this model, not a surveyed figure), and (b) an EPC band, which rates running COST per m2
 # (SAP 10.2 energy cost factor), sits worse for the same fabric: the fabric of an electric
-# home of band X is taken as that of a gas home 1.5 bands better (an estimate: storage-heated
-# flats with gas-home fabric rate about 10-20 SAP points, 1-2 bands, lower).
+# home of band X is taken as that of a gas home 2 bands better (an estimate: storage-heated
+# flats with gas-home fabric rate about 10-20 SAP points, 1-2 bands, lower; 2 since issue 13
+# on the tuning seeds 1 and 2: with 1.5 their electric-heated homes used 6,000-6,300 kWh).
 ELECTRIC_HEATING_COMFORT_OFFSET_C = -0.5
-ELECTRIC_EPC_FABRIC_SHIFT_BANDS = 1.5
+ELECTRIC_EPC_FABRIC_SHIFT_BANDS = 2.0
 # Electric heaters (storage or panel) are sized like radiators but rarely exceed ~3 kW in a
 # social home (two to four 1-1.5 kW heaters).
 ELECTRIC_HEATER_OVERSIZE = 1.4

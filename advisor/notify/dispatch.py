@@ -111,9 +111,14 @@ class TipDispatcher:
                                 " ORDER BY message_id DESC LIMIT 1", (case_id,)).fetchone()
         return dict(row) if row else None
 
-    def _last_skip(self, case_id: int) -> str | None:
-        row = self.conn.execute("SELECT status, skip_reason FROM sms_log WHERE case_id = ?"
-                                " ORDER BY message_id DESC LIMIT 1", (case_id,)).fetchone()
+    def _last_refusal(self, case: dict) -> str | None:
+        """The reason of the last message-log row of this tip, if that row is a refusal: the
+        tip is the household's for this kind of case (a case reopened later is the same tip).
+        docs/notify.md "One row per message considered"."""
+        row = self.conn.execute(
+            "SELECT m.status, m.skip_reason FROM sms_log m JOIN cases c ON c.case_id = m.case_id"
+            " WHERE m.household_id = ? AND c.kind = ? ORDER BY m.message_id DESC LIMIT 1",
+            (case["household_id"], case["kind"])).fetchone()
         return row["skip_reason"] if row and row["status"] in ("skipped", "cancelled") else None
 
     # ---------------------------------------------------------- public calls
@@ -252,8 +257,8 @@ class TipDispatcher:
 
     def _skip(self, case: dict, reason: str, summary: TipSummary, dry_run: bool) -> None:
         summary.skipped[reason] += 1
-        if dry_run or self._last_skip(case["case_id"]) == reason:
-            return  # log a reason once, not on every run
+        if dry_run or self._last_refusal(case) == reason:
+            return  # a refused tip is logged once with its reason, not on every run
         with transaction(self.conn):
             if reason in CONSENT_GONE:
                 # A queued tip must not go out after consent is gone.

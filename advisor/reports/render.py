@@ -52,8 +52,8 @@ def fmt(value, kind: str) -> str:
         return "more than 30"
     if kind == "kwh":
         return f"{value:,.1f}"
-    if kind == "gbp":
-        return f"£{value:,.2f}"
+    if kind == "gbp":  # -£10.21, never £-10.21
+        return f"{'-' if value < 0 else ''}£{abs(value):,.2f}"
     if kind == "pct":
         return f"{value:+.1f}%"
     if kind == "share":
@@ -116,7 +116,9 @@ def page(title: str, sections: Sequence[tuple[str, str]], meta: str) -> str:
             "</body></html>\n")
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """CSV for a spreadsheet (hearth.csv_export): UTF-8 with BOM, NaN as empty, numbers as stored,
-    text that a spreadsheet would run as a formula neutralised."""
-    path.write_bytes(spreadsheet_csv(frame))
+def write_csv(frame: pd.DataFrame, path: Path, formats: dict[str, str] | None = None) -> None:
+    """CSV for a spreadsheet (hearth.csv_export): UTF-8 with BOM, NaN as empty, money (columns
+    whose format is ``gbp``) as ``-£10.21``, other numbers as stored, text that a spreadsheet
+    would run as a formula neutralised."""
+    money = [c for c, kind in (formats or {}).items() if kind == "gbp" and c in frame.columns]
+    path.write_bytes(spreadsheet_csv(frame, money_columns=money))

@@ -384,7 +384,7 @@ def _write(inp: inputs.ReportInputs, settings, folder: Path, scope: str, generat
     csv_paths = []
     for t in comp.tables:
         path = folder / f"{t.name}.csv"
-        write_csv(t.frame, path)
+        write_csv(t.frame, path, t.formats)
         csv_paths.append(path)
     pdf_path = html_to_pdf(html_path, folder / "report.pdf", cfg.chromium,
                            cfg.pdf_timeout_s) if pdf else None

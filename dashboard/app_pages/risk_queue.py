@@ -18,6 +18,30 @@ from dashboard.fmt import (
 from dashboard.ui import open_household, require_user, scope_picker
 from hearth.csv_export import iso_utc, spreadsheet_csv
 
+
+def earlier_case(case_id: int) -> None:
+    """The closed case a reopened case came from: what it said, how it was closed, its
+    history (issue 15: the officer sees what was done last time)."""
+    try:
+        old = data.case(case_id, scope)
+    except data.OutOfScopeError:
+        st.warning(f"Case {case_id} is not on your patches.")
+        return
+    with st.container(border=True):
+        st.markdown(f"**Case {case_id}** · {kind_label(old['kind'])} ·"
+                    f" {severity_label(old['severity'])} ·"
+                    f" {STATUS_LABEL.get(old['status'], old['status'])}")
+        st.markdown(md_text(old["reasons"]))
+        lines = [f"**Opened:** {uk_time(old['opened_at'])}"]
+        if isinstance(old["closed_at"], str):
+            lines.append(f"**Closed:** {uk_time(old['closed_at'])}: "
+                         f"{md_text(old['close_reason'] or '')}")
+        st.markdown("  \n".join(lines))
+        for e in data.case_events((case_id,)).itertuples():
+            st.markdown(f"- {uk_time(e.at)} · **{md_text(e.actor)}** · {e.action.replace('_', ' ')}"
+                        + (f": {md_text(e.detail)}" if e.detail else ""))
+
+
 user = require_user()
 st.title("Risk queue")
 st.caption("Open cases, most urgent first: emergencies, then overdue and soonest due, then the "
@@ -154,6 +178,13 @@ with left:
     if case["vulnerable"]:
         facts.append("**Household:** ⚠ recorded as vulnerable")
     st.markdown("  \n".join(facts))
+    earlier_id = case.get("reopened_from")
+    if earlier_id is not None and not pd.isna(earlier_id):
+        earlier_id = int(earlier_id)
+        st.info(f"Reopened: {md_text(case['reopen_reason'] or 'the situation came back')}."
+                f" Earlier case: {earlier_id}.")
+        if st.toggle(f"Open earlier case {earlier_id}", key=f"earlier_{int(case['case_id'])}"):
+            earlier_case(earlier_id)
     if st.button("Open this household", key="open_home"):
         open_household(case["household_id"])
     events = data.case_events((int(case["case_id"]),))

@@ -6,14 +6,16 @@ registry, row for row. Sampling is vectorised; 100,000 homes take a few seconds.
 
 The proportions (documented in docs/registry.md and checked by the tests):
 
-- homes sit in blocks of flats (12-60 homes) or streets (10-40 homes); blocks form estates
-  (1-4 blocks); estates form officer patches of about 200 homes.
+- homes sit in blocks of flats (12-60 homes) or streets (10-40 homes), in random order;
+  blocks form estates (1-4 blocks); estates form officer patches of about 200 homes.
 - the home mix follows the English Housing Survey's SOCIAL rented stock (sources in
-  docs/simulator.md, "Calibration"): property type flat ~45%, maisonette ~5%, house ~42%,
-  bungalow ~8%; floor areas ~45-90 m2 (mean ~65 m2); EPC bands A-C ~65%, D ~28%, E-G ~7%
+  docs/simulator.md, "Stock mix"), by quota so that every seed has it (to a home, not by
+  chance): exactly 44% of homes in blocks of flats (flat 39.6%, maisonette 4.4%), 56% on
+  streets (house 47%, bungalow 9%); floor areas ~45-90 m2 (mean ~65 m2); EPC bands A-C ~65%, D ~28%, E-G ~7%
   (electric-heated homes one band worse: their rating prices the dearer fuel).
 - means-tested benefits ~50%; prepayment ~40% (50% with benefits, 30% without).
-- electric heating and no gas ~12% (20% of flats, 5% of other homes); otherwise gas + electricity.
+- electric heating and no gas ~11% (exactly 20% of flats, 5% of other homes); otherwise gas +
+  electricity.
 - vulnerable ~25%; occupancy working / home_all_day / night_worker ~42/47/11%.
 - tenants: one lead tenant per home plus a joint tenant in ~25% of homes with two or more people;
   fake names; mobiles only in Ofcom's drama range 07700 900000-900999; SMS consent ~60% of
@@ -66,7 +68,7 @@ FLAT_BLOCK_SIZE = (12, 60)
 STREET_SIZE = (10, 40)
 FLAT_IN_BLOCK = 0.90                # the rest of a block of flats are maisonettes
 HOUSE_IN_STREET = 0.84              # the rest of a street are bungalows
-HOMES_IN_FLAT_BLOCKS = 0.50
+HOMES_IN_FLAT_BLOCKS = 0.44          # EHS 2019-20: 44 % of social homes are flats, 56 % houses and bungalows
 BENEFITS = 0.50
 PREPAY_WITH_BENEFITS, PREPAY_WITHOUT = 0.50, 0.30
 ELECTRIC_FLAT, ELECTRIC_OTHER = 0.20, 0.05
@@ -205,6 +207,69 @@ def _patches(estate_homes: list[int], patch_size: int = PATCH_SIZE) -> np.ndarra
     return np.array(out, dtype=np.int64)
 
 
+def _exact_pick(rng: np.random.Generator, candidates: np.ndarray, share: float) -> np.ndarray:
+    """Exactly round(share x len(candidates)) of `candidates` (indices), chosen at random.
+
+    A quota rather than one coin per home, so that the realised mix of every seed is the
+    target mix (to half a home), not the target plus binomial noise."""
+    k = round(share * candidates.size)
+    return rng.permutation(candidates)[:k]
+
+
+def _sizes_summing_to(rng: np.random.Generator, total: int, bounds: tuple[int, int]
+                      ) -> np.ndarray:
+    """Block (or street) sizes drawn uniformly within `bounds` that add up to `total`; the
+    last is cut to fit, and a cut-off remainder below the minimum joins the previous one
+    (so sizes stay within bounds except a portfolio smaller than one block, or a last block
+    of up to min + max - 1 homes)."""
+    if total <= 0:
+        return np.zeros(0, dtype=np.int64)
+    k = total // bounds[0] + 1
+    size = rng.integers(bounds[0], bounds[1] + 1, k)
+    cum = np.cumsum(size)
+    nb = int(np.searchsorted(cum, total)) + 1
+    size = size[:nb].copy()
+    size[-1] -= int(cum[nb - 1]) - total
+    if nb > 1 and size[-1] < bounds[0]:
+        size[-2] += size[-1]
+        size = size[:-1]
+    return size
+
+
+def _layout(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(is a block of flats, homes) per block: exactly HOMES_IN_FLAT_BLOCKS of the n homes
+    in blocks of flats, the rest in streets, blocks in random order (estates mix both).
+
+    Drawing each block's kind by chance left the flat share of 1,000 homes (a few dozen
+    blocks) swinging by +-10 points between seeds; a seed's portfolio now has the English
+    Housing Survey's mix whatever the seed (docs/simulator.md, "Stock mix")."""
+    in_flats = round(HOMES_IN_FLAT_BLOCKS * n)
+    flats = _sizes_summing_to(rng, in_flats, FLAT_BLOCK_SIZE)
+    streets = _sizes_summing_to(rng, n - in_flats, STREET_SIZE)
+    kind = np.concatenate([np.ones(flats.size, bool), np.zeros(streets.size, bool)])
+    size = np.concatenate([flats, streets])
+    order = rng.permutation(size.size)
+    return kind[order], size[order].astype(np.int64)
+
+
+def _property_types(rng: np.random.Generator, in_flat_block: np.ndarray) -> np.ndarray:
+    """Flat or maisonette in blocks, house or bungalow in streets, in the target shares."""
+    ptype = np.where(in_flat_block, "flat", "house").astype(object)
+    ptype[_exact_pick(rng, np.flatnonzero(in_flat_block), 1 - FLAT_IN_BLOCK)] = "maisonette"
+    ptype[_exact_pick(rng, np.flatnonzero(~in_flat_block), 1 - HOUSE_IN_STREET)] = "bungalow"
+    return ptype
+
+
+def _electric_heating(rng: np.random.Generator, ptype: np.ndarray) -> np.ndarray:
+    """Electric-heated (no gas) homes: exactly ELECTRIC_FLAT of flats, ELECTRIC_OTHER of the
+    others, so the gas-heated homes' mix by dwelling type is the same on every seed."""
+    electric = np.zeros(ptype.size, dtype=bool)
+    flat = ptype == "flat"
+    electric[_exact_pick(rng, np.flatnonzero(flat), ELECTRIC_FLAT)] = True
+    electric[_exact_pick(rng, np.flatnonzero(~flat), ELECTRIC_OTHER)] = True
+    return electric
+
+
 def generate_portfolio(opts: GenerateOptions) -> Portfolio:
     """Draw the whole portfolio (pure: no I/O)."""
     opts.validate()
@@ -212,18 +277,9 @@ def generate_portfolio(opts: GenerateOptions) -> Portfolio:
     rng = np.random.default_rng(opts.seed)
     n = opts.households
 
-    # Blocks of flats and streets of houses, cut so that their homes add up to n.
-    mean_flat, mean_street = np.mean(FLAT_BLOCK_SIZE), np.mean(STREET_SIZE)
-    share = HOMES_IN_FLAT_BLOCKS
-    p_flat_block = share * mean_street / (share * mean_street + (1 - share) * mean_flat)
-    k = n // min(FLAT_BLOCK_SIZE[0], STREET_SIZE[0]) + 2
-    flat_block = rng.random(k) < p_flat_block
-    size = np.where(flat_block, rng.integers(FLAT_BLOCK_SIZE[0], FLAT_BLOCK_SIZE[1] + 1, k),
-                    rng.integers(STREET_SIZE[0], STREET_SIZE[1] + 1, k))
-    cum = np.cumsum(size)
-    nb = int(np.searchsorted(cum, n)) + 1
-    flat_block, size = flat_block[:nb], size[:nb].copy()
-    size[-1] -= int(cum[nb - 1]) - n
+    # Blocks of flats and streets of houses whose homes add up to n, in the target shares.
+    flat_block, size = _layout(rng, n)
+    nb = size.size
     block = np.repeat(np.arange(nb), size)
 
     # Estates of 1-4 consecutive blocks; patches of about PATCH_SIZE homes of whole estates.
@@ -252,9 +308,7 @@ def generate_portfolio(opts: GenerateOptions) -> Portfolio:
 
     # Homes.
     in_flat_block = flat_block[block]
-    u = rng.random(n)
-    ptype = np.where(in_flat_block, np.where(u < FLAT_IN_BLOCK, "flat", "maisonette"),
-                     np.where(u < HOUSE_IN_STREET, "house", "bungalow")).astype(object)
+    ptype = _property_types(rng, in_flat_block)
     bedrooms = np.zeros(n, dtype=np.int64)
     base_area = np.zeros(n)
     per_bed = np.zeros(n)
@@ -266,7 +320,7 @@ def generate_portfolio(opts: GenerateOptions) -> Portfolio:
                           * rng.lognormal(0.0, 0.08, n), 1)
     benefits = rng.random(n) < BENEFITS
     prepay = rng.random(n) < np.where(benefits, PREPAY_WITH_BENEFITS, PREPAY_WITHOUT)
-    electric = rng.random(n) < np.where(ptype == "flat", ELECTRIC_FLAT, ELECTRIC_OTHER)
+    electric = _electric_heating(rng, ptype)
     epc_i = rng.choice(len(EPC_BANDS), size=n, p=np.asarray(EPC_P) / np.sum(EPC_P))
     epc_i = np.minimum(epc_i + ELECTRIC_EPC_SHIFT * electric, len(EPC_BANDS) - 1)
     epc = np.asarray(EPC_BANDS, dtype=object)[epc_i]

@@ -167,6 +167,8 @@ class CollectorsSettings(Section):
         45.0, gt=0, description="usage_30m: gas steps above this mean power are spikes")
     usage_max_gap_s: float = Field(7200.0, gt=0,
                                    description="Register gaps longer than this stay NaN [s]")
+    summaries_lookback_s: float = Field(
+        7200.0, ge=0, description="thermostat_30m/meter_30m: re-read for late readings [s]")
     modbus: ModbusCollectorSettings = Field(default_factory=ModbusCollectorSettings)
     mqtt: MqttCollectorSettings = Field(default_factory=MqttCollectorSettings)
     spool: SpoolSettings = Field(default_factory=SpoolSettings)
@@ -343,6 +345,24 @@ class AdvisorSettings(Section):
                                           " of a home: the coldest band (19/16/10 C) its"
                                           " living room was in for at least this share of the"
                                           " hours people were in and awake [ratio]")
+    # Issue 15: a case an officer resolved or dismissed stays closed (advisor/reopen.py).
+    reopen_quiet_days: float = Field(14.0, ge=0, description="A resolved or dismissed case comes"
+                                     " back only if the situation got worse or after this many"
+                                     " days [days]")
+    reopen_quiet_days_by_kind: dict[str, float] = Field(
+        default_factory=dict, description="The same per case kind (money, damp_mould, ...);"
+                                          " kinds not named use reopen_quiet_days [days]")
+
+    @model_validator(mode="after")
+    def _quiet_days_known(self):
+        from advisor.reopen import KNOWN_KINDS
+        for kind, days in self.reopen_quiet_days_by_kind.items():
+            if kind not in KNOWN_KINDS:
+                raise ValueError(f"reopen_quiet_days_by_kind: unknown case kind {kind!r};"
+                                 f" use one of {', '.join(KNOWN_KINDS)}")
+            if days < 0:
+                raise ValueError(f"reopen_quiet_days_by_kind.{kind} must be 0 or more days")
+        return self
 
 
 EXAMPLE_HELP_PHONE = "0800 000 0000"

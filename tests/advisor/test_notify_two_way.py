@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from advisor.cases import CaseStore
+from advisor.db import iso
 from advisor.notify import TipDispatcher
 from advisor.notify.govuk import NotifySender
 from advisor.notify.outbox import OutboxSender
@@ -199,10 +200,11 @@ def test_receipts_update_statuses_and_a_failing_number_stops_sends(homes, conn, 
                          " 'sms.number_failing'").fetchall()
     assert [tuple(a) for a in audit] == [("sms.number_failing", "household:H000001")]
 
-    # A new case for H000001 gets no text while the number fails.
-    conn.execute("UPDATE cases SET status = 'resolved'")
+    # A new case for H000001 gets no text while the number fails. (A resolved case comes back
+    # once the quiet period of 14 days has passed: advisor/reopen.py.)
+    conn.execute("UPDATE cases SET status = 'resolved', closed_at = ?", (iso(NOON),))
     conn.commit()
-    later = NOON + timedelta(days=4)
+    later = NOON + timedelta(days=15)
     homes.sync(credit_results(2), np.array(["H000001", "H000002"]), later)
     summary = TipDispatcher(conn, notifier(), sender, later).run()
     assert summary.skipped["number_failing"] == 1 and len(stub.sent) == 3

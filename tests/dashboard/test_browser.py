@@ -15,12 +15,15 @@ from pathlib import Path
 import pytest
 import requests
 
+from dashboard.users import UserStore
+from hearth.registry import Registry
 from hearth.stack import free_port
 from tests.conftest import INFLUX_PASSWORD, make_settings
 from tests.dashboard.cdp import Browser, find_chromium
 from tests.dashboard.portfolio import PASSWORD, build
 
 ROOT = Path(__file__).resolve().parents[2]
+LOCKED_OUT = "officer9"
 SHOTS = ROOT / "artifacts" / "screenshots"
 DOC_SHOTS = ROOT / "docs" / "screenshots"
 
@@ -46,6 +49,8 @@ def served(tmp_path_factory, influx_server, mqtt_server):
     var = tmp_path_factory.mktemp("browser")
     settings = make_settings(var, influx_server, mqtt_server)
     demo = build(settings, readings=False)
+    with Registry(settings.registry.path) as reg:  # an account only the lockout journey uses
+        UserStore(reg.conn).add(LOCKED_OUT, "officer", PASSWORD, [demo.patches[0]])
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HEARTH_HOME": str(var),
            "HEARTH__PATHS__VAR_DIR": str(var),
@@ -216,3 +221,116 @@ def test_deep_link_signs_in_to_the_page_asked_for_and_survives_a_reload(served, 
     browser.goto(f"{url}/damp_mould")
     text = browser.wait_for_text("Hearth: sign in", "Username")
     assert "Awaab's Law" not in text
+
+
+def _sign_in(browser: Browser, url: str, page: str = "") -> None:
+    browser.goto(f"{url}/{page}")
+    browser.wait_for_text("Hearth: sign in", "Username")
+    browser.type_into("Username", "officer1")
+    browser.type_into("Password", PASSWORD)
+    browser.click_text("button", "Sign in")
+
+
+def _focus(browser: Browser, selector: str) -> None:
+    deadline = time.monotonic() + 40
+    while not browser.eval(f"(() => {{ const el = document.querySelector({selector!r}); "
+                           "if (!el) return false; el.scrollIntoView({block: 'center'}); "
+                           "el.focus(); return document.activeElement === el; })()"):
+        assert time.monotonic() < deadline, f"nothing to focus: {selector}"
+        time.sleep(0.2)
+
+
+def test_note_masked_on_save_and_markdown_shown_as_text(served, browser):
+    """A note typed in the browser is saved without its phone number (the officer is told),
+    and its markdown is shown as text in the case history: no image fetched, no link
+    (issue 15)."""
+    url, _ = served
+    _sign_in(browser, url, "risk_queue")
+    browser.wait_for_text("Risk queue", "Act on a case")
+    box = 'textarea[aria-label="Add a note"]'
+    _focus(browser, box)
+    typed = ("Rang 0 7 7 0 0 9 0 0 1 2 3 re boiler ![x](http://127.0.0.1:9/x.png) **urgent** "
+             "see www.127.0.0.1.nip.invalid")
+    browser.send("Input.insertText", {"text": typed})
+    browser.click_text("button", "Save note")
+    text = browser.wait_for_text("Note saved.", "Taken out of the note before it was saved: "
+                                 "1 phone number")
+    assert browser.eval("(() => { const s = [...document.querySelectorAll('summary')]"
+                        ".find(e => e.innerText.includes('History (')); "
+                        "if (!s) return false; s.click(); return true; })()")
+    text = browser.wait_for_text("Rang [phone number removed] re boiler")
+    shown = browser.eval("[...document.querySelectorAll('li')].map(e => e.innerText)"
+                         ".filter(t => t.includes('Rang [phone'))")
+    assert len(shown) == 1 and shown[0].replace("\u2060", "").endswith(
+        "note: Rang [phone number removed] re boiler ![x](http://127.0.0.1:9/x.png) **urgent** "
+        "see www.127.0.0.1.nip.invalid"), shown
+    assert "0 7 7 0" not in text
+    assert browser.eval("document.querySelectorAll('img[src*=\"127.0.0.1:9\"]').length") == 0
+    links = browser.eval("[...document.querySelectorAll('a[href*=\"127.0.0.1:9/\"], "
+                         "a[href*=\"nip.invalid\"]')]"
+                         ".map(a => a.parentElement.outerHTML.slice(0, 600))")
+    assert links == [], links
+    _shot(browser, "note_markdown_as_text")
+
+
+def test_export_downloads_an_excel_ready_csv(served, browser, tmp_path):
+    """The queue's export: UTF-8 with BOM, absolute ISO 8601 UTC times, human labels."""
+    import csv
+    import io
+    import re
+
+    url, demo = served
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.send("Browser.setDownloadBehavior", {"behavior": "allow",
+                                                 "downloadPath": str(downloads)})
+    _sign_in(browser, url, "risk_queue")
+    browser.wait_for_text("Risk queue", "Act on a case", "Export these cases (CSV)")
+    assert browser.eval("(() => { const b = [...document.querySelectorAll("
+                        "'button, a')]"
+                        ".find(e => e.innerText.includes('Export these cases (CSV)')); "
+                        "if (!b) return false; b.click(); return true; })()")
+    deadline = time.monotonic() + 20
+    while not list(downloads.glob("*.csv")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    (path,) = downloads.glob("*.csv")
+    raw = path.read_bytes()
+    assert path.name == "hearth_risk_queue.csv" and raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    assert len(rows) == len(demo.cases[demo.patches[0]])
+    iso = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+    for r in rows:
+        assert iso.match(r["Opened (UTC)"]) and (r["Due by (UTC)"] == "" or iso.match(
+            r["Due by (UTC)"])), r
+        assert "_" not in r["Kind"] and r["Kind"][0].isupper(), r["Kind"]  # a label, not an id
+        assert "due in" not in r["Due by (UTC)"].lower()
+    assert {"Damp and mould"} <= {r["Kind"] for r in rows}
+
+
+def test_failed_sign_ins_lock_out_the_session_then_the_account(served, browser):
+    """After five wrong passwords this browser's sign-in pauses; ten within the window pause
+    the account in any new session, even with the right password (issue 15)."""
+    url, _ = served
+
+    def attempt(password: str) -> str:
+        browser.type_into("Username", LOCKED_OUT)
+        browser.type_into("Password", password)
+        browser.click_text("button", "Sign in")
+        return browser.wait_for_text("Hearth: sign in", "attempts")
+
+    for _session in range(2):
+        browser.goto(url)  # a new Streamlit session each time
+        browser.wait_for_text("Hearth: sign in", "Username")
+        for _ in range(5):
+            attempt("not the password")
+            time.sleep(0.5)
+        text = attempt("not the password")  # the sixth: this session is paused
+        assert "Too many failed attempts" in text, text
+    _shot(browser, "sign_in_locked")
+    browser.goto(url)
+    browser.wait_for_text("Hearth: sign in", "Username")
+    browser.type_into("Username", LOCKED_OUT)
+    browser.type_into("Password", PASSWORD)
+    browser.click_text("button", "Sign in")
+    text = browser.wait_for_text("Sign-in is paused for 15 minutes")
+    assert "Sign out" not in text

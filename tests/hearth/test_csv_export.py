@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from hearth.csv_export import BOM, iso_utc, neutralise_cell, spreadsheet_csv
+from hearth.csv_export import BOM, iso_utc, money_gbp, neutralise_cell, spreadsheet_csv
 
 
 @pytest.mark.parametrize("cell", ["=HYPERLINK(\"http://x\",\"y\")", "+1+cmd|' /C calc'!A0",
@@ -50,7 +50,41 @@ def test_md_text_escapes_every_markdown_construct():
     from dashboard.fmt import md_text
 
     out = md_text("# h\n![i](http://x/y.png) [l](u) *e* _u_ `c` <b> $x$ https://x.invalid")
-    unescaped = re.sub(r"\\[!-/:-@\[-`{-~]", "", out)  # what is left once escapes are taken out
+    # what is left once escapes are taken out
+    unescaped = re.sub(r"\\[!-/:-@\[-`{-~]", "", out)
     assert not set("#![]()*_`<>$:/") & set(unescaped), unescaped
-    assert out.replace("\\", "").replace("  \n", "\n") == (
+    assert out.replace("\\", "").replace("  \n", "\n").replace("\u2060", "") == (
         "# h\n![i](http://x/y.png) [l](u) *e* _u_ `c` <b> $x$ https://x.invalid")
+
+
+@pytest.mark.parametrize(("value", "cell"), [(-10.21, "-£10.21"), (10.21, "£10.21"), (0, "£0.00"),
+                                             (-0.004, "£0.00"), (-0.005, "-£0.01"),
+                                             (2.675, "£2.68"), (1234.5, "£1234.50"),
+                                             (-1234567.891, "-£1234567.89"), (3, "£3.00"),
+                                             (None, ""), (float("nan"), "")])
+def test_money_is_minus_pound_two_decimals(value, cell):
+    assert money_gbp(value) == cell
+
+
+def test_money_columns_round_trip_through_csv_unprefixed():
+    """A money cell starts with '-' (an OWASP formula trigger) but is one plain amount, which no
+    spreadsheet runs: it is written as it reads, not as text with an apostrophe; a cell that
+    only looks like money and carries a formula is still neutralised."""
+    frame = pd.DataFrame({"credit_gbp": [-10.21, 5.0, None], "note": ["-£1+cmd()", "ok", ""]})
+    raw = spreadsheet_csv(frame, money_columns=["credit_gbp"])
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""), dialect="excel"))
+    assert rows == [["credit_gbp", "note"], ["-£10.21", "'-£1+cmd()"], ["£5.00", "ok"], ["", ""]]
+
+
+@pytest.mark.parametrize("text", ["see http://127.0.0.1:9/x.png now", "HTTPS://evil.example/a",
+                                  "go to www.evil.example", "mail jane@example.org",
+                                  "WWW.Evil.example"])
+def test_md_text_leaves_no_bare_url_for_gfm_to_link(text):
+    """GitHub-flavoured markdown links bare URLs, www. names and addresses even with every
+    punctuation mark escaped (seen in Chromium: a note's http:// became a link); their ':',
+    '.' and '@' get an invisible word joiner before them, and read the same."""
+    from dashboard.fmt import md_text
+
+    out = md_text(text)
+    assert not re.search(r"(?i):\\?/|(?<!\w)www\\?\.|\w\\?@", out), out
+    assert out.replace("\\", "").replace("\u2060", "") == text

@@ -4,6 +4,7 @@ pages; the same data giving the same files."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import numpy as np
@@ -31,8 +32,23 @@ def report(report_settings, tmp_path_factory):
                          progress=False)
 
 
+MONEY = re.compile(r"^-?£\d+\.\d\d$")  # -£10.21: the minus before the pound sign, two decimals
+
+
+def pounds(cell) -> float:
+    """A money cell of the CSV (``-£10.21``) as a number, checking its form on the way."""
+    if isinstance(cell, float) and np.isnan(cell):
+        return cell
+    assert MONEY.match(cell), cell
+    return float(cell.replace("£", ""))
+
+
 def csv(report, name: str) -> pd.DataFrame:
-    return pd.read_csv(report.folder / f"{name}.csv", keep_default_na=False, na_values=[""])
+    frame = pd.read_csv(report.folder / f"{name}.csv", keep_default_na=False, na_values=[""])
+    for column in frame.columns:
+        if "_gbp" in column:  # money columns are written as -£10.21
+            frame[column] = frame[column].map(pounds)
+    return frame
 
 
 def row(frame: pd.DataFrame, **keys) -> pd.Series:
@@ -113,6 +129,27 @@ def test_forecast_cost_uses_each_days_tariff(report):
     prepay = row(t, household_id="H001")
     assert prepay["cost_gbp_30d"] == pytest.approx(30 * (8 * 0.24 + 0.48) + 30 * (30 * 0.058 + 0.28))
     assert len(t) == 17
+
+
+def test_money_cells_are_minus_pound_two_decimals_and_excel_safe(report):
+    """Every money cell of every CSV is `-£10.21` or `£3.00` (issue 15), read back through the
+    `csv` module in Excel's dialect unchanged: no apostrophe (that would make it text), no
+    float noise. The HTML shows the same form."""
+    import csv as csv_module
+
+    seen = 0
+    for path in report.csv:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            rows = list(csv_module.reader(f, dialect="excel"))
+        header = rows[0]
+        for i, name in enumerate(header):
+            if "_gbp" in name:
+                for r in rows[1:]:
+                    assert r[i] == "" or MONEY.match(r[i]), (path.name, name, r[i])
+                    seen += r[i] != ""
+    assert seen > 20
+    html_text = report.html.read_text()
+    assert "£-" not in html_text
 
 
 def test_credit_runout(report):
