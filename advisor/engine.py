@@ -432,7 +432,7 @@ def assess(inp: AdviceInputs, s: AdvisorSettings) -> dict[str, RuleResult]:
                       s.cold_home_hours, s.cold_home_vulnerable_hours, s.cold_severe_temp_c,
                       s.cold_severe_hours, s.cold_hhsrs_great_c, s.cold_emergency_hours,
                       s.min_coverage, occupied, s.cold_home_share,
-                      s.cold_home_vulnerable_share)
+                      s.cold_home_vulnerable_share, band_share=s.cold_hhsrs_spell_share)
         out[r.kind] = r
         cold_h = r.numbers["cold_h"]
     if inp.temp_c is not None:

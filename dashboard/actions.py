@@ -120,8 +120,11 @@ AWAAB_STEPS = {"made_safe": "Emergency hazard made safe",
 def record_stage(user: User, case_id: int, done: str) -> None:
     """Record an Awaab's Law step as done; the advisor starts the next step's clock."""
     rec = _checked(user, case_id)
-    if rec["kind"] != "damp_mould":
-        raise ActionError("Awaab's Law steps are for damp and mould cases only.")
+    # Any case on the clock: damp and mould, and since phase 2 excess cold (cold_home) and
+    # excess heat, or an emergency (advisor/cases.py sets `stage` when the clock starts).
+    if not isinstance(rec.get("stage"), str):     # NULL reads as None or NaN
+        raise ActionError(f"Case {case_id} is not on an Awaab's Law clock: there is no step"
+                          " to record.")
     if done not in AWAAB_STEPS:
         raise ActionError("Choose which step was done.")
     with registry() as reg:

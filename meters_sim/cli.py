@@ -29,6 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--patch", action="append", default=None, metavar="PATCH",
                    help="simulate only the homes of this officer patch (repeatable): split a"
                    " large portfolio over several processes")
+    p.add_argument("--end", default=None, metavar="ISO",
+                   help="end the backfill at this UTC time instead of now (e.g. 2026-08-15 for"
+                   " a summer); backfill only: needs --backfill and --duration-s 0, and an end"
+                   " within [influxdb] raw_retention_days of now")
     p.add_argument("--no-modbus", action="store_true", help="do not start the Modbus gateways")
     p.add_argument("--no-mqtt", action="store_true", help="do not publish over MQTT")
     p.set_defaults(func=handler)
@@ -128,6 +132,8 @@ def handler(args: argparse.Namespace, settings) -> int:
     if args.households is not None and args.households < 1:
         raise HearthError(f"--households {args.households}: give at least 1")
 
+    end_override_ns = backfill_end_ns(args, settings.influxdb.raw_retention_days, time.time_ns())
+
     homes, devices, tariffs = load_registry(settings, args.households, seed, args.patch)
     today = time.strftime("%Y-%m-%d", time.gmtime())
     tariffs = [{**t, "valid_from": str(t["valid_from"]),
@@ -162,7 +168,8 @@ def handler(args: argparse.Namespace, settings) -> int:
         from meters_sim.backfill import backfill
 
         interval_ns = s.backfill_interval_s * 1_000_000_000
-        end_ns = now_ns - now_ns % interval_ns
+        end_ns = end_override_ns if end_override_ns is not None else now_ns
+        end_ns -= end_ns % interval_ns
         start_ns = end_ns - int(args.backfill * 86400) * 1_000_000_000
         sim = Simulation(pf, np.datetime64(start_ns, "ns"), s.step_s, seed)
         truth = TruthAccumulator(pf, step_s=s.step_s)
@@ -255,6 +262,39 @@ async def _start_gateways(devices, views, bind_host: str):
         raise HearthError(f"cannot open a Modbus gateway port on {bind_host} ({exc}); another"
                           " `hearth sim` may be running") from exc
     return group
+
+
+def backfill_end_ns(args: argparse.Namespace, raw_retention_days: float,
+                    now_ns: int) -> int | None:
+    """The backfill's end [ns since 1970, UTC] from `--end`, or None (now). A past period (a
+    summer scored in December) is backfill only, and must fit the raw readings' retention:
+    InfluxDB drops points older than it, which would lose the readings without a trace."""
+    if getattr(args, "end", None) is None:
+        return None
+    from datetime import UTC, datetime
+
+    from hearth.errors import HearthError
+
+    try:
+        end = datetime.fromisoformat(args.end.replace("Z", "+00:00"))
+    except ValueError:
+        raise HearthError(f"--end {args.end}: give an ISO date or time, e.g. 2026-08-15 or"
+                          " 2026-08-15T12:00Z") from None
+    end = end.replace(tzinfo=UTC) if end.tzinfo is None else end.astimezone(UTC)
+    end_ns = int(end.timestamp()) * 1_000_000_000
+    if args.backfill <= 0 or args.duration_s != 0:
+        raise HearthError("--end: backfill only; give --backfill DAYS and --duration-s 0")
+    if end_ns > now_ns:
+        raise HearthError(f"--end {args.end}: in the future; give a time before now")
+    oldest_ns = now_ns - int(raw_retention_days * 86400) * 1_000_000_000
+    start_ns = end_ns - int(args.backfill * 86400) * 1_000_000_000
+    if start_ns < oldest_ns:
+        raise HearthError(f"--end {args.end} with --backfill {args.backfill:g}: the period"
+                          f" starts more than [influxdb] raw_retention_days"
+                          f" ({raw_retention_days:g}) before now, and InfluxDB would drop"
+                          " those readings; raise raw_retention_days (e.g."
+                          " HEARTH__INFLUXDB__RAW_RETENTION_DAYS=400) for a new database")
+    return end_ns
 
 
 def _resume(pf, state_path, fault_path, views, seed: int, step_s: int, now_ns: int):

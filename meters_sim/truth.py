@@ -59,6 +59,7 @@ from meters_sim.faults import FAULT_KINDS, FaultSchedule
 from meters_sim.homes import Portfolio
 from meters_sim.model import Trace
 from meters_sim.physics import dew_point_c
+from meters_sim.rooms import bedroom_temp_c
 
 NS_PER_HOUR = 3_600_000_000_000
 NS_PER_DAY = 24 * NS_PER_HOUR
@@ -156,7 +157,7 @@ class TruthAccumulator:
         self.summer_home_h = np.zeros(H)       # May-Sep hours someone was in and awake
         self.hot_living_h = np.zeros(H)        # ... of them with the air above 28 C
         self.summer_night_h = np.zeros(H)      # May-Sep night hours (22:00-07:00 local) in
-        self.hot_night_h = np.zeros(H)         # ... of them with the air above 26 C
+        self.hot_night_h = np.zeros(H)         # ... of them with the bedroom above 26 C
         self.below_band_h = np.zeros((3, H))   # awake-at-home heating-season hours below 19/16/10
         self.steps = 0
         self._blocks: dict[int, np.ndarray] = {}   # block -> (3, H): h>70, h>90, hours
@@ -236,7 +237,9 @@ class TruthAccumulator:
         self.hot_living_h += (in_awake & (tr.t_air_c > r.heat_living_c)).sum(0) * step_h
         in_at_night = at_home & night[:, None]
         self.summer_night_h += in_at_night.sum(0) * step_h
-        self.hot_night_h += (in_at_night & (tr.t_air_c > r.heat_bedroom_c)).sum(0) * step_h
+        # TM59's night criterion is the bedroom's temperature, not the living room's.
+        bedroom_c = bedroom_temp_c(tr.t_air_c, tr.season_on > 0.5)
+        self.hot_night_h += (in_at_night & (bedroom_c > r.heat_bedroom_c)).sum(0) * step_h
 
     def hhsrs_band(self) -> np.ndarray:
         """0 none, 1 risk rises (< 19 C), 2 serious (< 16 C), 3 great (< 10 C): the coldest band
@@ -444,3 +447,22 @@ def truth_for(sim, n_steps: int, rules: TruthRules | None = None,
     for tr in sim.run(n_steps):
         acc.update(tr)
     return acc.labels(schedule)
+
+
+# --- Thermal numbers in each home's record (for `--explain` in the truth benchmark) -------
+
+def _band_share(acc: TruthAccumulator, i: int) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(acc.awake_h > 0, acc.below_band_h[i] / acc.awake_h, np.nan)
+
+
+@truth_detail("below_16c_share")
+def _below_16c_share(acc: TruthAccumulator) -> np.ndarray:
+    """Share of the heating season's awake-at-home hours below 16 C (HHSRS serious)."""
+    return _band_share(acc, 1)
+
+
+@truth_detail("ration_share")
+def _ration_share_detail(acc: TruthAccumulator) -> np.ndarray:
+    return acc.shares()["ration_share"]
+

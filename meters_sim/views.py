@@ -26,6 +26,7 @@ from meters_sim import params as pm
 from meters_sim.faults import NO_FAULT, FaultConfig, FaultInjector, FaultSchedule, UnitFault
 from meters_sim.homes import Portfolio
 from meters_sim.physics import saturation_vapour_density_g_per_m3
+from meters_sim.rooms import ROOM_OFFSET_C, room_key, room_offsets_c
 
 KINDS = ("electricity_meter", "gas_meter", "thermostat")
 KIND_FIELDS = {
@@ -35,9 +36,7 @@ KIND_FIELDS = {
     "thermostat": ("temp_c", "setpoint_c", "humidity_pct", "heating_on"),
 }
 FUEL = {"electricity_meter": "electricity", "gas_meter": "gas"}
-# Room temperature offsets from the home's air node [K] (bedrooms and halls run cooler).
-ROOM_OFFSET_C = {"living_room": 0.0, "lounge": 0.0, "kitchen": 0.5, "bedroom": -1.0,
-                 "hall": -0.8, "hallway": -0.8, "bathroom": -0.3}
+# Room temperature offsets from the home's air node [K], by season: meters_sim/rooms.py.
 SPIKES = {
     "electricity_meter": {"power_w": ("mul", 0.0), "energy_kwh": ("set", 999_999.0)},
     "gas_meter": {"flow_m3_per_h": ("mul", 0.0), "volume_m3": ("set", 99_999.0)},
@@ -97,8 +96,7 @@ class DeviceViews:
         self.latest_present: dict[str, np.ndarray] = {}
         self.latest_time_ns: int | None = None
         self._active_unit_faults: dict[int, tuple[str, float]] = {}
-        self._room_offset = np.array([ROOM_OFFSET_C.get(str(r).lower().replace(" ", "_"), 0.0)
-                                      for r in self.room])
+        self._room_offset = np.array([ROOM_OFFSET_C.get(room_key(r), 0.0) for r in self.room])
 
     # ---------------------------------------------------------------- sampling
     def _noise(self, time_ns: np.ndarray, n: int, stream: int) -> np.ndarray:
@@ -146,8 +144,10 @@ class DeviceViews:
                      "flow_m3_per_h": np.maximum(col("gas_flow_m3_per_h") * (1 + 0.01 * z), 0.0),
                      "credit_gbp": np.round(credit, 2)}
             else:
-                off = self._room_offset[idx]
                 t_air = col("t_air_c")
+                # Without the season switch (old callers): the heating-season offsets.
+                off = (room_offsets_c(self.room[idx], col("season_on") > 0.5)
+                       if "season_on" in true else self._room_offset[idx])
                 t_room = t_air + off
                 # Same water vapour, different temperature: RH follows the room's saturation.
                 rh = col("rh_pct") * saturation_vapour_density_g_per_m3(t_air) \

@@ -326,7 +326,7 @@ def build_html(inp: inputs.ReportInputs, comp: Computed, scope: str, generated_a
                                              inp.week))
          + table_html(by["cases_by_kind"]) + (table_html(by["cases_by_patch"]) if multi_patch
                                                else "")),
-        ("Awaab's Law: damp and mould deadlines",
+        ("Awaab's Law: hazard deadlines (damp and mould, excess cold, excess heat)",
          table_html(by["awaab_deadlines"]) + table_html(by["awaab_deadline_detail"])),
         ("Bills and prepayment credit",
          table_html(by["top_forecast_cost"]) + table_html(by["credit_runout"])),

@@ -262,4 +262,13 @@ with right:
         why = st.text_input("Note (needed for 'Other')")
         if st.form_submit_button("Dismiss case"):
             run(actions.dismiss, reason, why, done=f"Case {case['case_id']} dismissed.")
+    # Every case on an Awaab's Law clock (damp and mould, excess cold, excess heat, any
+    # emergency): record the step done here, so the next step's clock starts.
+    if isinstance(case["stage"], str):
+        with st.form("queue_awaab_step"):
+            step = st.selectbox("Awaab's Law: step done", list(actions.AWAAB_STEPS),
+                                format_func=actions.AWAAB_STEPS.get)
+            if st.form_submit_button("Record step"):
+                run(actions.record_stage, step, done=f"Case {case['case_id']}:"
+                    f" {actions.AWAAB_STEPS[step]} recorded; the next deadline is set.")
 

@@ -341,6 +341,10 @@ class AdvisorSettings(Section):
                                         " (Energy Saving Trust, about 10 %) [ratio]")
     heat_high_c: float = Field(30.0, description="Living room above this for heat_min_hours:"
                                " high (and emergency for a vulnerable household) [C]")
+    cold_hhsrs_spell_share: float = Field(0.2, gt=0, le=1, description="HHSRS excess cold band"
+                                          " of a home: the coldest band (19/16/10 C) its"
+                                          " living room was in for at least this share of the"
+                                          " hours people were in and awake [ratio]")
     # Issue 15: a case an officer resolved or dismissed stays closed (advisor/reopen.py).
     reopen_quiet_days: float = Field(14.0, ge=0, description="A resolved or dismissed case comes"
                                      " back only if the situation got worse or after this many"

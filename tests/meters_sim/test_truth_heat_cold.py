@@ -12,6 +12,7 @@ import numpy as np
 
 from meters_sim.homes import Portfolio, synthetic_households
 from meters_sim.model import Simulation, Trace
+from meters_sim.rooms import FREE_RUNNING_OFFSET_C
 from meters_sim.truth import TruthAccumulator
 from meters_sim.weather import Weather
 from tests.meters_sim.conftest import WINTER
@@ -19,13 +20,14 @@ from tests.meters_sim.conftest import WINTER
 HOUR_NS = 3_600_000_000_000
 
 
-def _trace(start: str, t_air: np.ndarray, awake: np.ndarray, home: np.ndarray) -> Trace:
+def _trace(start: str, t_air: np.ndarray, awake: np.ndarray, home: np.ndarray,
+           season_on: float = 1.0) -> Trace:
     steps, homes = t_air.shape
     t0 = int(np.datetime64(start, "ns").astype("int64"))
     full = {name: np.zeros((steps, homes)) for name in Trace.HOME_FIELDS}
     full.update(t_air_c=t_air, t_surface_c=t_air - 2, rh_pct=np.full((steps, homes), 50.0),
                 awake_home=awake, home=home, supply_on=np.ones((steps, homes)),
-                season_on=np.ones((steps, homes)), setpoint_c=np.full((steps, homes), 20.0),
+                season_on=np.full((steps, homes), season_on), setpoint_c=np.full((steps, homes), 20.0),
                 credit_gbp=np.full((steps, homes), np.nan),
                 gas_credit_gbp=np.full((steps, homes), np.nan))
     return Trace(time_ns=t0 + HOUR_NS * np.arange(1, steps + 1), t_out_c=np.zeros((steps, 1)),
@@ -45,14 +47,18 @@ def test_tm59_thresholds_on_living_and_night_hours():
     awake = np.ones((steps, 4))
     home = np.ones((steps, 4))
     t[[10, 11], 0] = 28.5          # home 0: 2 % of occupied hours above 28 C -> excess heat
+    # Heating off for the season (free-running): the bedroom runs BEDROOM K above the air
+    # node (the living room), and the night criterion reads the bedroom.
+    bed = FREE_RUNNING_OFFSET_C["bedroom"]
     t[10, 1] = 28.4                # home 1: 1 % exactly is not "more than 1 %"
-    t[:, 1] = np.where(np.arange(steps) == 10, 28.4, 25.9)   # ... and 25.9 at night: no
-    awake[night, 2] = 0            # home 2: asleep at night, 26.5 C for one night hour
-    t[np.flatnonzero(night)[0], 2] = 26.5
-    awake[night, 3] = 0            # home 3: 26.0 C at night is not above 26 C
-    t[night, 3] = 26.0
+    t[:, 1] = np.where(np.arange(steps) == 10, 28.4, 25.9 - bed)   # ... bedroom 25.9: no
+    t[:, 2] = 24.0 - bed
+    awake[night, 2] = 0            # home 2: asleep at night, bedroom 26.5 C for one night hour
+    t[np.flatnonzero(night)[0], 2] = 26.5 - bed
+    awake[night, 3] = 0            # home 3: a bedroom at 26.0 C at night is not above 26 C
+    t[night, 3] = 26.0 - bed
     acc = TruthAccumulator(_portfolio(4), step_s=3600)
-    acc.update(_trace("2026-07-10T00:00", t, awake, home))
+    acc.update(_trace("2026-07-10T00:00", t, awake, home, season_on=0.0))
     homes = acc.labels()["households"]
     assert [h["excess_heat"] for h in homes] == [True, False, True, False]
     assert homes[0]["hot_living_share"] == 0.02

@@ -18,7 +18,8 @@ from tests.reports import portfolio as pf
 from tests.reports.browser import dump_dom, require_chromium, screenshot
 
 GENERATED = datetime(2026, 1, 12, 6, 0, tzinfo=UTC)
-SECTIONS = ["Summary, homes and devices", "Cases", "Awaab's Law: damp and mould deadlines",
+SECTIONS = ["Summary, homes and devices", "Cases",
+            "Awaab's Law: hazard deadlines (damp and mould, excess cold, excess heat)",
             "Bills and prepayment credit", "Consumption and weather", "Tips to tenants",
             "Data health"]
 
