@@ -437,11 +437,18 @@ class InputLoader:
         q = (f'SELECT SUM("energy_kwh") AS kwh FROM {self.usage}."usage_30m" WHERE'
              f' {self._window(grid, step_s)} GROUP BY time({step_s}s), "household", "fuel"'
              f' fill(none)')
+        inp.usage_kwh.update(self._per_fuel(q, index, grid, "kwh", "max"))
+
+    def _per_fuel(self, q: str, index, grid, column: str, how: str) -> dict[str, np.ndarray]:
+        """{fuel: (H, len(grid)) matrix} of one query grouped by household and fuel; a fuel
+        with no value at all is left out (the rules treat a missing fuel as not metered)."""
         series = self.client.query(q)
+        out = {}
         for fuel in FUELS:
-            m = grid_matrix(series, index, grid, "kwh", {"fuel": fuel}, "max")
+            m = grid_matrix(series, index, grid, column, {"fuel": fuel}, how)
             if np.isfinite(m).any():
-                inp.usage_kwh[fuel] = m
+                out[fuel] = m
+        return out
 
     # ------------------------------------------------------------------- daily
     def _days(self, first_ns: int, n: int) -> np.ndarray:
@@ -489,11 +496,7 @@ class InputLoader:
         q = (f'SELECT SUM("energy_kwh") AS kwh FROM {self.usage}."usage_30m" WHERE'
              f' time >= {int(grid[0])} AND time < {int(grid[-1]) + DAY_NS} GROUP BY time(1d),'
              f' "household", "fuel" fill(none)')
-        series = self.client.query(q)
-        for fuel in FUELS:
-            m = grid_matrix(series, index, grid, "kwh", {"fuel": fuel}, "max")
-            if np.isfinite(m).any():
-                inp.last_year_kwh[fuel] = m
+        inp.last_year_kwh.update(self._per_fuel(q, index, grid, "kwh", "max"))
 
     def _credit_history(self, inp, index, end_ns) -> None:
         """`credit_daily_min_gbp`: each past day's lowest prepayment balance, over
@@ -501,16 +504,15 @@ class InputLoader:
         today = end_ns // DAY_NS * DAY_NS
         n = int(getattr(self.s, "credit_pattern_days", 28))
         grid = self._days(today - (n - 1) * DAY_NS, n)
+        q = self._credit_query(int(grid[0]), end_ns)
+        inp.credit_daily_min_gbp.update(self._per_fuel(q, index, grid, "credit_gbp", "min"))
+
+    def _credit_query(self, first_ns: int, end_ns: int) -> str:
         # From the half-hourly summaries, whole half hours only (a half hour that ends after
         # now would hold readings the advisor could not have had).
-        q = (f'SELECT MIN("credit_min_gbp") AS credit_gbp FROM {self.usage}."meter_30m" WHERE'
-             f' time >= {int(grid[0])} AND time <= {end_ns - 1800 * NS_PER_S}'
-             f' GROUP BY time(1d), "household", "fuel" fill(none)')
-        series = self.client.query(q)
-        for fuel in FUELS:
-            m = grid_matrix(series, index, grid, "credit_gbp", {"fuel": fuel}, "min")
-            if np.isfinite(m).any():
-                inp.credit_daily_min_gbp[fuel] = m
+        return (f'SELECT MIN("credit_min_gbp") AS credit_gbp FROM {self.usage}."meter_30m"'
+                f' WHERE time >= {first_ns} AND time <= {end_ns - 1800 * NS_PER_S}'
+                f' GROUP BY time(1d), "household", "fuel" fill(none)')
 
     def _forecast(self, inp, index, end_ns, frame) -> None:
         today = end_ns // DAY_NS * DAY_NS

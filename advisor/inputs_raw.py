@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from advisor.frame import FUELS
-from advisor.inputs import DAY_NS, InputLoader, grid_matrix
+from advisor.inputs import InputLoader
 
 
 class RawInputLoader(InputLoader):
@@ -92,15 +91,7 @@ class RawInputLoader(InputLoader):
         frozen = self._repeats(repeat_qs, repeat_answers)
         return last, bulk_last, gap, bulk_gap, bulk_step, stuck, frozen
 
-    def _credit_history(self, inp, index, end_ns) -> None:
-        today = end_ns // DAY_NS * DAY_NS
-        n = int(getattr(self.s, "credit_pattern_days", 28))
-        grid = self._days(today - (n - 1) * DAY_NS, n)
-        q = (f'SELECT MIN("credit_gbp") AS credit_gbp FROM {self.raw}."meter" WHERE'
-             f' time >= {int(grid[0])} AND time < {end_ns} GROUP BY time(1d), "household",'
-             f' "fuel" fill(none)')
-        series = self.client.query(q)
-        for fuel in FUELS:
-            m = grid_matrix(series, index, grid, "credit_gbp", {"fuel": fuel}, "min")
-            if np.isfinite(m).any():
-                inp.credit_daily_min_gbp[fuel] = m
+    def _credit_query(self, first_ns: int, end_ns: int) -> str:
+        return (f'SELECT MIN("credit_gbp") AS credit_gbp FROM {self.raw}."meter" WHERE'
+                f' time >= {first_ns} AND time < {end_ns} GROUP BY time(1d), "household",'
+                f' "fuel" fill(none)')
