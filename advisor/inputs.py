@@ -195,11 +195,11 @@ class InputLoader:
         c = getattr(self.settings, "collectors", None)
         lookback_s = float(getattr(c, "summaries_lookback_s", 7200.0))
         if shard is None and patch is None:
-            derive_summaries(self.client, until=now, lookback_s=lookback_s)
+            derive_summaries(self.client, until=now, lookback_s=lookback_s, partial=True)
         else:
             label = str(shard) if patch is None else f"{shard or 'all'}:{patch}"
             derive_summaries(self.client, until=now, lookback_s=lookback_s,
-                             households=list(ids), shard_label=label)
+                             households=list(ids), shard_label=label, partial=True)
 
     def _read_summaries(self, window_start_ns: int, end_ns: int, households=None) -> None:
         """The window's `thermostat_30m` and `meter_30m` points as frames: one query each for

@@ -345,11 +345,14 @@ def _first_raw(client, measurement: str, key: str, groups: list[str]) -> int | N
 def derive_summaries(client, *, since: dt.datetime | None = None,
                      until: dt.datetime | None = None, lookback_s: float = 7200.0,
                      chunk_s: float = 86_400.0, households=None,
-                     shard_label: str = "all") -> list[SummaryResult]:
+                     shard_label: str = "all", partial: bool = False) -> list[SummaryResult]:
     """Write `thermostat_30m` and `meter_30m` for the whole half hours from the last run (minus
     `lookback_s`) or `since`, up to `until` (default now); see the module docstring.
 
-    households: only these (a shard's), read in groups (hearth.shards.household_filters)."""
+    households: only these (a shard's), read in groups (hearth.shards.household_filters).
+    partial: also summarise the half hour in progress, up to `until` (the advisor's run, so a
+    device's last reading is as fresh as the raw data's, not up to 30 minutes old); the state
+    stays at the last whole half hour, so the next run writes that half hour again, whole."""
     from hearth.influx import quote_ident
     from hearth.shards import household_filters
 
@@ -357,8 +360,9 @@ def derive_summaries(client, *, since: dt.datetime | None = None,
     if households is not None and not groups:
         return [SummaryResult(m) for m, *_ in KINDS.values()]
     db = quote_ident(client.database)
-    end_ns = (_ns(until) if until is not None else _ns(dt.datetime.now(dt.UTC)))
-    end_ns = end_ns // HALF_HOUR_NS * HALF_HOUR_NS
+    until_ns = (_ns(until) if until is not None else _ns(dt.datetime.now(dt.UTC)))
+    end_ns = until_ns // HALF_HOUR_NS * HALF_HOUR_NS
+    read_end_ns = until_ns if partial else end_ns
     state = read_state(client, shard_label)
     if since is not None:
         start_ns = _ns(since) // HALF_HOUR_NS * HALF_HOUR_NS
@@ -374,12 +378,12 @@ def derive_summaries(client, *, since: dt.datetime | None = None,
     results = []
     for raw, (measurement, own_tag, key, fields) in KINDS.items():
         res = SummaryResult(measurement)
-        if start_ns < end_ns:
-            res.since, res.until = _dt(start_ns), _dt(end_ns)
+        if start_ns < read_end_ns:
+            res.since, res.until = _dt(start_ns), _dt(read_end_ns)
         wanted = ", ".join(f'"{f}"' for f in fields)
         tag_list = ", ".join(f'"{t}"' for t in (*SERIES_TAGS, own_tag))
-        for w0 in range(start_ns, end_ns, chunk_ns):
-            w1 = min(w0 + chunk_ns, end_ns)
+        for w0 in range(start_ns, read_end_ns, chunk_ns):
+            w1 = min(w0 + chunk_ns, read_end_ns)
             for g in groups:
                 cond = f" AND {g}" if g else ""
                 series = [s for s in client.query(
