@@ -6,21 +6,19 @@ docs/screenshots/ for the documentation)."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from dashboard.users import UserStore
 from hearth.registry import Registry
-from hearth.stack import free_port
-from tests.conftest import INFLUX_PASSWORD, make_settings
+from tests.conftest import make_settings
 from tests.dashboard.cdp import Browser, find_chromium
 from tests.dashboard.portfolio import PASSWORD, build
+from tests.dashboard.served import dashboard_env, serve_dashboard
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCKED_OUT = "officer9"
@@ -51,50 +49,13 @@ def served(tmp_path_factory, influx_server, mqtt_server):
     demo = build(settings, readings=False)
     with Registry(settings.registry.path) as reg:  # an account only the lockout journey uses
         UserStore(reg.conn).add(LOCKED_OUT, "officer", PASSWORD, [demo.patches[0]])
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HEARTH_HOME": str(var),
-           "HEARTH__PATHS__VAR_DIR": str(var),
-           "HEARTH__INFLUXDB__URL": settings.influxdb.url,
-           "HEARTH__INFLUXDB__DATABASE": settings.influxdb.database,
-           "HEARTH__INFLUXDB__USERNAME": settings.influxdb.username,
-           "HEARTH_INFLUX_PASSWORD": INFLUX_PASSWORD,
-           "HEARTH_MQTT_PASSWORD": "unused-here",
-           "HEARTH__REGISTRY__PATH": str(settings.registry.path),
-           "HEARTH__COLLECTORS__DEAD_LETTER_DIR": str(settings.collectors.dead_letter_dir),
-           "HEARTH__COLLECTORS__METRICS_PORT": str(settings.collectors.metrics_port),
-           "HEARTH__NOTIFIER__OUTBOX_PATH": str(settings.notifier.outbox_path)}
+    env = dashboard_env(settings, var)
     for args in (["sim", "--backfill", "3", "--duration-s", "0"], ["collect", "derive-usage"]):
         done = subprocess.run([sys.executable, "-m", "hearth", *args], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, f"hearth {' '.join(args)}: {done.stderr[-2000:]}"
-    log = open(var / "dashboard.log", "wb")  # noqa: SIM115 - handed to the child
-    proc = subprocess.Popen([sys.executable, "-m", "hearth", "dashboard", "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/_stcore/health", timeout=1).text == "ok":
-                break
-        except requests.RequestException:
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(0.3)
-    else:
-        proc.kill()
-    if proc.poll() is not None:
-        pytest.fail("hearth dashboard did not start: "
-                    + (var / "dashboard.log").read_text(errors="replace")[-2000:])
-    yield url, demo
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    log.close()
+    with serve_dashboard(var, env) as url:
+        yield url, demo
 
 
 @pytest.fixture

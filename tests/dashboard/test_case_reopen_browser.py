@@ -6,24 +6,19 @@ again, and the officer reads why and opens the earlier case."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import requests
 
 from advisor.cases import CaseStore
 from dashboard.data import QUERY_TTL_S
 from hearth.registry import Registry
-from hearth.stack import free_port
-from tests.conftest import INFLUX_PASSWORD, make_settings
+from tests.conftest import make_settings
 from tests.dashboard.portfolio import PASSWORD, build
+from tests.dashboard.served import dashboard_env, serve_dashboard
 from tests.dashboard.test_case_reopen_page import cold
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,41 +35,8 @@ def served(tmp_path_factory, influx_server, mqtt_server):
     var = tmp_path_factory.mktemp("reopen_browser")
     settings = make_settings(var, influx_server, mqtt_server)
     demo = build(settings, readings=False)  # the queue needs the registry, not readings
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HEARTH_HOME": str(var),
-           "HEARTH__PATHS__VAR_DIR": str(var),
-           "HEARTH__INFLUXDB__URL": settings.influxdb.url,
-           "HEARTH__INFLUXDB__DATABASE": settings.influxdb.database,
-           "HEARTH__INFLUXDB__USERNAME": settings.influxdb.username,
-           "HEARTH_INFLUX_PASSWORD": INFLUX_PASSWORD,
-           "HEARTH_MQTT_PASSWORD": "unused-here",
-           "HEARTH__REGISTRY__PATH": str(settings.registry.path),
-           "HEARTH__COLLECTORS__DEAD_LETTER_DIR": str(settings.collectors.dead_letter_dir),
-           "HEARTH__COLLECTORS__METRICS_PORT": str(settings.collectors.metrics_port),
-           "HEARTH__NOTIFIER__OUTBOX_PATH": str(settings.notifier.outbox_path)}
-    log = open(var / "dashboard.log", "wb")  # noqa: SIM115 - handed to the child
-    proc = subprocess.Popen([sys.executable, "-m", "hearth", "dashboard", "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if requests.get(f"{url}/_stcore/health", timeout=1).text == "ok":
-                break
-        except requests.RequestException:
-            time.sleep(0.3)
-    else:
-        pytest.fail("hearth dashboard did not start: "
-                    + (var / "dashboard.log").read_text(errors="replace")[-2000:])
-    yield url, settings, demo
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    log.close()
+    with serve_dashboard(var, dashboard_env(settings, var)) as url:
+        yield url, settings, demo
 
 
 @pytest.fixture(scope="module")
