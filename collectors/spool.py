@@ -172,6 +172,7 @@ class Spool:
         self._retired_fds: list[int] = []
         self._written_seq = 0
         self._synced_seq = 0
+        self._syncing = False                  # a leader is in _sync (group commit)
         self._failed_seqs: set[int] = set()    # written, but their fdatasync failed
         self._must_roll = False                # the current segment may end in garbage
         self._closed = False
@@ -493,36 +494,55 @@ class Spool:
                 self._sync_lock.release()
 
     def _sync(self, seq: int) -> None:
-        with self._sync_lock:
-            if seq in self._failed_seqs:
-                self._failed_seqs.discard(seq)
-                raise SpoolError("spool: fdatasync failed, this put is not durable")
-            if self._synced_seq >= seq:
-                return  # another thread's sync covered this record
-            with self._lock:
-                target, fd = self._written_seq, self._fd
-                end = Position(self._seg, self._sizes[self._seg])
-                retired, self._retired_fds = self._retired_fds, []
-            try:
-                os.fdatasync(fd)
-            except OSError as exc:
-                # Whether those bytes reached the disk is unknown: every put since the last
-                # good sync fails (its source is not acknowledged and sends it again); the
-                # bytes stay, and are at worst replayed as the same points.
-                with self._lock:
-                    self._failed_seqs.update(range(self._synced_seq + 1, target + 1))
+        # Group commit: one thread (the leader) syncs everything written so far; the others wait
+        # on the condition, not on the sync lock, so a put covered by a finished sync returns at
+        # once instead of queueing behind the next leader's fdatasync.
+        with self._lock:
+            while True:
+                if seq in self._failed_seqs:
                     self._failed_seqs.discard(seq)
-                    self._retired_fds = retired + self._retired_fds
-                    self._must_roll = True
-                    if exc.errno in DISK_FULL_ERRNOS:
-                        self._note_disk_full(exc)
-                raise
-            for old in retired:  # synced when retired; no other sync runs now (sync lock held)
-                os.close(old)
+                    raise SpoolError("spool: fdatasync failed, this put is not durable")
+                if self._synced_seq >= seq:
+                    return  # another thread's sync covered this record
+                if not self._syncing:
+                    self._syncing = True
+                    break
+                self._changed.wait()
+        try:
+            with self._sync_lock:
+                self._lead_sync(seq)
+        finally:
             with self._lock:
-                self._synced_seq = target
-                self._synced_end = max(self._synced_end, end)
+                self._syncing = False
                 self._changed.notify_all()
+
+    def _lead_sync(self, seq: int) -> None:
+        """fdatasync all records written so far (sync lock held, leader flag set)."""
+        with self._lock:
+            target, fd = self._written_seq, self._fd
+            if fd is None:
+                raise SpoolError("spool closed before this put was synced")
+            end = Position(self._seg, self._sizes[self._seg])
+            retired, self._retired_fds = self._retired_fds, []
+        try:
+            os.fdatasync(fd)
+        except OSError as exc:
+            # Whether those bytes reached the disk is unknown: every put since the last
+            # good sync fails (its source is not acknowledged and sends it again); the
+            # bytes stay, and are at worst replayed as the same points.
+            with self._lock:
+                self._failed_seqs.update(range(self._synced_seq + 1, target + 1))
+                self._failed_seqs.discard(seq)
+                self._retired_fds = retired + self._retired_fds
+                self._must_roll = True
+                if exc.errno in DISK_FULL_ERRNOS:
+                    self._note_disk_full(exc)
+            raise
+        for old in retired:  # synced when retired; no other sync runs now (sync lock held)
+            os.close(old)
+        with self._lock:
+            self._synced_seq = target
+            self._synced_end = max(self._synced_end, end)
 
     # ---- reading side (one writer thread) -------------------------------------------------------
 
