@@ -19,6 +19,7 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 # Same order as advisor.rules.base.SEVERITIES (not imported: settings validate against this
 # module and must not pull in the rules).
@@ -26,6 +27,7 @@ SEVERITY_ORDER = ("none", "low", "medium", "high", "emergency")
 KNOWN_KINDS = ("money", "credit_runout", "bill_shock", "fuel_poverty", "self_disconnection",
                "self_rationing", "cold_home", "damp_mould", "excess_heat", "device_fault")
 AUTO_CLOSED_PREFIX = "auto-closed"
+UK = ZoneInfo("Europe/London")
 # More hours off supply counts as worse from one more whole hour: the rule's window rolls, and
 # a few minutes either way is the same situation.
 MORE_OFF_SUPPLY_H = 1.0
@@ -53,7 +55,10 @@ def _num(evidence: dict, key: str) -> float | None:
 
 
 def _day(at: datetime) -> str:
-    return f"{at.day} {at:%b}"
+    """The day an officer would name for `at`: UK local time, not UTC (a case resolved at
+    00:30 BST on 2 June was resolved on 2 June, though it was still 1 June in UTC)."""
+    local = at.astimezone(UK)
+    return f"{local.day} {local:%b}"
 
 
 def _band(value: float, edges: tuple[float, ...]) -> int:

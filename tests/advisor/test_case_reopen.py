@@ -90,6 +90,18 @@ def test_colder_band_reopens_with_reason_and_link(store):
     assert opened["detail"].startswith(f"reopened after case {case['case_id']}: colder than")
 
 
+def test_reason_names_the_uk_day_it_was_resolved(store):
+    """Resolved at 23:30 UTC on 1 June, which is 00:30 BST on 2 June: the officer resolved it
+    on 2 June, and the reason says so (CI once ran this flow across midnight)."""
+    t0 = datetime(2026, 6, 1, 22, 0, tzinfo=UTC)
+    store.sync(cold(16.8), H, t0)
+    (case,) = store.open_cases()
+    store.resolve(case["case_id"], "officer1", "heating repaired", at=t0 + timedelta(minutes=90))
+    store.sync(cold(14.2), H, t0 + timedelta(days=2))
+    (new,) = store.open_cases()
+    assert new["reopen_reason"] == "colder than when resolved on 2 Jun: 14.2 °C against 16.8 °C"
+
+
 def test_higher_severity_reopens_a_dismissed_case(store):
     store.sync(cold(16.8, LOW), H, T0)
     (case,) = store.open_cases()

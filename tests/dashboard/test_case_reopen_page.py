@@ -5,6 +5,7 @@ case, with how it was closed and its history."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import streamlit as st
@@ -36,13 +37,15 @@ def reopened_case(settings, demo) -> tuple[int, int, str]:
         t0 = datetime.now(UTC) - timedelta(days=2)
         store.sync(*cold(home, 16.8), now=t0)
         first = store.open_case_for(home, "cold_home")["case_id"]
-        store.resolve(first, "officer1", "Radiator valve replaced", at=t0 + timedelta(hours=1))
+        resolved_at = t0 + timedelta(hours=1)
+        store.resolve(first, "officer1", "Radiator valve replaced", at=resolved_at)
         store.sync(*cold(home, 16.6), now=t0 + timedelta(hours=2))
         assert store.open_case_for(home, "cold_home") is None  # no worse: stays closed
         store.sync(*cold(home, 14.2), now=t0 + timedelta(days=1))
         second = store.open_case_for(home, "cold_home")["case_id"]
     st.cache_data.clear()
-    return first, second, f"{t0.day} {t0:%b}"
+    local = resolved_at.astimezone(ZoneInfo("Europe/London"))  # the day the officer resolved it
+    return first, second, f"{local.day} {local:%b}"
 
 
 def test_case_page_shows_reopen_reason_and_opens_the_earlier_case(portfolio):
